@@ -1,0 +1,168 @@
+"""Stage 7: run the pipeline — load, validate, model, tables, emit — and swap the output in atomically."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import emit, load, rules, schema, tables
+from .errors import BuildError, Problem, SpecError
+from .model import Model
+
+TMP_PREFIX = ".unitax-build-"
+
+
+def specs_hash(root: Path) -> str:
+    """sha256 over every spec and schema file (relative path and bytes), in sorted order."""
+    h = hashlib.sha256()
+    files, _ = load.spec_files(root)
+    sdir = schema.schema_dir(root)
+    items = [(rel, p) for rel, p in files] + [
+        (f"schemas/{p.name}", p) for p in sorted(sdir.glob("*.schema.json"))
+    ]
+    for rel, p in sorted(items):
+        h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def check_specs(root: Path) -> tuple[Model | None, list[Problem]]:
+    """Load and validate the specs under ``root``; returns (model or None, every problem)."""
+    root = Path(root)
+    docs, problems = load.load_specs(root)
+    valid: list[load.Document] = []
+    broken: set[str] = set()
+    for doc in docs:
+        probs = schema.validate_structure(doc, root)
+        if probs:
+            problems += probs
+            broken.add(Path(doc.rel).stem if doc.rel.startswith("datasets/") else "")
+        else:
+            valid.append(doc)
+    for p in problems:  # files that did not parse at all
+        rel = Path(p.file)
+        if rel.parent.name == "datasets":
+            broken.add(rel.stem)
+        if rel.name == "universal.yaml":
+            broken.add("universal")
+    broken.discard("")
+    model, more = rules.check(valid, broken)
+    problems += more
+    if any(p.severity == "error" for p in problems):
+        return None, sorted(set(problems))
+    return model, sorted(set(problems))
+
+
+@dataclass
+class Result:
+    """What a compile did."""
+
+    model: Model
+    files: dict[str, bytes]
+    warnings: list[Problem]
+    changed: bool
+
+
+def render(root: Path) -> tuple[Model, dict[str, bytes], list[Problem]]:
+    """Validate and compile in memory; raises SpecError with every problem if the specs are invalid."""
+    model, problems = check_specs(root)
+    if model is None:
+        raise SpecError(problems)
+    files = emit.render(model, tables.build_tables(model), specs_hash(root))
+    return model, files, problems
+
+
+def read_tree(out: Path) -> dict[str, bytes]:
+    """Every file under ``out`` as relative path -> bytes (empty if ``out`` does not exist)."""
+    if not out.is_dir():
+        return {}
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def stale_files(expected: dict[str, bytes], out: Path) -> list[str]:
+    """Files of ``out`` that differ from ``expected``: changed, missing or extra, each prefixed."""
+    actual = read_tree(out)
+    diffs = []
+    for rel in sorted(set(expected) | set(actual)):
+        if rel not in actual:
+            diffs.append(f"missing: {rel}")
+        elif rel not in expected:
+            diffs.append(f"extra: {rel}")
+        elif actual[rel] != expected[rel]:
+            diffs.append(f"changed: {rel}")
+    return diffs
+
+
+def leftovers(out: Path) -> list[Path]:
+    """Temporary build folders left beside ``out`` by an interrupted compile."""
+    return sorted(out.parent.glob(f"{TMP_PREFIX}{out.name}-*"))
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    try:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    AT_FDCWD = -100
+    rc = fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return rc == 0
+
+
+def swap_in(files: dict[str, bytes], out: Path) -> None:
+    """Write ``files`` to a temporary folder beside ``out``, verify them, then swap it in.
+
+    At no moment is ``out`` half-written: either the previous tree or the new one is there.
+    A compile killed before the swap leaves a ``.unitax-build-*`` folder, which the next
+    compile removes and ``unitax check`` reports.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for old in leftovers(out):
+        shutil.rmtree(old, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{out.name}-", dir=out.parent))
+    try:
+        emit.write_tree(files, tmp)
+        if read_tree(tmp) != files:
+            raise BuildError(f"verification of {tmp} failed: written files differ from the build")
+        if out.exists():
+            if not _exchange(tmp, out):
+                aside = tmp.with_name(tmp.name + "-old")
+                os.rename(out, aside)
+                os.rename(tmp, out)
+                tmp = aside
+        else:
+            os.rename(tmp, out)
+            return
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def compile_taxonomy(root: Path, out: Path) -> Result:
+    """Compile the specs under ``root`` into ``out``; raises SpecError and leaves ``out`` untouched on bad specs.
+
+    When the output would be byte-identical to what ``out`` holds, nothing is written.
+    """
+    model, files, warnings = render(Path(root))
+    out = Path(out)
+    changed = read_tree(out) != files
+    if changed:
+        swap_in(files, out)
+    return Result(model, files, warnings, changed)

@@ -1,0 +1,122 @@
+"""The `unitax` command line: a thin click layer over the compiler library (the only click user)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import build, importer
+from .errors import BuildError, Problem, SpecError
+
+SPECS = click.option("--specs", "specs", type=click.Path(path_type=Path), default=Path("taxonomy"),
+                     show_default=True, help="Folder holding universal.yaml, datasets/ and mappings/.")
+OUT = click.option("--out", "out", type=click.Path(path_type=Path), default=Path("generated"),
+                   show_default=True, help="Folder of the compiled output.")
+
+
+def _report(problems: list[Problem]) -> None:
+    for p in problems:
+        click.echo(str(p), err=True)
+
+
+def _fail(problems: list[Problem]) -> None:
+    _report(problems)
+    n_err = sum(p.severity == "error" for p in problems)
+    n_warn = len(problems) - n_err
+    click.echo(f"unitax: {n_err} error(s), {n_warn} warning(s); nothing was written", err=True)
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="unitax")
+def main() -> None:
+    """unitax: compile a multi-dataset segmentation taxonomy (YAML specs) into lookup tables."""
+
+
+@main.command("check")
+@SPECS
+@OUT
+@click.option("--stale/--no-stale", default=True, show_default=True,
+              help="Also fail when the compiled output differs from what the specs compile to.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
+    """Validate the specs (schema, then named rules) and check that OUT is up to date."""
+    try:
+        model, files, warnings = build.render(specs)
+    except SpecError as e:
+        _fail(e.problems)
+        return
+    _report(warnings)
+    if strict and warnings:
+        _fail(warnings)
+    problems = []
+    if stale:
+        for left in build.leftovers(out):
+            problems.append(f"{left}: left by an interrupted compile (the previous {out} is intact); "
+                            "run `unitax compile` to clean up")
+        diffs = build.stale_files(files, out)
+        if diffs:
+            problems += [f"{out}/{d.split(': ', 1)[1]}: {d.split(': ', 1)[0]}" for d in diffs]
+            problems.append(f"{out} is stale ({len(diffs)} file(s)): run `make compile` (unitax compile)")
+    for p in problems:
+        click.echo(p, err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"ok: {len(model.universal.classes)} universal classes, {len(model.datasets)} datasets, "
+               f"{len(model.mappings)} mappings; {len(warnings)} warning(s)"
+               + (f"; {out} is up to date" if stale else ""))
+
+
+@main.command("compile")
+@SPECS
+@OUT
+def compile_cmd(specs: Path, out: Path) -> None:
+    """Validate the specs and write tables, class lists and manifest to OUT (atomically)."""
+    try:
+        result = build.compile_taxonomy(specs, out)
+    except SpecError as e:
+        _fail(e.problems)
+        return
+    except BuildError as e:
+        click.echo(f"unitax: build failed: {e}; {out} was left as it was", err=True)
+        sys.exit(2)
+    _report(result.warnings)
+    what = "wrote" if result.changed else "unchanged:"
+    click.echo(f"{what} {out} ({len(result.files)} files: {len(result.model.datasets)} datasets, "
+               f"{len(result.model.mappings)} mappings)")
+
+
+@main.command("import-mseg")
+@click.argument("reference", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@SPECS
+@click.option("--keep-definitions/--no-keep-definitions", default=True, show_default=True,
+              help="Keep the class definitions already written in SPECS/universal.yaml.")
+@click.option("--definitions", "definitions_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A YAML map of universal class name -> definition to write in (overrides kept ones).")
+def import_cmd(reference: Path, specs: Path, keep_definitions: bool, definitions_file: Path | None) -> None:
+    """Write specs from REFERENCE, a directory laid out like the MSeg reference data."""
+    definitions = importer.existing_definitions(specs) if keep_definitions else {}
+    if definitions_file is not None:
+        try:
+            definitions.update(importer.read_definitions(definitions_file))
+        except SpecError as e:
+            _fail(e.problems)
+    try:
+        files = importer.render_specs(reference, definitions)
+    except SpecError as e:
+        _fail(e.problems)
+        return
+    importer.write_specs(files, specs)
+    _, problems = build.check_specs(specs)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        _report(errors)
+        click.echo(f"unitax: imported specs do not validate ({len(errors)} error(s))", err=True)
+        sys.exit(1)
+    click.echo(f"wrote {len(files)} spec files to {specs}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,366 @@
+"""Importer: write unitax specs from a directory laid out like the MSeg reference.
+
+Reads ``class_remapping_files/MSeg_master.tsv``, ``class_remapping_files/<a>_to_<b>.tsv`` and
+``dataset_lists/<d>/<d>_names.txt`` / ``*_colors.txt``. Takes facts only (names, ids, mappings,
+synsets, parent categories, colours); the sheet's definition sentences are not imported.
+The specs it writes are the source of truth from then on; re-importing keeps existing
+definitions when asked to (``keep_definitions``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import Problem, SpecError
+
+MASTER = "class_remapping_files/MSeg_master.tsv"
+IGNORE_NAME = "unlabeled"
+UNIVERSAL_COLUMN = "universal"
+FACT_COLUMNS = ("Parent Category", "universal", "WordNet 3.1 Synset", "Modification of WordNet Node")
+
+# MSeg's training datasets: the sheet columns left of `universal` that have a names file.
+# Columns there without one (nyudepthv2-37, scannet-37) are brought in as `source` datasets.
+TEST_COLUMNS_START = "Modification of WordNet Node"
+
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.()/'\-]*( [A-Za-z0-9_.()/'\-]+)*$")
+_YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
+
+
+def q(s: str) -> str:
+    """A YAML scalar for ``s``: plain where unambiguous, else a JSON (YAML double-quoted) string."""
+    if _PLAIN.match(s) and s.lower() not in _YAML11_WORDS:
+        return s
+    import json
+
+    return json.dumps(s, ensure_ascii=False)
+
+
+def read_lines(p: Path) -> list[str]:
+    return p.read_text(encoding="utf-8").splitlines()
+
+
+def parse_cell(cell: str) -> list[str]:
+    """A master-sheet cell: '' -> [], 'a' -> ['a'], '{a, b}' -> ['a', 'b']."""
+    cell = cell.strip()
+    if not cell:
+        return []
+    if cell.startswith("{") and cell.endswith("}"):
+        return [x.strip() for x in cell[1:-1].split(",") if x.strip()]
+    return [cell]
+
+
+_SYNSET = re.compile(r"[A-Za-z0-9_.'/-]+\.[nvasr]\.[0-9]{2}")
+
+
+def split_synset(cell: str) -> tuple[str | None, str | None]:
+    """A synset cell -> (synset, note). A clean synset has no note; a cell that starts with
+    one and goes on (a second synset, a bracketed remark) keeps the whole cell as note; a cell
+    that does not start with one ('---', a question) gives no synset and the cell as note."""
+    cell = cell.strip()
+    if not cell:
+        return None, None
+    if _SYNSET.fullmatch(cell):
+        return cell, None
+    m = _SYNSET.match(cell)
+    if m and cell[m.end():m.end() + 2] in (" [", ", "):
+        return m.group(0), cell
+    return None, cell
+
+
+def voc_palette(i: int) -> tuple[int, int, int]:
+    """The bit-interleaved PASCAL VOC colour map, entry i + 1 (entry 0 is black)."""
+    c, r, g, b = i + 1, 0, 0, 0
+    for shift in range(7, -1, -1):
+        r |= ((c >> 0) & 1) << shift
+        g |= ((c >> 1) & 1) << shift
+        b |= ((c >> 2) & 1) << shift
+        c >>= 3
+    return r, g, b
+
+
+@dataclass
+class Space:
+    name: str
+    role: str
+    names: list[str]
+    colors: list[tuple[int, int, int]] | None = None
+    label_dtype: str = "uint8"
+    ignore: int = 255
+    class_list_from: str = "names-file"
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MappingSpec:
+    source: str
+    target: str
+    pairs: list[tuple[str, str]]
+    ignore: list[str]
+    unfed: list[str]
+    note: str
+
+
+def _read_colors(folder: Path, ds: str, names: list[str]) -> tuple[list[tuple[int, int, int]] | None, list[str]]:
+    notes = []
+    for p in sorted(folder.glob("*_colors.txt")):
+        prefix = p.name[: -len("_colors.txt")]
+        rows = [line.split() for line in read_lines(p) if line.strip()]
+        sibling = folder / f"{prefix}_names.txt"
+        same_space = prefix == ds or (sibling.is_file() and read_lines(sibling) == names)
+        if not same_space or len(rows) != len(names):
+            notes.append(f"{p.name} ({len(rows)} colours for {len(names)} classes) belongs to another "
+                         f"label space and was not imported")
+            continue
+        return [tuple(int(v) for v in r) for r in rows], notes  # type: ignore[misc]
+    return None, notes
+
+
+def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[MappingSpec]]:
+    """Parse the reference into universal rows, label spaces and mappings (names, not ids)."""
+    text = (ref / MASTER).read_text(encoding="utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))
+    header, body = rows[0], [r for r in rows[1:] if any(c.strip() for c in r)]
+    col = {h: j for j, h in enumerate(header)}
+    uni_rows = [r for r in body if r[col[UNIVERSAL_COLUMN]].strip() != IGNORE_NAME]
+    ignore_row = next(r for r in body if r[col[UNIVERSAL_COLUMN]].strip() == IGNORE_NAME)
+    universal = []
+    for r in uni_rows:
+        mod = r[col["Modification of WordNet Node"]].strip()
+        synset, synset_note = split_synset(r[col["WordNet 3.1 Synset"]])
+        entry = {
+            "name": r[col[UNIVERSAL_COLUMN]].strip(),
+            "parent": r[col["Parent Category"]].strip() or None,
+            "synset": synset,
+            "wordnet_modified": {"yes": True, "no": False}.get(mod.lower()),
+        }
+        if synset_note:
+            entry["synset_note"] = synset_note
+        if mod and mod.lower() not in ("yes", "no"):
+            entry["wordnet_modified_note"] = mod
+        universal.append(entry)
+    uni_names = [u["name"] for u in universal]
+
+    spaces: dict[str, Space] = {}
+    lists = ref / "dataset_lists"
+    for folder in sorted(p for p in lists.iterdir() if p.is_dir()):
+        ds = folder.name
+        names_file = folder / f"{ds}_names.txt"
+        if not names_file.is_file():
+            continue
+        names = [n.strip() for n in read_lines(names_file)]
+        while names and not names[-1]:
+            names.pop()
+        colors, notes = _read_colors(folder, ds, names)
+        space = Space(ds, "source", names, colors, notes=notes)
+        repeats = [n for i, n in enumerate(names) if n in names[:i]]
+        if set(repeats) - {IGNORE_NAME}:
+            raise SpecError([Problem(str(names_file), 0, "$", "duplicate-name",
+                                     f"repeated class names {sorted(set(repeats) - {IGNORE_NAME})}")])
+        if repeats:
+            space.notes.append(f"{len(repeats)} ids are listed as {IGNORE_NAME!r} again after the first: ids "
+                               "the dataset never uses, marked void (their pixels, if any, become ignore)")
+        if len(names) > 255:
+            space.label_dtype, space.ignore = "uint16", 65535
+            space.notes.append(f"{len(names)} classes: labels are uint16 and ids 0..{len(names) - 1} are all "
+                               f"classes (id 255 is {names[255]!r}), so unlabeled pixels are 65535")
+        spaces[ds] = space
+
+    split = col[TEST_COLUMNS_START]
+    train_cols = [h for h in header[1: col[UNIVERSAL_COLUMN]]]
+    test_cols = [h for h in header[split + 1:]]
+    mappings: list[MappingSpec] = []
+    for h in train_cols:
+        j = col[h]
+        if h not in spaces:
+            order: list[str] = []
+            for r in body:
+                for n in parse_cell(r[j]):
+                    if n not in order:
+                        order.append(n)
+            spaces[h] = Space(h, "source", order, class_list_from="master-sheet-column", notes=[
+                "no names file in the reference: the class list is this dataset's master-sheet column, in "
+                "order of first appearance, so ids are unitax's own and not those of released label files"])
+        else:
+            spaces[h].role = "train"
+        pairs = [(n, u) for r, u in zip(uni_rows, uni_names) for n in parse_cell(r[j])]
+        pairs.sort(key=lambda p: spaces[h].names.index(p[0]))
+        fed = {u for _, u in pairs}
+        mappings.append(MappingSpec(h, "universal", pairs, parse_cell(ignore_row[j]),
+                                    [u for u in uni_names if u not in fed],
+                                    f"imported from the master sheet column {h!r}"))
+    for h in test_cols:
+        j = col[h]
+        if h not in spaces:
+            order = []
+            for r in uni_rows:
+                for n in parse_cell(r[j]):
+                    if n not in order:
+                        order.append(n)
+            spaces[h] = Space(h, "test", order, class_list_from="master-sheet-column", notes=[
+                "no names file in the reference: the class list is this test dataset's master-sheet column, in "
+                "order of first appearance, so ids are unitax's own and not those of released label files"])
+        spaces[h].role = "test"
+        pairs, ignore = [], []
+        for r, u in zip(uni_rows, uni_names):
+            cell = parse_cell(r[j])
+            if cell:
+                pairs.append((u, cell[0]))
+            else:
+                ignore.append(u)
+        fed = {t for _, t in pairs}
+        mappings.append(MappingSpec("universal", h, pairs, ignore,
+                                    [t for t in spaces[h].names if t not in fed],
+                                    f"imported from the master sheet column {h!r}"))
+
+    for p in sorted((ref / "class_remapping_files").glob("*_to_*.tsv")):
+        rr = list(csv.reader(io.StringIO(p.read_text(encoding="utf-8"), newline=""), delimiter="\t"))
+        a, b = (x.strip() for x in rr[0])
+        src, dst = spaces[a], spaces[b]
+        seen: dict[str, str] = {}
+        for r in rr[1:]:
+            if not r or not r[0].strip():
+                continue
+            s, t = r[0].strip(), r[1].strip()
+            if s == IGNORE_NAME and s not in src.names:
+                continue  # the reference's row for the ignore id itself: ignore stays ignore
+            if s in seen and seen[s] == t:
+                continue  # listed twice with the same target
+            seen[s] = t
+        pairs = [(s, t) for s, t in seen.items() if not (t == IGNORE_NAME and t not in dst.names)]
+        pairs.sort(key=lambda x: src.names.index(x[0]) if x[0] in src.names else len(src.names))
+        ignore = sorted((s for s, t in seen.items() if t == IGNORE_NAME and t not in dst.names),
+                        key=lambda n: src.names.index(n) if n in src.names else len(src.names))
+        fed = {t for _, t in pairs}
+        mappings.append(MappingSpec(a, b, pairs, ignore, [t for t in dst.names if t not in fed],
+                                    f"imported from class_remapping_files/{p.name}"))
+    return universal, spaces, mappings
+
+
+def _block_list(key: str, items: list[str]) -> list[str]:
+    if not items:
+        return [f"{key}: []"]
+    return [f"{key}:"] + [f"  - {q(x)}" for x in items]
+
+
+def render_universal(universal: list[dict], definitions: dict[str, str]) -> str:
+    out = [
+        "# The universal taxonomy: one label space that every training dataset maps into.",
+        "# Ids are stable: never renumber a class that checkpoints were trained with.",
+        "# Facts imported by `unitax import-mseg` from the MSeg master sheet; definitions are our own.",
+        "name: mseg-universal",
+        "description: The 194-class universal taxonomy of MSeg (CVPR 2020), compiled by unitax.",
+        f"ignore: {{id: 255, name: {IGNORE_NAME}}}",
+        "classes:",
+    ]
+    for i, u in enumerate(universal):
+        r, g, b = voc_palette(i)
+        mod = u["wordnet_modified"]
+        out += [
+            f"  - id: {i}",
+            f"    name: {q(u['name'])}",
+            f"    parent: {q(u['parent']) if u['parent'] else 'null'}",
+            f"    synset: {q(u['synset']) if u['synset'] else 'null'}",
+            f"    wordnet_modified: {'null' if mod is None else str(mod).lower()}",
+        ]
+        for key in ("synset_note", "wordnet_modified_note"):
+            if key in u:
+                out.append(f"    {key}: {q(u[key])}")
+        out += [
+            f"    color: [{r}, {g}, {b}]",
+            f"    definition: {q(definitions.get(u['name'], ''))}",
+        ]
+    return "\n".join(out) + "\n"
+
+
+def render_dataset(s: Space) -> str:
+    out = [
+        f"# Dataset {s.name}: class ids are the values stored in its label images.",
+        f"name: {s.name}",
+        f"role: {s.role}",
+        f"label_dtype: {s.label_dtype}",
+        f"ignore: {s.ignore}",
+        f"class_list_from: {s.class_list_from}",
+    ]
+    if s.notes:
+        out.append(f"note: {q('; '.join(s.notes))}")
+    out.append("classes:")
+    for i, n in enumerate(s.names):
+        color = f", color: [{', '.join(str(v) for v in s.colors[i])}]" if s.colors else ""
+        void = ", void: true" if n in s.names[:i] else ""
+        out.append(f"  - {{id: {i}, name: {q(n)}{color}{void}}}")
+    return "\n".join(out) + "\n"
+
+
+def render_mapping(m: MappingSpec) -> str:
+    out = [
+        f"# {m.source} -> {m.target}. Total: every {m.source} class is mapped or ignored,",
+        f"# and every {m.target} class is fed or listed in unfed.",
+        f"source: {m.source}",
+        f"target: {m.target}",
+        f"note: {q(m.note)}",
+    ]
+    out += ["map:"] + [f"  {q(s)}: {q(t)}" for s, t in m.pairs] if m.pairs else ["map: {}"]
+    out += _block_list("ignore", m.ignore)
+    out += _block_list("unfed", m.unfed)
+    return "\n".join(out) + "\n"
+
+
+def render_specs(ref: Path, definitions: dict[str, str] | None = None) -> dict[str, str]:
+    """All spec files (relative path -> text) for the reference at ``ref``."""
+    ref = Path(ref)
+    if not (ref / MASTER).is_file():
+        raise SpecError([Problem(str(ref / MASTER), 0, "$", "missing-file",
+                                 "not a directory laid out like the MSeg reference (no master sheet)")])
+    universal, spaces, mappings = read_reference(ref)
+    files = {"universal.yaml": render_universal(universal, definitions or {})}
+    for name, s in sorted(spaces.items()):
+        files[f"datasets/{name}.yaml"] = render_dataset(s)
+    for m in mappings:
+        files[f"mappings/{m.source}_to_{m.target}.yaml"] = render_mapping(m)
+    return dict(sorted(files.items()))
+
+
+def existing_definitions(root: Path) -> dict[str, str]:
+    """Definitions already written in ``root/universal.yaml`` (empty if none), by class name."""
+    from .load import parse_yaml
+
+    p = Path(root) / "universal.yaml"
+    if not p.is_file():
+        return {}
+    doc, _ = parse_yaml(p.read_bytes(), str(p))
+    if doc is None or not isinstance(doc.data, dict):
+        return {}
+    return {c["name"]: c["definition"] for c in doc.data.get("classes", [])
+            if isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("definition"), str)}
+
+
+def read_definitions(path: Path) -> dict[str, str]:
+    """A YAML file mapping class name -> definition, read with the specs' own safe loader."""
+    from .load import parse_yaml
+
+    doc, problems = parse_yaml(Path(path).read_bytes(), str(path))
+    if doc is None:
+        raise SpecError(problems)
+    bad = [k for k, v in doc.data.items() if not isinstance(v, str)] if isinstance(doc.data, dict) else ["$"]
+    if bad:
+        raise SpecError([Problem(str(path), doc.line((k,)) if k != "$" else 1, f"$.{k}", "schema-type",
+                                 "definitions must be a map of class name -> text") for k in bad])
+    return dict(doc.data)
+
+
+def write_specs(files: dict[str, str], root: Path) -> None:
+    """Write spec files under ``root``, replacing datasets/ and mappings/ wholesale."""
+    root = Path(root)
+    for sub in ("datasets", "mappings"):
+        d = root / sub
+        if d.is_dir():
+            for p in d.glob("*.yaml"):
+                p.unlink()
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8", newline="\n")

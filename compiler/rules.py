@@ -1,0 +1,286 @@
+"""Stage 3: semantic rules over structurally valid specs, each with an id shown in messages.
+
+Rules run on every file that passed its schema, so one run reports every problem. Only when
+no rule reports an error is the model (stage 4) built from the same data.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from pathlib import PurePosixPath
+from typing import Any
+
+from .errors import Problem
+from .load import Document, JsonPath, format_path
+from .model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
+
+RULES: dict[str, str] = {
+    "file-name": "a dataset file is named after its dataset, a mapping file <source>_to_<target>.yaml",
+    "duplicate-dataset": "two files declare the same dataset",
+    "duplicate-id": "two classes of one label space share an id",
+    "id-order": "ids are contiguous from 0 and listed in id order",
+    "id-range": "ids fit the label dtype and never equal the ignore id",
+    "duplicate-name": "two classes of one label space share a name",
+    "name-clash": "two class names differ only by case or white space",
+    "unknown-dataset": "a mapping names a dataset that is not declared",
+    "unknown-class": "a mapping names a class its label space does not have",
+    "mapped-twice": "a source class is both mapped and ignored",
+    "unmapped-class": "a source class is neither mapped nor ignored",
+    "undecided-target": "a target class is neither fed by a source class nor listed in unfed",
+    "fed-unfed": "a target class listed in unfed is fed by a source class",
+    "missing-mapping": "a train dataset has no mapping to universal, or a test dataset none from it",
+    "cycle": "dataset-to-dataset remaps form a cycle",
+    "self-mapping": "a mapping's source and target are the same",
+    "empty-definition": "a universal class has no definition (warning)",
+}
+
+
+def _suggest(name: str, choices: list[str]) -> str:
+    folded = {c.casefold().strip(): c for c in choices}
+    if name.casefold().strip() in folded:
+        return f"; did you mean {folded[name.casefold().strip()]!r}?"
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+class _Ctx:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, doc: Document, path: JsonPath, rule: str, message: str, severity: str = "error") -> None:
+        assert rule in RULES, rule
+        self.problems.append(Problem(doc.file, doc.line(path), format_path(path), rule, message, severity))
+
+
+def _space_from(doc: Document) -> LabelSpace:
+    d = doc.data
+    if doc.rel == "universal.yaml":
+        classes = tuple(
+            ClassDef(c["id"], c["name"], tuple(c["color"]), c["parent"], c["synset"], c["wordnet_modified"],
+                     c.get("synset_note"), c.get("wordnet_modified_note"), c["definition"])
+            for c in d["classes"]
+        )
+        ignore = d["ignore"]["id"]
+        dtype = "uint8" if ignore == 255 else "uint16"
+        return LabelSpace(UNIVERSAL, "universal", dtype, ignore, d["ignore"]["name"], classes, d.get("description"))
+    classes = tuple(ClassDef(c["id"], c["name"], tuple(c["color"]) if "color" in c else None,
+                             void=c.get("void", False)) for c in d["classes"])
+    return LabelSpace(d["name"], d["role"], d["label_dtype"], d["ignore"], "unlabeled", classes, d.get("note"),
+                      d.get("class_list_from"))
+
+
+def rule_classes(ctx: _Ctx, doc: Document, space: LabelSpace) -> None:
+    """duplicate-id, id-order, id-range, duplicate-name, name-clash for one label space."""
+    limit = 255 if space.label_dtype == "uint8" else 65535
+    if space.ignore > limit:
+        ctx.add(doc, ("ignore",), "id-range", f"ignore id {space.ignore} does not fit {space.label_dtype}")
+    if space.name == UNIVERSAL and len(space.classes) > 255 and space.ignore == 255:
+        ctx.add(doc, ("classes",), "id-range",
+                f"{len(space.classes)} classes do not fit uint8 tables beside ignore 255; set ignore id 65535 (uint16)")
+    seen_ids: dict[int, int] = {}
+    seen_names: dict[str, int] = {}
+    folded: dict[str, tuple[int, str]] = {}
+    for i, c in enumerate(space.classes):
+        p = ("classes", i)
+        if c.id in seen_ids:
+            ctx.add(doc, p + ("id",), "duplicate-id", f"class {c.name!r} has id {c.id}, already used by "
+                    f"{space.classes[seen_ids[c.id]].name!r}")
+        elif c.id == space.ignore:
+            ctx.add(doc, p + ("id",), "id-range", f"class {c.name!r} has id {c.id}, which is reserved for ignore")
+        elif c.id > limit:
+            ctx.add(doc, p + ("id",), "id-range", f"class {c.name!r} has id {c.id}, beyond {space.label_dtype}")
+        elif c.id != i:
+            ctx.add(doc, p + ("id",), "id-order",
+                    f"class {c.name!r} has id {c.id} at position {i}; ids must run 0, 1, 2, ... in order")
+        seen_ids.setdefault(c.id, i)
+        if c.void:
+            continue
+        if c.name in seen_names:
+            ctx.add(doc, p + ("name",), "duplicate-name",
+                    f"class name {c.name!r} is used twice (ids {space.classes[seen_names[c.name]].id} and {c.id})")
+            continue
+        seen_names[c.name] = i
+        key = " ".join(c.name.casefold().split())
+        if key in folded:
+            ctx.add(doc, p + ("name",), "name-clash",
+                    f"class name {c.name!r} differs only by case or white space from {folded[key][1]!r}")
+        else:
+            folded[key] = (i, c.name)
+        if space.name == UNIVERSAL and not (c.definition or "").strip():
+            ctx.add(doc, p + ("definition",), "empty-definition", f"class {c.name!r} has no definition", "warning")
+
+
+def rule_mapping(ctx: _Ctx, doc: Document, spaces: dict[str, LabelSpace], broken: set[str]) -> Mapping | None:
+    """unknown-dataset, self-mapping, unknown-class, mapped-twice, unmapped-class, undecided-target, fed-unfed."""
+    d = doc.data
+    if d["source"] in broken or d["target"] in broken:
+        return None  # that file's own problems are reported already
+    ok = True
+    for side in ("source", "target"):
+        if d[side] not in spaces:
+            ctx.add(doc, (side,), "unknown-dataset",
+                    f"{side} {d[side]!r} is not a declared dataset{_suggest(d[side], sorted(spaces))}")
+            ok = False
+    if not ok:
+        return None
+    if d["source"] == d["target"]:
+        ctx.add(doc, ("target",), "self-mapping", f"maps {d['source']!r} onto itself")
+        return None
+    src, dst = spaces[d["source"]], spaces[d["target"]]
+    pairs: list[tuple[int, int]] = []
+    seen: dict[str, str] = {}
+    for s, t in d["map"].items():
+        if s not in src.index:
+            ctx.add(doc, ("map", s), "unknown-class",
+                    f"{s!r} is not a class of {src.name}{_suggest(s, list(src.names))}")
+            ok = False
+        if t not in dst.index:
+            what = "a universal class" if dst.name == UNIVERSAL else f"a class of {dst.name}"
+            hint = _suggest(t, list(dst.names))
+            if not hint and t == dst.ignore_name:
+                hint = "; list the source class under ignore instead"
+            ctx.add(doc, ("map", s), "unknown-class", f"{s!r} maps to {t!r}, which is not {what}{hint}")
+            ok = False
+        seen[s] = "map"
+        if ok:
+            pairs.append((src.index[s], dst.index[t]))
+    ignored = []
+    for i, s in enumerate(d["ignore"]):
+        if s not in src.index:
+            ctx.add(doc, ("ignore", i), "unknown-class",
+                    f"ignored {s!r} is not a class of {src.name}{_suggest(s, list(src.names))}")
+            ok = False
+            continue
+        if s in seen:
+            ctx.add(doc, ("ignore", i), "mapped-twice", f"{s!r} is both mapped (to {d['map'][s]!r}) and ignored")
+            ok = False
+            continue
+        seen[s] = "ignore"
+        ignored.append(src.index[s])
+    for c in src.real_classes:
+        if c.name not in seen:
+            ctx.add(doc, ("map",), "unmapped-class",
+                    f"{src.name} class {c.name!r} (id {c.id}) is neither mapped nor ignored")
+            ok = False
+    fed = set(d["map"].values())
+    unfed = []
+    for i, t in enumerate(d["unfed"]):
+        if t not in dst.index:
+            ctx.add(doc, ("unfed", i), "unknown-class",
+                    f"unfed {t!r} is not a class of {dst.name}{_suggest(t, list(dst.names))}")
+            ok = False
+        elif t in fed:
+            src_names = sorted(k for k, v in d["map"].items() if v == t)
+            ctx.add(doc, ("unfed", i), "fed-unfed", f"{t!r} is listed as unfed but {src_names} map to it")
+            ok = False
+        else:
+            unfed.append(dst.index[t])
+    listed = fed | set(d["unfed"])
+    for c in dst.real_classes:
+        if c.name not in listed:
+            ctx.add(doc, ("unfed",), "undecided-target",
+                    f"{dst.name} class {c.name!r} (id {c.id}) is fed by no {src.name} class and not listed in unfed")
+            ok = False
+    if not ok:
+        return None
+    return Mapping(src.name, dst.name, tuple(sorted(pairs)), tuple(sorted(ignored)), tuple(sorted(unfed)), d.get("note"))
+
+
+def rule_roles(ctx: _Ctx, docs: dict[str, Document], mappings: dict[tuple[str, str], Any]) -> None:
+    """missing-mapping: train datasets map to universal, test datasets are mapped from it."""
+    for name, doc in docs.items():
+        role = doc.data["role"]
+        if role == "train" and (name, UNIVERSAL) not in mappings:
+            ctx.add(doc, ("role",), "missing-mapping",
+                    f"train dataset {name!r} has no mapping file mappings/{name}_to_universal.yaml")
+        if role == "test" and (UNIVERSAL, name) not in mappings:
+            ctx.add(doc, ("role",), "missing-mapping",
+                    f"test dataset {name!r} has no mapping file mappings/universal_to_{name}.yaml")
+
+
+def rule_cycles(ctx: _Ctx, mapping_docs: dict[tuple[str, str], Document]) -> None:
+    """cycle: dataset-to-dataset remaps must form a DAG (universal excluded)."""
+    graph: dict[str, list[str]] = defaultdict(list)
+    for s, t in sorted(mapping_docs):
+        if UNIVERSAL not in (s, t):
+            graph[s].append(t)
+    state: dict[str, int] = {}
+    stack: list[str] = []
+    reported: set[frozenset[str]] = set()
+
+    def visit(n: str) -> None:
+        state[n] = 1
+        stack.append(n)
+        for m in graph.get(n, []):
+            if state.get(m) == 1:
+                cyc = stack[stack.index(m):] + [m]
+                if frozenset(cyc) not in reported:
+                    reported.add(frozenset(cyc))
+                    doc = mapping_docs[(n, m)]
+                    ctx.add(doc, ("target",), "cycle", "remaps form a cycle: " + " -> ".join(cyc))
+            elif m not in state:
+                visit(m)
+        stack.pop()
+        state[n] = 2
+
+    for n in sorted(graph):
+        if n not in state:
+            visit(n)
+
+
+def check(docs: list[Document], broken: set[str] = frozenset()) -> tuple[Model | None, list[Problem]]:
+    """Run every semantic rule; returns the model (None if any error) and all problems.
+
+    Args:
+        docs: the documents that passed their schema.
+        broken: names of label spaces whose files failed earlier stages (mappings that name them
+            are skipped rather than reported again as naming unknown datasets).
+    """
+    ctx = _Ctx()
+    universal_doc = next((d for d in docs if d.rel == "universal.yaml"), None)
+    datasets: dict[str, Document] = {}
+    mapping_docs: dict[tuple[str, str], Document] = {}
+    for doc in docs:
+        stem = PurePosixPath(doc.rel).stem
+        if doc.rel.startswith("datasets/"):
+            name = doc.data["name"]
+            if name != stem:
+                ctx.add(doc, ("name",), "file-name", f"dataset {name!r} is declared in {stem}.yaml; "
+                        f"name the file {name}.yaml")
+            if name == UNIVERSAL:
+                ctx.add(doc, ("name",), "duplicate-dataset", "'universal' is reserved for the universal taxonomy")
+            elif name in datasets:
+                ctx.add(doc, ("name",), "duplicate-dataset", f"dataset {name!r} is also declared in {datasets[name].file}")
+            else:
+                datasets[name] = doc
+        elif doc.rel.startswith("mappings/"):
+            key = (doc.data["source"], doc.data["target"])
+            if stem != f"{key[0]}_to_{key[1]}":
+                ctx.add(doc, ("source",), "file-name",
+                        f"mapping {key[0]} -> {key[1]} must live in {key[0]}_to_{key[1]}.yaml")
+            else:
+                mapping_docs[key] = doc
+    spaces: dict[str, LabelSpace] = {}
+    if universal_doc is not None:
+        spaces[UNIVERSAL] = _space_from(universal_doc)
+        rule_classes(ctx, universal_doc, spaces[UNIVERSAL])
+    for name, doc in sorted(datasets.items()):
+        spaces[name] = _space_from(doc)
+        rule_classes(ctx, doc, spaces[name])
+    mappings: dict[tuple[str, str], Mapping | None] = {}
+    if UNIVERSAL in spaces:
+        for key, doc in sorted(mapping_docs.items()):
+            mappings[key] = rule_mapping(ctx, doc, spaces, broken)
+    rule_roles(ctx, datasets, mapping_docs)
+    rule_cycles(ctx, mapping_docs)
+    errors = [p for p in ctx.problems if p.severity == "error"]
+    if errors or broken or universal_doc is None or any(m is None for m in mappings.values()):
+        return None, ctx.problems
+    model = Model(
+        universal=spaces[UNIVERSAL],
+        datasets=tuple(spaces[n] for n in sorted(datasets)),
+        mappings=tuple(m for _, m in sorted(mappings.items()) if m is not None),
+    )
+    return model, ctx.problems
+

@@ -1,0 +1,87 @@
+"""Stage 2: structural validation with JSON Schema (Draft 2020-12).
+
+The schemas live in ``taxonomy/schemas/``. Each ``ValidationError`` becomes a Problem with
+the line of the offending node; unknown fields get a did-you-mean.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from .errors import Problem
+from .load import Document, format_path
+
+SCHEMA_NAMES = ("universal", "dataset", "mapping")
+REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "taxonomy" / "schemas"
+
+
+def schema_dir(root: Path) -> Path:
+    """The schemas for a spec root: its own ``schemas/`` if it has one, else the project's."""
+    own = root / "schemas"
+    return own if (own / "mapping.schema.json").is_file() else REPO_SCHEMAS
+
+
+@lru_cache(maxsize=8)
+def _validators(directory: str) -> dict[str, Draft202012Validator]:
+    schemas = {n: json.loads((Path(directory) / f"{n}.schema.json").read_text("utf-8")) for n in SCHEMA_NAMES}
+    registry = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s)) for s in schemas.values()
+    )
+    for s in schemas.values():
+        Draft202012Validator.check_schema(s)
+    return {n: Draft202012Validator(s, registry=registry) for n, s in schemas.items()}
+
+
+def kind_of(doc: Document) -> str:
+    """Which schema a spec file answers to, from where it lives."""
+    if doc.rel == "universal.yaml":
+        return "universal"
+    return "dataset" if doc.rel.startswith("datasets/") else "mapping"
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def validate_structure(doc: Document, root: Path) -> list[Problem]:
+    """Validate one document against its schema; returns problems (empty when valid)."""
+    validator = _validators(str(schema_dir(root)))[kind_of(doc)]
+    problems = []
+    for err in validator.iter_errors(doc.data):
+        path = tuple(err.absolute_path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = list(err.schema.get("properties", {}))
+            for key in err.instance:
+                if key in allowed:
+                    continue
+                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
+                kp = path + (key,)
+                problems.append(Problem(doc.file, doc.line(kp), format_path(kp), "unknown-field",
+                                        f"unknown field {key!r}{hint}"))
+            continue
+        if err.validator == "required":
+            missing = [k for k in err.validator_value if k not in err.instance]
+            for key in missing:
+                problems.append(Problem(doc.file, doc.line(path), format_path(path), "missing-field",
+                                        f"missing required field {key!r}"))
+            continue
+        if err.validator == "type":
+            msg = f"{_short(err.instance)} is not of type {err.validator_value!r}"
+            if isinstance(err.instance, bool) and "string" in str(err.validator_value):
+                msg += " (YAML reads yes/no/on/off as booleans: quote it)"
+        elif err.validator == "pattern" and isinstance(err.instance, str) and err.instance != err.instance.strip():
+            msg = f"{err.instance!r} has leading or trailing white space"
+        elif err.validator in ("enum", "const"):
+            msg = f"{_short(err.instance)} is not one of {err.validator_value!r}"
+        else:
+            msg = err.message if len(err.message) < 200 else f"{_short(err.instance)}: fails {err.validator!r} = {_short(err.validator_value)}"
+        problems.append(Problem(doc.file, doc.line(path), format_path(path), f"schema-{err.validator}", msg))
+    return problems

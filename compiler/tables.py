@@ -1,0 +1,44 @@
+"""Stage 5: pure functions model -> NumPy arrays. Tables start as all-ignore, never zeros."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .model import Mapping, Model, LabelSpace
+
+
+def lookup_table(mapping: Mapping, src: LabelSpace, dst: LabelSpace) -> np.ndarray:
+    """Source label value -> target label value, over the source dtype's whole range.
+
+    Every value that is not a mapped source class (ignored classes, unused ids, the source's
+    ignore id) yields the target's ignore id.
+    """
+    lut = np.full(src.table_length, dst.ignore, dtype=np.dtype(dst.label_dtype))
+    if mapping.pairs:
+        ids = np.array(mapping.pairs, dtype=np.int64)
+        lut[ids[:, 0]] = ids[:, 1]
+    return lut
+
+
+def binary_matrix(mapping: Mapping, src: LabelSpace, dst: LabelSpace) -> np.ndarray:
+    """(n_target, n_source) uint8 matrix, 1 where the source class counts as the target class."""
+    m = np.zeros((len(dst.classes), len(src.classes)), dtype=np.uint8)
+    for s, t in mapping.pairs:
+        m[t, s] = 1
+    return m
+
+
+def build_tables(model: Model) -> dict[str, np.ndarray]:
+    """Every compiled table, keyed by its path under ``tables/`` without suffix, in a fixed order."""
+    spaces = model.spaces
+    out: dict[str, np.ndarray] = {}
+    for m in model.mappings:
+        src, dst = spaces[m.source], spaces[m.target]
+        if m.kind == "to_universal":
+            out[f"to_universal/{m.source}"] = lookup_table(m, src, dst)
+        elif m.kind == "from_universal":
+            out[f"from_universal/{m.target}"] = lookup_table(m, src, dst)
+            out[f"matrix/{m.target}"] = binary_matrix(m, src, dst)
+        else:
+            out[f"remap/{m.key}"] = lookup_table(m, src, dst)
+    return dict(sorted(out.items()))
