@@ -1,0 +1,41 @@
+# unitax: `make compile` builds generated/ from taxonomy/; `make test` runs the tests.
+# Both create .venv/ from pyproject.toml on first use, so they work on a fresh machine.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SPECS := $(shell find taxonomy -type f -name '*.yaml' -o -type f -name '*.json' 2>/dev/null)
+COMPILER := $(shell find compiler -type f -name '*.py' 2>/dev/null)
+
+.PHONY: all venv compile check test bench fuzz clean
+
+all: compile
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Rebuilds only when a spec or the compiler changed; unitax itself leaves generated/
+# untouched when the result is byte-identical, so the stamp records the last build.
+.make/compiled: $(STAMP) $(SPECS) $(COMPILER)
+	$(BIN)/unitax compile --specs taxonomy --out generated
+	@mkdir -p .make && touch $@
+
+compile: .make/compiled
+
+check: $(STAMP)
+	$(BIN)/unitax check --specs taxonomy --out generated
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .make .pytest_cache .hypothesis
