@@ -35,7 +35,25 @@ def _validators(directory: str) -> dict[str, Draft202012Validator]:
     )
     for s in schemas.values():
         Draft202012Validator.check_schema(s)
-    return {n: Draft202012Validator(s, registry=registry) for n, s in schemas.items()}
+    # Resolving $ref for each of ~20,000 nodes dominated compile time (~1 s); the schemas
+    # have no recursive refs, so inline them once and validate against the inlined copies.
+    return {n: Draft202012Validator(_inline(s, s["$id"], registry), registry=registry) for n, s in schemas.items()}
+
+
+def _inline(node: object, base: str, registry: Registry) -> object:
+    """A copy of a schema with every (non-recursive) ``$ref`` replaced by its target."""
+    if isinstance(node, list):
+        return [_inline(x, base, registry) for x in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        uri, _, fragment = node["$ref"].partition("#")
+        uri = uri or base
+        target = registry.resolver(base_uri=uri).lookup(f"{uri}#{fragment}").contents
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        resolved = _inline(target, uri, registry)
+        return {**resolved, **rest} if rest else resolved
+    return {k: (_inline(v, base, registry) if k != "$defs" else v) for k, v in node.items()}
 
 
 def kind_of(doc: Document) -> str:
