@@ -1,0 +1,15 @@
+"""unitax: remap segmentation labels and predictions between dataset taxonomies.
+
+    import unitax
+    tax = unitax.load()                          # the bundled, compiled MSeg taxonomy
+    u = tax.to_universal(label, "ade20k-150")    # dataset ids -> universal ids
+    p = tax.to_test(probs, "camvid-11", axis=0)  # universal probabilities -> test classes
+
+Imports numpy and the standard library only; reads what `unitax compile` wrote.
+"""
+
+from .errors import IntegrityError, LabelError, UnitaxError, UnknownDatasetError
+from .taxonomy import Taxonomy, load
+
+__all__ = ["IntegrityError", "LabelError", "Taxonomy", "UnitaxError", "UnknownDatasetError", "load"]
+__version__ = "0.1.0"

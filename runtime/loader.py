@@ -1,0 +1,102 @@
+"""Runtime stage 1: read a compiled taxonomy (manifest, taxonomy.json, .npy tables) and verify it.
+
+Only numpy and the standard library. Every file listed in the manifest is read once, its size
+and sha256 checked against the manifest, and arrays are parsed without pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import IntegrityError
+
+FORMAT_VERSION = 1
+
+
+def default_path() -> Path:
+    """Folder of the bundled build: ``generated/`` of the repo, or ``unitax/generated`` when installed."""
+    spec = find_spec("unitax.generated")
+    if spec is None or not spec.submodule_search_locations:
+        raise IntegrityError("the bundled compiled taxonomy (unitax.generated) is not installed")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The raw content of a compiled taxonomy folder, verified."""
+
+    path: Path
+    manifest: dict[str, Any]
+    taxonomy: dict[str, Any]
+    tables: dict[str, np.ndarray]  # key (e.g. "to_universal/ade20k-150") -> read-only array
+
+
+def _read_verified(root: Path, rel: str, entry: dict[str, Any]) -> bytes:
+    p = root / rel
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise IntegrityError(f"{p}: listed in the manifest but missing; recompile (`unitax compile`)") from None
+    except OSError as e:
+        raise IntegrityError(f"{p}: cannot be read: {e}") from None
+    if len(data) != entry["bytes"]:
+        raise IntegrityError(f"{p}: {len(data)} bytes, the manifest says {entry['bytes']} (truncated or replaced)")
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise IntegrityError(f"{p}: sha256 differs from the manifest (modified after compiling)")
+    return data
+
+
+def _parse_npy(data: bytes, where: Path, dtype: str, shape: list[int]) -> np.ndarray:
+    try:
+        arr = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise IntegrityError(f"{where}: not a valid .npy array: {e}") from None
+    if str(arr.dtype) != dtype or list(arr.shape) != shape:
+        raise IntegrityError(f"{where}: holds {arr.dtype}{list(arr.shape)}, expected {dtype}{shape}")
+    arr.flags.writeable = False
+    return arr
+
+
+def read_compiled(path: str | os.PathLike[str] | None = None) -> Compiled:
+    """Read and verify a compiled taxonomy folder (default: the bundled build)."""
+    root = Path(path) if path is not None else default_path()
+    mpath = root / "manifest.json"
+    try:
+        manifest = json.loads(mpath.read_bytes())
+    except FileNotFoundError:
+        raise IntegrityError(f"{mpath}: missing; is {root} a folder written by `unitax compile`?") from None
+    except (ValueError, OSError) as e:
+        raise IntegrityError(f"{mpath}: unreadable or not JSON: {e}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise IntegrityError(f"{mpath}: not a unitax manifest")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        raise IntegrityError(
+            f"{mpath}: format version {version!r}, this runtime reads {FORMAT_VERSION}"
+            + ("; upgrade unitax" if newer else "; recompile with this unitax")
+        )
+    files = manifest["files"]
+    if "taxonomy.json" not in files:
+        raise IntegrityError(f"{mpath}: lists no taxonomy.json")
+    try:
+        taxonomy = json.loads(_read_verified(root, "taxonomy.json", files["taxonomy.json"]))
+    except ValueError as e:
+        raise IntegrityError(f"{root / 'taxonomy.json'}: not JSON: {e}") from None
+    tables = {}
+    for key, entry in taxonomy["tables"].items():
+        rel = entry["file"]
+        if rel not in files:
+            raise IntegrityError(f"{mpath}: does not list {rel}")
+        data = _read_verified(root, rel, files[rel])
+        tables[key] = _parse_npy(data, root / rel, entry["dtype"], entry["shape"])
+    return Compiled(root, manifest, taxonomy, tables)

@@ -1,0 +1,274 @@
+"""Runtime stage 2: the `Taxonomy` object users hold — names, tables and the remap calls.
+
+Numpy and the standard library only; torch is imported only when the caller passes a torch
+tensor (then the result is a tensor on the same device).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import remap as _k
+from .errors import LabelError, UnknownDatasetError
+from .loader import Compiled, read_compiled
+
+UNIVERSAL = "universal"
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.split(".", 1)[0] == "torch"
+
+
+def _to_numpy(x: Any) -> tuple[np.ndarray, Any]:
+    """(array, torch tensor it came from or None). Torch is never imported here."""
+    if _is_torch(x):
+        return x.detach().cpu().numpy(), x
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+    return x, None
+
+
+def _back(result: np.ndarray, like: Any) -> Any:
+    if like is None:
+        return result
+    import torch  # only reached when the caller handed us a tensor
+
+    return torch.from_numpy(np.ascontiguousarray(result)).to(like.device)
+
+
+class Taxonomy:
+    """A compiled taxonomy: class names of every label space and the tables between them.
+
+    Get one with :func:`unitax.load`. Dataset names are those of ``taxonomy/datasets``;
+    ``"universal"`` names the universal label space.
+    """
+
+    def __init__(self, compiled: Compiled):
+        self._c = compiled
+        t = compiled.taxonomy
+        self._spaces: dict[str, dict[str, Any]] = dict(t["datasets"])
+        self._spaces[UNIVERSAL] = t["universal"]
+        self._tables = compiled.tables
+        self._remaps = {(e["source"], e["target"]): k for k, e in t["tables"].items() if k.startswith("remap/")}
+        self._padded: dict[tuple[str, int], np.ndarray] = {}
+        self._groups: dict[str, tuple[np.ndarray, ...]] = {}
+
+    def __repr__(self) -> str:
+        return (f"<unitax.Taxonomy {len(self.universal_names)} universal classes, {len(self.datasets)} datasets "
+                f"from {self._c.path}>")
+
+    # ----- names ---------------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        """The compiled folder this taxonomy was loaded from."""
+        return self._c.path
+
+    @property
+    def specs_sha256(self) -> str:
+        """sha256 of the specs this build was compiled from."""
+        return self._c.manifest["specs_sha256"]
+
+    @cached_property
+    def universal_names(self) -> tuple[str, ...]:
+        """Universal class names in id order."""
+        return tuple(self._spaces[UNIVERSAL]["names"])
+
+    @cached_property
+    def datasets(self) -> tuple[str, ...]:
+        """Every dataset name, sorted."""
+        return tuple(sorted(k for k in self._spaces if k != UNIVERSAL))
+
+    def _by_role(self, role: str) -> tuple[str, ...]:
+        return tuple(d for d in self.datasets if self._spaces[d]["role"] == role)
+
+    @property
+    def train_datasets(self) -> tuple[str, ...]:
+        """Datasets mapped into the universal taxonomy for training."""
+        return self._by_role("train")
+
+    @property
+    def test_datasets(self) -> tuple[str, ...]:
+        """Datasets the universal taxonomy is mapped into, for zero-shot evaluation."""
+        return self._by_role("test")
+
+    @property
+    def source_datasets(self) -> tuple[str, ...]:
+        """Raw dataset variants that are only remapped into other datasets."""
+        return self._by_role("source")
+
+    @property
+    def remaps(self) -> tuple[tuple[str, str], ...]:
+        """Every compiled dataset -> dataset table, as (source, target) pairs."""
+        return tuple(sorted(self._remaps))
+
+    def _space(self, dataset: str) -> dict[str, Any]:
+        try:
+            return self._spaces[dataset]
+        except (KeyError, TypeError):
+            raise UnknownDatasetError(
+                f"unknown dataset {dataset!r}; known: universal, {', '.join(self.datasets)}") from None
+
+    def names(self, dataset: str) -> tuple[str, ...]:
+        """Class names of ``dataset`` (or ``"universal"``) in id order."""
+        return tuple(self._space(dataset)["names"])
+
+    def colors(self, dataset: str) -> np.ndarray | None:
+        """(n, 3) uint8 RGB colours of ``dataset``'s classes, or None where it defines none."""
+        cols = self._space(dataset).get("colors")
+        return None if cols is None else np.array([c if c else (0, 0, 0) for c in cols], dtype=np.uint8)
+
+    def role(self, dataset: str) -> str:
+        """``train``, ``test``, ``source`` (or ``universal``)."""
+        return self._space(dataset)["role"]
+
+    def ignore_index(self, dataset: str) -> int:
+        """The label value of unlabeled pixels in ``dataset`` (255, or 65535 for uint16 label spaces)."""
+        return int(self._space(dataset)["ignore"])
+
+    # ----- tables --------------------------------------------------------------------------
+
+    def _table(self, key: str, what: str, dataset: str) -> np.ndarray:
+        self._space(dataset)
+        try:
+            return self._tables[key]
+        except KeyError:
+            raise UnknownDatasetError(f"{dataset!r} has no {what}") from None
+
+    def lut(self, dataset: str) -> np.ndarray:
+        """Read-only lookup table ``dataset`` id -> universal id, over the label dtype's range."""
+        return self._table(f"to_universal/{dataset}", "mapping to universal", dataset)
+
+    def matrix(self, test_dataset: str) -> np.ndarray:
+        """Read-only binary (n_test, n_universal) uint8 matrix: 1 where a universal class counts as a test class."""
+        return self._table(f"matrix/{test_dataset}", "mapping from universal", test_dataset)
+
+    def test_lut(self, test_dataset: str) -> np.ndarray:
+        """Read-only lookup table universal id -> ``test_dataset`` id (unmapped -> 255)."""
+        return self._table(f"from_universal/{test_dataset}", "mapping from universal", test_dataset)
+
+    def remap_lut(self, src: str, dst: str) -> np.ndarray:
+        """Read-only lookup table ``src`` id -> ``dst`` id for a compiled dataset -> dataset remap."""
+        self._space(src), self._space(dst)
+        try:
+            return self._tables[self._remaps[(src, dst)]]
+        except KeyError:
+            have = ", ".join(f"{a}->{b}" for a, b in self.remaps)
+            raise UnknownDatasetError(f"no compiled remap {src} -> {dst}; compiled: {have}") from None
+
+    def groups(self, test_dataset: str) -> tuple[np.ndarray, ...]:
+        """For each test class, the universal ids that sum into it."""
+        g = self._groups.get(test_dataset)
+        if g is None:
+            m = self.matrix(test_dataset)
+            g = tuple(np.flatnonzero(row).astype(np.intp) for row in m)
+            self._groups[test_dataset] = g
+        return g
+
+    # ----- remapping -----------------------------------------------------------------------
+
+    def _apply(self, label: Any, lut: np.ndarray, space: str, out: Any, out_of_range: str) -> Any:
+        arr, like = _to_numpy(label)
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise LabelError(f"{space} labels must be an integer array, got dtype {arr.dtype}")
+        s = self._space(space)
+        n, ignore = len(s["names"]), int(s["ignore"])
+        bad = _k.invalid_values(arr, n, ignore)
+        if bad.size:
+            if out_of_range != "ignore":
+                shown = ", ".join(str(v) for v in bad[:20]) + (" ..." if bad.size > 20 else "")
+                raise LabelError(
+                    f"label values outside {space}'s ids 0..{n - 1} (and ignore {ignore}): {shown}; "
+                    "pass out_of_range='ignore' to send them to ignore")
+            arr = np.where((arr < 0) | ((arr >= n) & (arr != ignore)), ignore, arr).astype(
+                np.uint8 if ignore == 255 else np.uint16)
+        if arr.dtype == np.uint16 and lut.shape[0] == 256:
+            key = (space, id(lut))
+            wide = self._padded.get(key)
+            if wide is None:
+                wide = np.full(65536, lut[255], dtype=lut.dtype)
+                wide[:256] = lut
+                self._padded[key] = wide
+            lut = wide
+        if like is not None:
+            out = None
+        return _back(_k.apply_lut(arr, lut, out=out), like)
+
+    def to_universal(self, label: Any, dataset: str, *, out: np.ndarray | None = None,
+                     out_of_range: str = "raise") -> Any:
+        """Map a ``dataset`` label map (any shape, any integer dtype) to universal ids.
+
+        Args:
+            label: integer array of ``dataset`` ids (ignore value allowed).
+            dataset: a dataset with a mapping to universal (see ``train_datasets``).
+            out: optional output array (label's shape, the table's dtype).
+            out_of_range: ``"raise"`` (default) or ``"ignore"`` to send unknown ids to 255.
+        Returns:
+            universal ids (uint8), 255 where ignored.
+        """
+        return self._apply(label, self.lut(dataset), dataset, out, out_of_range)
+
+    def remap(self, label: Any, src: str, dst: str, *, out: np.ndarray | None = None,
+              out_of_range: str = "raise") -> Any:
+        """Map a ``src`` label map to ``dst`` ids with a compiled dataset -> dataset table."""
+        return self._apply(label, self.remap_lut(src, dst), src, out, out_of_range)
+
+    def _check_scores(self, arr: np.ndarray, axis: int) -> int:
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise LabelError(f"scores must be a float array, got dtype {arr.dtype}")
+        if arr.ndim == 0:
+            raise LabelError("scores must have a class axis")
+        ax = axis if axis >= 0 else arr.ndim + axis
+        if not 0 <= ax < arr.ndim:
+            raise LabelError(f"axis {axis} out of range for {arr.ndim}-d scores")
+        n = len(self.universal_names)
+        if arr.shape[ax] != n:
+            raise LabelError(f"scores have {arr.shape[ax]} channels on axis {axis}; the universal taxonomy has {n}")
+        return ax
+
+    def to_test(self, probs: Any, test_dataset: str, axis: int = 0, *, from_logits: bool = False,
+                out: np.ndarray | None = None) -> Any:
+        """Sum universal scores into ``test_dataset``'s classes along ``axis``.
+
+        Args:
+            probs: float array with the universal classes on ``axis`` (probabilities, or logits
+                with ``from_logits=True``: softmax is applied first).
+            test_dataset: one of ``test_datasets``.
+            axis: the class axis (negative allowed).
+            out: optional output array.
+        Returns:
+            float array, same shape but ``axis`` has the test dataset's class count.
+        """
+        groups = self.groups(test_dataset)
+        arr, like = _to_numpy(probs)
+        ax = self._check_scores(arr, axis)
+        if like is not None:
+            out = None
+        return _back(_k.scores_to_test(arr, groups, axis=ax, from_logits=from_logits, out=out), like)
+
+    def to_test_labels(self, x: Any, test_dataset: str, *, axis: int = 0, from_logits: bool = False,
+                       out: np.ndarray | None = None, out_of_range: str = "raise") -> Any:
+        """Test-dataset labels from universal labels (integer input) or universal scores (float input).
+
+        Integer input: universal ids -> test ids (unmapped universal classes and 255 give 255).
+        Float input: argmax over test classes of the summed scores along ``axis``; with
+        ``from_logits=True`` only the channels feeding some test class are read.
+        """
+        arr, like = _to_numpy(x)
+        if np.issubdtype(arr.dtype, np.integer):
+            return self._apply(x, self.test_lut(test_dataset), UNIVERSAL, out, out_of_range)
+        groups = self.groups(test_dataset)
+        ax = self._check_scores(arr, axis)
+        if like is not None:
+            out = None
+        return _back(_k.labels_from_scores(arr, groups, axis=ax, from_logits=from_logits, out=out), like)
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Taxonomy:
+    """Load a compiled taxonomy (default: the bundled MSeg build), verifying every file."""
+    return Taxonomy(read_compiled(path))
