@@ -1,0 +1,119 @@
+"""The CLI on the real specs: check, compile (deterministic, atomic, untouched on error), import, help."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import GENERATED, ROOT, SPECS
+from unitax.compiler import build
+from unitax.compiler.cli import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "unitax.compiler.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT)
+
+
+@pytest.fixture
+def specs_copy(tmp_path: Path) -> Path:
+    dst = tmp_path / "taxonomy"
+    shutil.copytree(SPECS, dst)
+    return dst
+
+
+def test_check_passes_on_the_bundled_taxonomy():
+    r = run("check")
+    assert r.returncode == 0, r.stderr
+    assert "194 universal classes, 36 datasets, 44 mappings" in r.stdout
+    assert "up to date" in r.stdout
+
+
+def test_generated_is_byte_identical_to_a_fresh_compile(tmp_path):
+    out = tmp_path / "out"
+    build.compile_taxonomy(SPECS, out)
+    again = tmp_path / "again"
+    build.compile_taxonomy(SPECS, again)
+    fresh = build.read_tree(out)
+    assert fresh == build.read_tree(again)
+    assert fresh == build.read_tree(GENERATED), "generated/ is stale: run make compile"
+
+
+def test_compile_writes_nothing_when_unchanged(tmp_path):
+    out = tmp_path / "out"
+    assert build.compile_taxonomy(SPECS, out).changed
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    assert not build.compile_taxonomy(SPECS, out).changed
+    assert (out / "manifest.json").stat().st_mtime_ns == stamp
+
+
+def test_bad_spec_fails_with_location_and_leaves_output_untouched(specs_copy, tmp_path):
+    out = tmp_path / "out"
+    build.compile_taxonomy(specs_copy, out)
+    before = build.read_tree(out)
+    p = specs_copy / "mappings" / "ade20k-150_to_universal.yaml"
+    text = p.read_text()
+    assert "  minibike: motorcycle\n" in text
+    p.write_text(text.replace("  minibike: motorcycle\n", "  minibike: motorcycel\n"))
+    r = CliRunner().invoke(main, ["compile", "--specs", str(specs_copy), "--out", str(out)])
+    assert r.exit_code == 1
+    line = text.splitlines().index("  minibike: motorcycle") + 1
+    assert (f"{p.as_posix()}:{line} $.map.minibike: 'minibike' maps to 'motorcycel', which is not a universal "
+            "class; did you mean 'motorcycle'? [unknown-class]") in r.output
+    assert "nothing was written" in r.output
+    assert build.read_tree(out) == before
+
+
+def test_all_errors_in_one_run(specs_copy):
+    (specs_copy / "mappings" / "bdd_to_universal.yaml").write_text(
+        (specs_copy / "mappings" / "bdd_to_universal.yaml").read_text().replace("  road: road\n", ""))
+    u = specs_copy / "datasets" / "camvid-11.yaml"
+    u.write_text(u.read_text().replace("{id: 3, name:", "{id: 4, name:"))
+    r = CliRunner().invoke(main, ["check", "--specs", str(specs_copy)])
+    assert r.exit_code == 1
+    assert "bdd class 'road' (id 0) is neither mapped nor ignored [unmapped-class]" in r.output
+    assert "[id-order]" in r.output and "camvid-11.yaml:" in r.output
+
+
+def test_check_reports_stale_output(tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(GENERATED, out, ignore=shutil.ignore_patterns("__pycache__"))
+    (out / "tables" / "to_universal" / "bdd.npy").write_bytes(b"x")
+    (out / "stray.txt").write_text("x")
+    r = CliRunner().invoke(main, ["check", "--out", str(out)])
+    assert r.exit_code == 1
+    assert "bdd.npy: changed" in r.output and "stray.txt: extra" in r.output and "is stale" in r.output
+
+
+def test_duplicate_yaml_keys_are_refused(specs_copy):
+    p = specs_copy / "mappings" / "bdd_to_universal.yaml"
+    p.write_text(p.read_text().replace("  road: road\n", "  road: road\n  road: sidewalk_pavement\n"))
+    r = CliRunner().invoke(main, ["check", "--specs", str(specs_copy)])
+    assert r.exit_code == 1
+    assert "$.map.road: duplicate key 'road' (first at line" in r.output and "[duplicate-key]" in r.output
+
+
+def test_import_mseg_reproduces_the_committed_specs(reference, tmp_path):
+    specs = tmp_path / "taxonomy"
+    shutil.copytree(SPECS / "schemas", specs / "schemas")
+    shutil.copy(SPECS / "universal.yaml", specs / "universal.yaml")  # definitions are kept on re-import
+    r = CliRunner().invoke(main, ["import-mseg", str(reference), "--specs", str(specs)])
+    assert r.exit_code == 0, r.output
+    assert "wrote 81 spec files" in r.output
+    for p in sorted(SPECS.rglob("*.yaml")):
+        rel = p.relative_to(SPECS)
+        assert (specs / rel).read_text() == p.read_text(), f"{rel} differs from the importer's output"
+    model, problems = build.check_specs(specs)
+    assert model is not None and not [p for p in problems if p.severity == "error"]
+
+
+def test_every_command_has_help():
+    for name, cmd in main.commands.items():
+        assert cmd.help and len(cmd.help.strip()) > 20, name
+        r = CliRunner().invoke(main, [name, "--help"])
+        assert r.exit_code == 0 and "Usage:" in r.output

@@ -1,0 +1,120 @@
+"""The runtime API on the bundled build: usage example, errors, imports, installed copy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import unitax
+from conftest import GENERATED, ROOT
+
+
+def test_usage_example_from_the_readme(tax):
+    rng = np.random.default_rng(0)
+    label = rng.integers(0, 150, size=(64, 80), dtype=np.uint8)
+    label[0, :5] = 255
+    u = tax.to_universal(label, "ade20k-150")
+    assert u.shape == label.shape and u.dtype == np.uint8
+    assert (u == tax.lut("ade20k-150")[label]).all()
+    assert (u[0, :5] == 255).all()
+    probs = rng.random((194, 8, 9), dtype=np.float32)
+    p = tax.to_test(probs, "camvid-11", axis=0)
+    assert p.shape == (11, 8, 9)
+    np.testing.assert_allclose(p, np.einsum("tu,uhw->thw", tax.matrix("camvid-11").astype(np.float32), probs),
+                               rtol=1e-5)
+
+
+def test_any_integer_dtype(tax):
+    label = np.array([[0, 1, 2], [255, 3, 4]])
+    want = tax.lut("cityscapes-19")[label]
+    for dt in (np.uint8, np.uint16, np.int16, np.int32, np.int64, np.uint32):
+        assert (tax.to_universal(label.astype(dt), "cityscapes-19") == want).all(), dt
+
+
+def test_out_of_range_values_are_named(tax):
+    label = np.array([0, 19, 200, 255, 19], dtype=np.uint8)
+    with pytest.raises(unitax.LabelError, match=r"outside cityscapes-19's ids 0\.\.18 .*: 19, 200"):
+        tax.to_universal(label, "cityscapes-19")
+    out = tax.to_universal(label, "cityscapes-19", out_of_range="ignore")
+    assert out.tolist() == [tax.lut("cityscapes-19")[0], 255, 255, 255, 255]
+    with pytest.raises(unitax.LabelError, match="-1"):
+        tax.to_universal(np.array([-1, 0]), "cityscapes-19")
+    with pytest.raises(unitax.LabelError, match="integer"):
+        tax.to_universal(np.zeros(3, dtype=np.float32), "cityscapes-19")
+
+
+def test_unknown_dataset_lists_the_known_ones(tax):
+    with pytest.raises(unitax.UnknownDatasetError, match="unknown dataset 'ade20k'; known: .*ade20k-150"):
+        tax.to_universal(np.zeros(2, np.uint8), "ade20k")
+    with pytest.raises(KeyError):
+        tax.names("nope")
+    with pytest.raises(unitax.UnknownDatasetError, match="no compiled remap"):
+        tax.remap(np.zeros(2, np.uint8), "ade20k-150", "camvid-11")
+
+
+def test_wide_label_space(tax):
+    # pascal-context-460 has 460 classes: uint16 labels, ignore 65535, id 255 is a class
+    assert tax.ignore_index("pascal-context-460") == 65535
+    names = tax.names("pascal-context-460")
+    label = np.array([0, 255, 459, 65535], dtype=np.uint16)
+    out = tax.remap(label, "pascal-context-460", "pascal-context-60")
+    lut = tax.remap_lut("pascal-context-460", "pascal-context-60")
+    assert out.tolist() == [lut[0], lut[255], lut[459], 255]
+    assert len(names) == 460 and names[255] == "money"  # a real class at id 255
+
+
+def test_remap_and_test_labels(tax):
+    label = np.arange(34, dtype=np.uint8).reshape(2, 17)
+    cs19 = tax.remap(label, "cityscapes-34", "cityscapes-19")
+    assert cs19[0, 7] == tax.names("cityscapes-19").index("road")
+    u = np.array([tax.universal_names.index("bicyclist"), 255], dtype=np.uint8)
+    assert tax.to_test_labels(u, "camvid-11").tolist() == [tax.names("camvid-11").index("Bicyclist"), 255]
+
+
+def test_runtime_imports_numpy_only():
+    code = ("import sys, unitax; unitax.load(); "
+            "bad = sorted(m for m in ('yaml', 'jinja2', 'click', 'torch', 'pandas', 'jsonschema', 'unitax.compiler') "
+            "if m in sys.modules); print(bad)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "[]"
+
+
+def test_tables_are_read_only(tax):
+    with pytest.raises(ValueError):
+        tax.lut("bdd")[0] = 3
+
+
+def test_load_from_a_path_and_integrity(tmp_path):
+    import shutil
+
+    dst = tmp_path / "build"
+    shutil.copytree(GENERATED, dst)
+    assert unitax.load(dst).universal_names == unitax.load().universal_names
+    (dst / "tables" / "to_universal" / "bdd.npy").write_bytes(
+        (dst / "tables" / "to_universal" / "bdd.npy").read_bytes()[:-1] + b"\x07")
+    with pytest.raises(unitax.IntegrityError, match=r"bdd\.npy: sha256 differs"):
+        unitax.load(dst)
+    m = json.loads((dst / "manifest.json").read_text())
+    m["format_version"] = 99
+    (dst / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(unitax.IntegrityError, match="format version 99.*upgrade"):
+        unitax.load(dst)
+
+
+def test_non_editable_install_loads_the_bundled_build(tmp_path):
+    target = tmp_path / "site"
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                        str(ROOT)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    code = "import unitax; t = unitax.load(); print(unitax.__file__); print(len(t.universal_names), len(t.datasets))"
+    env = dict(os.environ, PYTHONPATH=str(target))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         check=True).stdout.split()
+    assert Path(out[0]).is_relative_to(target)
+    assert out[1:] == ["194", "36"]
