@@ -4,7 +4,8 @@ YAML is parsed with PyYAML's safe composer only (no object construction from tag
 the node tree is turned into plain data here so that the things PyYAML silently accepts
 are refused instead: duplicate keys (PyYAML keeps the last one), anchors and aliases
 (which also defuses "billion laughs" documents), tags other than the standard scalar ones,
-non-UTF-8 bytes, tabs in indentation, oversized files and symlinks that leave the spec root.
+non-UTF-8 bytes, tabs in indentation, oversized files, documents of too many nodes or nested too
+deep (counted on the event stream before any tree is built) and symlinks that leave the spec root.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
-MAX_NODES = 2_000_000
+# A uint16 dataset of 65,535 classes with colours is ~720,000 nodes; an 8 MiB file of `0,`
+# would be 4 million, whose node tree takes ~1.2 GB and ~25 s to build, so count first.
+MAX_NODES = 1_000_000
+MAX_DEPTH = 64  # specs nest 4 deep; the converter recurses once per level
 
 JsonPath = tuple[str | int, ...]
 
@@ -80,11 +84,12 @@ class _Converter:
         self.loader = loader
         self.seen: set[int] = set()
         self.lines: dict[JsonPath, int] = {}
+        self.alias_line = 0  # line of the first alias, from _scan (a composed alias is its anchor's node)
 
     def convert(self, node: yaml.Node, path: JsonPath) -> Any:
         line = node.start_mark.line + 1
         if id(node) in self.seen:
-            raise _Fail(line, path, "yaml-alias", "anchors and aliases are not allowed in specs")
+            raise _Fail(self.alias_line or line, path, "yaml-alias", "anchors and aliases are not allowed in specs")
         self.seen.add(id(node))
         if len(self.seen) > MAX_NODES:
             raise _Fail(line, path, "yaml-too-large", f"more than {MAX_NODES} YAML nodes")
@@ -124,6 +129,37 @@ class _Converter:
         return self.loader.construct_object(node, deep=False)
 
 
+def _scan(text: str) -> int:
+    """Stream the parser's events once, in constant memory, and refuse a document with more
+    than MAX_NODES nodes or nested deeper than MAX_DEPTH before any node tree is built.
+
+    Returns the line of the first alias (0 if none), which the composed tree no longer knows.
+    """
+    loader = _Loader(text)
+    alias_line = 0
+    try:
+        nodes = depth = 0
+        while loader.check_event():
+            ev = loader.get_event()
+            if isinstance(ev, yaml.AliasEvent) and not alias_line:
+                alias_line = ev.start_mark.line + 1
+            if isinstance(ev, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent)):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise _Fail(ev.start_mark.line + 1, (), "yaml-too-large",
+                                f"more than {MAX_NODES} YAML nodes; specs are limited to that")
+            if isinstance(ev, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _Fail(ev.start_mark.line + 1, (), "yaml-too-deep",
+                                f"nested more than {MAX_DEPTH} levels deep")
+            elif isinstance(ev, yaml.CollectionEndEvent):
+                depth -= 1
+    finally:
+        loader.dispose()
+    return alias_line
+
+
 def parse_yaml(raw: bytes, file: str, rel: str | None = None) -> tuple[Document | None, list[Problem]]:
     """Parse one YAML document from bytes; returns (document, problems).
 
@@ -151,10 +187,12 @@ def parse_yaml(raw: bytes, file: str, rel: str | None = None) -> tuple[Document 
         return None, [Problem(file, 1, "$", "empty-file", "file is empty")]
     loader = _Loader(text)
     try:
+        alias_line = _scan(text)
         node = loader.get_single_node()
         if node is None:
             return None, [Problem(file, 1, "$", "empty-file", "file holds no YAML document")]
         conv = _Converter(loader)
+        conv.alias_line = alias_line
         data = conv.convert(node, ())
     except _Fail as f:
         return None, [Problem(file, f.line, format_path(f.path), f.rule, f.message)]

@@ -187,10 +187,17 @@ def rule_mapping(ctx: _Ctx, doc: Document, spaces: dict[str, LabelSpace], broken
     return Mapping(src.name, dst.name, tuple(sorted(pairs)), tuple(sorted(ignored)), tuple(sorted(unfed)), d.get("note"))
 
 
-def rule_roles(ctx: _Ctx, docs: dict[str, Document], mappings: dict[tuple[str, str], Any]) -> None:
-    """missing-mapping: train datasets map to universal, test datasets are mapped from it."""
+def rule_roles(ctx: _Ctx, docs: dict[str, Document], mappings: dict[tuple[str, str], Any],
+               broken: set[str] = frozenset()) -> None:
+    """missing-mapping: train datasets map to universal, test datasets are mapped from it.
+
+    A mapping file that exists but failed to load (``mappings/<stem>`` in ``broken``) has its
+    own problems reported already and is not reported again as missing.
+    """
     for name, doc in docs.items():
         role = doc.data["role"]
+        if f"mappings/{name}_to_{UNIVERSAL}" in broken or f"mappings/{UNIVERSAL}_to_{name}" in broken:
+            continue
         if role == "train" and (name, UNIVERSAL) not in mappings:
             ctx.add(doc, ("role",), "missing-mapping",
                     f"train dataset {name!r} has no mapping file mappings/{name}_to_universal.yaml")
@@ -203,7 +210,7 @@ def rule_cycles(ctx: _Ctx, mapping_docs: dict[tuple[str, str], Document]) -> Non
     """cycle: dataset-to-dataset remaps must form a DAG (universal excluded)."""
     graph: dict[str, list[str]] = defaultdict(list)
     for s, t in sorted(mapping_docs):
-        if UNIVERSAL not in (s, t):
+        if UNIVERSAL not in (s, t) and s != t:  # a self-mapping is its own rule
             graph[s].append(t)
     state: dict[str, int] = {}
     stack: list[str] = []
@@ -235,7 +242,8 @@ def check(docs: list[Document], broken: set[str] = frozenset()) -> tuple[Model |
     Args:
         docs: the documents that passed their schema.
         broken: names of label spaces whose files failed earlier stages (mappings that name them
-            are skipped rather than reported again as naming unknown datasets).
+            are skipped rather than reported again as naming unknown datasets), and
+            ``mappings/<stem>`` for mapping files that failed (not reported again as missing).
     """
     ctx = _Ctx()
     universal_doc = next((d for d in docs if d.rel == "universal.yaml"), None)
@@ -272,7 +280,7 @@ def check(docs: list[Document], broken: set[str] = frozenset()) -> tuple[Model |
     if UNIVERSAL in spaces:
         for key, doc in sorted(mapping_docs.items()):
             mappings[key] = rule_mapping(ctx, doc, spaces, broken)
-    rule_roles(ctx, datasets, mapping_docs)
+    rule_roles(ctx, datasets, mapping_docs, broken)
     rule_cycles(ctx, mapping_docs)
     errors = [p for p in ctx.problems if p.severity == "error"]
     if errors or broken or universal_doc is None or any(m is None for m in mappings.values()):

@@ -11,11 +11,16 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator as _Draft202012, validators
 from referencing import Registry, Resource
 
 from .errors import Problem
 from .load import Document, format_path
+
+# JSON Schema counts 6.0 as an integer; a spec id of 6.0 would then reach the tables as a float
+# index. Specs are YAML, where 6 and 6.0 are distinct, so integers are Python ints (not bools).
+Draft202012Validator = validators.extend(_Draft202012, type_checker=_Draft202012.TYPE_CHECKER.redefine(
+    "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool)))
 
 SCHEMA_NAMES = ("universal", "dataset", "mapping")
 REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "taxonomy" / "schemas"
@@ -68,12 +73,25 @@ def _short(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _first_repeat(items: object) -> tuple[int, int] | None:
+    """(first index, repeat index) of the first item of a list that repeats an earlier one."""
+    seen: dict[str, int] = {}
+    for j, item in enumerate(items if isinstance(items, list) else ()):
+        key = json.dumps(item, sort_keys=True)
+        if key in seen:
+            return seen[key], j
+        seen[key] = j
+    return None
+
+
 def validate_structure(doc: Document, root: Path) -> list[Problem]:
     """Validate one document against its schema; returns problems (empty when valid)."""
     validator = _validators(str(schema_dir(root)))[kind_of(doc)]
     problems = []
     for err in validator.iter_errors(doc.data):
         path = tuple(err.absolute_path)
+        if "propertyNames" in err.schema_path and isinstance(err.instance, str):
+            path += (err.instance,)  # a bad key: point at the key's own line
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = list(err.schema.get("properties", {}))
             for key in err.instance:
@@ -99,6 +117,10 @@ def validate_structure(doc: Document, root: Path) -> list[Problem]:
             msg = f"{err.instance!r} has leading or trailing white space"
         elif err.validator in ("enum", "const"):
             msg = f"{_short(err.instance)} is not one of {err.validator_value!r}"
+        elif err.validator == "uniqueItems" and _first_repeat(err.instance):
+            i, j = _first_repeat(err.instance)
+            path += (j,)
+            msg = f"{_short(err.instance[j])} is listed twice (first at {format_path(path[:-1] + (i,))})"
         else:
             msg = err.message if len(err.message) < 200 else f"{_short(err.instance)}: fails {err.validator!r} = {_short(err.validator_value)}"
         problems.append(Problem(doc.file, doc.line(path), format_path(path), f"schema-{err.validator}", msg))
