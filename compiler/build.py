@@ -109,6 +109,19 @@ def leftovers(out: Path) -> list[Path]:
     return sorted(out.parent.glob(f"{TMP_PREFIX}{out.name}-*"))
 
 
+def remove_leftovers(out: Path) -> None:
+    """Remove what interrupted compiles left beside ``out``.
+
+    Where a compile was killed between the two renames of the fallback swap, ``out`` is missing
+    and the previous tree is whole in a ``*-old`` folder: that one is put back first.
+    """
+    aside = [p for p in leftovers(out) if p.name.endswith("-old")]
+    if aside and not out.exists():
+        os.rename(aside[0], out)
+    for old in leftovers(out):
+        shutil.rmtree(old, ignore_errors=True)
+
+
 _RENAME_EXCHANGE = 2
 
 
@@ -136,8 +149,7 @@ def swap_in(files: dict[str, bytes], out: Path) -> None:
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    for old in leftovers(out):
-        shutil.rmtree(old, ignore_errors=True)
+    remove_leftovers(out)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{out.name}-", dir=out.parent))
     try:
         emit.write_tree(files, tmp)
@@ -160,10 +172,12 @@ def swap_in(files: dict[str, bytes], out: Path) -> None:
 def compile_taxonomy(root: Path, out: Path) -> Result:
     """Compile the specs under ``root`` into ``out``; raises SpecError and leaves ``out`` untouched on bad specs.
 
-    When the output would be byte-identical to what ``out`` holds, nothing is written.
+    When the output would be byte-identical to what ``out`` holds, nothing is written (but
+    folders left by an interrupted compile are still removed, so `unitax check` passes again).
     """
     model, files, warnings = render(Path(root))
     out = Path(out)
+    remove_leftovers(out)
     changed = read_tree(out) != files
     if changed:
         swap_in(files, out)
