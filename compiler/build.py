@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import emit, load, rules, schema, tables
+from . import emit, emit_docs, emit_sheets, load, rules, schema, tables
 from .errors import BuildError, Problem, SpecError
 from .model import Model
 
@@ -75,7 +75,8 @@ def render(root: Path) -> tuple[Model, dict[str, bytes], list[Problem]]:
     model, problems = check_specs(root)
     if model is None:
         raise SpecError(problems)
-    files = emit.render(model, tables.build_tables(model), specs_hash(root))
+    extra = {**emit_docs.render(model), **emit_sheets.render(model)}
+    files = emit.render(model, tables.build_tables(model), specs_hash(root), extra)
     return model, files, problems
 
 

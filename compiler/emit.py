@@ -63,14 +63,19 @@ def taxonomy_json(model: Model, tables: dict[str, np.ndarray]) -> dict[str, Any]
     }
 
 
-def render(model: Model, tables: dict[str, np.ndarray], specs_sha256: str) -> dict[str, bytes]:
-    """All output files as relative path -> bytes (the manifest last, covering the rest)."""
+def render(model: Model, tables: dict[str, np.ndarray], specs_sha256: str,
+           extra: dict[str, bytes] | None = None) -> dict[str, bytes]:
+    """All output files as relative path -> bytes (the manifest last, covering the rest).
+
+    ``extra`` holds the files of the other emitters (docs, sheets); the manifest covers them too.
+    """
     files: dict[str, bytes] = {
         "__init__.py": f'"""The compiled taxonomy ({HEADER})."""\n'.encode(),
         "taxonomy.json": json_bytes(taxonomy_json(model, tables)),
     }
     for key, arr in tables.items():
         files[f"tables/{key}.npy"] = npy_bytes(arr)
+    files.update(extra or {})
     manifest = {
         "header": HEADER,
         "format_version": FORMAT_VERSION,
