@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -116,6 +117,65 @@ def import_cmd(reference: Path, specs: Path, keep_definitions: bool, definitions
         click.echo(f"unitax: imported specs do not validate ({len(errors)} error(s))", err=True)
         sys.exit(1)
     click.echo(f"wrote {len(files)} spec files to {specs}")
+
+
+def _read_label_png(path: Path) -> Any:
+    """A label PNG as an integer array (8-bit grey or palette indices, or 16-bit grey)."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode not in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
+            raise click.ClickException(f"{path}: PNG mode {im.mode} holds colours, not label ids "
+                                       "(labels are 8- or 16-bit single-channel images)")
+        arr = np.asarray(im)
+    return arr.astype(np.uint16) if arr.dtype.kind == "i" or arr.dtype.itemsize > 1 else arr
+
+
+@main.command("evaluate")
+@click.argument("pred_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("gt_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-d", "--dataset", required=True,
+              help="Label space of the ground truth: a test dataset, or any dataset with a mapping to universal.")
+@click.option("--pred-space", type=click.Choice(["dataset", "universal"]), default="dataset", show_default=True,
+              help="What the prediction PNGs hold: DATASET ids, or universal ids (mapped into DATASET first).")
+@click.option("--compiled", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A folder written by `unitax compile` (default: the bundled taxonomy).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="A per-class table, or JSON.")
+def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, compiled: Path | None, fmt: str) -> None:
+    """Score label PNGs in PRED_DIR against the ground-truth PNGs in GT_DIR (paired by relative path).
+
+    Prints per-class IoU and accuracy, mIoU, frequency-weighted IoU, pixel accuracy and mean class
+    accuracy; ground-truth pixels equal to the dataset's ignore value are skipped and classes absent
+    from the ground truth are reported as absent.
+    """
+    import json
+
+    import unitax
+
+    try:
+        ev = unitax.load(compiled).evaluator(dataset)
+    except unitax.UnitaxError as e:
+        raise click.ClickException(str(e)) from None
+    gts = sorted(p.relative_to(gt_dir) for p in gt_dir.rglob("*.png"))
+    if not gts:
+        raise click.ClickException(f"{gt_dir}: no .png files")
+    lacking = [rel.as_posix() for rel in gts if not (pred_dir / rel).is_file()]
+    if lacking:
+        raise click.ClickException(f"{len(lacking)} ground-truth file(s) have no prediction in {pred_dir}: "
+                                   + ", ".join(lacking[:10]) + (" ..." if len(lacking) > 10 else ""))
+    for rel in gts:
+        try:
+            ev.update(_read_label_png(pred_dir / rel), _read_label_png(gt_dir / rel), pred_space=pred_space)
+        except unitax.UnitaxError as e:
+            raise click.ClickException(f"{pred_dir / rel} vs {gt_dir / rel}: {e}") from None
+    result = ev.result()
+    if fmt == "json":
+        click.echo(json.dumps({"dataset": dataset, "images": len(gts), **result.as_dict()}, indent=1))
+    else:
+        click.echo(result.table(), nl=False)
+        click.echo(f"{dataset}: {len(gts)} image(s)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from . import analysis
 from .model import UNIVERSAL, LabelSpace, Model
 
 FORMAT_VERSION = 1
@@ -48,15 +49,19 @@ def taxonomy_json(model: Model, tables: dict[str, np.ndarray]) -> dict[str, Any]
     universal["parents"] = [c.parent for c in u.classes]
     universal["synsets"] = [c.synset for c in u.classes]
     index = {}
+    back = analysis.back_maps(model)
     for key, arr in tables.items():
         kind, name = key.split("/", 1)
         entry: dict[str, Any] = {"file": f"tables/{key}.npy", "dtype": str(arr.dtype), "shape": list(arr.shape)}
         if kind == "remap":
             m = next(m for m in model.mappings if m.key == name)
             entry.update(source=m.source, target=m.target)
+        elif kind == "back_map":  # lossless flag, merged and dropped classes by name
+            entry.update(analysis.back_map_index(back[name], model))
         index[key] = entry
     return {
         "header": HEADER,
+        "fingerprint": analysis.fingerprint(u),  # sha256 of the universal ids and names
         "universal": universal,
         "datasets": {d.name: _space_json(d) for d in model.datasets},
         "tables": index,

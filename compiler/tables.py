@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .analysis import back_maps
 from .model import Mapping, Model, LabelSpace
 
 
@@ -29,7 +30,11 @@ def binary_matrix(mapping: Mapping, src: LabelSpace, dst: LabelSpace) -> np.ndar
 
 
 def build_tables(model: Model) -> dict[str, np.ndarray]:
-    """Every compiled table, keyed by its path under ``tables/`` without suffix, in a fixed order."""
+    """Every compiled table, keyed by its path under ``tables/`` without suffix, in a fixed order.
+
+    ``back_map/<dataset>`` (universal -> dataset, derived by ``analysis.back_map``) joins the
+    tables written from mappings.
+    """
     spaces = model.spaces
     out: dict[str, np.ndarray] = {}
     for m in model.mappings:
@@ -41,4 +46,6 @@ def build_tables(model: Model) -> dict[str, np.ndarray]:
             out[f"matrix/{m.target}"] = binary_matrix(m, src, dst)
         else:
             out[f"remap/{m.key}"] = lookup_table(m, src, dst)
+    for name, bm in back_maps(model).items():  # universal -> each dataset that maps into it
+        out[f"back_map/{name}"] = bm.lut
     return dict(sorted(out.items()))

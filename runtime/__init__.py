@@ -9,7 +9,9 @@ Imports numpy and the standard library only; reads what `unitax compile` wrote.
 """
 
 from .errors import IntegrityError, LabelError, UnitaxError, UnknownDatasetError
-from .taxonomy import Taxonomy, load
+from .evaluate import EvalResult, Evaluator
+from .taxonomy import FingerprintError, Taxonomy, load, names_fingerprint, reorder_rows
 
-__all__ = ["IntegrityError", "LabelError", "Taxonomy", "UnitaxError", "UnknownDatasetError", "load"]
+__all__ = ["EvalResult", "Evaluator", "FingerprintError", "IntegrityError", "LabelError", "Taxonomy", "UnitaxError",
+           "UnknownDatasetError", "load", "names_fingerprint", "reorder_rows"]
 __version__ = "0.1.0"

@@ -6,6 +6,7 @@ tensor (then the result is a tensor on the same device).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from functools import cached_property
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from . import remap as _k
-from .errors import LabelError, UnknownDatasetError
+from .errors import IntegrityError, LabelError, UnitaxError, UnknownDatasetError
+from .evaluate import Evaluator
 from .loader import Compiled, read_compiled
 
 UNIVERSAL = "universal"
@@ -267,6 +269,171 @@ class Taxonomy:
         if like is not None:
             out = None
         return _back(_k.labels_from_scores(arr, groups, axis=ax, from_logits=from_logits, out=out), like)
+
+    # ----- back-maps, evaluation, fingerprint ----------------------------------------------
+
+    def back_map(self, dataset: str) -> np.ndarray:
+        """Read-only lookup table universal id -> ``dataset`` id, for a dataset with a mapping to universal.
+
+        Where several ``dataset`` classes merge into one universal class the lowest id stands
+        for them (see :meth:`back_map_info`); universal classes ``dataset`` lacks give its ignore id.
+        """
+        return self._table(f"back_map/{dataset}", "mapping to universal, hence no back-map", dataset)
+
+    def back_map_info(self, dataset: str) -> dict[str, Any]:
+        """``{"lossless": bool, "merged": {universal name: [dataset names]}, "dropped": [dataset names]}``.
+
+        Lossless means every ``dataset`` class survives dataset -> universal -> dataset: none is
+        merged with another and none is ignored on the way in (``dropped``).
+        """
+        self.back_map(dataset)
+        e = self._c.taxonomy["tables"][f"back_map/{dataset}"]
+        return {"lossless": bool(e["lossless"]), "merged": {k: list(v) for k, v in e["merged"].items()},
+                "dropped": list(e["dropped"])}
+
+    def _label_lut(self, dataset: str) -> np.ndarray:
+        """universal id -> ``dataset`` id: the test mapping of a test dataset, else the back-map."""
+        self._space(dataset)
+        key = f"from_universal/{dataset}"
+        return self._tables[key] if key in self._tables else self.back_map(dataset)
+
+    def _score_groups(self, dataset: str) -> tuple[np.ndarray, ...]:
+        if f"matrix/{dataset}" in self._tables:
+            return self.groups(dataset)
+        g = self._groups.get(dataset)
+        if g is None:
+            back = self.back_map(dataset)[: len(self.universal_names)]
+            g = tuple(np.flatnonzero(back == c).astype(np.intp) for c in range(len(self.names(dataset))))
+            self._groups[dataset] = g
+        return g
+
+    def from_universal(self, x: Any, dataset: str, *, axis: int = 0, from_logits: bool = False,
+                       out: np.ndarray | None = None, out_of_range: str = "raise") -> Any:
+        """Labels of any dataset mapped to or from universal, from universal labels or scores.
+
+        Test datasets use their mapping from universal; datasets with a mapping to universal
+        (e.g. ``ade20k-150``, ``coco-panoptic-133``) use their back-map, so a universal model
+        can emit their labels. Integer input: universal ids -> ``dataset`` ids (255 where
+        ``dataset`` has no class). Float input: argmax over ``dataset`` classes of the summed
+        universal scores along ``axis`` (``from_logits=True`` for logits).
+        """
+        lut = self._label_lut(dataset)
+        arr, like = _to_numpy(x)
+        if np.issubdtype(arr.dtype, np.integer):
+            return self._apply(x, lut, UNIVERSAL, out, out_of_range)
+        groups = self._score_groups(dataset)
+        ax = self._check_scores(arr, axis)
+        if like is not None:
+            out = None
+        return _back(_k.labels_from_scores(arr, groups, axis=ax, from_logits=from_logits, out=out), like)
+
+    def evaluator(self, dataset: str) -> Evaluator:
+        """A streaming evaluator (confusion matrix, IoU, accuracies) in ``dataset``'s own classes.
+
+        ``ev.update(pred, gt, axis=0, from_logits=False, pred_space=None)``: float predictions
+        are universal scores (class axis ``axis``), integer ones ``dataset`` labels; pass
+        ``pred_space="universal"`` for universal labels or ``"dataset"`` for scores over
+        ``dataset``'s classes. ``gt`` holds ``dataset`` labels (its ignore value skipped).
+        """
+        names = self.names(dataset)
+        if dataset != UNIVERSAL:
+            self._label_lut(dataset)  # fail now, not at the first batch
+
+        def convert(pred: Any, *, axis: int = 0, from_logits: bool = False, pred_space: str | None = None) -> Any:
+            arr, _ = _to_numpy(pred)
+            floating = np.issubdtype(arr.dtype, np.floating)
+            space = pred_space or ("universal" if floating else "dataset")
+            if space not in ("universal", "dataset"):
+                raise ValueError(f"pred_space must be 'universal' or 'dataset', got {pred_space!r}")
+            if space == "universal" and dataset != UNIVERSAL:
+                return self.from_universal(arr, dataset, axis=axis, from_logits=from_logits)
+            if not floating:
+                return arr
+            if arr.ndim == 0 or not -arr.ndim <= axis < arr.ndim or arr.shape[axis] != len(names):
+                raise LabelError(f"scores need {len(names)} channels ({dataset}) on axis {axis}, got shape {arr.shape}")
+            return np.argmax(arr, axis=axis).astype(np.uint8 if len(names) < 255 else np.uint16)
+
+        return Evaluator(names, self.ignore_index(dataset), convert, dataset=dataset)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 (hex) of the universal ids and names: store it with a checkpoint, verify with
+        :meth:`check_fingerprint` (:func:`unitax.names_fingerprint` computes it from names)."""
+        mine = names_fingerprint(self.universal_names)
+        compiled = self._c.taxonomy.get("fingerprint", mine)
+        if compiled != mine:
+            raise IntegrityError(f"{self.path}: the compiled fingerprint does not match the universal class names")
+        return mine
+
+    def check_fingerprint(self, fingerprint: str, names: Any = None) -> None:
+        """Raise :class:`FingerprintError` unless ``fingerprint`` is this taxonomy's.
+
+        Args:
+            fingerprint: the value a training script stored (``tax.fingerprint``).
+            names: optionally the checkpoint's universal class names, to say what moved.
+        """
+        if fingerprint == self.fingerprint:
+            return
+        msg = f"checkpoint fingerprint {str(fingerprint)[:12]}... differs from this taxonomy's {self.fingerprint[:12]}..."
+        if names is not None:
+            old, new = list(names), list(self.universal_names)
+            moved = sum(1 for i, n in enumerate(old) if n in new and new.index(n) != i)
+            gone = sorted(set(old) - set(new))
+            added = sorted(set(new) - set(old))
+            msg += (f": {moved} class(es) moved, {len(gone)} gone ({', '.join(gone[:5])}{' ...' if len(gone) > 5 else ''}), "
+                    f"{len(added)} new ({', '.join(added[:5])}{' ...' if len(added) > 5 else ''})")
+        msg += "; `unitax diff` shows the changes, unitax.reorder_rows() moves a final layer's rows to the new order"
+        raise FingerprintError(msg)
+
+
+class FingerprintError(UnitaxError):
+    """A checkpoint's taxonomy fingerprint differs from the loaded taxonomy's (class ids changed meaning)."""
+
+
+def names_fingerprint(names: Any) -> str:
+    """sha256 (hex) of one line ``<id> TAB <name>`` per class of ``names`` in id order (``tax.fingerprint``)."""
+    text = "".join(f"{i}\t{n}\n" for i, n in enumerate(names))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def reorder_rows(weights: Any, old_names: Any, new_names: Any, *, axis: int = 0,
+                 renamed: dict[str, str] | None = None, missing: str = "raise") -> Any:
+    """Reorder a checkpoint's per-class rows (final layer weights or biases) to a new class order.
+
+    Args:
+        weights: array (or torch tensor) with one entry per old class along ``axis``.
+        old_names: the class names the checkpoint was trained with, in its order.
+        new_names: the class names of the new taxonomy, in its order.
+        renamed: old name -> new name for classes that were renamed (``unitax diff`` lists them).
+        missing: what a new class without an old row gets: ``"raise"`` (default), ``"zeros"``,
+            or ``"mean"`` (the mean of the old rows).
+    Returns:
+        array (tensor on the same device) with ``len(new_names)`` entries along ``axis``.
+    """
+    arr, like = _to_numpy(weights)
+    old, new = list(old_names), list(new_names)
+    ax = axis if axis >= 0 else arr.ndim + axis
+    if not 0 <= ax < arr.ndim or arr.shape[ax] != len(old):
+        raise LabelError(f"weights have shape {arr.shape}; expected {len(old)} old classes on axis {axis}")
+    if missing not in ("raise", "zeros", "mean"):
+        raise ValueError(f"missing must be 'raise', 'zeros' or 'mean', got {missing!r}")
+    renamed = dict(renamed or {})
+    where = {renamed.get(n, n): i for i, n in enumerate(old)}
+    if len(where) != len(old):
+        raise LabelError("old class names (after renaming) are not unique")
+    lacking = [n for n in new if n not in where]
+    if lacking and missing == "raise":
+        raise LabelError(f"{len(lacking)} new class(es) have no old row: {', '.join(lacking[:10])}"
+                         f"{' ...' if len(lacking) > 10 else ''}; pass missing='zeros' or 'mean', or renamed=")
+    moved = np.moveaxis(arr, ax, 0)
+    result = np.zeros((len(new),) + moved.shape[1:], dtype=arr.dtype)
+    fill = moved.mean(axis=0) if missing == "mean" else None
+    for j, n in enumerate(new):
+        if n in where:
+            result[j] = moved[where[n]]
+        elif fill is not None:
+            result[j] = fill
+    return _back(np.moveaxis(result, 0, ax), like)
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Taxonomy:
