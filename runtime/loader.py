@@ -42,6 +42,10 @@ class Compiled:
 
 def _read_verified(root: Path, rel: str, entry: dict[str, Any]) -> bytes:
     p = root / rel
+    if not (isinstance(entry, dict) and type(entry.get("bytes")) is int and isinstance(entry.get("sha256"), str)):
+        raise IntegrityError(f"{root / 'manifest.json'}: malformed entry for {rel}: {entry!r:.200}")
+    if Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise IntegrityError(f"{root / 'manifest.json'}: {rel!r} points outside {root}")
     try:
         data = p.read_bytes()
     except FileNotFoundError:
@@ -66,6 +70,25 @@ def _parse_npy(data: bytes, where: Path, dtype: str, shape: list[int]) -> np.nda
     return arr
 
 
+def _check_structure(t: Any, where: Path) -> None:
+    """Refuse a taxonomy.json without the fields the runtime reads (a forged or foreign file)."""
+    def space(s: Any) -> bool:
+        return (isinstance(s, dict) and isinstance(s.get("names"), list) and all(isinstance(n, str) for n in s["names"])
+                and type(s.get("ignore")) is int and isinstance(s.get("role"), str))
+
+    def table(e: Any) -> bool:
+        return (isinstance(e, dict) and isinstance(e.get("file"), str) and isinstance(e.get("dtype"), str)
+                and isinstance(e.get("shape"), list) and all(type(n) is int for n in e["shape"]))
+
+    ok = (isinstance(t, dict) and space(t.get("universal")) and isinstance(t.get("datasets"), dict)
+          and all(space(s) for s in t["datasets"].values()) and isinstance(t.get("tables"), dict)
+          and all(table(e) and (not k.startswith("remap/") or (isinstance(e.get("source"), str)
+                                                              and isinstance(e.get("target"), str)))
+                  for k, e in t["tables"].items()))
+    if not ok:
+        raise IntegrityError(f"{where}: not a unitax taxonomy (fields missing or of the wrong type); recompile")
+
+
 def read_compiled(path: str | os.PathLike[str] | None = None) -> Compiled:
     """Read and verify a compiled taxonomy folder (default: the bundled build)."""
     root = Path(path) if path is not None else default_path()
@@ -74,7 +97,7 @@ def read_compiled(path: str | os.PathLike[str] | None = None) -> Compiled:
         manifest = json.loads(mpath.read_bytes())
     except FileNotFoundError:
         raise IntegrityError(f"{mpath}: missing; is {root} a folder written by `unitax compile`?") from None
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, RecursionError) as e:
         raise IntegrityError(f"{mpath}: unreadable or not JSON: {e}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise IntegrityError(f"{mpath}: not a unitax manifest")
@@ -90,8 +113,9 @@ def read_compiled(path: str | os.PathLike[str] | None = None) -> Compiled:
         raise IntegrityError(f"{mpath}: lists no taxonomy.json")
     try:
         taxonomy = json.loads(_read_verified(root, "taxonomy.json", files["taxonomy.json"]))
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise IntegrityError(f"{root / 'taxonomy.json'}: not JSON: {e}") from None
+    _check_structure(taxonomy, root / "taxonomy.json")
     tables = {}
     for key, entry in taxonomy["tables"].items():
         rel = entry["file"]

@@ -175,6 +175,8 @@ class Taxonomy:
     # ----- remapping -----------------------------------------------------------------------
 
     def _apply(self, label: Any, lut: np.ndarray, space: str, out: Any, out_of_range: str) -> Any:
+        if out_of_range not in ("raise", "ignore"):
+            raise ValueError(f"out_of_range must be 'raise' or 'ignore', got {out_of_range!r}")
         arr, like = _to_numpy(label)
         if not np.issubdtype(arr.dtype, np.integer):
             raise LabelError(f"{space} labels must be an integer array, got dtype {arr.dtype}")
@@ -233,8 +235,38 @@ class Taxonomy:
             raise LabelError(f"scores have {arr.shape[ax]} channels on axis {axis}; the universal taxonomy has {n}")
         return ax
 
+    def _check_finite(self, arr: np.ndarray, ax: int, channels: np.ndarray, test_dataset: str, logits: bool,
+                      summed: np.ndarray | None = None) -> None:
+        """LabelError where the scores a result is computed from hold NaN or infinity.
+
+        Cheap on the good path: one sum, over ``summed`` (the summed test scores, which any bad
+        value read turns non-finite) when given, else over the read ``channels`` (one slab each
+        when the class axis is outermost in memory, else the whole array). Only a non-finite sum
+        pays for the scan that finds the first bad value. Logits may be -inf (a masked class).
+        """
+        def bad(v: np.ndarray) -> np.ndarray:
+            return (np.isnan(v) | np.isposinf(v)) if logits else ~np.isfinite(v)
+
+        xm = np.moveaxis(arr, ax, 0)
+        acc = np.float32 if arr.dtype == np.float16 else None  # float16 sums overflow at 65504
+        if summed is not None:
+            total = summed.sum(dtype=acc)
+        elif xm[0].flags.c_contiguous or xm[0].flags.f_contiguous:
+            total = sum((xm[c].sum(dtype=acc) for c in channels), np.float32(0))
+        else:
+            total = arr.sum(dtype=acc)
+        if not (np.isnan(total) or np.isinf(total)):
+            return
+        for c in channels:
+            where = np.argwhere(bad(xm[c]))
+            if where.size:
+                at = tuple(int(i) for i in where[0])
+                raise LabelError(
+                    f"scores hold {xm[c][at]} at {at} in channel {self.universal_names[c]!r} (universal id {c}), "
+                    f"which {test_dataset} reads; pass check_finite=False to skip this check")
+
     def to_test(self, probs: Any, test_dataset: str, axis: int = 0, *, from_logits: bool = False,
-                out: np.ndarray | None = None) -> Any:
+                out: np.ndarray | None = None, check_finite: bool = True) -> Any:
         """Sum universal scores into ``test_dataset``'s classes along ``axis``.
 
         Args:
@@ -243,6 +275,9 @@ class Taxonomy:
             test_dataset: one of ``test_datasets``.
             axis: the class axis (negative allowed).
             out: optional output array.
+            check_finite: raise LabelError where a score that feeds the result is NaN or
+                infinite (-inf logits are allowed); costs one sum over the result, or over the
+                input with ``from_logits``. False skips it.
         Returns:
             float array, same shape but ``axis`` has the test dataset's class count.
         """
@@ -251,21 +286,30 @@ class Taxonomy:
         ax = self._check_scores(arr, axis)
         if like is not None:
             out = None
-        return _back(_k.scores_to_test(arr, groups, axis=ax, from_logits=from_logits, out=out), like)
+        if check_finite and from_logits:  # every channel enters the softmax: check them before
+            self._check_finite(arr, ax, np.arange(arr.shape[ax]), test_dataset, True)
+        res = _k.scores_to_test(arr, groups, axis=ax, from_logits=from_logits, out=out)
+        if check_finite and not from_logits:  # a bad value read makes the (smaller) sum non-finite
+            self._check_finite(arr, ax, np.unique(np.concatenate(groups)), test_dataset, False, summed=res)
+        return _back(res, like)
 
     def to_test_labels(self, x: Any, test_dataset: str, *, axis: int = 0, from_logits: bool = False,
-                       out: np.ndarray | None = None, out_of_range: str = "raise") -> Any:
+                       out: np.ndarray | None = None, out_of_range: str = "raise", check_finite: bool = True) -> Any:
         """Test-dataset labels from universal labels (integer input) or universal scores (float input).
 
         Integer input: universal ids -> test ids (unmapped universal classes and 255 give 255).
         Float input: argmax over test classes of the summed scores along ``axis``; with
-        ``from_logits=True`` only the channels feeding some test class are read.
+        ``from_logits=True`` only the channels feeding some test class are read. NaN or
+        infinite scores in those channels raise LabelError unless ``check_finite=False`` (the
+        check costs one sum over the channels read).
         """
         arr, like = _to_numpy(x)
         if np.issubdtype(arr.dtype, np.integer):
             return self._apply(x, self.test_lut(test_dataset), UNIVERSAL, out, out_of_range)
         groups = self.groups(test_dataset)
         ax = self._check_scores(arr, axis)
+        if check_finite:
+            self._check_finite(arr, ax, np.unique(np.concatenate(groups)), test_dataset, from_logits)
         if like is not None:
             out = None
         return _back(_k.labels_from_scores(arr, groups, axis=ax, from_logits=from_logits, out=out), like)
