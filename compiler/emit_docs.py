@@ -175,8 +175,10 @@ class View:
 
 
 class Paths:
-    """Where each page lives. HTML links are relative to ``docs/html/`` and Markdown links to
-    ``docs/md/``; templates put ``root`` ('' on the index, '../' one folder down) in front."""
+    """Where each page lives: HTML paths relative to ``docs/html/``, Markdown paths to ``docs/md/``.
+
+    Links on pages one folder down (class, dataset and category pages) get ``UP`` in front here,
+    not in the templates: every ``{{ }}`` costs an escape, and there are ~60,000 of them."""
 
     def __init__(self, model: Model) -> None:
         self.class_file = {c.id: f"{c.id}-{slug(c.name)}.html" for c in model.universal.classes}
@@ -206,8 +208,11 @@ class Paths:
     def member(self, space: str, c: ClassDef) -> Row:
         """A link to class ``c`` of ``space``: its universal class page, or its row on the dataset page."""
         if space == UNIVERSAL:
-            return {"text": c.name, "md": md_code(c.name), "href": self.cls(c.id), "md_href": self.md_cls(c.id)}
-        return {"text": c.name, "md": md_code(c.name), "href": self.ds(space, c.id), "md_href": self.md_ds(space)}
+            return {"text": c.name, "md": md_code(c.name), "href": UP + self.cls(c.id), "md_href": UP + self.md_cls(c.id)}
+        return {"text": c.name, "md": md_code(c.name), "href": UP + self.ds(space, c.id), "md_href": UP + self.md_ds(space)}
+
+
+UP = "../"
 
 
 def md_heading(c: ClassDef) -> str:
@@ -233,7 +238,8 @@ def _class_rows(view: View, paths: Paths) -> list[Row]:
             html, md = paths.space(d.name)
             members = _listing([paths.member(d.name, x) for x in cs])
             folded.append({
-                "dataset": d.name, "role": d.role, "via": _via(route), "href": html, "md_href": md,
+                "dataset": d.name, "role": d.role, "via": _via(route), "ihref": html, "href": UP + html,
+                "md_href": UP + md,
                 "classes": members,
                 "names": ", ".join(x.name for x in cs),
                 "md_names": ", ".join(x["md"] for x in members),
@@ -242,7 +248,7 @@ def _class_rows(view: View, paths: Paths) -> list[Row]:
         for d, t in view.counts_as(c.id):
             html, md = paths.space(d.name)
             tests.append({
-                "dataset": d.name, "href": html, "md_href": md,
+                "dataset": d.name, "ihref": html, "href": UP + html, "md_href": UP + md,
                 "cls": None if t is None else paths.member(d.name, t),
                 "md_cls": "ignored (not evaluated)" if t is None else md_code(t.name),
             })
@@ -256,8 +262,9 @@ def _class_rows(view: View, paths: Paths) -> list[Row]:
             "name": c.name,
             "md_heading_text": md_text(md_heading(c)),
             "md_name": md_code(c.name),
-            "href": paths.cls(c.id),
-            "md_href": paths.md_cls(c.id),
+            "file": paths.cls(c.id),
+            "ihref": paths.cls(c.id),
+            "md_ihref": paths.md_cls(c.id),
             "color": hex_color(c.color),
             "parent": parent_key(c),
             "md_parent": md_text(parent_key(c)),
@@ -273,17 +280,17 @@ def _class_rows(view: View, paths: Paths) -> list[Row]:
             "tests": tests,
             "search": " ".join(s.lower() for s in search if s),
             "datasets": " ".join(member_ds),
-            "prev": paths.cls(c.id - 1) if c.id > 0 else "",
-            "next": paths.cls(c.id + 1) if c.id + 1 < len(ucls) else "",
+            "prev": UP + paths.cls(c.id - 1) if c.id > 0 else "",
+            "next": UP + paths.cls(c.id + 1) if c.id + 1 < len(ucls) else "",
         })
     return rows
 
 
 def _listing(items: list[Row]) -> list[Row]:
-    """Mark each link of a comma-separated list with the separator to put before it (cheaper in
+    """Mark each link of a comma-separated list but the first, to be preceded by a comma (cheaper in
     jinja than ``loop.first``, which builds a loop context per list)."""
     for i, x in enumerate(items):
-        x["sep"] = ", " if i else ""
+        x["more"] = i > 0
     return items
 
 
@@ -299,12 +306,12 @@ def _dataset_page(view: View, paths: Paths, d: LabelSpace) -> Row:
     for m in sorted(view.out[d.name], key=lambda m: m.target):
         ids, target = id_map(m), view.model.spaces[m.target]
         html, md = paths.space(m.target)
-        columns.append({"title": f"→ {m.target}", "href": html, "md_href": md})
+        columns.append({"title": f"→ {m.target}", "href": UP + html, "md_href": UP + md})
         cells.append({c.id: _cell([] if ids.get(c.id) is None else [paths.member(m.target, target.classes[ids[c.id]])],
                                   "ignored") for c in real})
     route = view.routes.get(d.name)
     if route is not None and route.via:
-        columns.append({"title": f"→ universal ({_via(route)})", "href": "index.html", "md_href": "README.md"})
+        columns.append({"title": f"→ universal ({_via(route)})", "href": UP + "index.html", "md_href": UP + "README.md"})
         cells.append({c.id: _cell([] if route.ids.get(c.id) is None
                                   else [paths.member(UNIVERSAL, view.u.classes[route.ids[c.id]])], "ignored")
                       for c in real})
@@ -314,7 +321,7 @@ def _dataset_page(view: View, paths: Paths, d: LabelSpace) -> Row:
         for s, t in m.pairs:
             into[t].append(paths.member(m.source, src.classes[s]))
         html, md = paths.space(m.source)
-        columns.append({"title": f"← {m.source}", "href": html, "md_href": md})
+        columns.append({"title": f"← {m.source}", "href": UP + html, "md_href": UP + md})
         cells.append({c.id: _cell(into.get(c.id, []), "—") for c in real})
     rows = []
     for c in real:
@@ -341,7 +348,7 @@ def _dataset_page(view: View, paths: Paths, d: LabelSpace) -> Row:
         "facts": [{"key": k, "value": v, "md_value": md_text(v)} for k, v in facts],
         "columns": columns,
         "rows": rows,
-        "legend": f"../legend/{d.name}.svg",
+        "legend": f"../../legend/{d.name}.svg",
     }
 
 
@@ -416,7 +423,7 @@ def render(model: Model) -> dict[str, bytes]:
         **common, root="", classes=classes, parents=parents, filters=filters, datasets=datasets)
     tmpl = env.get_template("class.html")
     for r in classes:
-        files[f"docs/html/{r['href']}"] = tmpl.render(**common, root="../", c=r)
+        files[f"docs/html/{r['file']}"] = tmpl.render(**common, root="../", c=r)
     html, md = env.get_template("dataset.html"), env.get_template("dataset.md")
     for d in view.datasets:
         page = _dataset_page(view, paths, d)

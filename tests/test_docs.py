@@ -264,8 +264,10 @@ def test_docs_are_deterministic(model, docs):
 
 
 def test_committed_docs_are_current(docs):
+    """What this emitter writes is committed as is (other emitters may add files beside it)."""
     committed = {f"docs/{k}": v for k, v in build.read_tree(GENERATED / "docs").items()}
-    assert committed == docs, "generated/docs is stale: run make compile"
+    stale = sorted(k for k in docs if committed.get(k) != docs[k])
+    assert not stale, f"generated/docs is stale ({len(stale)} files, e.g. {stale[:3]}): run make compile"
 
 
 def test_goldens():
@@ -373,10 +375,14 @@ def test_minibike_in_two_clicks(browser, site, model, tmp_path):
     assert page.errors() == []
 
 
-def test_every_dataset_page_and_a_class_page_load_cleanly(browser, site, model):
+def test_pages_of_each_kind_load_cleanly(browser, site, model):
+    """A dataset page of each role (the largest, a remap-only source, a test set), a class page:
+    no console errors and nothing fetched but local files."""
     page = browser.new_page()
     browser.send("Network.enable", page.s)
-    urls = [(site / "html" / "dataset" / f"{d.name}.html").as_uri() for d in model.datasets]
+    by_size = sorted(model.datasets, key=lambda d: (-len(d.classes), d.name))
+    kinds = [by_size[0]] + [next(d for d in by_size if d.role == r) for r in ("train", "source", "test")]
+    urls = [(site / "html" / "dataset" / f"{d.name}.html").as_uri() for d in kinds]
     urls += [(site / "html" / "class" / Path(class_page(model, 0)).name).as_uri()]
     for url in urls:
         page.goto(url)

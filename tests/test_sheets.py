@@ -211,8 +211,10 @@ def test_sheet_names_fit_excel():
 
 
 def test_committed_sheets_are_current(sheets):
-    committed = build.read_tree(GENERATED / "sheets")
-    assert {f"sheets/{k}": v for k, v in committed.items()} == sheets, "generated/sheets is stale: run make compile"
+    """What this emitter writes is committed as is (other emitters may add files beside it)."""
+    committed = {f"sheets/{k}": v for k, v in build.read_tree(GENERATED / "sheets").items()}
+    stale = sorted(k for k in sheets if committed.get(k) != sheets[k])
+    assert not stale, f"generated/sheets is stale ({len(stale)} files, e.g. {stale[:3]}): run make compile"
 
 
 def test_goldens():
