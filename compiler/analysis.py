@@ -406,8 +406,11 @@ def notes(model: Model) -> list[str]:
     out = []
     bms = back_maps(model)
     lossy = [b for b in bms.values() if not b.lossless]
-    parts = [f"{b.dataset} ({len(b.merged)} universal class(es) merge {sum(len(s) for _, s in b.merged)} classes, "
-             f"{len(b.dropped)} dropped)" for b in lossy]
+    parts = []
+    for b in lossy:
+        why = [f"{sum(len(s) for _, s in b.merged)} classes merged into {len(b.merged)}"] if b.merged else []
+        why += [f"{len(b.dropped)} dropped"] if b.dropped else []
+        parts.append(f"{b.dataset} ({', '.join(why)})")
     out.append(f"back-maps: {len(bms) - len(lossy)} of {len(bms)} lossless"
                + (f"; lossy: {'; '.join(parts)}" if parts else ""))
     pairs = same_label_set_pairs(model)

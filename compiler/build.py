@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import emit, emit_docs, emit_sheets, load, rules, schema, tables
+from . import analysis, emit, emit_coverage, emit_docs, emit_sheets, load, rules, schema, tables
 from .errors import BuildError, Problem, SpecError
 from .model import Model
 
@@ -76,6 +76,8 @@ def render(root: Path) -> tuple[Model, dict[str, bytes], list[Problem]]:
     if model is None:
         raise SpecError(problems)
     extra = {**emit_docs.render(model), **emit_sheets.render(model)}
+    problems = sorted(set(problems) | set(analysis.warnings(model, root)))  # warnings only, never errors
+    extra.update(emit_coverage.render(model))  # docs/html/coverage.html, docs/coverage.svg
     files = emit.render(model, tables.build_tables(model), specs_hash(root), extra)
     return model, files, problems
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from . import build, importer
+from . import analysis, build, importer
 from .errors import BuildError, Problem, SpecError
 
 SPECS = click.option("--specs", "specs", type=click.Path(path_type=Path), default=Path("taxonomy"),
@@ -68,6 +68,8 @@ def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
     click.echo(f"ok: {len(model.universal.classes)} universal classes, {len(model.datasets)} datasets, "
                f"{len(model.mappings)} mappings; {len(warnings)} warning(s)"
                + (f"; {out} is up to date" if stale else ""))
+    for line in analysis.notes(model):  # facts by design (lossy back-maps, coverage), not warnings
+        click.echo(f"note: {line}")
 
 
 @main.command("compile")
