@@ -417,7 +417,7 @@ def render(model: Model) -> dict[str, bytes]:
     classes = _class_rows(view, paths)
     datasets = _dataset_rows(view, paths)
     parents = sorted({r["parent"] for r in classes})
-    filters = [{"name": d.name, "role": d.role} for d in view.datasets if d.name in view.to_u or d.name in view.from_u]
+    filters = [{"name": d.name, "role": d.role} for d in view.datasets if d.name in view.routes or d.name in view.from_u]
 
     files["docs/html/index.html"] = env.get_template("index.html").render(
         **common, root="", classes=classes, parents=parents, filters=filters, datasets=datasets)

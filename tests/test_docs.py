@@ -318,6 +318,12 @@ def browser(chromium, tmp_path_factory):
         yield b
 
 
+def _choose(page, select_id: str, value: str) -> None:
+    """Pick an option of a <select> as a user would, firing its change event."""
+    page.eval(f"(() => {{ const s = document.getElementById('{select_id}'); s.value = '{value}'; "
+              "s.dispatchEvent(new Event('change')); })()")
+
+
 def _visible(page) -> list[str]:
     return page.eval("[...document.querySelectorAll('#classes tbody tr')].filter(r => !r.hidden)"
                      ".map(r => r.querySelector('td a').textContent)")
@@ -339,11 +345,18 @@ def test_index_search_and_filters_in_chromium(browser, site, model, tmp_path):
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
     page.eval("document.getElementById('q').value = ''; document.getElementById('q').dispatchEvent(new Event('input'))")
-    page.eval("const s = document.getElementById('parent'); s.value = 'vehicle'; s.dispatchEvent(new Event('change'))")
+    _choose(page, "parent", "vehicle")
     assert _visible(page) == [c.name for c in u.classes if c.parent == "vehicle"]
-    page.eval("const d = document.getElementById('dataset'); d.value = 'camvid-11'; d.dispatchEvent(new Event('change'))")
+    _choose(page, "dataset", "camvid-11")
     camvid = {s for s, _ in _maps(model, "from_universal")["camvid-11"].pairs}
     assert _visible(page) == [c.name for c in u.classes if c.parent == "vehicle" and c.id in camvid]
+    # a dataset that reaches universal only through a remap filters by the composed route
+    _choose(page, "parent", "")
+    remap = next(m for m in model.mappings_of("remap") if m.source == "coco-panoptic-201")
+    to_u = dict(_maps(model, "to_universal")[remap.target].pairs)
+    reached = {to_u[t] for _, t in remap.pairs if t in to_u}
+    _choose(page, "dataset", "coco-panoptic-201")
+    assert _visible(page) == [c.name for c in u.classes if c.id in reached]
     page.type("#q", "zzz-no-such-class")
     assert _visible(page) == [] and page.eval("document.getElementById('none').hidden") is False
     assert page.errors() == []
