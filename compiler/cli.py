@@ -180,5 +180,38 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
         click.echo(f"{dataset}: {len(gts)} image(s)")
 
 
+@main.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--specs", "specs", type=click.Path(path_type=Path), default=Path("taxonomy"), show_default=True,
+              help="The spec folder inside the git repository, for OLD or NEW given as git revisions.")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True,
+              help="A Markdown report for review, or JSON for tools.")
+def diff_cmd(old: str, new: str, specs: Path, fmt: str) -> None:
+    """Show what changed from OLD to NEW: classes added, removed, renamed, renumbered, split or merged,
+    and every lookup-table entry that changed.
+
+    OLD and NEW are spec folders or git revisions (e.g. `unitax diff HEAD~1 taxonomy`). Exit status:
+    0, or 1 when an id of an existing class changed meaning (breaking for checkpoints and label
+    files; for CI), 2 when a side cannot be read or does not validate.
+    """
+    from . import diff as taxdiff
+
+    sides = []
+    for which, spec in (("old", old), ("new", new)):
+        try:
+            sides.append(taxdiff.load_side(spec, specs))
+        except taxdiff.DiffError as e:
+            click.echo(f"unitax diff: {e}", err=True)
+            sys.exit(2)
+        except SpecError as e:
+            _report(e.errors)
+            click.echo(f"unitax diff: the {which} side ({spec}) does not validate", err=True)
+            sys.exit(2)
+    d = taxdiff.compare(*sides)
+    click.echo(taxdiff.to_json(d) if fmt == "json" else taxdiff.to_markdown(d), nl=False)
+    sys.exit(1 if d["breaking"] else 0)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
