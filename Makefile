@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SPECS := $(shell find taxonomy -type f -name '*.yaml' -o -type f -name '*.json' 2>/dev/null)
+SPECS := $(shell find taxonomy -type f -name '*.yaml' -o -type f -name '*.json' -o -type f -name '*.tsv' 2>/dev/null)
 # the docs templates shape generated/ too, so a template edit triggers a recompile
 COMPILER := $(shell find compiler -type f \( -name '*.py' -o -path 'compiler/templates/*' \) 2>/dev/null)
 

@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import analysis, emit, emit_coverage, emit_docs, emit_sheets, load, rules, schema, tables
+from . import analysis, emit, emit_coverage, emit_docs, emit_sheets, load, relabel, rules, schema, tables
 from .errors import BuildError, Problem, SpecError
 from .model import Model
 
@@ -25,7 +25,7 @@ def specs_hash(root: Path) -> str:
     sdir = schema.schema_dir(root)
     items = [(rel, p) for rel, p in files] + [
         (f"schemas/{p.name}", p) for p in sorted(sdir.glob("*.schema.json"))
-    ]
+    ] + relabel.spec_files(root)
     for rel, p in sorted(items):
         h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
@@ -75,7 +75,11 @@ def render(root: Path) -> tuple[Model, dict[str, bytes], list[Problem]]:
     model, problems = check_specs(root)
     if model is None:
         raise SpecError(problems)
-    extra = {**emit_docs.render(model), **emit_sheets.render(model)}
+    relabels, more = relabel.check(root, model)  # relabel/: needs the model, so after it
+    problems = sorted(set(problems + more))
+    if any(p.severity == "error" for p in problems):
+        raise SpecError(problems)
+    extra = {**emit_docs.render(model), **emit_sheets.render(model), **relabel.render(relabels)}
     problems = sorted(set(problems) | set(analysis.warnings(model, root)))  # warnings only, never errors
     extra.update(emit_coverage.render(model))  # docs/html/coverage.html, docs/coverage.svg
     files = emit.render(model, tables.build_tables(model), specs_hash(root), extra)

@@ -75,8 +75,14 @@ def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
 @main.command("compile")
 @SPECS
 @OUT
-def compile_cmd(specs: Path, out: Path) -> None:
+@click.option("--naive", is_flag=True,
+              help="Compile the naive baseline of the MSeg ablation instead: the union of the train datasets' "
+                   "lower-cased class names, into OUT (default generated-naive; never generated/).")
+def compile_cmd(specs: Path, out: Path, naive: bool) -> None:
     """Validate the specs and write tables, class lists and manifest to OUT (atomically)."""
+    if naive:
+        _compile_naive(specs, Path("generated-naive") if out == Path("generated") else out)
+        return
     try:
         result = build.compile_taxonomy(specs, out)
     except SpecError as e:
@@ -89,6 +95,24 @@ def compile_cmd(specs: Path, out: Path) -> None:
     what = "wrote" if result.changed else "unchanged:"
     click.echo(f"{what} {out} ({len(result.files)} files: {len(result.model.datasets)} datasets, "
                f"{len(result.model.mappings)} mappings)")
+
+
+def _compile_naive(specs: Path, out: Path) -> None:
+    from . import naive
+
+    try:
+        result, warned = naive.compile_naive(specs, out)
+    except SpecError as e:
+        _fail(e.problems)
+        return
+    except BuildError as e:
+        click.echo(f"unitax: build failed: {e}; {out} was left as it was", err=True)
+        sys.exit(2)
+    if warned:
+        click.echo("naive taxonomy: " + ", ".join(f"{n} [{rule}] warning(s)" for rule, n in warned.items()), err=True)
+    what = "wrote" if result.changed else "unchanged:"
+    click.echo(f"{what} {out} (naive baseline: {len(result.model.universal.classes)} universal classes from "
+               f"{', '.join(d.name for d in result.model.datasets if d.role == 'train')}; {len(result.files)} files)")
 
 
 @main.command("import-mseg")

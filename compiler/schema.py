@@ -84,9 +84,9 @@ def _first_repeat(items: object) -> tuple[int, int] | None:
     return None
 
 
-def validate_structure(doc: Document, root: Path) -> list[Problem]:
-    """Validate one document against its schema; returns problems (empty when valid)."""
-    validator = _validators(str(schema_dir(root)))[kind_of(doc)]
+def validate_structure(doc: Document, root: Path, validator: Draft202012Validator | None = None) -> list[Problem]:
+    """Validate one document against its schema (or ``validator``); returns problems (empty when valid)."""
+    validator = validator if validator is not None else _validators(str(schema_dir(root)))[kind_of(doc)]
     problems = []
     for err in validator.iter_errors(doc.data):
         path = tuple(err.absolute_path)

@@ -172,6 +172,27 @@ class Taxonomy:
             self._groups[test_dataset] = g
         return g
 
+    @cached_property
+    def _relabel_index(self) -> dict[str, Any]:
+        from .relabel import read_index
+
+        return read_index(self._c)
+
+    @property
+    def relabel_datasets(self) -> tuple[str, ...]:
+        """Datasets with compiled relabel records (segment-level relabelings), sorted."""
+        return tuple(sorted(self._relabel_index["datasets"]))
+
+    def relabel(self, dataset: str) -> Any:
+        """The relabel records of ``dataset`` as a :class:`unitax.relabel.Relabel` (read and verified on first use)."""
+        from .relabel import load_relabel
+
+        cache = self.__dict__.setdefault("_relabels", {})
+        if dataset not in cache:
+            cache[dataset] = load_relabel(self._c, self._relabel_index, dataset, self.names(dataset),
+                                          self.universal_names, self.ignore_index(dataset))
+        return cache[dataset]
+
     # ----- remapping -----------------------------------------------------------------------
 
     def _apply(self, label: Any, lut: np.ndarray, space: str, out: Any, out_of_range: str) -> Any:

@@ -107,6 +107,8 @@ def test_import_mseg_reproduces_the_committed_specs(reference, tmp_path):
     assert "wrote 81 spec files" in r.output
     for p in sorted(SPECS.rglob("*.yaml")):
         rel = p.relative_to(SPECS)
+        if rel.parts[0] == "relabel":  # written by import-relabel: tests/test_relabel.py
+            continue
         assert (specs / rel).read_text() == p.read_text(), f"{rel} differs from the importer's output"
     model, problems = build.check_specs(specs)
     assert model is not None and not [p for p in problems if p.severity == "error"]

@@ -1,0 +1,684 @@
+"""Relabel records: segment-level relabelings as specs, validated and compiled into tables.
+
+A relabel record moves a list of segments (split, image key, segment id) of one dataset to
+another class. The records live in ``taxonomy/relabel/<dataset>.yaml`` (one file per declared
+dataset, the records as small YAML mappings) and each record's segment list in a plain text
+file beside it, ``taxonomy/relabel/<dataset>/<...>.tsv``: one ``<image key>\\t<segment id>``
+per line. The lists are facts (226,391 segments in the MSeg reference), so they are parsed
+with a few vectorised passes instead of through YAML and JSON Schema: the YAML files go through
+the usual load -> schema -> named rules path, the lists through ``parse_segments``.
+
+Runs after the main model is built (it needs the universal classes and the datasets), and
+compiles to ``relabel.json`` plus five arrays per dataset under ``tables/relabel/``:
+
+- ``<ds>.images.npy``: image keys (ASCII bytes), sorted within each split; the splits' ranges
+  of rows are in relabel.json;
+- ``<ds>.starts.npy``: uint32, row i's segments are ``segments[starts[i]:starts[i + 1]]``;
+- ``<ds>.segments.npy``: uint32 segment ids, sorted within each image;
+- ``<ds>.classes.npy``: uint8 universal id each segment moves to (255: unlabeled);
+- ``<ds>.records.npy``: uint16 index of the record (in relabel.json) that moves it.
+
+Also the importer of the MSeg reference's ``relabeled_data/`` (``unitax import-relabel``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from . import emit, load, schema
+from .errors import Problem, SpecError
+from .load import Document, JsonPath, format_path
+from .model import UNIVERSAL, LabelSpace, Model
+
+RELABEL_DIR = "relabel"
+INDEX_FILE = "relabel.json"
+TABLE_DIR = "tables/relabel"
+SCHEMA_FILE = "relabel.schema.json"
+MAX_SEGMENT_ID = 2**32 - 1  # COCO panoptic ids (R + 256 G + 256^2 B) reach 2^24
+
+RULES: dict[str, str] = {
+    "relabel-file-name": "a relabel file is named after the dataset it relabels",
+    "unknown-dataset": "a relabel file names a dataset that is not declared",
+    "unknown-alias": "a record names a dataset that is neither its file's dataset nor one of its aliases",
+    "alias-conflict": "an alias is claimed by two relabel files, or names a declared dataset not remapped into this one",
+    "unknown-class": "a record's from or to is not a universal class",
+    "class-not-in-dataset": "a record's from or to is a universal class that the dataset does not have",
+    "segment-file": "a record's segment file is missing, unreadable, outside its folder, or named twice",
+    "stray-segment-file": "a segment file under relabel/ that no record names",
+    "segment-syntax": "a line of a segment file is not '<image key>\\t<segment id>'",
+    "empty-segment-list": "a segment file lists no segment",
+    "segment-twice": "a segment is moved by more than one record (or listed twice)",
+}
+
+# Bytes a segment file may hold besides the tab and newline that separate fields: image keys
+# are relative paths of letters, digits, '_', '.', '-' (no spaces); segment ids are digits.
+_KEY_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/"
+_ALLOWED = _KEY_BYTES + b"\t\n"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One relabel record: the segments of ``segments`` (a file) move from ``src`` to ``dst``."""
+
+    dataset: str
+    alias: str
+    split: str
+    src: str  # universal class name ("from")
+    dst: str  # universal class name or "unlabeled" ("to")
+    segments: str  # spec-relative path of the segment file
+    count: int
+
+
+@dataclass(frozen=True)
+class DatasetRelabel:
+    """Every record of one dataset, compiled (see the module docstring for the arrays)."""
+
+    dataset: str
+    aliases: tuple[str, ...]
+    records: tuple[Record, ...]
+    splits: dict[str, tuple[int, int]]  # split -> rows [start, stop) of images
+    images: np.ndarray
+    starts: np.ndarray
+    segments: np.ndarray
+    classes: np.ndarray
+    record_index: np.ndarray
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"images": self.images, "starts": self.starts, "segments": self.segments,
+                "classes": self.classes, "records": self.record_index}
+
+
+# ----- load and validate ------------------------------------------------------------------------
+
+
+def spec_files(root: Path) -> list[tuple[str, Path]]:
+    """Every file under ``root/relabel`` as (spec-relative path, path), sorted; for hashing."""
+    d = Path(root) / RELABEL_DIR
+    if not d.is_dir():
+        return []
+    return sorted((rel, Path(root) / rel) for rel, kind in _entries(d, Path(root)).items() if kind == "file")
+
+
+@lru_cache(maxsize=4)
+def _validator(schema_path: str) -> Any:
+    s = json.loads(Path(schema_path).read_text("utf-8"))
+    schema.Draft202012Validator.check_schema(s)
+    return schema.Draft202012Validator(s)
+
+
+def _schema_path(root: Path) -> Path:
+    own = Path(root) / "schemas" / SCHEMA_FILE
+    return own if own.is_file() else schema.REPO_SCHEMAS / SCHEMA_FILE
+
+
+def _suggest(name: str, choices: list[str]) -> str:
+    import difflib
+
+    folded = {c.casefold(): c for c in choices}
+    if name.casefold() in folded:
+        return f"; did you mean {folded[name.casefold()]!r}?"
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+class _Ctx:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, doc: Document, path: JsonPath, rule: str, message: str, severity: str = "error") -> None:
+        assert rule in RULES, rule
+        self.problems.append(Problem(doc.file, doc.line(path), format_path(path), rule, message, severity))
+
+    def at(self, file: str, line: int, rule: str, message: str) -> None:
+        assert rule in RULES, rule
+        self.problems.append(Problem(file, line, "$", rule, message))
+
+
+def _structure(doc: Document, root: Path) -> list[Problem]:
+    """JSON Schema problems of one relabel file, reported like every other spec's."""
+    return schema.validate_structure(doc, root, validator=_validator(str(_schema_path(root))))
+
+
+def _parse_block(raw: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+    """Parse LF-terminated ``<key>\\t<id>`` lines (one file, or several concatenated).
+
+    Returns ``(keys, ids)``: keys as an (n, w) uint8 matrix, each row a key's bytes padded
+    with zeros to w (a multiple of 8), and ids as uint32; or None if any line is malformed.
+    Only numpy passes over the bytes: no Python object per line.
+    """
+    if not raw:
+        return np.zeros((0, 8), np.uint8), np.zeros(0, np.uint32)
+    if (raw.translate(None, _ALLOWED) or not raw.endswith(b"\n") or raw.startswith(b"/")
+            or b"//" in raw or b"/\t" in raw or b"\n/" in raw):
+        return None
+    b = np.frombuffer(raw, dtype=np.uint8)
+    nl = np.flatnonzero(b == 10)
+    tab = np.flatnonzero(b == 9)
+    if len(nl) != len(tab):
+        return None
+    start = np.empty_like(nl)
+    start[0] = 0
+    start[1:] = nl[:-1] + 1
+    klen = tab - start  # >= 1 puts the tab after a non-empty key of its own line
+    ilen = nl - tab - 1  # >= 1 puts it before a non-empty id
+    if klen.min() < 1 or ilen.min() < 1 or ilen.max() > 10:
+        return None
+    windows = np.lib.stride_tricks.sliding_window_view
+    # ids: the 10 bytes before each newline, right-aligned digits; bytes left of the id read as 0
+    digits = windows(np.concatenate((np.full(10, 48, np.uint8), b)), 10)[nl]
+    digits[np.arange(10)[None, :] < (10 - ilen)[:, None]] = 48
+    digits -= 48
+    if digits.max() > 9:  # a byte below '0' wrapped around
+        return None
+    ids = digits.astype(np.uint64) @ (np.uint64(10) ** np.arange(9, -1, -1, dtype=np.uint64))
+    if int(ids.max()) > MAX_SEGMENT_ID:
+        return None
+    # keys: the bytes from each line's start, zeroed from the tab on, padded to 8-byte words
+    width = -(-int(klen.max()) // 8) * 8
+    keys = windows(np.concatenate((b, np.zeros(width, np.uint8))), width)[start]
+    keys[np.arange(width)[None, :] >= klen[:, None]] = 0
+    return keys, ids.astype(np.uint32)
+
+
+def parse_segments(raw: bytes) -> tuple[list[str], np.ndarray] | tuple[None, list[tuple[int, str]]]:
+    """Parse one segment file: ``(keys, ids)``, or ``(None, [(line, message), ...])`` when malformed."""
+    parsed = _parse_block(raw)
+    if parsed is None:
+        return None, _bad_lines(raw)
+    keys, ids = parsed
+    return [k.decode("ascii") for k in keys.view(f"S{keys.shape[1]}").ravel()], ids
+
+
+def _bad_lines(raw: bytes, limit: int = 5) -> list[tuple[int, str]]:
+    """The first ``limit`` malformed lines of a segment file, as (line, message)."""
+    import re
+
+    key_re = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+    out: list[tuple[int, str]] = []
+    lines = raw.split(b"\n")
+    for n, line in enumerate(lines, 1):
+        if n == len(lines):
+            if line:
+                out.append((n, "the last line has no newline (lines end with LF)"))
+            break
+        try:
+            text = line.decode("ascii")
+        except UnicodeDecodeError:
+            out.append((n, f"{line[:60]!r} holds non-ASCII bytes"))
+        else:
+            key, sep, sid = text.partition("\t")
+            if not sep or "\t" in sid:
+                out.append((n, f"{text[:60]!r} is not '<image key>\\t<segment id>' (one tab)"))
+            elif not key_re.fullmatch(key):
+                out.append((n, f"image key {key[:60]!r} is not a relative path of letters, digits, '_', '.', '-'"))
+            elif not (sid.isdigit() and sid.isascii() and len(sid) <= 10) or int(sid) > MAX_SEGMENT_ID:
+                out.append((n, f"segment id {sid[:20]!r} is not an integer in 0..{MAX_SEGMENT_ID}"))
+        if len(out) >= limit:
+            break
+    return out or [(1, "malformed segment file")]
+
+
+def _check_doc(ctx: _Ctx, doc: Document, model: Model, claimed: dict[str, Document]) -> LabelSpace | None:
+    """relabel-file-name, unknown-dataset, alias-conflict for one file; its label space if usable."""
+    d = doc.data
+    name = d["dataset"]
+    stem = PurePosixPath(doc.rel).stem
+    spaces = model.spaces
+    if name not in spaces or name == UNIVERSAL:
+        ctx.add(doc, ("dataset",), "unknown-dataset",
+                f"{name!r} is not a declared dataset{_suggest(name, sorted(s for s in spaces if s != UNIVERSAL))}")
+        return None
+    if name != stem:
+        ctx.add(doc, ("dataset",), "relabel-file-name",
+                f"records of {name!r} are in {stem}.yaml; name the file {name}.yaml")
+    feeders = {m.source for m in model.mappings if m.target == name}
+    for i, alias in enumerate(d.get("aliases", [])):
+        if alias in claimed and claimed[alias] is not doc:
+            ctx.add(doc, ("aliases", i), "alias-conflict",
+                    f"alias {alias!r} is also claimed by {claimed[alias].file}; an alias names one dataset")
+        elif alias == name or alias == UNIVERSAL:
+            ctx.add(doc, ("aliases", i), "alias-conflict", f"alias {alias!r} is the name of a label space itself")
+        elif alias in spaces and alias not in feeders:
+            ctx.add(doc, ("aliases", i), "alias-conflict",
+                    f"alias {alias!r} is the declared dataset {alias!r}, which is not remapped into {name}; "
+                    "it would name two datasets")
+        claimed.setdefault(alias, doc)
+    return spaces[name]
+
+
+def _check_record(ctx: _Ctx, doc: Document, i: int, rec: dict, space: LabelSpace, universal: LabelSpace) -> bool:
+    """unknown-alias, unknown-class, class-not-in-dataset for one record."""
+    ok = True
+    name = doc.data["dataset"]
+    aliases = doc.data.get("aliases", [])
+    alias = rec.get("alias", name)
+    if alias != name and alias not in aliases:
+        known = ", ".join([name] + aliases)
+        ctx.add(doc, ("records", i, "alias"), "unknown-alias",
+                f"record names dataset {alias!r}, which is neither {name} nor one of its aliases ({known})"
+                + _suggest(alias, [name] + aliases))
+        ok = False
+    for side in ("from", "to"):
+        cls = rec[side]
+        if side == "to" and cls == universal.ignore_name:
+            continue
+        if cls not in universal.index:
+            ctx.add(doc, ("records", i, side), "unknown-class",
+                    f"{side} {cls!r} is not a universal class{_suggest(cls, list(universal.names))}")
+            ok = False
+        elif cls not in space.index:
+            ctx.add(doc, ("records", i, side), "class-not-in-dataset",
+                    f"{side} {cls!r} is a universal class but not a class of {name}")
+            ok = False
+    return ok
+
+
+def _entries(folder: Path, root: Path) -> dict[str, str]:
+    """Spec-relative path -> 'file', 'link' or 'other' for everything under ``folder``, without
+    following links (so a file reached through a linked folder is not there at all)."""
+    out: dict[str, str] = {}
+    stack = [folder]
+    while stack:
+        d = stack.pop()
+        try:
+            it = list(os.scandir(d))
+        except OSError:
+            continue
+        for e in it:
+            rel = Path(e.path).relative_to(root).as_posix()
+            if e.is_symlink():
+                out[rel] = "link"
+            elif e.is_dir(follow_symlinks=False):
+                stack.append(Path(e.path))
+            elif e.is_file(follow_symlinks=False):
+                out[rel] = "file"
+            else:
+                out[rel] = "other"
+    return out
+
+
+def check(root: Path, model: Model) -> tuple[list[DatasetRelabel], list[Problem]]:
+    """Load, validate and compile every relabel file under ``root/relabel``.
+
+    Returns the compiled records of each dataset (sorted by dataset) and every problem; when
+    any problem is an error the compiled list is empty and the caller must stop.
+    """
+    root = Path(root)
+    rdir = root / RELABEL_DIR
+    if not rdir.is_dir():
+        return [], []
+    ctx = _Ctx()
+    entries = _entries(rdir, root)
+    docs: list[Document] = []
+    for rel, kind in sorted(entries.items()):
+        if rel.count("/") != 1 or not rel.endswith((".yaml", ".yml")):
+            continue
+        p = root / rel
+        if kind != "file":
+            rule = "symlink-outside" if kind == "link" else "not-a-file"
+            ctx.problems.append(Problem(p.as_posix(), 0, "$", rule,
+                                        "is a link; relabel files must be regular files" if kind == "link"
+                                        else "is not a regular file"))
+            continue
+        doc, probs = load.parse_yaml(p.read_bytes(), p.as_posix(), rel)
+        ctx.problems += probs
+        if doc is None:
+            continue
+        probs = _structure(doc, root)
+        ctx.problems += probs
+        if not probs:
+            docs.append(doc)
+    claimed: dict[str, Document] = {}
+    named: dict[str, tuple[Document, int]] = {}
+    out: list[DatasetRelabel] = []
+    seen_datasets: dict[str, Document] = {}
+    checked: set[str] = set()  # folders relabel/<stem>/ whose file's records were all looked at
+    for doc in docs:
+        space = _check_doc(ctx, doc, model, claimed)
+        if space is None:
+            continue
+        if space.name in seen_datasets:
+            ctx.add(doc, ("dataset",), "relabel-file-name",
+                    f"records of {space.name!r} are also in {seen_datasets[space.name].file}")
+            continue
+        seen_datasets[space.name] = doc
+        checked.add(PurePosixPath(doc.rel).stem)
+        compiled = _compile_dataset(ctx, doc, root, space, model.universal, named, entries)
+        if compiled is not None:
+            out.append(compiled)
+    stems = {PurePosixPath(rel).stem for rel in entries if rel.count("/") == 1 and rel.endswith((".yaml", ".yml"))}
+    for rel in sorted(entries):
+        if not rel.endswith(".tsv") or rel in named:
+            continue
+        folder = rel.split("/")[1] if rel.count("/") >= 2 else ""
+        if folder in checked:
+            why = "no record names this segment file; delete it or add a record"
+        elif folder not in stems:
+            why = f"no relabel file {RELABEL_DIR}/{folder or '<dataset>'}.yaml owns this segment file"
+        else:
+            continue  # its relabel file did not load or validate: reported already
+        ctx.problems.append(Problem((root / rel).as_posix(), 0, "$", "stray-segment-file", why))
+    if any(p.severity == "error" for p in ctx.problems):
+        return [], sorted(set(ctx.problems))
+    return sorted(out, key=lambda r: r.dataset), sorted(set(ctx.problems))
+
+
+def _compile_dataset(ctx: _Ctx, doc: Document, root: Path, space: LabelSpace, universal: LabelSpace,
+                     named: dict[str, tuple[Document, int]], entries: dict[str, str]) -> DatasetRelabel | None:
+    """Check one dataset's records and segment files; build its arrays (None on any error)."""
+    name = space.name
+    folder = PurePosixPath(doc.rel).stem  # relabel/<file stem>/, the dataset's name when the file is named right
+    ok = True
+    records: list[Record] = []
+    raws: list[bytes] = []
+    files: list[str] = []
+    for i, rec in enumerate(doc.data["records"]):
+        ok = _check_record(ctx, doc, i, rec, space, universal) and ok
+        where = ("records", i, "segments")
+        parts = rec["segments"].split("/")
+        rel = f"{RELABEL_DIR}/{folder}/{rec['segments']}"
+        shown = (root / rel).as_posix()
+        if any(x in (".", "..") for x in parts):
+            ctx.add(doc, where, "segment-file", f"{rec['segments']} leads outside {RELABEL_DIR}/{folder}/")
+            ok = False
+            continue
+        if rel in named:
+            first_doc, first_i = named[rel]
+            ctx.add(doc, where, "segment-file",
+                    f"{rec['segments']} is also the segment file of record {first_i} of {first_doc.file}")
+            ok = False
+            continue
+        named[rel] = (doc, i)
+        kind = entries.get(rel)
+        if kind != "file":
+            what = {None: "does not exist", "link": "is a link (segment files must be regular files)",
+                    "other": "is not a regular file"}[kind]
+            ctx.add(doc, where, "segment-file", f"segment file {shown} {what}")
+            ok = False
+            continue
+        raw = (root / rel).read_bytes()
+        n = raw.count(b"\n")
+        if not raw:
+            ctx.add(doc, where, "empty-segment-list", f"{rec['segments']} lists no segment")
+            ok = False
+            continue
+        if not raw.endswith(b"\n"):  # the files of a split are parsed as one block of lines
+            ctx.problems += [Problem(shown, line, "$", "segment-syntax", msg) for line, msg in _bad_lines(raw)]
+            ok = False
+            continue
+        raws.append(raw)
+        files.append(shown)
+        records.append(Record(name, rec.get("alias", name), rec["split"], rec["from"], rec["to"], rel, n))
+    if not ok:
+        return None
+    built = _build(ctx, space, universal, records, raws, files)
+    return None if built is None else replace(built, aliases=tuple(doc.data.get("aliases", [])))
+
+
+def _build(ctx: _Ctx, space: LabelSpace, universal: LabelSpace, records: list[Record], raws: list[bytes],
+           files: list[str]) -> DatasetRelabel | None:
+    """The arrays of one dataset: segment-syntax and segment-twice over all of its segment files."""
+    dst_ids = np.array([universal.index.get(r.dst, universal.ignore) for r in records], dtype=np.uint8)
+    parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    failed = False
+    for split in sorted({r.split for r in records}):
+        idx = [k for k, r in enumerate(records) if r.split == split]
+        parsed = _parse_block(b"".join(raws[k] for k in idx))
+        if parsed is None:  # find the files at fault, line by line
+            for k in idx:
+                if _parse_block(raws[k]) is None:
+                    ctx.problems += [Problem(files[k], line, "$", "segment-syntax", msg)
+                                     for line, msg in _bad_lines(raws[k])]
+            failed = True
+            continue
+        keys, ids = parsed
+        counts = np.array([records[k].count for k in idx])
+        rec = np.repeat(np.array(idx, np.int64), counts)
+        line = np.arange(len(ids)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+        cols = keys.view(">u8")  # big-endian words: their order is the bytes' order
+        order = np.lexsort((ids,) + tuple(cols[:, j] for j in reversed(range(cols.shape[1]))))
+        ks, si = cols[order], ids[order]
+        new_image = np.ones(len(si), bool)
+        new_image[1:] = np.any(ks[1:] != ks[:-1], axis=1)
+        twice = np.flatnonzero(~new_image[1:] & (si[1:] == si[:-1]))
+        for j in twice[:20]:
+            a, b = order[j], order[j + 1]
+            key = keys[a].tobytes().rstrip(b"\0").decode("ascii")
+            first, second = (a, b) if (rec[a], line[a]) < (rec[b], line[b]) else (b, a)
+            r0 = records[rec[first]]
+            ctx.problems.append(Problem(
+                files[rec[second]], int(line[second]), "$", "segment-twice",
+                f"segment {int(ids[a])} of {split} image {key!r} is also moved by "
+                f"{files[rec[first]]}:{int(line[first])} ({r0.src} -> {r0.dst}); a segment moves once"))
+            failed = True
+        if len(twice) > 20:
+            ctx.problems.append(Problem(files[idx[0]], 0, "$", "segment-twice",
+                                        f"... and {len(twice) - 20} more segments of {split} moved twice"))
+        parts.append((split, keys[order][new_image], np.flatnonzero(new_image), si, rec[order]))
+    if failed:
+        return None
+    width = max(int(np.count_nonzero(k.any(axis=0))) for _, k, _, _, _ in parts)
+    images, starts, splits = [], [], {}
+    row = seg = 0
+    for split, k, first, si, _ in parts:
+        padded = np.zeros((len(k), width), np.uint8)
+        padded[:, : min(width, k.shape[1])] = k[:, :width]
+        images.append(padded.view(f"S{width}").ravel())
+        starts.append(first + seg)
+        splits[split] = (row, row + len(k))
+        row += len(k)
+        seg += len(si)
+    return DatasetRelabel(
+        dataset=space.name,
+        aliases=(),
+        records=tuple(records),
+        splits=splits,
+        images=np.concatenate(images),
+        starts=np.concatenate(starts + [np.array([seg])]).astype(np.uint32),
+        segments=np.concatenate([p[3] for p in parts]).astype(np.uint32),
+        classes=np.concatenate([dst_ids[p[4]] for p in parts]).astype(np.uint8),
+        record_index=np.concatenate([p[4] for p in parts]).astype(np.uint16),
+    )
+
+
+# ----- emit ------------------------------------------------------------------------------------
+
+
+def index_json(relabels: list[DatasetRelabel]) -> dict[str, Any]:
+    """relabel.json: per dataset, its records, split ranges and the table files."""
+    datasets = {}
+    for r in relabels:
+        tables = {}
+        for part, arr in r.arrays().items():
+            tables[part] = {"file": f"{TABLE_DIR}/{r.dataset}.{part}.npy", "dtype": str(arr.dtype),
+                            "shape": list(arr.shape)}
+        datasets[r.dataset] = {
+            "aliases": list(r.aliases),
+            "splits": {s: list(v) for s, v in sorted(r.splits.items())},
+            "images": int(len(r.images)),
+            "segments": int(len(r.segments)),
+            "records": [{"alias": x.alias, "split": x.split, "from": x.src, "to": x.dst, "segments": x.count,
+                         "file": x.segments} for x in r.records],
+            "tables": tables,
+        }
+    return {
+        "header": emit.HEADER,
+        "format": "image keys sorted within each split; segments of row i are segments[starts[i]:starts[i+1]], "
+                  "sorted; classes are universal ids (255: unlabeled); records index the records list",
+        "datasets": datasets,
+    }
+
+
+def render(relabels: list[DatasetRelabel]) -> dict[str, bytes]:
+    """The compiled files (relative to generated/): relabel.json and the arrays; empty without records."""
+    if not relabels:
+        return {}
+    files = {INDEX_FILE: emit.json_bytes(index_json(relabels))}
+    for r in relabels:
+        for part, arr in r.arrays().items():
+            files[f"{TABLE_DIR}/{r.dataset}.{part}.npy"] = emit.npy_bytes(arr)
+    return files
+
+
+# ----- import from the MSeg reference ----------------------------------------------------------
+
+RECORDS_FILE = "relabeled_data/update_records.tsv"
+# The dataset names of the reference's update_records.tsv and the declared dataset each means:
+# the records move segments between classes of the `-relabeled` label spaces (whose class names
+# are universal names). Cityscapes segments are keyed by image and apply to cityscapes-34 and -19
+# alike; MSeg trains on cityscapes-19-relabeled, so the records belong to that one.
+REFERENCE_DATASETS = {
+    "ade20k": "ade20k-150-relabeled",
+    "ade20k-v1": "ade20k-150-relabeled",
+    "bdd": "bdd-relabeled",
+    "cityscapes": "cityscapes-19-relabeled",
+    "cocop": "coco-panoptic-133-relabeled",
+    "cocopanoptic": "coco-panoptic-133-relabeled",
+    "cocopanoptic-v1": "coco-panoptic-133-relabeled",
+    "idd": "idd-39-relabeled",
+    "mapillary-public65": "mapillary-public65-relabeled",
+    "sunrgbd": "sunrgbd-37-relabeled",
+}
+# The reference names a segment '<image>_<segment id>.<png|jpg>' (the extension is that of a
+# review thumbnail). Our image key is the image's path below its split folder, without
+# extension and without the camera suffix: 'seq<dir>_<stem>' (Cityscapes, IDD) becomes
+# '<dir>/<stem>', 'mapillary_<stem>' becomes '<stem>', '_leftImg8bit' is dropped.
+KEY_STYLE = {"cityscapes-19-relabeled": "seq-dir", "idd-39-relabeled": "seq-dir",
+             "mapillary-public65-relabeled": "prefix:mapillary_"}
+CAMERA_SUFFIX = "_leftImg8bit"
+
+
+def reference_key(name: str, style: str | None) -> str | None:
+    """Our image key for the reference's image name (without segment id), or None if it does not fit."""
+    if style == "seq-dir":
+        if not name.startswith("seq") or "_" not in name[3:]:
+            return None
+        folder, _, stem = name[3:].partition("_")
+        if not folder or not stem:
+            return None
+        name = f"{folder}/{stem}"
+    elif style and style.startswith("prefix:"):
+        prefix = style.split(":", 1)[1]
+        if not name.startswith(prefix) or len(name) == len(prefix):
+            return None
+        name = name[len(prefix):]
+    if name.endswith(CAMERA_SUFFIX):
+        name = name[: -len(CAMERA_SUFFIX)]
+    return name or None
+
+
+def _reference_segments(path: Path, style: str | None, problems: list[Problem]) -> list[tuple[str, int]]:
+    out = []
+    text = path.read_text("utf-8")
+    for n, line in enumerate(text.split("\n"), 1):
+        line = line.strip()
+        if not line:
+            continue
+        stem, dot, ext = line.rpartition(".")
+        name, us, sid = stem.rpartition("_")
+        key = reference_key(name, style) if dot and us else None
+        if not (dot and us and sid.isdigit() and sid.isascii() and key):
+            problems.append(Problem(path.as_posix(), n, "$", "reference-format",
+                                    f"{line[:80]!r} is not '<image>_<segment id>.<ext>'"))
+            continue
+        out.append((key, int(sid)))
+    return out
+
+
+def _tsv(segments: list[tuple[str, int]]) -> bytes:
+    return "".join(f"{k}\t{s}\n" for k, s in segments).encode("ascii")
+
+
+def render_reference(ref: Path) -> dict[str, bytes]:
+    """The relabel specs (paths relative to the spec root -> bytes) for the MSeg reference at ``ref``.
+
+    Raises SpecError naming the reference file and line of anything it cannot read.
+    """
+    ref = Path(ref)
+    path = ref / RECORDS_FILE
+    if not path.is_file():
+        raise SpecError([Problem(path.as_posix(), 0, "$", "missing-file",
+                                 "not a directory laid out like the MSeg reference (no relabeled_data/update_records.tsv)")])
+    rows = list(csv.reader(io.StringIO(path.read_text("utf-8"), newline=""), delimiter="\t"))
+    header = ["dataset", "split", "orig_class", "relabeled_class", "segment_list"]
+    problems: list[Problem] = []
+    if not rows or rows[0] != header:
+        raise SpecError([Problem(path.as_posix(), 1, "$", "reference-format", f"header is not {header}")])
+    by_dataset: dict[str, list[dict[str, Any]]] = {}
+    files: dict[str, bytes] = {}
+    for n, row in enumerate(rows[1:], 2):
+        if not row:
+            continue
+        if len(row) != 5:
+            problems.append(Problem(path.as_posix(), n, "$", "reference-format", f"{len(row)} columns, expected 5"))
+            continue
+        alias, split, src, dst, listing = (c.strip() for c in row)
+        dataset = REFERENCE_DATASETS.get(alias)
+        if dataset is None:
+            problems.append(Problem(path.as_posix(), n, "$", "reference-format",
+                                    f"dataset {alias!r} is not one the importer knows ({', '.join(sorted(REFERENCE_DATASETS))})"))
+            continue
+        seg_path = path.parent / listing
+        if not seg_path.resolve().is_relative_to(path.parent.resolve()) or not seg_path.is_file():
+            problems.append(Problem(path.as_posix(), n, "$", "missing-file", f"segment list {listing!r} not found"))
+            continue
+        segments = _reference_segments(seg_path, KEY_STYLE.get(dataset), problems)
+        rel = PurePosixPath(listing).with_suffix(".tsv").as_posix()
+        files[f"{RELABEL_DIR}/{dataset}/{rel}"] = _tsv(segments)
+        by_dataset.setdefault(dataset, []).append(
+            {"alias": alias, "split": split, "from": src, "to": dst, "segments": rel})
+    if problems:
+        raise SpecError(problems)
+    for dataset, recs in sorted(by_dataset.items()):
+        files[f"{RELABEL_DIR}/{dataset}.yaml"] = render_yaml(dataset, recs).encode("utf-8")
+    return dict(sorted(files.items()))
+
+
+def render_yaml(dataset: str, records: list[dict[str, Any]]) -> str:
+    """A relabel spec file: the dataset, its aliases (those the records use) and one record a line."""
+    from .importer import q
+
+    aliases = sorted({r["alias"] for r in records} - {dataset})
+    out = [
+        f"# Segment relabelings of {dataset}: each record moves the segments listed in its file",
+        f"# (relabel/{dataset}/<file>: '<image key>\\t<segment id>' a line) from one universal class to",
+        "# another ('unlabeled': to ignore). `from` is the class the segments were reviewed as; the",
+        "# segments move whatever they are labelled now. Imported by `unitax import-relabel` from the",
+        "# MSeg reference (relabeled_data/update_records.tsv); `alias` is the dataset name used there.",
+        f"dataset: {dataset}",
+        "aliases: [" + ", ".join(q(a) for a in aliases) + "]",
+        "records:",
+    ]
+    for r in records:
+        fields = [f"alias: {q(r['alias'])}"] if r["alias"] != dataset else []
+        fields += [f"split: {q(r['split'])}", f"from: {q(r['from'])}", f"to: {q(r['to'])}",
+                   f"segments: {q(r['segments'])}"]
+        out.append("  - {" + ", ".join(fields) + "}")
+    return "\n".join(out) + "\n"
+
+
+def write_specs(files: dict[str, bytes], root: Path) -> None:
+    """Replace ``root/relabel`` with ``files`` (written beside it first, then swapped in)."""
+    root = Path(root)
+    final = root / RELABEL_DIR
+    tmp = root / f".{RELABEL_DIR}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for rel, data in files.items():
+        p = tmp / PurePosixPath(rel).relative_to(RELABEL_DIR)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    old = root / f".{RELABEL_DIR}.old-{os.getpid()}"
+    if final.exists():
+        os.rename(final, old)
+    os.rename(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)

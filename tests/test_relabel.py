@@ -1,0 +1,399 @@
+"""Relabel records: the import of the MSeg reference, validation with exact locations, the
+compiled tables (checked against an independent reading of the reference), and the runtime."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
+
+import unitax
+from conftest import GENERATED, SPECS
+from unitax.compiler import build, relabel
+from unitax.compiler.cli import main
+from unitax.relabel import relabel_segments
+
+# The reference's dataset names and the declared dataset whose records they are (the test's own
+# statement of the mapping the importer must implement).
+DATASET_OF = {
+    "ade20k": "ade20k-150-relabeled", "ade20k-v1": "ade20k-150-relabeled", "bdd": "bdd-relabeled",
+    "cityscapes": "cityscapes-19-relabeled", "cocop": "coco-panoptic-133-relabeled",
+    "cocopanoptic": "coco-panoptic-133-relabeled", "cocopanoptic-v1": "coco-panoptic-133-relabeled",
+    "idd": "idd-39-relabeled", "mapillary-public65": "mapillary-public65-relabeled",
+    "sunrgbd": "sunrgbd-37-relabeled",
+}
+
+
+@pytest.fixture(scope="module")
+def model():
+    m, problems = build.check_specs(SPECS)
+    assert m is not None, problems
+    return m
+
+
+# ----- the reference, read independently ---------------------------------------------------------
+
+
+def _our_key(dataset: str, name: str) -> str:
+    """The image key the specs must use for the reference's image name (the documented rule)."""
+    if dataset in ("cityscapes-19-relabeled", "idd-39-relabeled"):
+        assert name.startswith("seq"), name
+        folder, stem = name[3:].split("_", 1)
+        name = f"{folder}/{stem}"
+    if dataset == "mapillary-public65-relabeled":
+        assert name.startswith("mapillary_"), name
+        name = name[len("mapillary_"):]
+    return name[: -len("_leftImg8bit")] if name.endswith("_leftImg8bit") else name
+
+
+def reference_segments(ref: Path) -> list[tuple[str, str, str, int, str]]:
+    """(dataset, split, image key, segment id, to class) for every line of every segment list."""
+    out = []
+    base = ref / "relabeled_data"
+    with open(base / "update_records.tsv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    for row in rows:
+        dataset = DATASET_OF[row["dataset"]]
+        for line in (base / row["segment_list"]).read_text("utf-8").splitlines():
+            if line.strip():
+                stem = line.strip().rsplit(".", 1)[0]
+                name, sid = stem.rsplit("_", 1)
+                out.append((dataset, row["split"], _our_key(dataset, name), int(sid), row["relabeled_class"]))
+    return out
+
+
+def test_specs_are_the_import_of_the_reference(reference):
+    files = relabel.render_reference(reference)
+    on_disk = {rel: p.read_bytes() for rel, p in relabel.spec_files(SPECS)}
+    assert sorted(files) == sorted(on_disk), "run `unitax import-relabel ../shared/reference/mseg`"
+    changed = [rel for rel in files if files[rel] != on_disk[rel]]
+    assert not changed, changed[:5]
+
+
+def test_compiled_tables_hold_every_reference_segment_once(reference, tax):
+    segs = reference_segments(reference)
+    assert len(segs) == 226_391
+    assert len({s[:4] for s in segs}) == len(segs), "the reference moves some segment twice"
+    by_dataset: dict[str, list] = {}
+    for s in segs:
+        by_dataset.setdefault(s[0], []).append(s)
+    assert tax.relabel_datasets == tuple(sorted(by_dataset))
+    for dataset, items in by_dataset.items():
+        rl = tax.relabel(dataset)
+        names = tax.names(dataset)
+        ignore = tax.ignore_index(dataset)
+        assert len(rl) == len(items)
+        got = {}
+        for split in rl.splits:
+            for key in rl.keys(split):
+                h = rl.segments(key, split)
+                for sid, cls in zip(h.segment_ids.tolist(), h.classes.tolist()):
+                    got[(split, key, sid)] = cls
+        want = {(sp, k, sid): (ignore if to == "unlabeled" else names.index(to)) for _, sp, k, sid, to in items}
+        assert got == want, dataset
+
+
+def test_records_match_the_reference_rows(reference):
+    with open(reference / "relabeled_data" / "update_records.tsv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    index = json.loads((GENERATED / "relabel.json").read_text())
+    got = sorted((r["alias"], r["split"], r["from"], r["to"]) for d in index["datasets"].values() for r in d["records"])
+    want = sorted((r["dataset"], r["split"], r["orig_class"], r["relabeled_class"]) for r in rows)
+    assert got == want and len(got) == 379
+
+
+# ----- the compiled tables and the runtime ----------------------------------------------------
+
+
+def test_tables_are_sorted_and_consistent(tax):
+    for dataset in tax.relabel_datasets:
+        rl = tax.relabel(dataset)
+        rows = 0
+        for split, (a, b) in sorted(rl.splits.items(), key=lambda kv: kv[1]):
+            assert a == rows
+            keys = rl._images[a:b]
+            assert (keys[1:] > keys[:-1]).all(), (dataset, split)
+            rows = b
+        assert rows == len(rl._images)
+        st_ = rl._starts.astype(np.int64)
+        assert st_[0] == 0 and st_[-1] == len(rl) and (np.diff(st_) > 0).all()
+        for i in range(len(rl._images)):
+            seg = rl._segments[st_[i]:st_[i + 1]]
+            assert (np.diff(seg.astype(np.int64)) > 0).all()
+        assert rl._records.max() < len(rl.records)
+
+
+def test_runtime_lookup(tax):
+    rl = tax.relabel("cityscapes-19-relabeled")
+    assert rl.aliases == ("cityscapes",)
+    hit = rl.segments("hamburg/hamburg_000000_052122", "train")
+    assert hit is not None and hit.segment_ids.tolist() == sorted(hit.segment_ids.tolist())
+    assert rl.segments("hamburg/no_such_image", "train") is None
+    assert [h.split for h in rl.find("hamburg/hamburg_000000_052122")] == ["train"]
+    with pytest.raises(unitax.UnknownDatasetError, match="has no relabel records of split 'test'"):
+        rl.segments("x", "test")
+    with pytest.raises(unitax.UnknownDatasetError, match="'cityscapes-19' has no relabel records; datasets with"):
+        tax.relabel("cityscapes-19")
+    # SUN RGB-D numbers its train and test images alike: the same key in two splits
+    sun = tax.relabel("sunrgbd-37-relabeled")
+    assert [h.split for h in sun.find("img-000152")] == ["train", "val"]
+
+
+def test_a_tampered_relabel_table_is_refused(tmp_path):
+    dst = tmp_path / "g"
+    shutil.copytree(GENERATED, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    p = dst / "tables" / "relabel" / "bdd-relabeled.classes.npy"
+    raw = bytearray(p.read_bytes())
+    raw[-1] ^= 1
+    p.write_bytes(bytes(raw))
+    tax = unitax.load(dst)  # the main tables load; the relabel table is verified on first use
+    tax.relabel("idd-39-relabeled")
+    with pytest.raises(unitax.IntegrityError, match="bdd-relabeled.classes.npy: sha256 differs from the manifest"):
+        tax.relabel("bdd-relabeled")
+
+
+def test_relabel_segments_moves_exactly_the_listed_segments():
+    rng = np.random.default_rng(1)
+    seg = rng.integers(0, 40, size=(50, 60)).astype(np.uint32) * 1000 + 7
+    label = rng.integers(0, 20, size=seg.shape).astype(np.uint8)
+    before = label.copy()
+    ids = np.array([7, 5007, 39007, 99007], np.uint32)  # the last is in no pixel
+    classes = np.array([200, 201, 202, 203], np.uint8)
+    missing = relabel_segments(label, seg, ids, classes)
+    assert missing.tolist() == [99007]
+    for s, c in zip(ids[:3], classes[:3]):
+        assert (label[seg == s] == c).all()
+    others = ~np.isin(seg, ids)
+    assert (label[others] == before[others]).all()
+    with pytest.raises(unitax.LabelError, match="does not match"):
+        relabel_segments(label, seg[:, :10], ids, classes)
+
+
+# ----- the segment file parser -------------------------------------------------------------------
+
+_key = st.from_regex(r"[A-Za-z0-9_.-]{1,12}(/[A-Za-z0-9_.-]{1,12}){0,2}", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_key, st.integers(0, 2**32 - 1)), max_size=40))
+def test_parser_agrees_with_a_plain_reading(lines):
+    raw = "".join(f"{k}\t{s}\n" for k, s in lines).encode()
+    keys, ids = relabel.parse_segments(raw)
+    assert keys == [k for k, _ in lines]
+    assert ids.tolist() == [s for _, s in lines]
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("a\t1\nb 2\n", 2, "'b 2' is not '<image key>\\t<segment id>' (one tab)"),
+    ("a\t1\nb\t2\t3\n", 2, "'b\\t2\\t3' is not '<image key>\\t<segment id>' (one tab)"),
+    ("a\t1\nb\tx2\n", 2, "segment id 'x2' is not an integer in 0..4294967295"),
+    ("a\t-1\n", 1, "segment id '-1' is not an integer in 0..4294967295"),
+    ("a\t4294967296\n", 1, "segment id '4294967296' is not an integer in 0..4294967295"),
+    ("a\t1\nb\t2", 2, "the last line has no newline (lines end with LF)"),
+    ("a\t1\n\n", 2, "'' is not '<image key>\\t<segment id>' (one tab)"),
+    ("a/\t1\n", 1, "image key 'a/' is not a relative path of letters, digits, '_', '.', '-'"),
+    ("/a\t1\n", 1, "image key '/a' is not a relative path of letters, digits, '_', '.', '-'"),
+    ("\t1\n", 1, "image key '' is not a relative path of letters, digits, '_', '.', '-'"),
+    ("a\t1\r\n", 1, "segment id '1\\r' is not an integer in 0..4294967295"),
+    ("é\t1\n", 1, "b'\\xc3\\xa9\\t1' holds non-ASCII bytes"),
+])
+def test_malformed_lines_are_named(text, line, message):
+    keys, problems = relabel.parse_segments(text.encode())
+    assert keys is None
+    assert problems[0] == (line, message)
+
+
+# ----- validation: every rule, with file, line and path -------------------------------------------
+
+GOOD = """dataset: cityscapes-19-relabeled
+aliases: [cityscapes]
+records:
+  - {alias: cityscapes, split: train, from: rider_other, to: bicyclist, segments: a.tsv}
+  - {split: val, from: rider_other, to: unlabeled, segments: sub/b.tsv}
+"""
+
+
+def _specs(tmp_path: Path, yaml_text: str = GOOD, files: dict[str, str] | None = None,
+           name: str = "cityscapes-19-relabeled") -> Path:
+    root = tmp_path / "taxonomy"
+    d = root / "relabel"
+    d.mkdir(parents=True)
+    (d / f"{name}.yaml").write_text(yaml_text)
+    files = {"a.tsv": "aachen/aachen_000000_000019\t3\n", "sub/b.tsv": "x/y\t4\nx/y\t5\n"} if files is None else files
+    for rel, text in files.items():
+        p = d / name / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return root
+
+
+def _problems(root: Path, model) -> list[str]:
+    compiled, problems = relabel.check(root, model)
+    assert compiled == [] or not any(p.severity == "error" for p in problems)
+    return [str(p) for p in problems]
+
+
+def test_a_small_valid_spec_compiles(tmp_path, model):
+    root = _specs(tmp_path)
+    compiled, problems = relabel.check(root, model)
+    assert problems == []
+    (r,) = compiled
+    assert r.splits == {"train": (0, 1), "val": (1, 2)}
+    assert r.images.tolist() == [b"aachen/aachen_000000_000019", b"x/y"]
+    assert r.segments.tolist() == [3, 4, 5] and r.starts.tolist() == [0, 1, 3]
+    names = model.universal.names
+    assert [names[c] if c < 255 else "unlabeled" for c in r.classes] == ["bicyclist", "unlabeled", "unlabeled"]
+    assert r.record_index.tolist() == [0, 1, 1]
+
+
+def _where(root: Path, rel: str) -> str:
+    return (root / "relabel" / rel).as_posix()
+
+
+STRAY_A = "cityscapes-19-relabeled/a.tsv $: no record names this segment file; delete it or add a record [stray-segment-file]"
+STRAY_B = STRAY_A.replace("/a.tsv", "/sub/b.tsv")
+
+
+@pytest.mark.parametrize("old, new, line, path, rule, message, more", [
+    ("dataset: cityscapes-19-relabeled", "dataset: cityscapes-19-relabelled", 1, "$.dataset", "unknown-dataset",
+     "'cityscapes-19-relabelled' is not a declared dataset; did you mean 'cityscapes-19-relabeled'?", []),
+    ("alias: cityscapes,", "alias: cityscape,", 4, "$.records[0].alias", "unknown-alias",
+     "record names dataset 'cityscape', which is neither cityscapes-19-relabeled nor one of its aliases "
+     "(cityscapes-19-relabeled, cityscapes); did you mean 'cityscapes'?", []),
+    ("to: bicyclist", "to: bicyclists", 4, "$.records[0].to", "unknown-class",
+     "to 'bicyclists' is not a universal class; did you mean 'bicyclist'?", []),
+    ("from: rider_other, to: unlabeled", "from: unlabeled, to: unlabeled", 5, "$.records[1].from", "unknown-class",
+     "from 'unlabeled' is not a universal class", []),
+    ("to: bicyclist", "to: bear", 4, "$.records[0].to", "class-not-in-dataset",
+     "to 'bear' is a universal class but not a class of cityscapes-19-relabeled", []),
+    ("aliases: [cityscapes]", "aliases: [cityscapes, cityscapes-34]", 2, "$.aliases[1]", "alias-conflict",
+     "alias 'cityscapes-34' is the declared dataset 'cityscapes-34', which is not remapped into "
+     "cityscapes-19-relabeled; it would name two datasets", []),
+    ("segments: a.tsv}", "segments: ../a.tsv}", 4, "$.records[0].segments", "segment-file",
+     "../a.tsv leads outside relabel/cityscapes-19-relabeled/", [STRAY_A]),
+    ("segments: a.tsv}", "segments: c.tsv}", 4, "$.records[0].segments", "segment-file",
+     "segment file {root}/relabel/cityscapes-19-relabeled/c.tsv does not exist", [STRAY_A]),
+    ("segments: sub/b.tsv}", "segments: a.tsv}", 5, "$.records[1].segments", "segment-file",
+     "a.tsv is also the segment file of record 0 of {root}/relabel/cityscapes-19-relabeled.yaml", [STRAY_B]),
+    ("split: train,", "split: Train,", 4, "$.records[0].split", "schema-pattern",
+     "'Train' does not match '^[a-z][a-z0-9_-]*$'", []),
+    (", segments: a.tsv}", "}", 4, "$.records[0]", "missing-field", "missing required field 'segments'", []),
+    ("aliases:", "alias:", 2, "$.alias", "unknown-field", "unknown field 'alias'; did you mean 'aliases'?", []),
+])
+def test_each_rule_names_file_line_and_path(tmp_path, model, old, new, line, path, rule, message, more):
+    assert GOOD.count(old) == 1
+    root = _specs(tmp_path, GOOD.replace(old, new))
+    want = f"{_where(root, 'cityscapes-19-relabeled.yaml')}:{line} {path}: {message.format(root=root.as_posix())} [{rule}]"
+    assert sorted(_problems(root, model)) == sorted([want] + [f"{(root / 'relabel').as_posix()}/{m}" for m in more])
+
+
+def test_an_alias_that_is_a_dataset_remapped_into_this_one_is_fine(tmp_path, model):
+    root = _specs(tmp_path, GOOD.replace("aliases: [cityscapes]", "aliases: [cityscapes, cityscapes-19]"))
+    assert _problems(root, model) == []
+
+
+def test_file_name_and_alias_claimed_twice(tmp_path, model):
+    root = _specs(tmp_path, name="misnamed")
+    other = GOOD.replace("cityscapes-19-relabeled", "idd-39-relabeled").replace("to: bicyclist", "to: motorcyclist")
+    (root / "relabel" / "idd-39-relabeled.yaml").write_text(other)
+    shutil.copytree(root / "relabel" / "misnamed", root / "relabel" / "idd-39-relabeled")
+    got = _problems(root, model)
+    assert (f"{_where(root, 'misnamed.yaml')}:1 $.dataset: records of 'cityscapes-19-relabeled' are in misnamed.yaml; "
+            "name the file cityscapes-19-relabeled.yaml [relabel-file-name]") in got
+    assert (f"{_where(root, 'misnamed.yaml')}:2 $.aliases[0]: alias 'cityscapes' is also claimed by "
+            f"{_where(root, 'idd-39-relabeled.yaml')}; an alias names one dataset [alias-conflict]") in got
+
+
+@pytest.mark.parametrize("files, expect", [
+    ({"a.tsv": "k\t1\nk2\tx\n", "sub/b.tsv": "x/y\t4\n"},
+     ["cityscapes-19-relabeled/a.tsv:2 $: segment id 'x' is not an integer in 0..4294967295 [segment-syntax]"]),
+    ({"a.tsv": "k\t1", "sub/b.tsv": "x/y\t4\n"},
+     ["cityscapes-19-relabeled/a.tsv:1 $: the last line has no newline (lines end with LF) [segment-syntax]"]),
+    ({"a.tsv": "", "sub/b.tsv": "x/y\t4\n"},
+     ["cityscapes-19-relabeled.yaml:4 $.records[0].segments: a.tsv lists no segment [empty-segment-list]"]),
+    ({"a.tsv": "k\t1\n", "sub/b.tsv": "x/y\t4\n", "stray.tsv": "k\t1\n"},
+     ["cityscapes-19-relabeled/stray.tsv $: no record names this segment file; delete it or add a record "
+      "[stray-segment-file]"]),
+    ({"a.tsv": "k\t1\nj\t1\nk\t1\n", "sub/b.tsv": "k\t1\n"},  # twice in one file; the val one is another split
+     ["cityscapes-19-relabeled/a.tsv:3 $: segment 1 of train image 'k' is also moved by "
+      "{root}/relabel/cityscapes-19-relabeled/a.tsv:1 (rider_other -> bicyclist); a segment moves once [segment-twice]"]),
+])
+def test_segment_files_are_checked(tmp_path, model, files, expect):
+    root = _specs(tmp_path, files=files)
+    got = _problems(root, model)
+    assert sorted(got) == sorted(f"{(root / 'relabel').as_posix()}/{e.format(root=root.as_posix())}" for e in expect)
+
+
+def test_a_segment_moved_by_two_records_names_both(tmp_path, model):
+    text = GOOD.replace("split: val", "split: train")
+    root = _specs(tmp_path, text, files={"a.tsv": "k\t1\nk\t2\n", "sub/b.tsv": "q\t9\nk\t2\n"})
+    assert _problems(root, model) == [
+        f"{_where(root, 'cityscapes-19-relabeled/sub/b.tsv')}:2 $: segment 2 of train image 'k' is also moved by "
+        f"{_where(root, 'cityscapes-19-relabeled/a.tsv')}:2 (rider_other -> bicyclist); a segment moves once "
+        "[segment-twice]"]
+
+
+def test_a_linked_segment_file_is_refused(tmp_path, model):
+    root = _specs(tmp_path)
+    outside = tmp_path / "outside.tsv"
+    outside.write_text("k\t1\n")
+    p = root / "relabel" / "cityscapes-19-relabeled" / "a.tsv"
+    p.unlink()
+    p.symlink_to(outside)
+    assert _problems(root, model) == [
+        f"{_where(root, 'cityscapes-19-relabeled.yaml')}:4 $.records[0].segments: segment file "
+        f"{p.as_posix()} is a link (segment files must be regular files) [segment-file]"]
+
+
+def test_unitax_check_reports_a_broken_segment_line(tmp_path):
+    """Through the CLI on the whole taxonomy: the relabel stage is part of check and compile."""
+    specs = tmp_path / "taxonomy"
+    shutil.copytree(SPECS, specs)
+    p = specs / "relabel" / "bdd-relabeled" / "bdd_rider" / "bdd_train_bdd_rider_to_None_of_these.tsv"
+    lines = p.read_text().splitlines(keepends=True)
+    lines[2] = lines[2].replace("\t", " ")
+    p.write_text("".join(lines))
+    out = tmp_path / "generated"
+    shutil.copytree(GENERATED, out, ignore=shutil.ignore_patterns("__pycache__"))
+    r = CliRunner().invoke(main, ["compile", "--specs", str(specs), "--out", str(out)])
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[0] == (f"{p.as_posix()}:3 $: '{lines[2].strip()}' is not '<image key>\\t<segment id>' "
+                                        "(one tab) [segment-syntax]")
+    assert build.read_tree(out) == build.read_tree(GENERATED)
+
+
+def test_without_relabel_folder_nothing_is_emitted(tmp_path, model):
+    assert relabel.check(tmp_path, model) == ([], [])
+    assert relabel.render([]) == {}
+
+
+def test_import_writes_the_folder_and_refuses_a_bad_reference(tmp_path, reference):
+    ref = tmp_path / "ref"
+    (ref / "relabeled_data" / "g").mkdir(parents=True)
+    records = ref / "relabeled_data" / "update_records.tsv"
+    records.write_text("dataset\tsplit\torig_class\trelabeled_class\tsegment_list\n"
+                       "cityscapes\ttrain\trider_other\tbicyclist\tg/l.txt\n"
+                       "kitti\ttrain\tcar\tbus\tg/l.txt\n")
+    (ref / "relabeled_data" / "g" / "l.txt").write_text("seqaachen_aachen_000000_000019_leftImg8bit_3.jpg\nbad\n")
+    with pytest.raises(relabel.SpecError) as e:
+        relabel.render_reference(ref)
+    assert [str(p) for p in e.value.problems] == sorted([
+        f"{records.as_posix()}:3 $: dataset 'kitti' is not one the importer knows ({', '.join(sorted(DATASET_OF))}) "
+        "[reference-format]",
+        f"{(ref / 'relabeled_data' / 'g' / 'l.txt').as_posix()}:2 $: 'bad' is not '<image>_<segment id>.<ext>' "
+        "[reference-format]"])
+    records.write_text(records.read_text().rsplit("kitti", 1)[0])
+    (ref / "relabeled_data" / "g" / "l.txt").write_text("seqaachen_aachen_000000_000019_leftImg8bit_3.jpg\n")
+    files = relabel.render_reference(ref)
+    assert files["relabel/cityscapes-19-relabeled/g/l.tsv"] == b"aachen/aachen_000000_000019\t3\n"
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "relabel" / "old").mkdir(parents=True)
+    relabel.write_specs(files, specs)
+    assert sorted(p.relative_to(specs).as_posix() for p in specs.rglob("*") if p.is_file()) == sorted(files)
