@@ -37,7 +37,7 @@ import numpy as np
 
 from .errors import Problem
 from .load import Document, JsonPath, format_path, parse_yaml
-from .model import UNIVERSAL, LabelSpace, Mapping, Model
+from .model import LabelSpace, Mapping, Model
 
 #: Jaccard overlap of class-name sets above which a train and a test dataset are the same label set
 SAME_LABEL_SET = 0.9

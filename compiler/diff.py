@@ -345,7 +345,7 @@ def to_markdown(d: dict[str, Any]) -> str:
         out += [f"- renamed {_r(r['old'])} → {_r(r['new'])}" for r in u["renamed"]]
         out += [f"- renumbered `{r['name']}` {r['old_id']} → {r['new_id']}" for r in u["renumbered"]]
         out += [f"- split {_r(s['from'])} → " + ", ".join(_r(r) for r in s["into"]) for s in u["split"]]
-        out += [f"- merged " + ", ".join(_r(r) for r in m["from"]) + f" → {_r(m['into'])}" for m in u["merged"]]
+        out += ["- merged " + ", ".join(_r(r) for r in m["from"]) + f" → {_r(m['into'])}" for m in u["merged"]]
         out.append("")
     if d["datasets"]:
         out += ["## Datasets", ""]
