@@ -40,6 +40,16 @@ that feeds only catch-alls is not evaluated as a class of its own.</p>
 <tr><td class="ds"><a href="{{ r.href }}">{{ r.name }}</a></td><td>{{ r.classes }}</td><td>{{ r.supervised }} ({{ r.supervised_pct }})</td><td>{{ r.back_map }}</td></tr>
 {% endfor %}
 </table>
+<h2 id="composition">Same label set on both sides</h2>
+<p class="muted">For a dataset with a mapping to universal and a test dataset sharing at least {{ same_pct }} of their
+class names, every class's route dataset &rarr; universal &rarr; test should end at the test class of the same name.
+{{ composition_summary }}</p>
+<table>
+<tr><th>dataset</th><th>class</th><th>universal class</th><th>test dataset</th><th>arrives as</th><th>expected</th><th></th></tr>
+{% for r in routes %}
+<tr><td class="ds">{{ r.dataset }}</td><td>{{ r.cls }}</td><td>{{ r.universal }}</td><td class="ds">{{ r.test }}</td><td>{{ r.arrives }}</td><td>{{ r.expected }}</td><td>{{ r.verdict }}</td></tr>
+{% endfor %}
+</table>
 <h2 id="matrix">Universal classes x datasets</h2>
 <p class="muted">Train columns: &#10003; where the dataset maps a class to the universal class (a number where it merges several).
 Test columns: the test class it feeds (grey: a catch-all).</p>
@@ -109,8 +119,24 @@ def page_data(model: Model) -> dict[str, object]:
     summary = (f"{n} universal classes: {sup} supervised by at least one of {len(cov.train)} train datasets; "
                f"{int(evaluated.sum())} evaluated as a class of their own by at least one of {len(cov.test)} test "
                f"datasets, {swallowed} only swallowed by a catch-all class.")
+    routes = []
+    paths_ = analysis.composition(model)
+    for p in paths_:
+        src, test = model.spaces[p.dataset], model.spaces[p.test]
+        routes.append({
+            "dataset": p.dataset, "cls": src.classes[p.cls].name, "test": p.test,
+            "universal": uni.classes[p.universal].name if p.universal is not None else "(ignored)",
+            "arrives": test.classes[p.arrives].name if p.arrives is not None else "(ignored)",
+            "expected": test.classes[p.expected].name if p.expected is not None else "(no such class)",
+            "verdict": "ok" if p.ok else "NOT THE IDENTITY",
+        })
+    pairs = analysis.same_label_set_pairs(model)
+    bad = sum(not p.ok for p in paths_)
+    composition_summary = (f"{len(pairs)} pair(s), {len(paths_)} class routes, {bad} not the identity "
+                           "(`unitax check` warns on each).")
     return {"summary": summary, "tests": tests, "trains": trains, "rows": rows, "train": list(cov.train),
-            "test": list(cov.test), "catch_all_pct": f"{analysis.CATCH_ALL_SHARE:.0%}"}
+            "test": list(cov.test), "catch_all_pct": f"{analysis.CATCH_ALL_SHARE:.0%}", "routes": routes,
+            "same_pct": f"{analysis.SAME_LABEL_SET:.0%}", "composition_summary": composition_summary}
 
 
 # ----- the picture -------------------------------------------------------------------------------

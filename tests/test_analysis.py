@@ -198,6 +198,15 @@ def test_coverage_files_are_generated_and_consistent(model):
     assert svg.startswith("<svg") and svg.endswith("</svg>\n")
 
 
+def test_composition_routes_in_the_page(model):
+    html = emit_coverage.render(model)["docs/html/coverage.html"].decode()
+    section = html[html.index('id="composition"'):html.index('id="matrix"')]
+    assert section.count("<tr><td") == 188 and section.count("NOT THE IDENTITY") == 2
+    assert "7 pair(s), 188 class routes, 2 not the identity" in section
+    assert ("<td>table</td><td>(ignored)</td><td class=\"ds\">test-nyudepthv2-37</td><td>(ignored)</td>"
+            "<td>table</td>") in section
+
+
 def test_per_test_dataset_share_in_the_page(model):
     html = emit_coverage.render(model)["docs/html/coverage.html"].decode()
     voc = html[html.index('href="dataset/voc2012.html"'):].split("</tr>", 1)[0]
