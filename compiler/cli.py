@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,29 @@ def import_cmd(reference: Path, specs: Path, keep_definitions: bool, definitions
     click.echo(f"wrote {len(files)} spec files to {specs}")
 
 
+@main.command("import-relabel")
+@click.argument("reference", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@SPECS
+def import_relabel_cmd(reference: Path, specs: Path) -> None:
+    """Write SPECS/relabel/ (relabel records and segment lists) from REFERENCE, laid out like the MSeg reference."""
+    from . import relabel
+
+    try:
+        files = relabel.render_reference(reference)
+    except SpecError as e:
+        _fail(e.problems)
+        return
+    relabel.write_specs(files, specs)
+    try:
+        build.render(specs)
+    except SpecError as e:
+        _report(e.errors)
+        click.echo(f"unitax: imported specs do not validate ({len(e.errors)} error(s))", err=True)
+        sys.exit(1)
+    n = sum(rel.endswith(".tsv") for rel in files)
+    click.echo(f"wrote {len(files) - n} relabel files and {n} segment lists to {specs}/{relabel.RELABEL_DIR}")
+
+
 def _read_label_png(path: Path) -> Any:
     """A label PNG as an integer array (8-bit grey or palette indices, or 16-bit grey)."""
     import numpy as np
@@ -202,6 +226,83 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
     else:
         click.echo(result.table(), nl=False)
         click.echo(f"{dataset}: {len(gts)} image(s)")
+
+
+@main.command("remap-dir")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--from", "source", required=True, help="Label space of the files in SRC (a dataset, or universal).")
+@click.option("--to", "target", required=True,
+              help="Label space to write; reached through compiled tables, chained where needed.")
+@click.option("--segments", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Segment/instance maps mirroring SRC (grey or 16-bit ids, or RGB = R + 256 G + 256^2 B); "
+                   "applies the relabel records.")
+@click.option("--relabel-dataset", help="Whose relabel records to apply (default: the last dataset with records "
+                                        "on the chain).")
+@click.option("--split", help="Split of every file, for the relabel records (default: found from the image key "
+                              "or a folder named train/val/...).")
+@click.option("-j", "--workers", type=click.IntRange(min=1), help="Local worker processes [default: all cores].")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Run on the Dask cluster whose scheduler listens at ADDRESS (tcp://host:8786) instead of locally; "
+                   "its workers must see SRC and DST at the same paths.")
+@click.option("--pattern", default="*.png", show_default=True, help="Names of the label files to take (glob).")
+@click.option("--key-suffix", default=None, metavar="REGEX",
+              help="Stripped from the end of a file name to get its image key [default: label/instance/camera "
+                   "suffixes such as _gtFine_labelIds].")
+@click.option("--output", type=click.Choice(["gray", "rgb"]), default="gray", show_default=True,
+              help="Write label ids, or the target's colours.")
+@click.option("--compress-level", type=click.IntRange(0, 9), default=6, show_default=True,
+              help="zlib level of the PNGs written (1-3: faster, slightly larger files).")
+@click.option("--overwrite", is_flag=True, help="Redo every file, also those an earlier run finished.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress line on stderr.")
+@click.option("--taxonomy", "compiled", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A compiled taxonomy folder [default: the bundled build].")
+def remap_dir_cmd(src: Path, dst: Path, source: str, target: str, segments: Path | None,
+                  relabel_dataset: str | None, split: str | None, workers: int | None, scheduler: str | None,
+                  pattern: str, key_suffix: str | None, output: str, compress_level: int, overwrite: bool,
+                  progress: bool, compiled: Path | None) -> None:
+    """Rewrite the label images of SRC from one label space to another into DST (same tree).
+
+    Resumable: outputs are written atomically and a rerun skips finished files. Bad files are
+    reported and the rest go on; exit status 1 if any failed.
+    """
+    import unitax
+
+    from . import remap_dir as rd
+
+    try:
+        tax = unitax.load(compiled)
+        plan = rd.plan(tax, src, dst, source, target, segments=segments, relabel_dataset=relabel_dataset,
+                       split=split, pattern=pattern, key_suffix=key_suffix or rd.DEFAULT_KEY_SUFFIX,
+                       output=output, overwrite=overwrite, compress_level=compress_level)
+    except (rd.RemapDirError, unitax.UnitaxError) as e:
+        click.echo(f"unitax remap-dir: {e}", err=True)
+        sys.exit(2)
+    for note in plan.notes:
+        click.echo(f"note: {note}", err=True)
+    where = f"the Dask cluster at {scheduler}" if scheduler else f"{workers or os.cpu_count()} local worker(s)"
+    click.echo(f"{' -> '.join(plan.route)}"
+               + (f", relabel records of {plan.relabel_dataset}" if plan.relabel_dataset else "")
+               + f": {plan.files} file(s), {len(plan.tasks)} to write, {plan.skipped} done before; on {where}",
+               err=True)
+    bar = rd.Progress(len(plan.tasks), enabled=progress)
+    try:
+        summary = rd.run(plan, workers=workers, scheduler=scheduler, progress=bar, overwrite=overwrite)
+    except rd.RemapDirError as e:
+        click.echo(f"unitax remap-dir: {e}", err=True)
+        sys.exit(2)
+    for o in sorted(summary.failed, key=lambda o: o.rel)[:50]:
+        click.echo(f"{src / o.rel}: {o.reason}", err=True)
+    if len(summary.failed) > 50:
+        click.echo(f"... and {len(summary.failed) - 50} more (all in {dst / rd.FAILED})", err=True)
+    click.echo(f"remap-dir: {summary.files} file(s) in, {summary.written} written, {summary.skipped} skipped "
+               f"(done before), {len(summary.failed)} failed"
+               + (", interrupted: rerun the same command to resume" if summary.interrupted else "")
+               + f" ({summary.seconds:.1f} s)")
+    if summary.interrupted:
+        sys.exit(130)
+    if summary.failed:
+        sys.exit(1)
 
 
 @main.command("diff")

@@ -1,0 +1,780 @@
+"""`unitax remap-dir`: rewrite a tree of label images through compiled tables, resumably, in parallel.
+
+A library (no click): :func:`plan` turns a source tree, a target tree and two label spaces into a
+:class:`Plan` — the composed look-up tables (a path of compiled tables, e.g. ade20k-151 ->
+ade20k-150 -> ade20k-150-relabeled), the relabel records to apply, and one :class:`Task` per label
+file still to write; :func:`run` executes it on all local cores (a process pool), or on a running
+Dask cluster, and returns a :class:`Summary`.
+
+Guarantees:
+
+- SRC (and the segment maps) are only read. Each output is written to ``<dst>.unitax-tmp-<pid>``
+  beside its final name and renamed over it (``os.replace``), so an output file is either absent
+  or complete, whenever the run is killed.
+- Resume: an output that exists and is at least as new as its source (and segment map) was
+  written by a finished task of the same job and is skipped. ``DST/.unitax-remap.json`` records the
+  job (label spaces, tables, relabel records) so that a rerun with different settings refuses to
+  mix outputs (unless told to overwrite). Leftover temporary files are removed at start. The
+  guarantee covers killed processes; after a power loss, outputs renamed but not yet flushed by
+  the OS may be empty or truncated (rerun with ``overwrite``).
+- A bad file (not an image, a mode that holds no label ids, values outside the source taxonomy,
+  a missing segment map or segment) fails alone, with its reason; the others go on.
+
+Workers need only numpy and Pillow (and this package importable); on a cluster they must see
+SRC, DST and the segment maps at the same paths (a shared file system).
+
+Why Dask distributed for the cluster (not Ray): it is pure Python from PyPI (an optional extra,
+no native runtime or object store to run beside it), its scheduler and workers are one command
+each (``dask scheduler`` / ``dask worker ADDRESS``) or a ``LocalCluster`` on loopback in tests,
+``Client(address)`` + ``as_completed`` gives the streaming results the progress line needs, and
+it already runs on the schedulers numpy shops use (SSH, Kubernetes, SLURM via dask-jobqueue).
+The work here is embarrassingly parallel file I/O; Ray's actors and object store would add
+weight without use.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+STAMP = ".unitax-remap.json"
+LOCK = ".unitax-remap.lock"
+FAILED = ".unitax-remap-failed.tsv"
+TMP_MARK = ".unitax-tmp-"
+# Suffixes that name what a file holds rather than which image it is: label ids, instance ids,
+# colour renderings, the camera. Stripped (once, at the end of the name) to get the image key.
+DEFAULT_KEY_SUFFIX = (r"(_gt(Fine|Coarse)_[A-Za-z0-9]+|_leftImg8bit|_train_id|_train_color"
+                      r"|_instance[A-Za-z0-9]*|_label[A-Za-z0-9]*|_seg)$")
+SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+               "test": "test", "testing": "test"}
+
+
+class RemapDirError(Exception):
+    """The job cannot start (bad arguments, unknown label spaces, SRC/DST overlap, a locked DST)."""
+
+
+# ----- the job: tables a worker applies ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every worker needs besides its files: small, picklable, the same for all files."""
+
+    source: str
+    target: str
+    src_classes: int
+    src_ignore: int
+    src_dtype: str
+    src_colors: np.ndarray | None  # (k,) uint32 RGB codes, sorted, and ...
+    src_color_ids: np.ndarray | None  # ... the id each decodes to
+    lut_pre: np.ndarray  # source ids -> relabel space ids (or -> target ids without relabeling)
+    lut_post: np.ndarray | None  # relabel space ids -> target ids; None: nothing after relabeling
+    target_dtype: str
+    target_ignore: int
+    output: str  # "gray" or "rgb"
+    target_palette: np.ndarray | None  # (256 or 65536, 3) uint8 for rgb output
+    compress_level: int = 6
+
+
+@dataclass(frozen=True)
+class Task:
+    """One label file to write, with the relabel records of its image (if any)."""
+
+    rel: str
+    src: str
+    dst: str
+    seg: str | None = None
+    segment_ids: np.ndarray | None = None
+    classes: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    rel: str
+    ok: bool
+    reason: str = ""
+
+
+def _decode_colors(rgb: np.ndarray, job: Job) -> tuple[np.ndarray | None, str]:
+    code = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    colors, ids = job.src_colors, job.src_color_ids
+    pos = np.minimum(np.searchsorted(colors, code), len(colors) - 1)
+    known = colors[pos] == code
+    out = ids[pos]
+    if not known.all():
+        bad = np.unique(code[~known])
+        black = bad == 0
+        if black.any():  # black that is no class's colour: unlabeled
+            out[~known & (code == 0)] = job.src_ignore
+            bad = bad[~black]
+        if bad.size:
+            shown = ", ".join(f"#{int(c):06x}" for c in bad[:8]) + (" ..." if bad.size > 8 else "")
+            return None, f"colours {shown} are not colours of {job.source}"
+    return out.astype(job.src_dtype), ""
+
+
+def _read_ids(path: str, job: Job) -> tuple[np.ndarray | None, str]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode == "RGB":
+                if job.src_colors is None:
+                    return None, f"RGB image, but {job.source} defines no colours; give grayscale ids"
+                return _decode_colors(np.asarray(im), job)
+            if mode not in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
+                return None, f"image mode {mode} holds no label ids (expected grayscale ids, palette indices or RGB)"
+            arr = np.asarray(im)
+    except UnidentifiedImageError:
+        return None, "not an image"
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        return None, f"unreadable image: {e}"
+    bad = _invalid(arr, job.src_classes, job.src_ignore)
+    if bad:
+        return None, bad + f" of {job.source} (ids 0..{job.src_classes - 1}, ignore {job.src_ignore})"
+    return arr.astype(job.src_dtype, copy=False), ""
+
+
+def _invalid(arr: np.ndarray, n: int, ignore: int) -> str:
+    from unitax.remap import invalid_values
+
+    bad = invalid_values(arr, n, ignore)
+    if not bad.size:
+        return ""
+    shown = ", ".join(str(int(v)) for v in bad[:10]) + (" ..." if bad.size > 10 else "")
+    return f"values {shown} are not ids"
+
+
+def _read_segments(path: str) -> tuple[np.ndarray | None, str]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            arr = np.asarray(im)
+            mode = im.mode
+    except UnidentifiedImageError:
+        return None, f"segment map {path} is not an image"
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        return None, f"segment map {path} is unreadable: {e}"
+    if mode == "RGB":  # the COCO panoptic encoding: id = R + 256 G + 256^2 B
+        a = arr.astype(np.uint32)
+        return a[..., 0] | (a[..., 1] << 8) | (a[..., 2] << 16), ""
+    if mode in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
+        return arr, ""
+    return None, f"segment map {path} has mode {mode} (expected grayscale, 16-bit or RGB ids)"
+
+
+def _encode(out: np.ndarray, job: Job) -> Any:
+    from PIL import Image
+
+    # Pillow infers the mode from the array (uint8 -> L, uint16 -> 16-bit, (h, w, 3) uint8 -> RGB)
+    if job.output == "rgb":
+        return Image.fromarray(np.ascontiguousarray(job.target_palette[out]))
+    if out.dtype == np.uint8:
+        return Image.fromarray(out)
+    return Image.fromarray(out.astype("<u2", copy=False))
+
+
+def process(job: Job, task: Task) -> Outcome:
+    """Read, check, remap (and relabel) one label file and write it atomically; never raises for bad input."""
+    from unitax.relabel import relabel_segments
+    from unitax.remap import apply_lut
+
+    ids, why = _read_ids(task.src, job)
+    if ids is None:
+        return Outcome(task.rel, False, why)
+    out = apply_lut(ids, job.lut_pre)
+    if task.segment_ids is not None and len(task.segment_ids):
+        if task.seg is None:
+            return Outcome(task.rel, False, f"no segment map for it, and records move {len(task.segment_ids)} "
+                                            "of its segments")
+        seg, why = _read_segments(task.seg)
+        if seg is None:
+            return Outcome(task.rel, False, why)
+        if seg.shape != out.shape:
+            return Outcome(task.rel, False, f"segment map {task.seg} is {seg.shape[1]}x{seg.shape[0]}, "
+                                            f"the label {out.shape[1]}x{out.shape[0]}")
+        missing = relabel_segments(out, seg, task.segment_ids, task.classes)
+        if missing.size:
+            shown = ", ".join(str(int(s)) for s in missing[:10]) + (" ..." if missing.size > 10 else "")
+            return Outcome(task.rel, False, f"segment map {task.seg} lacks segment(s) {shown} that relabel "
+                                            "records move")
+    if job.lut_post is not None:
+        out = apply_lut(out, job.lut_post)
+    tmp = f"{task.dst}{TMP_MARK}{os.getpid()}"
+    try:
+        os.makedirs(os.path.dirname(task.dst), exist_ok=True)
+        _encode(out, job).save(tmp, format="PNG", compress_level=job.compress_level)
+        os.replace(tmp, task.dst)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return Outcome(task.rel, False, f"cannot write {task.dst}: {e}")
+    return Outcome(task.rel, True)
+
+
+def run_batch(job: Job, tasks: list[Task]) -> list[Outcome]:
+    """Process a batch of files (the unit of work of the pool and of the cluster)."""
+    out = []
+    for t in tasks:
+        try:
+            out.append(process(job, t))
+        except Exception as e:  # a bug or an odd file must not take the batch down with it
+            out.append(Outcome(t.rel, False, f"internal error: {type(e).__name__}: {e}"))
+    return out
+
+
+_JOB: Job | None = None
+
+
+def _init_worker(job: Job) -> None:
+    import signal
+
+    global _JOB
+    _JOB = job
+    os.environ.setdefault("UNITAX_NUM_THREADS", "1")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops handing out work
+
+
+def _run_batch_here(tasks: list[Task]) -> list[Outcome]:
+    assert _JOB is not None
+    return run_batch(_JOB, tasks)
+
+
+# ----- planning (the client side: needs the compiled taxonomy) ----------------------------------
+
+
+@dataclass
+class Plan:
+    """A job and the work left: ``tasks`` to run; the rest already decided."""
+
+    job: Job
+    src: Path
+    dst: Path
+    route: list[str]
+    relabel_dataset: str | None
+    files: int  # label files found in SRC
+    tasks: list[Task]
+    skipped: int  # outputs already there from an earlier run
+    failed: list[Outcome]  # files refused while planning (ambiguous split, no segment map, ...)
+    notes: list[str] = field(default_factory=list)
+    stamp: dict[str, Any] = field(default_factory=dict)
+
+
+def _identity(n: int, ignore: int) -> np.ndarray:
+    lut = np.full(65536 if ignore > 255 else 256, ignore, dtype=np.uint16 if ignore > 255 else np.uint8)
+    lut[:n] = np.arange(n)
+    return lut
+
+
+def _edges(tax: Any) -> dict[str, list[tuple[str, np.ndarray]]]:
+    from unitax import UnknownDatasetError
+
+    edges: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for a, b in tax.remaps:
+        edges.setdefault(a, []).append((b, tax.remap_lut(a, b)))
+    for d in tax.datasets:
+        try:
+            edges.setdefault(d, []).append(("universal", tax.lut(d)))
+        except UnknownDatasetError:
+            pass
+        try:
+            edges.setdefault("universal", []).append((d, tax.test_lut(d)))
+        except UnknownDatasetError:
+            pass
+    for v in edges.values():
+        v.sort(key=lambda e: e[0])
+    return edges
+
+
+def route(tax: Any, source: str, target: str) -> list[str]:
+    """The shortest chain of compiled tables from ``source`` to ``target`` (label space names)."""
+    if source == target:
+        return [source]
+    edges = _edges(tax)
+    prev: dict[str, str] = {source: ""}
+    queue = deque([source])
+    while queue:
+        a = queue.popleft()
+        for b, _ in edges.get(a, []):
+            if b not in prev:
+                prev[b] = a
+                if b == target:
+                    path = [b]
+                    while path[-1] != source:
+                        path.append(prev[path[-1]])
+                    return path[::-1]
+                queue.append(b)
+    reach = sorted(set(prev) - {source})
+    raise RemapDirError(f"no chain of compiled tables leads from {source} to {target}"
+                        + (f"; from {source} one reaches: {', '.join(reach)}" if reach else ""))
+
+
+def compose(tax: Any, path: list[str]) -> np.ndarray:
+    """One look-up table for a chain of compiled tables (the identity for a single label space)."""
+    edges = _edges(tax)
+    first = path[0]
+    lut = _identity(len(tax.names(first)), tax.ignore_index(first))
+    for a, b in zip(path, path[1:]):
+        step = dict(edges[a])[b]
+        lut = step[lut]  # every table covers its source dtype's whole range, ignore included
+    return np.ascontiguousarray(lut)
+
+
+def image_key(rel: str, suffix: re.Pattern[str]) -> str:
+    """The image key of a file below SRC: its path without extension and without a label suffix."""
+    p = PurePosixPath(rel)
+    return suffix.sub("", str(p.with_suffix("")), count=1)
+
+
+def _walk(root: Path, pattern: str) -> list[str]:
+    out = []
+    for d, dirs, files in os.walk(root):
+        dirs.sort()
+        for f in sorted(files):
+            if fnmatch.fnmatch(f, pattern) and TMP_MARK not in f:
+                out.append(Path(d, f).relative_to(root).as_posix())
+    return out
+
+
+def _color_table(colors: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Sorted RGB codes and their ids; a colour two classes share decodes to neither."""
+    if colors is None:
+        return None, None
+    codes = (colors[:, 0].astype(np.uint32) << 16) | (colors[:, 1].astype(np.uint32) << 8) | colors[:, 2]
+    uniq, counts = np.unique(codes, return_counts=True)
+    keep = uniq[counts == 1]
+    ids = np.array([int(np.flatnonzero(codes == c)[0]) for c in keep], dtype=np.int64)
+    return keep, ids
+
+
+def _overlaps(a: Path, b: Path) -> bool:
+    a, b = a.resolve(), b.resolve()
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
+
+
+def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: Path | None = None,
+         relabel_dataset: str | None = None, split: str | None = None, pattern: str = "*.png",
+         key_suffix: str = DEFAULT_KEY_SUFFIX, output: str = "gray", overwrite: bool = False,
+         compress_level: int = 6) -> Plan:
+    """Decide what to do: the tables, the relabel records of each file, and what is left to write.
+
+    Args:
+        tax: a loaded :class:`unitax.Taxonomy`.
+        src, dst: the source tree (read only) and the output tree (mirrors src).
+        source, target: label spaces (dataset names or ``universal``).
+        segments: tree of segment maps mirroring src; turns relabeling on.
+        relabel_dataset: whose records to apply (default: the last dataset with records on the
+            chain from source to target).
+        split: the split of every file (default: found from the image key, or a path component).
+        pattern: file names to take (fnmatch).
+        key_suffix: regular expression stripped once from the end of a file's stem to get its image key.
+        output: ``gray`` (ids) or ``rgb`` (the target's colours; ignore is black).
+        overwrite: redo every file and replace a previous job's stamp.
+    """
+    src, dst = Path(src), Path(dst)
+    if not src.is_dir():
+        raise RemapDirError(f"{src} is not a directory")
+    if _overlaps(src, dst):
+        raise RemapDirError(f"{dst} and {src} overlap; write the output outside the source tree")
+    if segments is not None:
+        if not Path(segments).is_dir():
+            raise RemapDirError(f"segment maps folder {segments} is not a directory")
+        if _overlaps(Path(segments), dst):
+            raise RemapDirError(f"{dst} and the segment maps {segments} overlap")
+    for name in (source, target):
+        tax.names(name)  # UnknownDatasetError lists the known ones
+    path = route(tax, source, target)
+    notes: list[str] = []
+    with_records = [d for d in path if d in tax.relabel_datasets]
+    rl = None
+    if segments is not None:
+        if relabel_dataset is None:
+            if not with_records:
+                raise RemapDirError(f"no label space on the chain {' -> '.join(path)} has relabel records "
+                                    f"(datasets with records: {', '.join(tax.relabel_datasets)})")
+            relabel_dataset = with_records[-1]
+        elif relabel_dataset not in path:
+            raise RemapDirError(f"relabel dataset {relabel_dataset} is not on the chain {' -> '.join(path)}")
+        rl = tax.relabel(relabel_dataset)
+        if split is not None and split not in rl.splits:
+            raise RemapDirError(f"{relabel_dataset} has no records of split {split!r} (splits: {', '.join(rl.splits)})")
+    elif relabel_dataset is not None:
+        raise RemapDirError("relabeling needs the segment maps (--segments)")
+    elif with_records:
+        notes.append(f"{with_records[-1]} has relabel records ({len(tax.relabel(with_records[-1]))} segments); "
+                     "they are not applied without --segments")
+    if rl is not None:
+        i = path.index(relabel_dataset)
+        lut_pre, lut_post = compose(tax, path[: i + 1]), (compose(tax, path[i:]) if i + 1 < len(path) else None)
+    else:
+        lut_pre, lut_post = compose(tax, path), None
+    palette = None
+    if output == "rgb":
+        cols = tax.colors(target)
+        if cols is None:
+            raise RemapDirError(f"{target} defines no colours; write grayscale ids (--output gray)")
+        ignore = tax.ignore_index(target)
+        palette = np.zeros((65536 if ignore > 255 else 256, 3), np.uint8)
+        palette[: len(cols)] = cols
+    elif output != "gray":
+        raise RemapDirError(f"output must be gray or rgb, not {output!r}")
+    src_colors, src_ids = _color_table(tax.colors(source))
+    s_ignore, t_ignore = tax.ignore_index(source), tax.ignore_index(target)
+    job = Job(
+        source=source, target=target, src_classes=len(tax.names(source)), src_ignore=s_ignore,
+        src_dtype="uint16" if s_ignore > 255 else "uint8", src_colors=src_colors, src_color_ids=src_ids,
+        lut_pre=lut_pre, lut_post=lut_post, target_dtype="uint16" if t_ignore > 255 else "uint8",
+        target_ignore=t_ignore, output=output, target_palette=palette, compress_level=compress_level)
+    stamp = _stamp(job, path, rl, key_suffix, split)
+    suffix = re.compile(key_suffix)
+    rels = _walk(src, pattern)
+    seg_index = _segment_index(Path(segments), suffix) if segments is not None else {}
+    tasks: list[Task] = []
+    failed: list[Outcome] = []
+    skipped = 0
+    for rel in rels:
+        s = src / rel
+        d = dst / rel
+        t = Task(rel, str(s), str(d))
+        if rl is not None:
+            t, why = _with_records(t, rel, image_key(rel, suffix), rl, split, seg_index)
+            if why:
+                failed.append(Outcome(rel, False, why))
+                continue
+        if not overwrite and _done(t):
+            skipped += 1
+            continue
+        tasks.append(t)
+    return Plan(job, src, dst, path, relabel_dataset if rl is not None else None, len(rels), tasks, skipped,
+                failed, notes, stamp)
+
+
+def _stamp(job: Job, path: list[str], rl: Any, key_suffix: str, split: str | None) -> dict[str, Any]:
+    """What identifies a job's outputs: the tables (by hash), relabel records, output format."""
+    h = hashlib.sha256()
+    for arr in (job.lut_pre, job.lut_post, job.target_palette, job.src_colors, job.src_color_ids):
+        h.update(b"-" if arr is None else np.ascontiguousarray(arr).tobytes() + str(arr.dtype).encode())
+    if rl is not None:
+        for a in (rl._images, rl._starts, rl._segments, rl._classes):
+            h.update(np.ascontiguousarray(a).tobytes())
+    return {"tool": "unitax remap-dir", "from": job.source, "to": job.target, "route": path,
+            "relabel": rl.dataset if rl is not None else None, "split": split, "key_suffix": key_suffix,
+            "output": job.output, "compress_level": job.compress_level, "tables_sha256": h.hexdigest()}
+
+
+def _segment_index(root: Path, suffix: re.Pattern[str]) -> dict[str, str | None]:
+    """Image key -> segment map path (None where two maps claim one key)."""
+    out: dict[str, str | None] = {}
+    for rel in _walk(root, "*"):
+        key = image_key(rel, suffix)
+        out[key] = None if key in out else str(root / rel)
+    return out
+
+
+def _with_records(t: Task, rel: str, key: str, rl: Any, split: str | None,
+                  seg_index: dict[str, str | None]) -> tuple[Task, str]:
+    """The task with its image's relabel records (and segment map); or a reason it cannot be done."""
+    parts = key.split("/")
+    hits = []
+    for i in range(len(parts)):  # the key below SRC may carry leading folders (a split, a city)
+        cand = "/".join(parts[i:])
+        hits = [h for h in ([rl.segments(cand, split)] if split else rl.find(cand)) if h is not None]
+        if hits:
+            break
+    if not hits:
+        return t, ""
+    if len(hits) > 1:
+        named = {SPLIT_WORDS.get(p.lower()) for p in parts[:-1]} & {h.split for h in hits}
+        hits = [h for h in hits if h.split in named] if len(named) == 1 else hits
+        if len(hits) > 1:
+            return t, (f"image {hits[0].key} has relabel records in splits {', '.join(h.split for h in hits)} and its "
+                       "path names none of them; run each split on its own with --split")
+    h = hits[0]
+    if key not in seg_index:
+        return t, f"no segment map for image key {key} below the segments folder, and records move " \
+                  f"{len(h.segment_ids)} of its segments"
+    if seg_index[key] is None:
+        return t, f"two segment maps below the segments folder have image key {key}"
+    return Task(t.rel, t.src, t.dst, seg_index[key], np.asarray(h.segment_ids), np.asarray(h.classes)), ""
+
+
+def _done(t: Task) -> bool:
+    """The output exists and is at least as new as its inputs (written by a finished task)."""
+    try:
+        out = os.stat(t.dst).st_mtime_ns
+    except OSError:
+        return False
+    newest = os.stat(t.src).st_mtime_ns
+    if t.seg is not None:
+        newest = max(newest, os.stat(t.seg).st_mtime_ns)
+    return out >= newest
+
+
+# ----- running ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    files: int
+    written: int
+    skipped: int
+    failed: list[Outcome]
+    seconds: float
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted
+
+
+class Progress:
+    """A one-line progress bar on a terminal (rate, ETA); on a pipe, a line every ``every`` seconds."""
+
+    def __init__(self, total: int, stream: Any = None, enabled: bool = True, every: float = 10.0):
+        self.total, self.stream, self.enabled = total, stream or sys.stderr, enabled and total > 0
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.every = 0.1 if self.tty else every
+        self.start = self.last = time.monotonic()
+        self.done = self.failed = 0
+        self._drawn: tuple[int, int] | None = None
+
+    def update(self, done: int, failed: int) -> None:
+        self.done, self.failed = done, failed
+        now = time.monotonic()
+        if self.enabled and (now - self.last >= self.every or done == self.total):
+            self.last = now
+            self._draw(now)
+
+    def line(self, now: float | None = None) -> str:
+        now = time.monotonic() if now is None else now
+        elapsed = max(now - self.start, 1e-9)
+        rate = self.done / elapsed
+        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+        width = 24
+        fill = int(width * self.done / self.total) if self.total else width
+        bar = "#" * fill + "-" * (width - fill)
+        eta_s = "--:--" if eta == float("inf") else _clock(eta)
+        fail = f"  {self.failed} failed" if self.failed else ""
+        return (f"remap-dir [{bar}] {self.done}/{self.total} {100 * self.done / max(self.total, 1):5.1f}%  "
+                f"{rate:7.1f} files/s  elapsed {_clock(elapsed)}  ETA {eta_s}{fail}")
+
+    def _draw(self, now: float) -> None:
+        self._drawn = (self.done, self.failed)
+        text = self.line(now)
+        if self.tty:
+            self.stream.write("\r" + text + "\x1b[K")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            if self._drawn != (self.done, self.failed):
+                self._draw(time.monotonic())
+            if self.tty:
+                self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def _batches(tasks: list[Task], size: int) -> Iterator[list[Task]]:
+    for i in range(0, len(tasks), size):
+        yield tasks[i: i + size]
+
+
+class _DstGuard:
+    """Holds DST's lock for the run, checks/writes the job stamp, and sweeps leftover temporaries."""
+
+    def __init__(self, plan: Plan, overwrite: bool):
+        self.plan, self.overwrite = plan, overwrite
+        self.fd: int | None = None
+
+    def __enter__(self) -> "_DstGuard":
+        import fcntl
+
+        dst = self.plan.dst
+        dst.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(dst / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self.fd)
+            self.fd = None
+            raise RemapDirError(f"another remap-dir is writing {dst} (it holds {dst / LOCK})") from None
+        stamp_path = dst / STAMP
+        if stamp_path.exists() and not self.overwrite:
+            try:
+                old = json.loads(stamp_path.read_text("utf-8"))
+            except ValueError:
+                old = None
+            if old != self.plan.stamp:
+                self.__exit__(None, None, None)
+                diff = "" if not isinstance(old, dict) else ", ".join(
+                    f"{k}: {old.get(k)!r} then, {v!r} now" for k, v in self.plan.stamp.items() if old.get(k) != v)
+                raise RemapDirError(f"{dst} holds the output of a different job ({diff or 'unreadable stamp'}); "
+                                    "write to another folder, or pass --overwrite to redo every file")
+        tmp = stamp_path.with_name(STAMP + TMP_MARK + str(os.getpid()))
+        tmp.write_text(json.dumps(self.plan.stamp, indent=1, sort_keys=True) + "\n", "utf-8")
+        os.replace(tmp, stamp_path)
+        for d, _, files in os.walk(dst):
+            for f in files:
+                if TMP_MARK in f:
+                    try:
+                        os.unlink(os.path.join(d, f))
+                    except OSError:
+                        pass
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # releases the lock
+            self.fd = None
+
+
+def run(plan: Plan, *, workers: int | None = None, scheduler: str | None = None, progress: Progress | None = None,
+        batch_size: int | None = None, overwrite: bool = False,
+        on_batch: Callable[[list[Outcome]], None] | None = None) -> Summary:
+    """Run a plan: in this process (``workers=1``), on a local process pool (default: all cores),
+    or on the Dask cluster whose scheduler listens at ``scheduler``.
+
+    A KeyboardInterrupt stops the run (pending work cancelled, finished outputs kept) and is
+    reported as ``Summary.interrupted``.
+    """
+    start = time.monotonic()
+    tasks = plan.tasks
+    workers = workers or os.cpu_count() or 1
+    failed = list(plan.failed)
+    written = 0
+    interrupted = False
+    with _DstGuard(plan, overwrite):
+        if batch_size is None:
+            slots = workers if scheduler is None else 64
+            batch_size = max(1, min(64, len(tasks) // (slots * 8) or 1))
+        batches = list(_batches(tasks, batch_size))
+
+        def take(outcomes: list[Outcome]) -> None:
+            nonlocal written
+            for o in outcomes:
+                if o.ok:
+                    written += 1
+                else:
+                    failed.append(o)
+            if progress is not None:
+                progress.update(written + len(failed) - len(plan.failed), len(failed))
+            if on_batch is not None:
+                on_batch(outcomes)
+
+        try:
+            if scheduler is not None:
+                _run_dask(plan.job, batches, scheduler, take)
+            elif workers == 1 or len(batches) <= 1:
+                for b in batches:
+                    take(run_batch(plan.job, b))
+            else:
+                _run_pool(plan.job, batches, workers, take)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if progress is not None:
+                progress.close()
+        _write_failures(plan.dst, failed)
+    return Summary(plan.files, written, plan.skipped, failed, time.monotonic() - start, interrupted)
+
+
+def _run_pool(job: Job, batches: list[list[Task]], workers: int, take: Callable[[list[Outcome]], None]) -> None:
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(batches)), initializer=_init_worker, initargs=(job,))
+    pending: set = set()
+    try:
+        # a bounded number of batches in flight, so that an interrupt has little to wait for
+        it = iter(batches)
+        for b in it:
+            pending.add(pool.submit(_run_batch_here, b))
+            if len(pending) >= workers * 2:
+                break
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                take(f.result())
+                b = next(it, None)
+                if b is not None:
+                    pending.add(pool.submit(_run_batch_here, b))
+    except KeyboardInterrupt:
+        # Ctrl-C: workers ignore it and finish the batch in hand; count what they finish
+        # (a second Ctrl-C stops waiting)
+        pool.shutdown(wait=True, cancel_futures=True)
+        for f in pending:
+            if f.done() and not f.cancelled() and f.exception() is None:
+                take(f.result())
+        raise
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _run_dask(job: Job, batches: list[list[Task]], address: str, take: Callable[[list[Outcome]], None]) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise RemapDirError("--scheduler needs Dask distributed: pip install 'unitax[cluster]'") from None
+    try:
+        client = Client(address, timeout="30s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise RemapDirError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+    futures: list = []
+    try:
+        job_f = client.scatter(job, broadcast=True, hash=False)
+        futures = [client.submit(run_batch, job_f, b, pure=False) for b in batches]
+        by_future = dict(zip(futures, batches))
+        for fut in as_completed(futures, loop=client.loop):
+            try:
+                outcomes = fut.result()
+            except Exception as e:  # a worker died or could not import unitax
+                outcomes = [Outcome(t.rel, False, f"cluster task failed: {type(e).__name__}: {e}")
+                            for t in by_future[fut]]
+            take(outcomes)
+    except BaseException:
+        client.cancel(futures)
+        raise
+    finally:
+        client.close()
+
+
+def _write_failures(dst: Path, failed: list[Outcome]) -> None:
+    p = dst / FAILED
+    if not failed:
+        p.unlink(missing_ok=True)
+        return
+    tmp = p.with_name(FAILED + TMP_MARK + str(os.getpid()))
+    tmp.write_text("".join(f"{o.rel}\t{o.reason}\n" for o in sorted(failed, key=lambda o: o.rel)), "utf-8")
+    os.replace(tmp, p)
+
+
+def output_files(dst: Path) -> Iterable[Path]:
+    """The label files of an output tree (its bookkeeping files left out)."""
+    for p in sorted(Path(dst).rglob("*")):
+        if p.is_file() and p.name not in (STAMP, LOCK, FAILED) and TMP_MARK not in p.name:
+            yield p
