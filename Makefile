@@ -38,5 +38,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# Fuzz the spec loader and validator for a minute: nothing but SpecError may escape.
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz_specs.py --seconds 60
+
 clean:
 	rm -rf $(VENV) .make .pytest_cache .hypothesis

@@ -11,6 +11,7 @@ deep (counted on the event stream before any tree is built) and symlinks that le
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ MAX_NODES = 1_000_000
 MAX_DEPTH = 64  # specs nest 4 deep; the converter recurses once per level
 
 JsonPath = tuple[str | int, ...]
+_ODD_BREAK = re.compile("[\x85\u2028\u2029]|\r(?!\n)")  # NEL, LS, PS, a CR alone
 
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
@@ -179,12 +181,18 @@ def parse_yaml(raw: bytes, file: str, rel: str | None = None) -> tuple[Document 
                               f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})")]
     if text.startswith("\ufeff"):
         text = text[1:]
+    odd = _ODD_BREAK.search(text)
+    if odd:  # YAML counts these as line breaks (and folds them inside strings); editors do not
+        return None, [Problem(file, text.count("\n", 0, odd.start()) + 1, "$", "encoding",
+                              f"unusual line break U+{ord(odd.group()[0]):04X}: YAML reads a new line here that "
+                              f"editors do not show; inside a double-quoted string write \\u{ord(odd.group()[0]):04x}")]
     for n, line_text in enumerate(text.split("\n"), 1):
         stripped = line_text.lstrip(" ")
         if stripped.startswith("\t"):
             return None, [Problem(file, n, "$", "yaml-tab", "tab used for indentation; use spaces")]
     if not text.strip():
         return None, [Problem(file, 1, "$", "empty-file", "file is empty")]
+    last = text.count("\n") + 1  # libyaml puts end-of-stream marks one line past the last
     loader = _Loader(text)
     try:
         alias_line = _scan(text)
@@ -195,17 +203,17 @@ def parse_yaml(raw: bytes, file: str, rel: str | None = None) -> tuple[Document 
         conv.alias_line = alias_line
         data = conv.convert(node, ())
     except _Fail as f:
-        return None, [Problem(file, f.line, format_path(f.path), f.rule, f.message)]
+        return None, [Problem(file, min(f.line, last), format_path(f.path), f.rule, f.message)]
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else 1
+        line = min(mark.line + 1, last) if mark else 1
         msg = " ".join(str(x) for x in (e.context, e.problem) if x)
         return None, [Problem(file, line, "$", "yaml-syntax", f"YAML syntax error: {msg}")]
     except yaml.YAMLError as e:
         return None, [Problem(file, 1, "$", "yaml-syntax", f"YAML error: {e}")]
     finally:
         loader.dispose()
-    return Document(file, rel or file, data, conv.lines, raw), []
+    return Document(file, rel or file, data, {k: min(v, last) for k, v in conv.lines.items()}, raw), []
 
 
 def spec_files(root: Path) -> tuple[list[tuple[str, Path]], list[Problem]]:

@@ -281,3 +281,20 @@ def test_remaps_compose_as_drawn_and_every_value_has_an_output(tx, tmp_path_fact
         if mr.target in to_u:  # source -> dataset -> universal agrees with the drawn mappings
             back = oracle(to_u[mr.target], ids(d), u_ids, 65536 if d.label_dtype == "uint16" else 256, 255)
             assert (tax.to_universal(got, mr.target) == back[want[x]]).all()
+
+
+def test_the_fuzz_harness_runs(tmp_path):
+    """`make fuzz` stays runnable: a few of its inputs through its own checks (the minute-long run is `make fuzz`)."""
+    import fuzz_specs
+
+    run = fuzz_specs.Run(tmp_path)
+    assert run.check(fuzz_specs.NAMES[0], fuzz_specs.BASE[fuzz_specs.NAMES[0]]) == []
+
+    @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(fuzz_specs.inputs())
+    def one(case):
+        rel, kind, raw = case
+        run.record(rel, kind, raw, run.check(rel, raw))
+
+    one()
+    assert run.count >= 25 and sum(run.outcomes.values()) == run.count
