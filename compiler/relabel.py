@@ -184,9 +184,14 @@ def _parse_block(raw: bytes) -> tuple[np.ndarray, np.ndarray] | None:
     if int(ids.max()) > MAX_SEGMENT_ID:
         return None
     # keys: the bytes from each line's start, zeroed from the tab on, padded to 8-byte words
-    width = -(-int(klen.max()) // 8) * 8
-    keys = windows(np.concatenate((b, np.zeros(width, np.uint8))), width)[start]
-    keys[np.arange(width)[None, :] >= klen[:, None]] = 0
+    longest = int(klen.max())
+    width = -(-longest // 8) * 8
+    if longest == int(klen.min()):  # keys of one length (COCO ids, ADE names): no mask needed
+        keys = np.zeros((len(nl), width), np.uint8)
+        keys[:, :longest] = windows(b, longest)[start]
+    else:
+        keys = windows(np.concatenate((b, np.zeros(width, np.uint8))), width)[start]
+        keys[np.arange(width)[None, :] >= klen[:, None]] = 0
     return keys, ids.astype(np.uint32)
 
 
@@ -446,7 +451,13 @@ def _build(ctx: _Ctx, space: LabelSpace, universal: LabelSpace, records: list[Re
         rec = np.repeat(np.array(idx, np.int64), counts)
         line = np.arange(len(ids)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
         cols = keys.view(">u8")  # big-endian words: their order is the bytes' order
-        order = np.lexsort((ids,) + tuple(cols[:, j] for j in reversed(range(cols.shape[1]))))
+        varying = [j for j in range(cols.shape[1]) if not (cols[:, j] == cols[0, j]).all()]
+        if len(varying) <= 1:  # e.g. COCO's 12-digit ids: rank the one word, then one sort
+            word = cols[:, varying[0]] if varying else np.zeros(len(ids), np.uint64)
+            rank = np.unique(word, return_inverse=True)[1].reshape(-1).astype(np.uint64)
+            order = np.argsort((rank << np.uint64(32)) | ids, kind="stable")
+        else:
+            order = np.lexsort((ids,) + tuple(cols[:, j] for j in reversed(varying)))
         ks, si = cols[order], ids[order]
         new_image = np.ones(len(si), bool)
         new_image[1:] = np.any(ks[1:] != ks[:-1], axis=1)
