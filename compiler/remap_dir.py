@@ -415,8 +415,9 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
         rl = tax.relabel(relabel_dataset)
         if split is not None and split not in rl.splits:
             raise RemapDirError(f"{relabel_dataset} has no records of split {split!r} (splits: {', '.join(rl.splits)})")
-    elif relabel_dataset is not None:
-        raise RemapDirError("relabeling needs the segment maps (--segments)")
+    elif relabel_dataset is not None or split is not None:
+        raise RemapDirError("--relabel-dataset and --split choose relabel records, which need the segment maps "
+                            "(--segments)")
     elif with_records:
         notes.append(f"{with_records[-1]} has relabel records ({len(tax.relabel(with_records[-1]))} segments); "
                      "they are not applied without --segments")
@@ -472,8 +473,7 @@ def _stamp(job: Job, path: list[str], rl: Any, key_suffix: str, split: str | Non
     for arr in (job.lut_pre, job.lut_post, job.target_palette, job.src_colors, job.src_color_ids):
         h.update(b"-" if arr is None else np.ascontiguousarray(arr).tobytes() + str(arr.dtype).encode())
     if rl is not None:
-        for a in (rl._images, rl._starts, rl._segments, rl._classes):
-            h.update(np.ascontiguousarray(a).tobytes())
+        h.update(rl.sha256.encode())
     return {"tool": "unitax remap-dir", "from": job.source, "to": job.target, "route": path,
             "relabel": rl.dataset if rl is not None else None, "split": split, "key_suffix": key_suffix,
             "output": job.output, "compress_level": job.compress_level, "tables_sha256": h.hexdigest()}

@@ -76,6 +76,16 @@ class Relabel:
         """Number of segments the records move."""
         return int(len(self._segments))
 
+    @property
+    def sha256(self) -> str:
+        """sha256 over the compiled arrays (images, offsets, segments, classes): what the records say."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for a in (self._images, self._starts, self._segments, self._classes):
+            h.update(str(a.dtype).encode() + b"\0" + np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
     def keys(self, split: str) -> tuple[str, ...]:
         """Image keys of ``split`` that have records, sorted."""
         a, b = self._split(split)

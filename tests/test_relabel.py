@@ -136,6 +136,7 @@ def test_runtime_lookup(tax):
     assert hit is not None and hit.segment_ids.tolist() == sorted(hit.segment_ids.tolist())
     assert rl.segments("hamburg/no_such_image", "train") is None
     assert [h.split for h in rl.find("hamburg/hamburg_000000_052122")] == ["train"]
+    assert rl.sha256 == unitax.load().relabel("cityscapes-19-relabeled").sha256 != tax.relabel("idd-39-relabeled").sha256
     with pytest.raises(unitax.UnknownDatasetError, match="has no relabel records of split 'test'"):
         rl.segments("x", "test")
     with pytest.raises(unitax.UnknownDatasetError, match="'cityscapes-19' has no relabel records; datasets with"):

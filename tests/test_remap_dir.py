@@ -148,6 +148,10 @@ def test_dst_inside_src_and_unknown_names_are_refused(tmp_path):
     assert not (src / "out").exists()
     r = _cli(src, tmp_path / "d", "--from", "cityscapes-43", "--to", CS19)
     assert r.exit_code == 2 and "unknown dataset 'cityscapes-43'" in r.stderr
+    r = _cli(src, tmp_path / "d", "--from", CS34, "--to", CS19R, "--split", "train")
+    assert r.exit_code == 2 and "--split choose relabel records, which need the segment maps" in r.stderr
+    r = _cli(src, tmp_path / "d", "--from", CS34, "--to", CS19, "--segments", src.parent / "nope")
+    assert r.exit_code == 2  # click: the segments folder must exist
 
 
 # ----- relabel records -------------------------------------------------------------------------
