@@ -35,6 +35,11 @@ def _to_numpy(x: Any) -> tuple[np.ndarray, Any]:
     return x, None
 
 
+def _on_device(x: Any) -> bool:
+    """A torch tensor that lives off the CPU (remapped there with torch ops, never copied to host)."""
+    return _is_torch(x) and x.device.type != "cpu"
+
+
 def _back(result: np.ndarray, like: Any) -> Any:
     if like is None:
         return result
@@ -198,6 +203,12 @@ class Taxonomy:
     def _apply(self, label: Any, lut: np.ndarray, space: str, out: Any, out_of_range: str) -> Any:
         if out_of_range not in ("raise", "ignore"):
             raise ValueError(f"out_of_range must be 'raise' or 'ignore', got {out_of_range!r}")
+        if _on_device(label):
+            from . import torch_support as ts
+
+            s = self._space(space)
+            checked = ts.check_labels(label, len(s["names"]), int(s["ignore"]), space, out_of_range)
+            return ts.apply_lut(checked, lut)
         arr, like = _to_numpy(label)
         if not np.issubdtype(arr.dtype, np.integer):
             raise LabelError(f"{space} labels must be an integer array, got dtype {arr.dtype}")
@@ -256,6 +267,26 @@ class Taxonomy:
             raise LabelError(f"scores have {arr.shape[ax]} channels on axis {axis}; the universal taxonomy has {n}")
         return ax
 
+    def _check_tensor(self, x: Any, axis: int) -> int:
+        """Shape checks of :meth:`_check_scores` for a device tensor, without copying it."""
+        ax = axis if axis >= 0 else x.ndim + axis
+        if not 0 <= ax < x.ndim:
+            raise LabelError(f"axis {axis} out of range for {x.ndim}-d scores")
+        if x.shape[ax] != len(self.universal_names):
+            raise LabelError(f"scores have {x.shape[ax]} channels on axis {axis}; "
+                             f"the universal taxonomy has {len(self.universal_names)}")
+        return ax
+
+    def torch_module(self, test_dataset: str, *, from_logits: bool = True, dim: int = 1) -> Any:
+        """A ``torch.nn.Module`` mapping universal logits (or probabilities) on ``dim`` to test-class scores.
+
+        The binary matrix is a non-trainable buffer; put the module at the end of a universal
+        model to evaluate it in ``test_dataset``'s classes. Imports torch.
+        """
+        from .torch_support import ToTest
+
+        return ToTest(self.matrix(test_dataset), test_dataset, from_logits=from_logits, dim=dim)
+
     def _check_finite(self, arr: np.ndarray, ax: int, channels: np.ndarray, test_dataset: str, logits: bool,
                       summed: np.ndarray | None = None) -> None:
         """LabelError where the scores a result is computed from hold NaN or infinity.
@@ -303,6 +334,10 @@ class Taxonomy:
             float array, same shape but ``axis`` has the test dataset's class count.
         """
         groups = self.groups(test_dataset)
+        if _on_device(probs):
+            from . import torch_support as ts
+
+            return ts.scores_to_test(probs, self.matrix(test_dataset), self._check_tensor(probs, axis), from_logits)
         arr, like = _to_numpy(probs)
         ax = self._check_scores(arr, axis)
         if like is not None:
@@ -324,6 +359,12 @@ class Taxonomy:
         infinite scores in those channels raise LabelError unless ``check_finite=False`` (the
         check costs one sum over the channels read).
         """
+        if _on_device(x) and x.dtype.is_floating_point:
+            from . import torch_support as ts
+
+            return ts.labels_from_scores(x, self.matrix(test_dataset), self._check_tensor(x, axis), from_logits)
+        if _on_device(x):
+            return self._apply(x, self.test_lut(test_dataset), UNIVERSAL, out, out_of_range)
         arr, like = _to_numpy(x)
         if np.issubdtype(arr.dtype, np.integer):
             return self._apply(x, self.test_lut(test_dataset), UNIVERSAL, out, out_of_range)

@@ -1,0 +1,110 @@
+"""Runtime: PyTorch paths, imported only when a caller hands unitax a tensor or asks for a module.
+
+CPU tensors go through the numpy kernels of :mod:`unitax.remap` without copies (``Tensor.numpy()``
+shares memory); tensors on other devices (CUDA) are remapped there with torch ops, so data never
+leaves the device. Nothing here is imported by ``import unitax``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import LabelError
+
+_device_tables: dict[tuple[int, str], torch.Tensor] = {}
+
+
+def device_table(arr: np.ndarray, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """A (cached) copy of a read-only compiled table on ``device``."""
+    key = (id(arr), f"{device}/{dtype}")
+    t = _device_tables.get(key)
+    if t is None:
+        t = torch.from_numpy(np.array(arr)).to(device=device, dtype=dtype)
+        _device_tables[key] = t
+    return t
+
+
+def check_labels(label: torch.Tensor, n: int, ignore: int, space: str, out_of_range: str) -> torch.Tensor:
+    """Refuse (or send to ignore) values that are not ids of ``space``; one pass on the device."""
+    if label.dtype.is_floating_point or label.dtype.is_complex or label.dtype == torch.bool:
+        raise LabelError(f"{space} labels must be an integer tensor, got {label.dtype}")
+    bad_mask = (label < 0) | ((label >= n) & (label != ignore)) if label.dtype != torch.uint8 else \
+        ((label >= n) & (label != ignore))
+    if bool(bad_mask.any()):
+        if out_of_range != "ignore":
+            bad = torch.unique(label[bad_mask]).tolist()
+            shown = ", ".join(str(v) for v in bad[:20]) + (" ..." if len(bad) > 20 else "")
+            raise LabelError(f"label values outside {space}'s ids 0..{n - 1} (and ignore {ignore}): {shown}; "
+                             "pass out_of_range='ignore' to send them to ignore")
+        label = torch.where(bad_mask, torch.full_like(label, ignore), label)
+    return label
+
+
+def apply_lut(label: torch.Tensor, lut: np.ndarray) -> torch.Tensor:
+    """``lut[label]`` on label's device, int32 indices (not int64) where the device needs indices at all."""
+    table = device_table(lut, label.device, torch.uint8 if lut.dtype == np.uint8 else torch.int32)
+    idx = label.to(torch.int32) if label.dtype != torch.int64 else label
+    out = table[idx]
+    return out if lut.dtype == np.uint8 else out.to(torch.int32)
+
+
+def scores_to_test(x: torch.Tensor, matrix: np.ndarray, axis: int, from_logits: bool) -> torch.Tensor:
+    """Sum universal scores (or softmax of logits) into test classes along ``axis``, on x's device."""
+    used = np.flatnonzero(matrix.any(axis=0))
+    if from_logits:
+        x = torch.softmax(x, dim=axis)
+    idx = device_table(used.astype(np.int64), x.device)
+    sub = x.index_select(axis, idx)
+    m = device_table(np.ascontiguousarray(matrix[:, used]), x.device, x.dtype)
+    moved = sub.movedim(axis, -1)
+    return torch.matmul(moved, m.T).movedim(-1, axis)
+
+
+def labels_from_scores(x: torch.Tensor, matrix: np.ndarray, axis: int, from_logits: bool) -> torch.Tensor:
+    """argmax over test classes of the summed scores; with logits only the feeding channels are read."""
+    used = np.flatnonzero(matrix.any(axis=0))
+    idx = device_table(used.astype(np.int64), x.device)
+    sub = x.index_select(axis, idx)
+    if from_logits:  # softmax's denominator cancels in the argmax
+        sub = torch.exp(sub - sub.amax(dim=axis, keepdim=True))
+    m = device_table(np.ascontiguousarray(matrix[:, used]), x.device, x.dtype)
+    scores = torch.matmul(sub.movedim(axis, -1), m.T)
+    out = scores.argmax(dim=-1)
+    return out.to(torch.uint8 if matrix.shape[0] < 255 else torch.int32)
+
+
+class ToTest(torch.nn.Module):
+    """Maps universal logits or probabilities (N, U, ...) to test-class scores (N, T, ...).
+
+    The binary matrix is a buffer, not a parameter: it moves with ``.to(device)`` and is saved
+    in ``state_dict`` but never trained.
+    """
+
+    def __init__(self, matrix: np.ndarray, test_dataset: str, from_logits: bool = True, dim: int = 1):
+        super().__init__()
+        used = np.flatnonzero(matrix.any(axis=0))
+        self.test_dataset = test_dataset
+        self.from_logits = from_logits
+        self.dim = dim
+        self.n_universal = int(matrix.shape[1])
+        self.register_buffer("used", torch.from_numpy(used.astype(np.int64)), persistent=False)
+        self.register_buffer("weight", torch.from_numpy(np.ascontiguousarray(matrix[:, used], dtype=np.float32)))
+
+    def extra_repr(self) -> str:
+        return (f"test_dataset={self.test_dataset!r}, universal={self.n_universal}, test={self.weight.shape[0]}, "
+                f"from_logits={self.from_logits}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[self.dim] != self.n_universal:
+            raise LabelError(f"expected {self.n_universal} universal channels on dim {self.dim}, got {x.shape[self.dim]}")
+        if self.from_logits:
+            x = torch.softmax(x, dim=self.dim)
+        sub = x.index_select(self.dim, self.used)
+        return torch.matmul(sub.movedim(self.dim, -1), self.weight.to(sub.dtype).T).movedim(-1, self.dim)
+
+
+def is_tensor(x: Any) -> bool:
+    return isinstance(x, torch.Tensor)
