@@ -84,31 +84,28 @@ def compile_cmd(specs: Path, out: Path, naive: bool) -> None:
     if naive:
         _compile_naive(specs, Path("generated-naive") if out == Path("generated") else out)
         return
-    try:
-        result = build.compile_taxonomy(specs, out)
-    except SpecError as e:
-        _fail(e.problems)
-        return
-    except BuildError as e:
-        click.echo(f"unitax: build failed: {e}; {out} was left as it was", err=True)
-        sys.exit(2)
+    result = _build_or_exit(build.compile_taxonomy, specs, out)
     _report(result.warnings)
     what = "wrote" if result.changed else "unchanged:"
     click.echo(f"{what} {out} ({len(result.files)} files: {len(result.model.datasets)} datasets, "
                f"{len(result.model.mappings)} mappings)")
 
 
-def _compile_naive(specs: Path, out: Path) -> None:
-    from . import naive
-
+def _build_or_exit(compile_fn: Any, specs: Path, out: Path) -> Any:
+    """Run a compile; bad specs exit 1 with every problem, a failed write exits 2. OUT stays as it was."""
     try:
-        result, warned = naive.compile_naive(specs, out)
+        return compile_fn(specs, out)
     except SpecError as e:
         _fail(e.problems)
-        return
     except BuildError as e:
         click.echo(f"unitax: build failed: {e}; {out} was left as it was", err=True)
         sys.exit(2)
+
+
+def _compile_naive(specs: Path, out: Path) -> None:
+    from . import naive
+
+    result, warned = _build_or_exit(naive.compile_naive, specs, out)
     if warned:
         click.echo("naive taxonomy: " + ", ".join(f"{n} [{rule}] warning(s)" for rule, n in warned.items()), err=True)
     what = "wrote" if result.changed else "unchanged:"

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from . import emit, load, schema
+from . import emit, load, rules, schema
 from .errors import Problem, SpecError
 from .load import Document, JsonPath, format_path
 from .model import UNIVERSAL, LabelSpace, Model
@@ -121,27 +121,9 @@ def _schema_path(root: Path) -> Path:
     return own if own.is_file() else schema.REPO_SCHEMAS / SCHEMA_FILE
 
 
-def _suggest(name: str, choices: list[str]) -> str:
-    import difflib
-
-    folded = {c.casefold(): c for c in choices}
-    if name.casefold() in folded:
-        return f"; did you mean {folded[name.casefold()]!r}?"
-    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-class _Ctx:
+class _Ctx(rules.Reporter):
     def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def add(self, doc: Document, path: JsonPath, rule: str, message: str, severity: str = "error") -> None:
-        assert rule in RULES, rule
-        self.problems.append(Problem(doc.file, doc.line(path), format_path(path), rule, message, severity))
-
-    def at(self, file: str, line: int, rule: str, message: str) -> None:
-        assert rule in RULES, rule
-        self.problems.append(Problem(file, line, "$", rule, message))
+        super().__init__(RULES)
 
 
 def _structure(doc: Document, root: Path) -> list[Problem]:
@@ -241,7 +223,7 @@ def _check_doc(ctx: _Ctx, doc: Document, model: Model, claimed: dict[str, Docume
     spaces = model.spaces
     if name not in spaces or name == UNIVERSAL:
         ctx.add(doc, ("dataset",), "unknown-dataset",
-                f"{name!r} is not a declared dataset{_suggest(name, sorted(s for s in spaces if s != UNIVERSAL))}")
+                f"{name!r} is not a declared dataset{rules.suggest(name, sorted(s for s in spaces if s != UNIVERSAL))}")
         return None
     if name != stem:
         ctx.add(doc, ("dataset",), "relabel-file-name",
@@ -271,7 +253,7 @@ def _check_record(ctx: _Ctx, doc: Document, i: int, rec: dict, space: LabelSpace
         known = ", ".join([name] + aliases)
         ctx.add(doc, ("records", i, "alias"), "unknown-alias",
                 f"record names dataset {alias!r}, which is neither {name} nor one of its aliases ({known})"
-                + _suggest(alias, [name] + aliases))
+                + rules.suggest(alias, [name] + aliases))
         ok = False
     for side in ("from", "to"):
         cls = rec[side]
@@ -279,7 +261,7 @@ def _check_record(ctx: _Ctx, doc: Document, i: int, rec: dict, space: LabelSpace
             continue
         if cls not in universal.index:
             ctx.add(doc, ("records", i, side), "unknown-class",
-                    f"{side} {cls!r} is not a universal class{_suggest(cls, list(universal.names))}")
+                    f"{side} {cls!r} is not a universal class{rules.suggest(cls, list(universal.names))}")
             ok = False
         elif cls not in space.index:
             ctx.add(doc, ("records", i, side), "class-not-in-dataset",

@@ -36,7 +36,8 @@ RULES: dict[str, str] = {
 }
 
 
-def _suggest(name: str, choices: list[str]) -> str:
+def suggest(name: str, choices: list[str]) -> str:
+    """'; did you mean X?' for the closest choice (case and white space folded first), or ''."""
     folded = {c.casefold().strip(): c for c in choices}
     if name.casefold().strip() in folded:
         return f"; did you mean {folded[name.casefold().strip()]!r}?"
@@ -44,13 +45,23 @@ def _suggest(name: str, choices: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-class _Ctx:
-    def __init__(self) -> None:
+
+class Reporter:
+    """Collects Problems for one set of named rules (every rule id must be declared)."""
+
+    def __init__(self, rules: dict[str, str] = RULES) -> None:
+        self.rules = rules
         self.problems: list[Problem] = []
 
     def add(self, doc: Document, path: JsonPath, rule: str, message: str, severity: str = "error") -> None:
-        assert rule in RULES, rule
+        assert rule in self.rules, rule
         self.problems.append(Problem(doc.file, doc.line(path), format_path(path), rule, message, severity))
+
+    def at(self, file: str, line: int, rule: str, message: str) -> None:
+        """A problem located by file and line only (no JSON path)."""
+        assert rule in self.rules, rule
+        self.problems.append(Problem(file, line, "$", rule, message))
+
 
 
 def _space_from(doc: Document) -> LabelSpace:
@@ -70,7 +81,7 @@ def _space_from(doc: Document) -> LabelSpace:
                       d.get("class_list_from"))
 
 
-def rule_classes(ctx: _Ctx, doc: Document, space: LabelSpace) -> None:
+def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> None:
     """duplicate-id, id-order, id-range, duplicate-name, name-clash for one label space."""
     limit = 255 if space.label_dtype == "uint8" else 65535
     if space.ignore > limit:
@@ -111,7 +122,7 @@ def rule_classes(ctx: _Ctx, doc: Document, space: LabelSpace) -> None:
             ctx.add(doc, p + ("definition",), "empty-definition", f"class {c.name!r} has no definition", "warning")
 
 
-def rule_mapping(ctx: _Ctx, doc: Document, spaces: dict[str, LabelSpace], broken: set[str]) -> Mapping | None:
+def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], broken: set[str]) -> Mapping | None:
     """unknown-dataset, self-mapping, unknown-class, mapped-twice, unmapped-class, undecided-target, fed-unfed."""
     d = doc.data
     if d["source"] in broken or d["target"] in broken:
@@ -120,7 +131,7 @@ def rule_mapping(ctx: _Ctx, doc: Document, spaces: dict[str, LabelSpace], broken
     for side in ("source", "target"):
         if d[side] not in spaces:
             ctx.add(doc, (side,), "unknown-dataset",
-                    f"{side} {d[side]!r} is not a declared dataset{_suggest(d[side], sorted(spaces))}")
+                    f"{side} {d[side]!r} is not a declared dataset{suggest(d[side], sorted(spaces))}")
             ok = False
     if not ok:
         return None
@@ -133,11 +144,11 @@ def rule_mapping(ctx: _Ctx, doc: Document, spaces: dict[str, LabelSpace], broken
     for s, t in d["map"].items():
         if s not in src.index:
             ctx.add(doc, ("map", s), "unknown-class",
-                    f"{s!r} is not a class of {src.name}{_suggest(s, list(src.names))}")
+                    f"{s!r} is not a class of {src.name}{suggest(s, list(src.names))}")
             ok = False
         if t not in dst.index:
             what = "a universal class" if dst.name == UNIVERSAL else f"a class of {dst.name}"
-            hint = _suggest(t, list(dst.names))
+            hint = suggest(t, list(dst.names))
             if not hint and t == dst.ignore_name:
                 hint = "; list the source class under ignore instead"
             ctx.add(doc, ("map", s), "unknown-class", f"{s!r} maps to {t!r}, which is not {what}{hint}")
@@ -149,7 +160,7 @@ def rule_mapping(ctx: _Ctx, doc: Document, spaces: dict[str, LabelSpace], broken
     for i, s in enumerate(d["ignore"]):
         if s not in src.index:
             ctx.add(doc, ("ignore", i), "unknown-class",
-                    f"ignored {s!r} is not a class of {src.name}{_suggest(s, list(src.names))}")
+                    f"ignored {s!r} is not a class of {src.name}{suggest(s, list(src.names))}")
             ok = False
             continue
         if s in seen:
@@ -168,7 +179,7 @@ def rule_mapping(ctx: _Ctx, doc: Document, spaces: dict[str, LabelSpace], broken
     for i, t in enumerate(d["unfed"]):
         if t not in dst.index:
             ctx.add(doc, ("unfed", i), "unknown-class",
-                    f"unfed {t!r} is not a class of {dst.name}{_suggest(t, list(dst.names))}")
+                    f"unfed {t!r} is not a class of {dst.name}{suggest(t, list(dst.names))}")
             ok = False
         elif t in fed:
             src_names = sorted(k for k, v in d["map"].items() if v == t)
@@ -187,7 +198,7 @@ def rule_mapping(ctx: _Ctx, doc: Document, spaces: dict[str, LabelSpace], broken
     return Mapping(src.name, dst.name, tuple(sorted(pairs)), tuple(sorted(ignored)), tuple(sorted(unfed)), d.get("note"))
 
 
-def rule_roles(ctx: _Ctx, docs: dict[str, Document], mappings: dict[tuple[str, str], Any],
+def rule_roles(ctx: Reporter, docs: dict[str, Document], mappings: dict[tuple[str, str], Any],
                broken: set[str] = frozenset()) -> None:
     """missing-mapping: train datasets map to universal, test datasets are mapped from it.
 
@@ -206,7 +217,7 @@ def rule_roles(ctx: _Ctx, docs: dict[str, Document], mappings: dict[tuple[str, s
                     f"test dataset {name!r} has no mapping file mappings/universal_to_{name}.yaml")
 
 
-def rule_cycles(ctx: _Ctx, mapping_docs: dict[tuple[str, str], Document]) -> None:
+def rule_cycles(ctx: Reporter, mapping_docs: dict[tuple[str, str], Document]) -> None:
     """cycle: dataset-to-dataset remaps must form a DAG (universal excluded)."""
     graph: dict[str, list[str]] = defaultdict(list)
     for s, t in sorted(mapping_docs):
@@ -245,7 +256,7 @@ def check(docs: list[Document], broken: set[str] = frozenset()) -> tuple[Model |
             are skipped rather than reported again as naming unknown datasets), and
             ``mappings/<stem>`` for mapping files that failed (not reported again as missing).
     """
-    ctx = _Ctx()
+    ctx = Reporter()
     universal_doc = next((d for d in docs if d.rel == "universal.yaml"), None)
     datasets: dict[str, Document] = {}
     mapping_docs: dict[tuple[str, str], Document] = {}
