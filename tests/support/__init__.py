@@ -1,0 +1,1 @@
+"""Helpers shared by the test modules (import as ``from support.X import ...``, never from conftest)."""
