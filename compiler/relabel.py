@@ -4,7 +4,7 @@ A relabel record moves a list of segments (split, image key, segment id) of one 
 another class. The records live in ``taxonomy/relabel/<dataset>.yaml`` (one file per declared
 dataset, the records as small YAML mappings) and each record's segment list in a plain text
 file beside it, ``taxonomy/relabel/<dataset>/<...>.tsv``: one ``<image key>\\t<segment id>``
-per line. The lists are facts (226,391 segments in the MSeg reference), so they are parsed
+per line. The lists are facts (226,413 segments in the MSeg reference), so they are parsed
 with a few vectorised passes instead of through YAML and JSON Schema: the YAML files go through
 the usual load -> schema -> named rules path, the lists through ``parse_segments``.
 

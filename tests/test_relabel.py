@@ -78,7 +78,7 @@ def test_specs_are_the_import_of_the_reference(reference):
 
 def test_compiled_tables_hold_every_reference_segment_once(reference, tax):
     segs = reference_segments(reference)
-    assert len(segs) == 226_391
+    assert len(segs) == 226_413
     assert len({s[:4] for s in segs}) == len(segs), "the reference moves some segment twice"
     by_dataset: dict[str, list] = {}
     for s in segs:
@@ -105,7 +105,26 @@ def test_records_match_the_reference_rows(reference):
     index = json.loads((GENERATED / "relabel.json").read_text())
     got = sorted((r["alias"], r["split"], r["from"], r["to"]) for d in index["datasets"].values() for r in d["records"])
     want = sorted((r["dataset"], r["split"], r["orig_class"], r["relabeled_class"]) for r in rows)
-    assert got == want and len(got) == 379
+    assert got == want and len(got) == 381
+
+
+def test_compiled_records_equal_the_reference_inventory(reference):
+    """Record for record: (dataset, split, from, to, segment count) of the compiled index against
+    update_records.tsv and the line count of each record's segment list (381 records, 226,413
+    segments, the two COCO-Panoptic val runway/pavement records included)."""
+    base = reference / "relabeled_data"
+    with open(base / "update_records.tsv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    want = sorted((DATASET_OF[r["dataset"]], r["split"], r["orig_class"], r["relabeled_class"],
+                   sum(1 for line in (base / r["segment_list"]).read_text("utf-8").splitlines() if line.strip()))
+                  for r in rows)
+    index = json.loads((GENERATED / "relabel.json").read_text())
+    got = sorted((ds, r["split"], r["from"], r["to"], r["segments"])
+                 for ds, d in index["datasets"].items() for r in d["records"])
+    assert got == want
+    assert len(got) == 381 and sum(r[-1] for r in got) == 226_413
+    assert ("coco-panoptic-133-relabeled", "val", "sidewalk_pavement", "runway", 21) in got
+    assert ("coco-panoptic-133-relabeled", "val", "sidewalk_pavement", "sidewalk_pavement", 1) in got
 
 
 # ----- the compiled tables and the runtime ----------------------------------------------------
