@@ -190,19 +190,23 @@ def _read_label_png(path: Path) -> Any:
               help="A folder written by `unitax compile` (default: the bundled taxonomy).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="A per-class table, or JSON.")
-def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, compiled: Path | None, fmt: str) -> None:
+@click.option("--convention", type=click.Choice(["standard", "mseg"]), default="standard", show_default=True,
+              help="standard: IoU NaN only where TP+FP+FN = 0, means skip NaN (Cityscapes, mmsegmentation); "
+                   "mseg: mseg-semantic's I/(U+1e-10) averaged over all classes (absent ones count 0).")
+def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, compiled: Path | None, fmt: str,
+                 convention: str) -> None:
     """Score label PNGs in PRED_DIR against the ground-truth PNGs in GT_DIR (paired by relative path).
 
     Prints per-class IoU and accuracy, mIoU, frequency-weighted IoU, pixel accuracy and mean class
-    accuracy; ground-truth pixels equal to the dataset's ignore value are skipped and classes absent
-    from the ground truth are reported as absent.
+    accuracy, and the convention that produced them; ground-truth pixels equal to the dataset's
+    ignore value are skipped.
     """
     import json
 
     import unitax
 
     try:
-        ev = unitax.load(compiled).evaluator(dataset)
+        ev = unitax.load(compiled).evaluator(dataset, convention=convention)
     except unitax.UnitaxError as e:
         raise click.ClickException(str(e)) from None
     gts = sorted(p.relative_to(gt_dir) for p in gt_dir.rglob("*.png"))

@@ -9,14 +9,30 @@ names with :class:`Evaluator`, then feed it batch by batch::
         ev.update(probs, gt, axis=0)
     print(ev.result().table())
 
-Conventions (those of the Cityscapes / MSeg evaluation scripts):
+Always:
 
 * ground-truth pixels equal to the dataset's ignore value are left out entirely;
 * a prediction equal to the ignore value (a universal class the dataset has no class for)
   counts as a miss of the ground-truth class and as a hit of no class;
-* a class that never occurs in the ground truth is *absent*: its IoU and accuracy are NaN
-  (``None`` in :meth:`EvalResult.as_dict`), and the means are taken over present classes only;
 * counts are int64, so billions of pixels accumulate exactly.
+
+How a class that is missing from the ground truth, the prediction or both is scored depends on
+the *convention* (``Evaluator(..., convention=...)``, ``tax.evaluator(ds, convention=...)``,
+``unitax evaluate --convention``); every result names the one that produced it:
+
+``"standard"`` (the default; the Cityscapes scripts' and mmsegmentation's rule)
+    IoU = TP / (TP + FP + FN), NaN only where TP + FP + FN = 0 (the class is in neither the
+    ground truth nor the prediction); mIoU is the mean over the other classes, so a class that
+    is predicted but absent from the ground truth counts with IoU 0. Class accuracy (recall) =
+    TP / (TP + FN), NaN where the class is absent from the ground truth (its false positives
+    have no recall to lower), and mean class accuracy is the mean over ground-truth classes.
+    fwIoU weighs each IoU by its class's ground-truth share, so absent classes weigh 0 and the
+    question does not arise. Pixel accuracy = TP / valid pixels.
+``"mseg"`` (mseg-semantic's ``SegmentationAverageMeter``)
+    IoU = I / (U + 1e-10) and accuracy = I / (T + 1e-10) for every class, and mIoU and mean
+    accuracy average over *all* classes of the dataset, so a class absent from both the ground
+    truth and the prediction counts as 0; pixel accuracy = I / (T + 1e-10) summed. MSeg reports
+    no fwIoU; the one given is the ground-truth-weighted mean of these IoUs (NaN without pixels).
 
 Speed: for uint8 labels each chunk of pixels becomes one uint16 ``gt << 8 | pred`` and one
 ``np.bincount`` over 65536 bins; the same counts also reveal out-of-range values, so
@@ -54,13 +70,14 @@ class EvalResult:
         confusion: (n, n) int64, rows ground truth, columns prediction.
         unpredicted: (n,) int64, pixels of each ground-truth class predicted as ignore.
         present: (n,) bool, whether the class occurs in the ground truth.
-        iou: (n,) float64 intersection over union, NaN where absent.
-        accuracy: (n,) float64 recall (hits / ground-truth pixels), NaN where absent.
-        miou: mean IoU over present classes (NaN if none is present).
-        fwiou: frequency-weighted IoU (each present class weighted by its ground-truth share).
+        iou: (n,) float64 intersection over union (NaN per the convention, module docstring).
+        accuracy: (n,) float64 recall (hits / ground-truth pixels), NaN per the convention.
+        miou: mean IoU (over the non-NaN classes; NaN if none).
+        fwiou: frequency-weighted IoU (each class weighted by its ground-truth share).
         pixel_accuracy: hits / valid ground-truth pixels.
-        mean_accuracy: mean of ``accuracy`` over present classes.
+        mean_accuracy: mean of ``accuracy`` over the non-NaN classes.
         pixels: valid (non-ignored) ground-truth pixels counted.
+        convention: ``"standard"`` or ``"mseg"``: the rule that produced these numbers.
     """
 
     names: tuple[str, ...]
@@ -74,6 +91,7 @@ class EvalResult:
     pixel_accuracy: float
     mean_accuracy: float
     pixels: int
+    convention: str = "standard"
 
     @property
     def gt_pixels(self) -> np.ndarray:
@@ -98,6 +116,7 @@ class EvalResult:
 
         gt, pred = self.gt_pixels, self.pred_pixels
         return {
+            "convention": self.convention,
             "miou": num(self.miou),
             "fwiou": num(self.fwiou),
             "pixel_accuracy": num(self.pixel_accuracy),
@@ -115,7 +134,7 @@ class EvalResult:
         """A plain-text report: one line per class, then the summary metrics."""
 
         def pct(x: float) -> str:
-            return "absent" if math.isnan(x) else f"{100 * x:6.2f}"
+            return "n/a" if math.isnan(x) else f"{100 * x:6.2f}"
 
         width = max([len(n) for n in self.names] + [5])
         gt = self.gt_pixels
@@ -126,32 +145,59 @@ class EvalResult:
         lines.append(f"mIoU {pct(self.miou).strip()}  fwIoU {pct(self.fwiou).strip()}  "
                      f"pixel acc {pct(self.pixel_accuracy).strip()}  mean acc {pct(self.mean_accuracy).strip()}  "
                      f"({int(self.present.sum())} present, {n_abs} absent class(es), {self.pixels} pixels)")
+        lines.append(f"convention: {self.convention} ({CONVENTIONS[self.convention]})")
         return "\n".join(lines) + "\n"
 
 
-def metrics(confusion: np.ndarray, unpredicted: np.ndarray, names: Sequence[str]) -> EvalResult:
-    """Every metric from a confusion matrix (rows ground truth) and the per-class unpredicted counts."""
+#: the scoring conventions (module docstring), each with the line the reports print
+CONVENTIONS = {
+    "standard": "IoU NaN only where TP+FP+FN = 0, accuracy NaN where absent from ground truth; means skip NaN",
+    "mseg": "mseg-semantic: I/(U+1e-10), A/(T+1e-10); means over all classes, absent ones count 0",
+}
+
+
+def check_convention(convention: str) -> str:
+    """``convention`` if it is one of :data:`CONVENTIONS`, else ValueError naming the valid ones."""
+    if not isinstance(convention, str) or convention not in CONVENTIONS:
+        raise ValueError(f"unknown evaluation convention {convention!r}; use one of: {', '.join(CONVENTIONS)}")
+    return convention
+
+
+def metrics(confusion: np.ndarray, unpredicted: np.ndarray, names: Sequence[str],
+            convention: str = "standard") -> EvalResult:
+    """Every metric from a confusion matrix (rows ground truth) and the per-class unpredicted
+    counts, by ``convention`` (``"standard"`` or ``"mseg"``, module docstring)."""
+    check_convention(convention)
     conf = np.asarray(confusion, dtype=np.int64)
     unp = np.asarray(unpredicted, dtype=np.int64)
     tp = np.diagonal(conf).astype(np.int64)
     gt = conf.sum(axis=1) + unp
     pred = conf.sum(axis=0)
+    union = gt + pred - tp
     present = gt > 0
     total = int(gt.sum())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        union = gt + pred - tp
-        iou = np.where(present, tp / np.where(union > 0, union, 1), np.nan)
-        acc = np.where(present, tp / np.where(gt > 0, gt, 1), np.nan)
-    if present.any():
-        miou = float(np.mean(iou[present]))
-        macc = float(np.mean(acc[present]))
-        fwiou = float(np.sum(gt[present] / total * iou[present]))
-        pacc = float(tp.sum() / total)
+    nan = float("nan")
+    if convention == "mseg":
+        iou = tp / (union + 1e-10)
+        acc = tp / (gt + 1e-10)
+        miou, macc = float(np.mean(iou)), float(np.mean(acc))
+        pacc = float(tp.sum() / (total + 1e-10))
+        fwiou = float(np.sum(gt * iou) / total) if total else nan
     else:
-        miou = macc = fwiou = pacc = float("nan")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            iou = np.where(union > 0, tp / np.where(union > 0, union, 1), np.nan)
+            acc = np.where(present, tp / np.where(present, gt, 1), np.nan)
+        scored = union > 0
+        miou = float(np.mean(iou[scored])) if scored.any() else nan
+        if present.any():
+            macc = float(np.mean(acc[present]))
+            fwiou = float(np.sum(gt[present] / total * iou[present]))
+            pacc = float(tp.sum() / total)
+        else:
+            macc = fwiou = pacc = nan
     for a in (conf, unp, present, iou, acc):
         a.flags.writeable = False
-    return EvalResult(tuple(names), conf, unp, present, iou, acc, miou, fwiou, pacc, macc, total)
+    return EvalResult(tuple(names), conf, unp, present, iou, acc, miou, fwiou, pacc, macc, total, convention)
 
 
 class Evaluator:
@@ -164,10 +210,14 @@ class Evaluator:
         convert: optional ``convert(pred, **kwargs) -> labels`` applied to every prediction
             first (``tax.evaluator`` passes one that turns universal scores or labels into
             this label space's ids).
+        convention: how classes missing from the ground truth or the prediction are scored:
+            ``"standard"`` (default) or ``"mseg"`` (module docstring); ValueError otherwise.
     """
 
     def __init__(self, names: Sequence[str], ignore_index: int = 255,
-                 convert: Callable[..., np.ndarray] | None = None, *, dataset: str | None = None):
+                 convert: Callable[..., np.ndarray] | None = None, *, dataset: str | None = None,
+                 convention: str = "standard"):
+        self.convention = check_convention(convention)
         self.names = tuple(names)
         self.n = len(self.names)
         if self.n == 0:
@@ -285,9 +335,10 @@ class Evaluator:
             hist += np.bincount(gi * (n + 1) + pi, minlength=n * (n + 1))
         return hist.reshape(n, n + 1)
 
-    def result(self) -> EvalResult:
-        """The metrics of everything counted so far."""
-        return metrics(self._conf[:, : self.n].copy(), self._conf[:, self.n].copy(), self.names)
+    def result(self, convention: str | None = None) -> EvalResult:
+        """The metrics of everything counted so far, by ``convention`` (default: the evaluator's)."""
+        return metrics(self._conf[:, : self.n].copy(), self._conf[:, self.n].copy(), self.names,
+                       self.convention if convention is None else convention)
 
 
 def _as_numpy(x: Any) -> np.ndarray:

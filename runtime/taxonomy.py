@@ -16,7 +16,7 @@ import numpy as np
 
 from . import remap as _k
 from .errors import IntegrityError, LabelError, UnitaxError, UnknownDatasetError
-from .evaluate import Evaluator
+from .evaluate import Evaluator, check_convention
 from .loader import Compiled, read_compiled
 
 UNIVERSAL = "universal"
@@ -433,14 +433,18 @@ class Taxonomy:
             out = None
         return _back(_k.labels_from_scores(arr, groups, axis=ax, from_logits=from_logits, out=out), like)
 
-    def evaluator(self, dataset: str) -> Evaluator:
+    def evaluator(self, dataset: str, convention: str = "standard") -> Evaluator:
         """A streaming evaluator (confusion matrix, IoU, accuracies) in ``dataset``'s own classes.
+
+        ``convention``: ``"standard"`` (IoU NaN only where TP + FP + FN = 0) or ``"mseg"``
+        (mseg-semantic's I / (U + 1e-10), averaged over all classes); see :mod:`unitax.evaluate`.
 
         ``ev.update(pred, gt, axis=0, from_logits=False, pred_space=None)``: float predictions
         are universal scores (class axis ``axis``), integer ones ``dataset`` labels; pass
         ``pred_space="universal"`` for universal labels or ``"dataset"`` for scores over
         ``dataset``'s classes. ``gt`` holds ``dataset`` labels (its ignore value skipped).
         """
+        check_convention(convention)
         names = self.names(dataset)
         if dataset != UNIVERSAL:
             self._label_lut(dataset)  # fail now, not at the first batch
@@ -459,7 +463,7 @@ class Taxonomy:
                 raise LabelError(f"scores need {len(names)} channels ({dataset}) on axis {axis}, got shape {arr.shape}")
             return np.argmax(arr, axis=axis).astype(np.uint8 if len(names) < 255 else np.uint16)
 
-        return Evaluator(names, self.ignore_index(dataset), convert, dataset=dataset)
+        return Evaluator(names, self.ignore_index(dataset), convert, dataset=dataset, convention=convention)
 
     @cached_property
     def fingerprint(self) -> str:

@@ -34,20 +34,95 @@ def test_hand_computed_example():
     assert r.unpredicted.tolist() == [0, 1, 0, 0]
     assert r.gt_pixels.tolist() == [2, 2, 3, 0] and r.pred_pixels.tolist() == [1, 2, 2, 1]
     assert r.present.tolist() == [True, True, True, False] and r.absent == ("tree",)
-    iou = [1 / (2 + 1 - 1), 1 / (2 + 2 - 1), 2 / (3 + 2 - 2)]  # 1/2, 1/3, 2/3
-    assert r.iou[:3].tolist() == pytest.approx(iou) and math.isnan(r.iou[3])
-    assert r.miou == pytest.approx(0.5)
+    # standard: tree is predicted but absent from the ground truth, so IoU 0 (TP+FP+FN = 1), and it
+    # counts in the mean; its accuracy (recall) has no ground truth, so NaN
+    iou = [1 / (2 + 1 - 1), 1 / (2 + 2 - 1), 2 / (3 + 2 - 2), 0.0]  # 1/2, 1/3, 2/3, 0
+    assert r.convention == "standard"
+    assert r.iou.tolist() == pytest.approx(iou)
+    assert r.miou == pytest.approx(1.5 / 4)
     assert r.fwiou == pytest.approx(2 / 7 * 1 / 2 + 2 / 7 * 1 / 3 + 3 / 7 * 2 / 3)
     assert r.pixel_accuracy == pytest.approx(4 / 7)
-    assert r.mean_accuracy == pytest.approx((1 / 2 + 1 / 2 + 2 / 3) / 3)
+    assert math.isnan(r.accuracy[3]) and r.mean_accuracy == pytest.approx((1 / 2 + 1 / 2 + 2 / 3) / 3)
     assert r.pixels == 7
     d = r.as_dict()
-    assert d["classes"][3] == {"id": 3, "name": "tree", "present": False, "iou": None, "accuracy": None,
+    assert d["classes"][3] == {"id": 3, "name": "tree", "present": False, "iou": 0.0, "accuracy": None,
                                "gt_pixels": 0, "pred_pixels": 1}
-    assert d["present_classes"] == 3 and d["miou"] == pytest.approx(0.5)
+    assert d["convention"] == "standard" and d["present_classes"] == 3 and d["miou"] == pytest.approx(0.375)
     json.dumps(d, allow_nan=False)  # strictly valid JSON
     text = r.table()
-    assert "tree" in text and "absent" in text and "mIoU 50.00" in text
+    assert "tree" in text and "n/a" in text and "mIoU 37.50" in text and "convention: standard" in text
+
+
+# gt/pred of the hand-computed example, with a fifth class "bus" in neither
+HAND_GT = np.array([[0, 0, 1, 1], [2, 2, 2, 255]], dtype=np.uint8)
+HAND_PRED = np.array([[0, 1, 1, 255], [2, 2, 3, 0]], dtype=np.uint8)
+NAMES5 = NAMES + ("bus",)
+
+
+def test_hand_computed_standard_convention_with_a_class_in_neither():
+    ev = Evaluator(NAMES5)
+    ev.update(HAND_PRED, HAND_GT)
+    r = ev.result()
+    assert r.iou[:4].tolist() == pytest.approx([1 / 2, 1 / 3, 2 / 3, 0.0]) and math.isnan(r.iou[4])  # bus: 0/0
+    assert r.miou == pytest.approx((1 / 2 + 1 / 3 + 2 / 3 + 0) / 4)  # bus skipped, tree counted
+    assert math.isnan(r.accuracy[3]) and math.isnan(r.accuracy[4])
+    assert r.mean_accuracy == pytest.approx((1 / 2 + 1 / 2 + 2 / 3) / 3)
+    assert r.as_dict()["classes"][4]["iou"] is None
+    assert "bus" in r.table() and r.table().count("n/a") == 3  # tree acc, bus IoU and acc
+
+
+def test_hand_computed_mseg_convention():
+    """mseg-semantic: I / (U + 1e-10) and I / (T + 1e-10) for every class, means over all 5."""
+    ev = Evaluator(NAMES5, convention="mseg")
+    ev.update(HAND_PRED, HAND_GT)
+    r = ev.result()
+    assert r.convention == "mseg"
+    eps = 1e-10
+    iou = [1 / (2 + eps), 1 / (3 + eps), 2 / (3 + eps), 0 / (1 + eps), 0 / (0 + eps)]
+    acc = [1 / (2 + eps), 1 / (2 + eps), 2 / (3 + eps), 0.0, 0.0]
+    assert r.iou.tolist() == iou and r.accuracy.tolist() == acc  # exactly the same float64 arithmetic
+    assert r.miou == pytest.approx((1 / 2 + 1 / 3 + 2 / 3) / 5)  # 0.3: tree and bus count as 0
+    assert r.mean_accuracy == pytest.approx((1 / 2 + 1 / 2 + 2 / 3) / 5)
+    assert r.pixel_accuracy == pytest.approx(4 / 7) and r.pixels == 7
+    d = r.as_dict()
+    assert d["convention"] == "mseg" and d["classes"][4]["iou"] == 0.0 and d["miou"] == pytest.approx(0.3)
+    assert "convention: mseg" in r.table() and "mIoU 30.00" in r.table()
+    # the same counts, re-scored by the other convention
+    assert ev.result("standard").miou == pytest.approx(0.375) and Evaluator(NAMES5).result("mseg").miou == 0.0
+
+
+def test_ignore_pixels_do_not_count_in_either_convention():
+    gt = np.array([255, 255, 0, 1], np.uint8)
+    pred = np.array([1, 2, 0, 255], np.uint8)  # predictions over ignore gt count nowhere
+    for conv in ("standard", "mseg"):
+        ev = Evaluator(("a", "b", "c"), convention=conv)
+        ev.update(pred, gt)
+        r = ev.result()
+        assert r.pred_pixels.tolist() == [1, 0, 0] and r.gt_pixels.tolist() == [1, 1, 0] and r.pixels == 2
+        assert r.iou[0] == pytest.approx(1.0) and r.iou[1] == 0.0
+    assert math.isnan(Evaluator(("a", "b", "c")).result().miou)
+
+
+def test_unknown_convention_is_a_clear_error(tax):
+    for bad in ("cityscapes", "MSEG", None):
+        with pytest.raises(ValueError, match="unknown evaluation convention.*standard, mseg"):
+            Evaluator(NAMES, convention=bad)
+        with pytest.raises(ValueError, match="unknown evaluation convention"):
+            tax.evaluator("camvid-11", convention=bad)
+    with pytest.raises(ValueError, match="unknown evaluation convention"):
+        Evaluator(NAMES).result("nope")
+
+
+def mseg_meter(pred: np.ndarray, gt: np.ndarray, n: int, ignore: int) -> dict:
+    """mseg-semantic's rule written out independently: predictions over ignore ground truth become
+    the ignore value, histograms over 0..n-1, I/(U+1e-10), means over all n classes."""
+    pred = np.where(gt == ignore, ignore, pred)
+    inter = np.array([np.sum((pred == c) & (gt == c)) for c in range(n)], np.float64)
+    area_p = np.array([np.sum(pred == c) for c in range(n)], np.float64)
+    area_t = np.array([np.sum(gt == c) for c in range(n)], np.float64)
+    iou = inter / (area_p + area_t - inter + 1e-10)
+    acc = inter / (area_t + 1e-10)
+    return {"iou": iou, "acc": acc, "miou": iou.mean(), "macc": acc.mean(), "pacc": inter.sum() / (area_t.sum() + 1e-10)}
 
 
 def brute_force(pred: np.ndarray, gt: np.ndarray, n: int, ignore: int) -> dict:
@@ -62,12 +137,13 @@ def brute_force(pred: np.ndarray, gt: np.ndarray, n: int, ignore: int) -> dict:
         if p == g:
             tp[g] += 1
     total = sum(gt_n)
-    iou = [tp[c] / (gt_n[c] + pred_n[c] - tp[c]) if gt_n[c] else None for c in range(n)]
+    iou = [tp[c] / (gt_n[c] + pred_n[c] - tp[c]) if gt_n[c] + pred_n[c] else None for c in range(n)]
     acc = [tp[c] / gt_n[c] if gt_n[c] else None for c in range(n)]
     present = [c for c in range(n) if gt_n[c]]
+    scored = [c for c in range(n) if iou[c] is not None]
     return {
         "tp": tp, "gt": gt_n, "pred": pred_n, "iou": iou, "acc": acc,
-        "miou": sum(iou[c] for c in present) / len(present),
+        "miou": sum(iou[c] for c in scored) / len(scored),
         "macc": sum(acc[c] for c in present) / len(present),
         "fwiou": sum(gt_n[c] / total * iou[c] for c in present),
         "pacc": sum(tp) / total,
@@ -97,11 +173,20 @@ def test_against_brute_force_on_random_data(dtype, seed):
     assert r.gt_pixels.tolist() == want["gt"] and r.pred_pixels.tolist() == want["pred"]
     for c in range(n):
         if want["iou"][c] is None:
-            assert math.isnan(r.iou[c]) and math.isnan(r.accuracy[c]) and not r.present[c]
+            assert math.isnan(r.iou[c]) and not r.present[c]
         else:
-            assert r.iou[c] == pytest.approx(want["iou"][c]) and r.accuracy[c] == pytest.approx(want["acc"][c])
+            assert r.iou[c] == pytest.approx(want["iou"][c])
+        if want["acc"][c] is None:
+            assert math.isnan(r.accuracy[c]) and not r.present[c]
+        else:
+            assert r.accuracy[c] == pytest.approx(want["acc"][c])
     assert r.miou == pytest.approx(want["miou"]) and r.mean_accuracy == pytest.approx(want["macc"])
     assert r.fwiou == pytest.approx(want["fwiou"]) and r.pixel_accuracy == pytest.approx(want["pacc"])
+    m = ev.result("mseg")
+    mw = mseg_meter(np.concatenate(preds), np.concatenate(gts), n, ignore)
+    assert m.iou == pytest.approx(mw["iou"]) and m.accuracy == pytest.approx(mw["acc"])
+    assert m.miou == pytest.approx(mw["miou"]) and m.mean_accuracy == pytest.approx(mw["macc"])
+    assert m.pixel_accuracy == pytest.approx(mw["pacc"])
 
 
 @settings(max_examples=40, deadline=None)
@@ -285,6 +370,16 @@ def test_cli_evaluate_over_two_directories(tmp_path, tax):
     assert got["miou"] == pytest.approx(want.miou) and got["pixels"] == want.pixels
     r = CliRunner().invoke(main, ["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "-d", "kitti-19"])
     assert r.exit_code == 0 and "mIoU" in r.stdout and "3 image(s)" in r.stdout
+    assert "convention: standard" in r.stdout
+    args = ["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "-d", "kitti-19", "--convention", "mseg"]
+    r = CliRunner().invoke(main, args + ["--format", "json"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    assert got["convention"] == "mseg" and got["miou"] == pytest.approx(ev.result("mseg").miou)
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and "convention: mseg" in r.stdout
+    r = CliRunner().invoke(main, args[:-1] + ["cityscapes"])
+    assert r.exit_code == 2 and "'cityscapes' is not one of 'standard', 'mseg'" in r.output
 
 
 def test_cli_evaluate_universal_labels_and_errors(tmp_path, tax):
@@ -298,7 +393,8 @@ def test_cli_evaluate_universal_labels_and_errors(tmp_path, tax):
     got = json.loads(r.stdout)
     # road hit; the sidewalk pixel predicted as (universal) car misses; car is absent from gt
     road, sidewalk, car = (got["classes"][tax.names("cityscapes-19").index(c)] for c in ("road", "sidewalk", "car"))
-    assert (road["iou"], sidewalk["iou"], car["iou"], car["pred_pixels"]) == (1.0, 0.0, None, 1)
+    assert (road["iou"], sidewalk["iou"], car["iou"], car["pred_pixels"]) == (1.0, 0.0, 0.0, 1)
+    assert got["convention"] == "standard" and got["classes"][0]["accuracy"] == 1.0
     _png(tmp_path / "gt" / "y.png", gt)
     r = CliRunner().invoke(main, ["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "-d", "cityscapes-19"])
     assert r.exit_code == 1 and "y.png" in r.output and "no prediction" in r.output
