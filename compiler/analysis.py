@@ -323,7 +323,7 @@ def findings(model: Model) -> list[Finding]:
     sup = supervisors(model)
     fed = feeders_of(model)
     cons = consumers(model)
-    for c in uni.classes:
+    for c in uni.real_classes:  # a void placeholder (the naive layout's id 255) is no class
         if not sup[c.id]:
             only = f" (only {', '.join(fed[c.id])}, which {'is' if len(fed[c.id]) == 1 else 'are'} not train data)" \
                 if fed[c.id] else ""

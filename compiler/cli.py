@@ -109,7 +109,9 @@ def _compile_naive(specs: Path, out: Path) -> None:
     if warned:
         click.echo("naive taxonomy: " + ", ".join(f"{n} [{rule}] warning(s)" for rule, n in warned.items()), err=True)
     what = "wrote" if result.changed else "unchanged:"
-    click.echo(f"{what} {out} (naive baseline: {len(result.model.universal.classes)} universal classes from "
+    u = result.model.universal
+    click.echo(f"{what} {out} (naive baseline: {len(u.real_classes)} universal classes in {len(u.classes)} ids, "
+               f"ignore {u.ignore}, from "
                f"{', '.join(d.name for d in result.model.datasets if d.role == 'train')}; {len(result.files)} files)")
 
 

@@ -1,21 +1,24 @@
-"""The naive baseline of the MSeg paper's ablation: a universal taxonomy that is the union of the
-training datasets' class names, lower-cased — classes with the same name merge, all others stay
-apart — written as specs and compiled by the same pipeline (``unitax compile --naive``).
+"""The naive baseline of the MSeg paper's ablation, id for id and matrix entry for matrix entry as
+mseg-api's ``NaiveTaxonomyConverter`` builds it, written as specs and compiled by the same
+pipeline (``unitax compile --naive``).
 
-Which datasets: the train datasets that have a ``-relabeled`` counterpart, i.e. the official
-label spaces of the data MSeg trains on, minus any that is remapped into another selected one (a
-finer labelling of the same images: cityscapes-34 next to cityscapes-19). On MSeg that is
-ade20k-150, bdd, cityscapes-19, coco-panoptic-133, idd-39, mapillary-public65 and sunrgbd-37.
-The ``-relabeled`` spaces are left out on purpose: their class lists were rebuilt from the MSeg
-universal taxonomy, so their names would leak the curated taxonomy into the naive one.
+The rule (mseg-api ``mseg/taxonomy/naive_taxonomy_converter.py``):
 
-Names: lower-cased with runs of white space collapsed (what the ``name-clash`` rule treats as
-one name); ids follow the sorted names. Every class of a selected dataset maps to its name
-(nothing is ignored: the naive merge keeps every labelled class).
-
-Test datasets are kept, with mappings derived through the curated taxonomy: a naive class goes
-to the test class that every member class reaching the test dataset (member -> MSeg universal
--> test) agrees on, and is ignored where none reaches it or members disagree.
+* Datasets: MSeg's unrelabeled training datasets in MSeg's order (:data:`MSEG_TRAIN`:
+  ade20k-150, bdd, cityscapes-19, coco-panoptic-133, idd-39, mapillary-public65, sunrgbd-37),
+  with their own class names, not the ``-relabeled`` ones (those were rebuilt from the curated
+  taxonomy). On other specs: the train datasets that have a ``-relabeled`` counterpart, minus
+  any remapped into another chosen one (cityscapes-34 next to cityscapes-19), sorted.
+* Names: ``str.lower()`` of the class name and nothing else (``Bird`` and ``bird`` meet).
+* Ids: in order of first appearance over the datasets in that order, each dataset's classes in
+  id order. Id 255 is skipped and stays the ignore id ``unlabeled``: on MSeg 315 classes take
+  ids 0..254 and 256..315, i.e. 316 channels whose channel 255 is a void placeholder fed by
+  nothing, and universal label maps are uint16 with ignore 255. Every class of a merged dataset
+  maps to its name; the dataset's ignore value goes to 255.
+* Test datasets (every test dataset of the specs; mseg-api's default six among them): a test
+  class is fed by the naive class of its lower-cased name if there is one, else by nothing
+  (e.g. camvid-11 ``SignSymbol``, ``Pedestrian``, ``Column_Pole``); naive classes without a
+  same-named test class are ignored. No curated knowledge enters.
 """
 
 from __future__ import annotations
@@ -27,34 +30,51 @@ from pathlib import Path
 import yaml
 
 from . import build
-from .errors import SpecError
+from .errors import Problem, SpecError
 from .model import UNIVERSAL, Model
 from .schema import schema_dir
 
 NAME = "naive-union"
+#: the ignore id, which the numbering skips (mseg-api's ``ignore_label``)
+IGNORE = 255
+#: mseg-api's ``UNRELABELED_TRAIN_DATASETS``, in its order
+MSEG_TRAIN = ("ade20k-150", "bdd", "cityscapes-19", "coco-panoptic-133", "idd-39", "mapillary-public65", "sunrgbd-37")
 
 
 def naive_name(name: str) -> str:
-    """A class name as the naive union sees it: lower case, runs of white space as one space."""
-    return " ".join(name.lower().split())
+    """A class name as the naive union sees it: ``name.lower()`` (mseg-api does no more)."""
+    return name.lower()
 
 
 def naive_datasets(model: Model) -> list[str]:
-    """The train datasets whose class names are merged (see the module docstring), sorted."""
+    """The train datasets whose class names are merged, in merge order (module docstring)."""
     names = {d.name for d in model.datasets}
     chosen = [d.name for d in model.datasets if d.role == "train" and f"{d.name}-relabeled" in names
               and not d.name.endswith("-relabeled")]
     remaps = {(m.source, m.target) for m in model.mappings_of("remap")}
-    return sorted(a for a in chosen if not any((a, b) in remaps for b in chosen))
+    chosen = sorted(a for a in chosen if not any((a, b) in remaps for b in chosen))
+    return list(MSEG_TRAIN) if set(chosen) == set(MSEG_TRAIN) else chosen
 
 
 def naive_classes(model: Model, datasets: list[str]) -> dict[str, list[tuple[str, str]]]:
-    """Naive class name -> its members (dataset, class name), names sorted, members in dataset order."""
+    """Naive class name -> its members (dataset, class name), in order of first appearance over
+    ``datasets`` in the order given: the dict's order is the id order (255 skipped)."""
     members: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for ds in datasets:
         for c in model.spaces[ds].real_classes:
             members[naive_name(c.name)].append((ds, c.name))
-    return dict(sorted(members.items()))
+    return dict(members)
+
+
+def naive_ids(names: list[str]) -> dict[str, int]:
+    """Name -> id in the order given, skipping the ignore id 255 (mseg-api's numbering)."""
+    out, i = {}, 0
+    for n in names:
+        out[n] = i
+        i += 1
+        if i == IGNORE:
+            i += 1
+    return out
 
 
 def color(i: int) -> list[int]:
@@ -76,49 +96,55 @@ def _dump(header: str, data: dict) -> bytes:
 
 
 def mapping_to_test(model: Model, classes: dict[str, list[tuple[str, str]]], test: str) -> dict:
-    """universal (naive) -> ``test``, derived through the curated mappings (module docstring)."""
-    to_u = {m.source: {model.spaces[m.source].names[s]: u for s, u in m.pairs} for m in model.mappings_of("to_universal")}
-    from_u = next(m for m in model.mappings_of("from_universal") if m.target == test)
-    u_to_t = dict(from_u.pairs)
-    tnames = model.spaces[test].names
-    mapped, ignored, ambiguous = {}, [], []
-    for name, members in classes.items():
-        votes = set()
-        for ds, cls in members:
-            u = to_u[ds].get(cls)
-            if u is not None and u in u_to_t:
-                votes.add(tnames[u_to_t[u]])
-        if len(votes) == 1:
-            mapped[name] = votes.pop()
+    """universal (naive) -> ``test`` by name equality alone: each test class is fed by the naive
+    class named as its lower-cased name, if any (mseg-api's ``_transform_u2d``)."""
+    mapped: dict[str, str] = {}
+    unfed = []
+    for c in model.spaces[test].real_classes:
+        n = naive_name(c.name)
+        if n not in classes:
+            unfed.append(c.name)
+        elif n in mapped:  # mseg-api would feed both; a mapping feeds one target per source
+            raise SpecError([Problem(f"datasets/{test}.yaml", 0, "$", "name-clash",
+                                     f"{test} classes {mapped[n]!r} and {c.name!r} are one name to the naive "
+                                     "baseline, which cannot feed both")])
         else:
-            ignored.append(name)
-            if votes:
-                ambiguous.append(name)
-    fed = set(mapped.values())
-    note = (f"derived through the curated taxonomy: each naive class goes to the {test} class its members agree on; "
-            f"{len(ambiguous)} class(es) whose members disagree are ignored"
-            + (f" ({', '.join(ambiguous)})" if ambiguous else ""))
-    return {"source": UNIVERSAL, "target": test, "note": note, "map": mapped, "ignore": ignored,
-            "unfed": [c.name for c in model.spaces[test].real_classes if c.name not in fed]}
+            mapped[n] = c.name
+    note = (f"naive: each {test} class is fed by the naive class of its lower-cased name; "
+            f"{len(unfed)} have none" + (f" ({', '.join(unfed)})" if unfed else ""))
+    return {"source": UNIVERSAL, "target": test, "note": note, "map": mapped,
+            "ignore": [n for n in classes if n not in mapped], "unfed": unfed}
 
 
 def render_specs(model: Model, root: Path, datasets: list[str] | None = None) -> dict[str, bytes]:
     """The naive taxonomy's spec files (relative path -> bytes) from the curated model and its
-    spec folder ``root`` (dataset files and schemas are copied byte for byte)."""
+    spec folder ``root`` (dataset files and schemas are copied byte for byte). ``datasets``:
+    the train datasets to merge, in merge order (default :func:`naive_datasets`)."""
     root = Path(root)
-    datasets = naive_datasets(model) if datasets is None else sorted(datasets)
+    datasets = naive_datasets(model) if datasets is None else list(datasets)
     classes = naive_classes(model, datasets)
-    ignore = 255 if len(classes) < 255 else 65535
+    ids = naive_ids(list(classes))
+    entries = [
+        {"id": ids[name], "name": name, "parent": None, "synset": None, "wordnet_modified": None,
+         "color": color(ids[name]),
+         "definition": "Every training class named so: " + ", ".join(f"{ds} '{c}'" for ds, c in members) + "."}
+        for name, members in classes.items()
+    ]
+    wide = len(classes) >= IGNORE
+    if wide:  # id 255 skipped: a void placeholder holds MSeg's channel 255
+        entries.insert(IGNORE, {"id": IGNORE, "name": "unlabeled", "parent": None, "synset": None,
+                                "wordnet_modified": None, "color": [0, 0, 0],
+                                "definition": "Not a class: the naive layout keeps the ignore id 255 inside the id "
+                                              "range (mseg-api); this channel is fed by nothing and feeds nothing.",
+                                "void": True})
     universal = {
         "name": NAME,
-        "description": (f"Naive baseline: the union of the lower-cased class names of {', '.join(datasets)} "
-                        f"({len(classes)} classes); same-named classes merged, nothing else."),
-        "ignore": {"id": ignore, "name": "unlabeled"},
-        "classes": [
-            {"id": i, "name": name, "parent": None, "synset": None, "wordnet_modified": None, "color": color(i),
-             "definition": "Every training class named so: " + ", ".join(f"{ds} '{c}'" for ds, c in members) + "."}
-            for i, (name, members) in enumerate(classes.items())
-        ],
+        "description": (f"Naive baseline (mseg-api NaiveTaxonomyConverter): the union of the lower-cased class "
+                        f"names of {', '.join(datasets)} in order of first appearance ({len(classes)} classes, "
+                        f"id 255 kept for unlabeled); same-named classes merged, nothing else."),
+        "ignore": {"id": IGNORE, "name": "unlabeled"},
+        **({"label_dtype": "uint16"} if wide else {}),
+        "classes": entries,
     }
     files = {"universal.yaml": _dump("The naive universal taxonomy (MSeg ablation baseline).", universal)}
     tests = [m.target for m in model.mappings_of("from_universal")]

@@ -69,11 +69,11 @@ def _space_from(doc: Document) -> LabelSpace:
     if doc.rel == "universal.yaml":
         classes = tuple(
             ClassDef(c["id"], c["name"], tuple(c["color"]), c["parent"], c["synset"], c["wordnet_modified"],
-                     c.get("synset_note"), c.get("wordnet_modified_note"), c["definition"])
+                     c.get("synset_note"), c.get("wordnet_modified_note"), c["definition"], c.get("void", False))
             for c in d["classes"]
         )
         ignore = d["ignore"]["id"]
-        dtype = "uint8" if ignore == 255 else "uint16"
+        dtype = d.get("label_dtype") or ("uint8" if ignore == 255 else "uint16")
         return LabelSpace(UNIVERSAL, "universal", dtype, ignore, d["ignore"]["name"], classes, d.get("description"))
     classes = tuple(ClassDef(c["id"], c["name"], tuple(c["color"]) if "color" in c else None,
                              void=c.get("void", False)) for c in d["classes"])
@@ -86,7 +86,7 @@ def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> None:
     limit = 255 if space.label_dtype == "uint8" else 65535
     if space.ignore > limit:
         ctx.add(doc, ("ignore",), "id-range", f"ignore id {space.ignore} does not fit {space.label_dtype}")
-    if space.name == UNIVERSAL and len(space.classes) > 255 and space.ignore == 255:
+    if space.name == UNIVERSAL and len(space.classes) > 255 and space.label_dtype == "uint8":
         ctx.add(doc, ("classes",), "id-range",
                 f"{len(space.classes)} classes do not fit uint8 tables beside ignore 255; set ignore id 65535 (uint16)")
     seen_ids: dict[int, int] = {}
@@ -97,7 +97,7 @@ def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> None:
         if c.id in seen_ids:
             ctx.add(doc, p + ("id",), "duplicate-id", f"class {c.name!r} has id {c.id}, already used by "
                     f"{space.classes[seen_ids[c.id]].name!r}")
-        elif c.id == space.ignore:
+        elif c.id == space.ignore and not c.void:  # a void placeholder may hold it (MSeg's naive layout)
             ctx.add(doc, p + ("id",), "id-range", f"class {c.name!r} has id {c.id}, which is reserved for ignore")
         elif c.id > limit:
             ctx.add(doc, p + ("id",), "id-range", f"class {c.name!r} has id {c.id}, beyond {space.label_dtype}")
