@@ -67,6 +67,11 @@ def _raise(e: OSError) -> None:
     raise e
 
 
+def _empty(folder: Path) -> bool:
+    with os.scandir(folder) as it:
+        return next(it, None) is None
+
+
 def _pyc(rel: str) -> bool:
     parts = rel.split("/")
     return len(parts) >= 2 and parts[-2] == "__pycache__" and rel.endswith(".pyc")
@@ -131,7 +136,7 @@ def check_build_out(out: Path, specs: Path | None = None) -> None:
     if not out.exists():
         return
     try:
-        empty = next(os.scandir(out), None) is None
+        empty = _empty(out)
     except OSError as e:
         raise OutputRefused(f"{out}: cannot be read ({e.strerror}); unitax will not replace it") from None
     if empty:
@@ -229,7 +234,7 @@ def _check_spec_root(root: Path) -> bool:
     if not root.exists():
         return True
     try:
-        if next(os.scandir(root), None) is None:
+        if _empty(root):
             return True
     except OSError as e:
         raise OutputRefused(f"{root}: cannot be read ({e.strerror}); not written") from None
