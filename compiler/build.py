@@ -25,6 +25,9 @@ def specs_hash(root: Path) -> str:
     items = [(rel, p) for rel, p in files] + [
         (f"schemas/{p.name}", p) for p in sorted(sdir.glob("*.schema.json"))
     ] + relabel.spec_files(root)
+    odd = [p for _, p in items if not p.is_file()]  # a FIFO would block the read forever
+    if odd:
+        raise SpecError([Problem(p.as_posix(), 0, "$", "not-a-file", "is not a regular file") for p in odd])
     for rel, p in sorted(items):
         h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
