@@ -301,6 +301,8 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
                 continue  # the reference's row for the ignore id itself: ignore stays ignore
             if s in seen and seen[s] == t:
                 continue  # listed twice with the same target
+            if s in seen:
+                raise _bad(p, f"{s!r} is listed twice, to {seen[s]!r} and to {t!r}: which one is meant?", line=n)
             seen[s] = t
         pairs = [(s, t) for s, t in seen.items() if not (t == IGNORE_NAME and t not in dst.names)]
         pairs.sort(key=lambda x: src.names.index(x[0]) if x[0] in src.names else len(src.names))

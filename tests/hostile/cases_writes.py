@@ -346,6 +346,27 @@ CASES: list[Case] = [
                                                "ds-a\ttest-b\ncat\tcat\nhamster\tdog\n")),
          lambda t: ["import-mseg", str(t / "ref"), "--specs", str(t / "out")], exit_code=1,
          expect=("ds-a_to_test-b.tsv:3", "'hamster' is not a class of ds-a")),
+    Case("writes/import-mseg-remap-conflicting-rows", "message",
+         _setup(lambda t: reference(t), _write("ref/class_remapping_files/ds-a_to_test-b.tsv",
+                                               "ds-a\ttest-b\ncat\tcat\ncat\tdog\n")),
+         lambda t: ["import-mseg", str(t / "ref"), "--specs", str(t / "out")], exit_code=1,
+         expect=("ds-a_to_test-b.tsv:3", "'cat' is listed twice, to 'cat' and to 'dog'")),
+    Case("writes/import-mseg-master-repeats-a-column", "traceback",
+         lambda t: reference(t, "Parent Category\tds-a\tuniversal\tWordNet 3.1 Synset\tDefn\t"
+                               "Modification of WordNet Node\tds-a\n\t\tunlabeled\t\t\t\t\n"),
+         lambda t: ["import-mseg", str(t / "ref"), "--specs", str(t / "out")], exit_code=1,
+         expect=("MSeg_master.tsv:1", "header repeats the column(s) ['ds-a']")),
+    Case("writes/import-mseg-master-columns-out-of-order", "traceback",
+         lambda t: reference(t, "Modification of WordNet Node\tds-a\tuniversal\tWordNet 3.1 Synset\t"
+                               "Parent Category\n\t\tunlabeled\t\t\n"),
+         lambda t: ["import-mseg", str(t / "ref"), "--specs", str(t / "out")], exit_code=1,
+         expect=("MSeg_master.tsv:1", "must come before 'Modification of WordNet Node'")),
+    Case("writes/import-mseg-master-row-longer-than-header", "message",
+         lambda t: reference(t, "Parent Category\tds-a\tuniversal\tWordNet 3.1 Synset\tDefn\t"
+                               "Modification of WordNet Node\ttest-b\nanimal\tcat\tcat\tcat.n.01\tx\tno\tcat\tdog\n"
+                               "\t\tunlabeled\t\t\t\t\n"),
+         lambda t: ["import-mseg", str(t / "ref"), "--specs", str(t / "out")], exit_code=1,
+         expect=("MSeg_master.tsv:2", "8 columns, more than the header's 7")),
     Case("writes/import-mseg-bad-colours", "traceback",
          _setup(lambda t: reference(t), _write("ref/dataset_lists/ds-a/ds-a_colors.txt", "1 2 3\nred\n")),
          lambda t: ["import-mseg", str(t / "ref"), "--specs", str(t / "out")], exit_code=1,
