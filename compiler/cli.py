@@ -115,7 +115,11 @@ def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
               help="Compile the naive baseline of the MSeg ablation instead: the union of the train datasets' "
                    "lower-cased class names, into OUT (default generated-naive; never generated/).")
 def compile_cmd(specs: Path, out: Path, naive: bool) -> None:
-    """Validate the specs and write tables, class lists and manifest to OUT (atomically)."""
+    """Validate the specs and write tables, class lists and manifest to OUT (atomically).
+
+    OUT must be absent, an empty folder or a previous unitax build (its manifest, nothing else);
+    anything else (a file, a link, the specs, a folder of other files) is refused and left as it is.
+    """
     if naive:
         _compile_naive(specs, Path("generated-naive") if out == Path("generated") else out)
         return
@@ -195,7 +199,10 @@ def import_cmd(reference: Path, specs: Path, keep_definitions: bool, definitions
 @click.argument("reference", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @SPECS
 def import_relabel_cmd(reference: Path, specs: Path) -> None:
-    """Write SPECS/relabel/ (relabel records and segment lists) from REFERENCE, laid out like the MSeg reference."""
+    """Write SPECS/relabel/ (relabel records and segment lists) from REFERENCE, laid out like the MSeg reference.
+
+    SPECS/relabel/ is replaced only when it holds relabel specs and segment lists alone.
+    """
     from . import relabel
 
     try:
