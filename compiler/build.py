@@ -11,11 +11,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import analysis, emit, emit_coverage, emit_docs, emit_sheets, load, relabel, rules, schema, tables
+from . import analysis, emit, emit_coverage, emit_docs, emit_sheets, load, outputs, relabel, rules, schema, tables
 from .errors import BuildError, Problem, SpecError
 from .model import Model
-
-TMP_PREFIX = ".unitax-build-"
+from .outputs import TMP_PREFIX, OutputRefused  # noqa: F401  (re-exported for callers and tests)
 
 
 def specs_hash(root: Path) -> str:
@@ -26,6 +25,9 @@ def specs_hash(root: Path) -> str:
     items = [(rel, p) for rel, p in files] + [
         (f"schemas/{p.name}", p) for p in sorted(sdir.glob("*.schema.json"))
     ] + relabel.spec_files(root)
+    odd = [p for _, p in items if not p.is_file()]  # a FIFO would block the read forever
+    if odd:
+        raise SpecError([Problem(p.as_posix(), 0, "$", "not-a-file", "is not a regular file") for p in odd])
     for rel, p in sorted(items):
         h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
@@ -112,8 +114,9 @@ def stale_files(expected: dict[str, bytes], out: Path) -> list[str]:
 
 
 def leftovers(out: Path) -> list[Path]:
-    """Temporary build folders left beside ``out`` by an interrupted compile."""
-    return sorted(out.parent.glob(f"{TMP_PREFIX}{out.name}-*"))
+    """Temporary build folders left beside ``out`` by an interrupted compile (exactly the names
+    unitax gives them and only build files inside: a folder of the user's is never one)."""
+    return outputs.leftovers(Path(out))
 
 
 def remove_leftovers(out: Path) -> None:
@@ -122,8 +125,8 @@ def remove_leftovers(out: Path) -> None:
     Where a compile was killed between the two renames of the fallback swap, ``out`` is missing
     and the previous tree is whole in a ``*-old`` folder: that one is put back first.
     """
-    aside = [p for p in leftovers(out) if p.name.endswith("-old")]
-    if aside and not out.exists():
+    aside = [p for p in leftovers(out) if p.name.endswith("-old") and outputs.why_not_a_build(p) is None]
+    if aside and not os.path.lexists(out):
         os.rename(aside[0], out)
     for old in leftovers(out):
         shutil.rmtree(old, ignore_errors=True)
@@ -155,6 +158,15 @@ def swap_in(files: dict[str, bytes], out: Path) -> None:
     compile removes and ``unitax check`` reports.
     """
     out = Path(out)
+    outputs.check_build_out(out)
+    try:
+        _swap_in(files, out)
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        raise BuildError(f"{where}{e.strerror or e}") from None
+
+
+def _swap_in(files: dict[str, bytes], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{out.name}-", dir=out.parent))
@@ -181,9 +193,12 @@ def compile_taxonomy(root: Path, out: Path) -> Result:
 
     When the output would be byte-identical to what ``out`` holds, nothing is written (but
     folders left by an interrupted compile are still removed, so `unitax check` passes again).
+    Raises OutputRefused, before reading the specs, when ``out`` is not a folder a build may
+    replace (outputs.check_build_out: absent, empty or a previous build; not the specs).
     """
-    model, files, warnings = render(Path(root))
     out = Path(out)
+    outputs.check_build_out(out, Path(root))
+    model, files, warnings = render(Path(root))
     remove_leftovers(out)
     changed = read_tree(out) != files
     if changed:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from . import analysis, build, importer
+from . import analysis, build, importer, outputs
 from .errors import BuildError, Problem, SpecError
 
 SPECS = click.option("--specs", "specs", type=click.Path(path_type=Path), default=Path("taxonomy"),
@@ -31,7 +31,40 @@ def _fail(problems: list[Problem]) -> None:
     sys.exit(1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def os_error_line(e: BaseException) -> str | None:
+    """One line naming the path for an OS error (or pathlib's symlink-loop RuntimeError); None if not one."""
+    if isinstance(e, OSError) and not isinstance(e, BrokenPipeError):
+        what = e.strerror or str(e)
+        if e.filename is None:
+            return what
+        return f"{e.filename}: {what}" + (f" ({e.filename2})" if e.filename2 is not None else "")
+    if isinstance(e, RuntimeError) and str(e).startswith("Symlink loop from "):
+        return f"{str(e)[len('Symlink loop from '):].strip(chr(39))}: symbolic link loop"
+    return None
+
+
+class _Main(click.Group):
+    """The command group; a file that cannot be read or written ends the command with one line
+    naming it (exit 2), never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (OSError, RuntimeError) as e:
+            line = os_error_line(e)
+            if line is None:
+                raise
+            name = ctx.invoked_subcommand or ctx.info_name
+            click.echo(f"unitax {name}: {line}", err=True)
+            sys.exit(2)
+
+
+def _refused(e: outputs.OutputRefused) -> None:
+    click.echo(f"unitax: refused: {e}", err=True)
+    sys.exit(2)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="unitax")
 def main() -> None:
     """unitax: compile a multi-dataset segmentation taxonomy (YAML specs) into lookup tables."""
@@ -54,7 +87,9 @@ def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
     if strict and warnings:
         _fail(warnings)
     problems = []
-    if stale:
+    if stale and os.path.lexists(out) and not out.is_dir():
+        problems.append(f"{out}: is not a folder (a build is a folder; `unitax compile --out` will not replace a file)")
+    elif stale:
         for left in build.leftovers(out):
             problems.append(f"{left}: left by an interrupted compile (the previous {out} is intact); "
                             "run `unitax compile` to clean up")
@@ -80,7 +115,11 @@ def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
               help="Compile the naive baseline of the MSeg ablation instead: the union of the train datasets' "
                    "lower-cased class names, into OUT (default generated-naive; never generated/).")
 def compile_cmd(specs: Path, out: Path, naive: bool) -> None:
-    """Validate the specs and write tables, class lists and manifest to OUT (atomically)."""
+    """Validate the specs and write tables, class lists and manifest to OUT (atomically).
+
+    OUT must be absent, an empty folder or a previous unitax build (its manifest, nothing else);
+    anything else (a file, a link, the specs, a folder of other files) is refused and left as it is.
+    """
     if naive:
         _compile_naive(specs, Path("generated-naive") if out == Path("generated") else out)
         return
@@ -97,6 +136,8 @@ def _build_or_exit(compile_fn: Any, specs: Path, out: Path) -> Any:
         return compile_fn(specs, out)
     except SpecError as e:
         _fail(e.problems)
+    except outputs.OutputRefused as e:
+        _refused(e)
     except BuildError as e:
         click.echo(f"unitax: build failed: {e}; {out} was left as it was", err=True)
         sys.exit(2)
@@ -105,6 +146,13 @@ def _build_or_exit(compile_fn: Any, specs: Path, out: Path) -> Any:
 def _compile_naive(specs: Path, out: Path) -> None:
     from . import naive
 
+    try:
+        outputs.check_build_out(out, specs)  # against the curated specs (the compile sees a temporary copy)
+        if os.path.realpath(out) == os.path.realpath("generated") and os.path.isdir(out):
+            raise outputs.OutputRefused(f"{out}: is where `unitax compile` writes the curated build; "
+                                        "give the naive baseline a folder of its own (default generated-naive)")
+    except outputs.OutputRefused as e:
+        _refused(e)
     result, warned = _build_or_exit(naive.compile_naive, specs, out)
     if warned:
         click.echo("naive taxonomy: " + ", ".join(f"{n} [{rule}] warning(s)" for rule, n in warned.items()), err=True)
@@ -135,6 +183,10 @@ def import_cmd(reference: Path, specs: Path, keep_definitions: bool, definitions
     except SpecError as e:
         _fail(e.problems)
         return
+    try:
+        outputs.check_spec_import(specs, list(files))
+    except outputs.OutputRefused as e:
+        _refused(e)
     importer.write_specs(files, specs)
     _, problems = build.check_specs(specs)
     errors = [p for p in problems if p.severity == "error"]
@@ -149,9 +201,16 @@ def import_cmd(reference: Path, specs: Path, keep_definitions: bool, definitions
 @click.argument("reference", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @SPECS
 def import_relabel_cmd(reference: Path, specs: Path) -> None:
-    """Write SPECS/relabel/ (relabel records and segment lists) from REFERENCE, laid out like the MSeg reference."""
+    """Write SPECS/relabel/ (relabel records and segment lists) from REFERENCE, laid out like the MSeg reference.
+
+    SPECS/relabel/ is replaced only when it holds relabel specs and segment lists alone.
+    """
     from . import relabel
 
+    try:
+        outputs.check_relabel_import(specs, relabel.RELABEL_DIR)
+    except outputs.OutputRefused as e:
+        _refused(e)
     try:
         files = relabel.render_reference(reference)
     except SpecError as e:

@@ -63,6 +63,8 @@ def specs_of(spec: str, specs: Path = Path("taxonomy")) -> Iterator[tuple[Path, 
     """The spec folder a side names: ``spec`` itself when it is a folder (or holds ``taxonomy/``),
     else the git revision ``spec`` of ``specs``, exported into a temporary folder."""
     p = Path(spec)
+    if p.is_symlink() and not p.exists():
+        raise DiffError(f"{spec}: is a symbolic link that leads nowhere (a link loop or a missing target)")
     if p.is_dir():
         yield (p / "taxonomy" if not (p / "universal.yaml").exists() and (p / "taxonomy").is_dir() else p), spec
         return

@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,8 +47,35 @@ def q(s: str) -> str:
                             f"\\U{ord(m.group()):08x}", json.dumps(s, ensure_ascii=False))
 
 
+def _bad(path: Path, message: str, line: int = 0, rule: str = "reference-format") -> SpecError:
+    return SpecError([Problem(str(path), line, "$", rule, message)])
+
+
+def read_text(p: Path) -> str:
+    """A reference file as text; SpecError naming it when it cannot be read or is not UTF-8."""
+    try:
+        return p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _bad(p, f"not UTF-8 text (byte {e.start})", rule="encoding") from None
+    except OSError as e:
+        raise _bad(p, f"cannot be read: {e.strerror or e}", rule="unreadable") from None
+
+
 def read_lines(p: Path) -> list[str]:
-    return p.read_text(encoding="utf-8").splitlines()
+    return read_text(p).splitlines()
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Anything unexpected while reading ``path`` becomes a SpecError naming it, not a traceback."""
+    try:
+        yield
+    except (KeyError, IndexError, ValueError, StopIteration, TypeError) as e:
+        raise _bad(path, f"cannot be read as the MSeg reference layout ({type(e).__name__}: {e})") from None
+
+
+def _tsv(path: Path) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(read_text(path), newline=""), delimiter="\t"))
 
 
 def parse_cell(cell: str) -> list[str]:
@@ -121,18 +150,38 @@ def _read_colors(folder: Path, ds: str, names: list[str]) -> tuple[list[tuple[in
             notes.append(f"{p.name} ({len(rows)} colours for {len(names)} classes) belongs to another "
                          f"label space and was not imported")
             continue
+        bad = next((n for n, r in enumerate(rows, 1) if len(r) != 3 or not all(v.isdigit() and int(v) < 256 for v in r)), 0)
+        if bad:
+            raise _bad(p, f"line {bad}: a colour is three integers 0..255 separated by spaces", line=bad)
         return [tuple(int(v) for v in r) for r in rows], notes  # type: ignore[misc]
     return None, notes
 
 
 def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[MappingSpec]]:
     """Parse the reference into universal rows, label spaces and mappings (names, not ids)."""
-    text = (ref / MASTER).read_text(encoding="utf-8")
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))
-    header, body = rows[0], [r for r in rows[1:] if any(c.strip() for c in r)]
+    master = ref / MASTER
+    rows = _tsv(master)
+    if not rows or not any(c.strip() for c in rows[0]):
+        raise _bad(master, "empty: the first line must be the header of the master sheet", line=1)
+    header = rows[0]
+    missing = [c for c in FACT_COLUMNS if c not in header]
+    if missing:
+        raise _bad(master, f"header lacks the column(s) {missing}", line=1)
+    dup = sorted({h for h in header if h.strip() and header.count(h) > 1})
+    if dup:
+        raise _bad(master, f"header repeats the column(s) {dup}", line=1)
+    body = [r + [""] * (len(header) - len(r)) for r in rows[1:] if any(c.strip() for c in r)]
+    long = next((n for n, r in enumerate(rows[1:], 2) if len(r) > len(header) and any(c.strip() for c in r[len(header):])), 0)
+    if long:
+        raise _bad(master, f"{len(rows[long - 1])} columns, more than the header's {len(header)}", line=long)
     col = {h: j for j, h in enumerate(header)}
     uni_rows = [r for r in body if r[col[UNIVERSAL_COLUMN]].strip() != IGNORE_NAME]
-    ignore_row = next(r for r in body if r[col[UNIVERSAL_COLUMN]].strip() == IGNORE_NAME)
+    ignore_row = next((r for r in body if r[col[UNIVERSAL_COLUMN]].strip() == IGNORE_NAME), None)
+    if ignore_row is None:
+        raise _bad(master, f"no row whose {UNIVERSAL_COLUMN!r} cell is {IGNORE_NAME!r} (the ignore row: which "
+                           "dataset classes are ignored)")
+    if col[UNIVERSAL_COLUMN] > col[TEST_COLUMNS_START]:
+        raise _bad(master, f"the {UNIVERSAL_COLUMN!r} column must come before {TEST_COLUMNS_START!r}", line=1)
     universal = []
     for r in uni_rows:
         mod = r[col["Modification of WordNet Node"]].strip()
@@ -152,6 +201,9 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
 
     spaces: dict[str, Space] = {}
     lists = ref / "dataset_lists"
+    if not lists.is_dir():
+        raise _bad(lists, "not a folder: the reference keeps each dataset's names file in dataset_lists/<dataset>/",
+                   rule="missing-file")
     for folder in sorted(p for p in lists.iterdir() if p.is_dir()):
         ds = folder.name
         names_file = folder / f"{ds}_names.txt"
@@ -193,6 +245,9 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
         else:
             spaces[h].role = "train"
         pairs = [(n, u) for r, u in zip(uni_rows, uni_names) for n in parse_cell(r[j])]
+        stray = [n for n, _ in pairs + [(x, "") for x in parse_cell(ignore_row[j])] if n not in spaces[h].names]
+        if stray:
+            raise _bad(master, f"column {h!r} names {stray[0]!r}, which is not in dataset_lists/{h}/{h}_names.txt")
         pairs.sort(key=lambda p: spaces[h].names.index(p[0]))
         fed = {u for _, u in pairs}
         mappings.append(MappingSpec(h, "universal", pairs, parse_cell(ignore_row[j]),
@@ -223,18 +278,31 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
                                     f"imported from the master sheet column {h!r}"))
 
     for p in sorted((ref / "class_remapping_files").glob("*_to_*.tsv")):
-        rr = list(csv.reader(io.StringIO(p.read_text(encoding="utf-8"), newline=""), delimiter="\t"))
+        rr = _tsv(p)
+        if not rr or len(rr[0]) != 2:
+            raise _bad(p, "the first line must be the two dataset names, tab-separated", line=1)
         a, b = (x.strip() for x in rr[0])
+        unknown = [x for x in (a, b) if x not in spaces]
+        if unknown:
+            raise _bad(p, f"dataset(s) {unknown} have no names file and no master-sheet column", line=1)
         src, dst = spaces[a], spaces[b]
         seen: dict[str, str] = {}
-        for r in rr[1:]:
+        for n, r in enumerate(rr[1:], 2):
             if not r or not r[0].strip():
                 continue
+            if len(r) != 2:
+                raise _bad(p, f"{len(r)} column(s), expected 2 (source class, target class)", line=n)
             s, t = r[0].strip(), r[1].strip()
+            if s not in src.names and s != IGNORE_NAME:
+                raise _bad(p, f"{s!r} is not a class of {a}", line=n)
+            if t not in dst.names and t != IGNORE_NAME:
+                raise _bad(p, f"{t!r} is not a class of {b}", line=n)
             if s == IGNORE_NAME and s not in src.names:
                 continue  # the reference's row for the ignore id itself: ignore stays ignore
             if s in seen and seen[s] == t:
                 continue  # listed twice with the same target
+            if s in seen:
+                raise _bad(p, f"{s!r} is listed twice, to {seen[s]!r} and to {t!r}: which one is meant?", line=n)
             seen[s] = t
         pairs = [(s, t) for s, t in seen.items() if not (t == IGNORE_NAME and t not in dst.names)]
         pairs.sort(key=lambda x: src.names.index(x[0]) if x[0] in src.names else len(src.names))
@@ -321,7 +389,8 @@ def render_specs(ref: Path, definitions: dict[str, str] | None = None) -> dict[s
     if not (ref / MASTER).is_file():
         raise SpecError([Problem(str(ref / MASTER), 0, "$", "missing-file",
                                  "not a directory laid out like the MSeg reference (no master sheet)")])
-    universal, spaces, mappings = read_reference(ref)
+    with _reading(ref / MASTER):
+        universal, spaces, mappings = read_reference(ref)
     files = {"universal.yaml": render_universal(universal, definitions or {})}
     for name, s in sorted(spaces.items()):
         files[f"datasets/{name}.yaml"] = render_dataset(s)

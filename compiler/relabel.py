@@ -572,7 +572,7 @@ def reference_key(name: str, style: str | None) -> str | None:
 
 def _reference_segments(path: Path, style: str | None, problems: list[Problem]) -> list[tuple[str, int]]:
     out = []
-    text = path.read_text("utf-8")
+    text = _read_reference_text(path)
     for n, line in enumerate(text.split("\n"), 1):
         line = line.strip()
         if not line:
@@ -592,6 +592,13 @@ def _tsv(segments: list[tuple[str, int]]) -> bytes:
     return "".join(f"{k}\t{s}\n" for k, s in segments).encode("ascii")
 
 
+def _read_reference_text(path: Path) -> str:
+    """A reference file as text; SpecError naming it when unreadable or not UTF-8 (never a traceback)."""
+    from .importer import read_text
+
+    return read_text(path)
+
+
 def render_reference(ref: Path) -> dict[str, bytes]:
     """The relabel specs (paths relative to the spec root -> bytes) for the MSeg reference at ``ref``.
 
@@ -602,7 +609,7 @@ def render_reference(ref: Path) -> dict[str, bytes]:
     if not path.is_file():
         raise SpecError([Problem(path.as_posix(), 0, "$", "missing-file",
                                  "not a directory laid out like the MSeg reference (no relabeled_data/update_records.tsv)")])
-    rows = list(csv.reader(io.StringIO(path.read_text("utf-8"), newline=""), delimiter="\t"))
+    rows = list(csv.reader(io.StringIO(_read_reference_text(path), newline=""), delimiter="\t"))
     header = ["dataset", "split", "orig_class", "relabeled_class", "segment_list"]
     problems: list[Problem] = []
     if not rows or rows[0] != header:
