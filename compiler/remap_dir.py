@@ -538,6 +538,7 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
 def _record_report(rl: Any, split: str | None, matched: list[Any], partial: bool) -> dict[str, Any]:
     """How many records, segments and images of the records matched files; what matched none."""
     splits = [split] if split else list(rl.splits)
+    matched = list({(h.split, h.key): h for h in matched}.values())
     hit = {(h.split, h.key) for h in matched}
     applied = set(int(r) for h in matched for r in np.unique(h.records))
     in_scope = [i for i, r in enumerate(rl.records) if r["split"] in splits]
@@ -652,11 +653,13 @@ def _with_records(t: Task, rel: str, key: str, rl: Any, split: str | None,
             break
     if not hits:
         return t, "", None
-    if len(hits) > 1:
+    if not split:  # a folder named after a split (train/, test/, ...) picks that split's records only
         words = {SPLIT_WORDS.get(p.lower()) for p in parts[:-1]} - {None}
-        words = {layout.get("splits", {}).get(w, w) for w in words}
-        named = words & {h.split for h in hits}
-        hits = [h for h in hits if h.split in named] if len(named) == 1 else hits
+        words = {layout.get("splits", {}).get(w, w) for w in words} & set(rl.splits)
+        if len(words) == 1:
+            hits = [h for h in hits if h.split in words]
+            if not hits:
+                return t, "", None
         if len(hits) > 1:
             return t, (f"image {hits[0].key} has relabel records in splits {', '.join(h.split for h in hits)} and its "
                        "path names none of them; run each split on its own with --split"), None

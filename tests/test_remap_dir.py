@@ -429,3 +429,58 @@ def test_progress_shows_rate_and_eta():
     bar.close()
     assert stream.getvalue().splitlines()[-1].startswith("remap-dir [########################] 10/10 100.0%")
     assert len(stream.getvalue().splitlines()) == 2  # the final state is not printed twice
+
+
+@pytest.mark.parametrize("ds", ["ade20k-150-relabeled", "bdd-relabeled", "cityscapes-19-relabeled",
+                                "coco-panoptic-133-relabeled", "idd-39-relabeled", "mapillary-public65-relabeled",
+                                "sunrgbd-37-relabeled"])
+def test_records_match_mseg_label_layouts(ds, tax, reference):
+    """Every relabel record finds its label file in MSeg's own layout (the split lists' label paths)."""
+    import gzip
+
+    rl = tax.relabel(ds)
+    rels = []
+    lists = sorted((reference / "dataset_lists" / ds.replace("-relabeled", "") / "list").glob("*.txt.gz"))
+    for f in lists:
+        with gzip.open(f, "rt") as fh:
+            rels += [p[1] for p in (line.split() for line in fh) if len(p) == 2]
+    suffix = re.compile(rd.DEFAULT_KEY_SUFFIX)
+    seg = {rd.image_key(r, suffix): "seg" for r in rels}
+    matched = []
+    for r in rels:
+        _, why, hit = rd._with_records(rd.Task(r, r, r), r, rd.image_key(r, suffix), rl, None, seg)
+        assert not why, (r, why)
+        if hit is not None:
+            matched.append(hit)
+    have = {f.name.split(".")[0] for f in lists} & set(rl.splits)  # the reference ships only COCO's val list
+    for split in sorted(have):
+        rep = rd._record_report(rl, split, [h for h in matched if h.split == split], False)
+        assert rep["images_unmatched"] == 0 and rep["records_unmatched"] == 0, rep
+    if ds == "sunrgbd-37-relabeled":
+        rep = rd._record_report(rl, None, matched, False)
+        assert (rep["records_applied"], rep["segments"], rep["images_unmatched"]) == (38, len(rl), 0)
+
+
+def test_sunrgbd_records_apply_on_mseg_layout(tmp_path, tax):
+    """MSeg names SUN RGB-D labels 00000152.png under test/ (records: img-000152, split val)."""
+    sun = "sunrgbd-37-relabeled"
+    rl = tax.relabel(sun)
+    src, seg, dst = tmp_path / "semseg-label37", tmp_path / "seg", tmp_path / "out"
+    want = {}
+    for folder, split in (("train", "train"), ("test", "val")):
+        h = rl.segments("img-000152", split)
+        lab = np.full((2 * len(h.segment_ids), 6), 4, np.uint8)
+        sm = np.repeat(h.segment_ids.astype(np.uint8), 2)[:, None].repeat(6, axis=1)
+        _png(src / folder / "00000152.png", lab)
+        _png(seg / folder / "00000152.png", sm)
+        want[folder] = (sm, h)
+    r = _cli(src, dst, "--from", "sunrgbd-37", "--to", sun, "--segments", seg, "--no-progress")
+    assert r.exit_code == 1  # the other images' records match no file: not MSeg's whole layout
+    assert "records of 3947 image(s) matched no file" in r.stderr
+    assert f"of 2 image(s) matched files" in r.stderr
+    for folder, (sm, h) in want.items():
+        out = _read(dst / folder / "00000152.png")
+        for s, c in zip(h.segment_ids.tolist(), h.classes.tolist()):
+            assert (out[sm == s] == c).all()
+    r = _cli(src, tmp_path / "o2", "--from", "sunrgbd-37", "--to", sun, "--segments", seg, "--partial", "--no-progress")
+    assert r.exit_code == 0 and "(a subset was asked for)" in r.stderr, r.output
