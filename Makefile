@@ -44,6 +44,7 @@ bench: $(STAMP)
 # Fuzz the spec loader and validator for a minute: nothing but SpecError may escape.
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz_specs.py --seconds 60
+	$(BIN)/python tests/fuzz_remap_dir.py --seconds 60
 
 clean:
 	rm -rf $(VENV) .make .pytest_cache .hypothesis
