@@ -192,7 +192,13 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
         ev = unitax.load(compiled).evaluator(dataset)
     except unitax.UnitaxError as e:
         raise click.ClickException(str(e)) from None
-    gts = sorted(p.relative_to(gt_dir) for p in gt_dir.rglob("*.png"))
+    from .remap_dir import _walk
+
+    found, problems, _ = _walk(gt_dir, "*.png")  # symlinked folders followed once each
+    if problems:
+        raise click.ClickException("; ".join(f"{gt_dir / o.rel}: {o.reason}" for o in problems[:5])
+                                   + (f" ... ({len(problems)} in all)" if len(problems) > 5 else ""))
+    gts = [Path(r) for r in found]
     if not gts:
         raise click.ClickException(f"{gt_dir}: no .png files")
     lacking = [rel.as_posix() for rel in gts if not (pred_dir / rel).is_file()]

@@ -11,12 +11,26 @@ Guarantees:
 - SRC (and the segment maps) are only read. Each output is written to ``<dst>.unitax-tmp-<pid>``
   beside its final name and renamed over it (``os.replace``), so an output file is either absent
   or complete, whenever the run is killed.
-- Resume: an output that exists and is at least as new as its source (and segment map) was
-  written by a finished task of the same job and is skipped. ``DST/.unitax-remap.json`` records the
-  job (label spaces, tables, relabel records) so that a rerun with different settings refuses to
-  mix outputs (unless told to overwrite). Leftover temporary files are removed at start. The
-  guarantee covers killed processes; after a power loss, outputs renamed but not yet flushed by
-  the OS may be empty or truncated (rerun with ``overwrite``).
+- DST must be absent, empty, or an earlier remap-dir job's (it holds ``.unitax-remap.json``);
+  anything else (a copy of SRC, a folder of other files, a file, a symlink loop) is refused
+  untouched, also with ``overwrite``.
+- Resume: a file counts as done only if this job wrote it from this very source: the job's
+  ledger (``DST/.unitax-remap-ledger.jsonl``, one line per finished file, appended by the
+  parent as batches come back; rewritten atomically at start, a torn last line is ignored)
+  records the source's (and segment map's) size, mtime_ns and sha256 and the output's size and
+  mtime_ns, under the hash of the job stamp. Anything else in DST is redone. ``DST/.unitax-remap.json``
+  records the job (label spaces, tables, relabel records, output) so that a rerun with different
+  settings refuses to mix outputs (unless told to overwrite). Leftover temporary files are removed
+  at start. The guarantee covers killed processes; after a power loss, outputs renamed but not yet
+  flushed by the OS may be empty or truncated (rerun with ``overwrite``).
+- Symlinked folders below SRC are followed, each real folder once; a link back to a folder
+  already walked (a loop), a broken link, a FIFO or other special file matching the pattern is
+  reported as a failed entry, never skipped silently. Files the pattern leaves out are counted.
+- Label files are checked from their own header (compiler/labelio.py): lossless PNG (or
+  TIFF/BMP so named), 8/16-bit single-channel ids or the source's RGB colours.
+- Relabel records: every run with segment maps reports how many records, segments and images
+  matched files; images with records that match no file make the run fail unless SRC is a
+  subset (``split`` or ``partial``). Dataset-specific naming is in ``RECORD_LAYOUTS``.
 - A bad file (not an image, a mode that holds no label ids, values outside the source taxonomy,
   a missing segment map or segment) fails alone, with its reason; the others go on.
 

@@ -383,3 +383,39 @@ CASES += [
          argv=_sun("--split", "val"), exit_code=0,
          expect=("of 1 image(s) matched files", "(a subset was asked for)"), outputs=("dst",)),
 ]
+
+
+# ----- evaluate on odd trees -------------------------------------------------------------------
+
+
+def _eval_tree(t: Path) -> None:
+    for d in ("pred", "gt"):
+        _png(t / d / "a.png", _ids(1, high=19))
+
+
+def _eval_gt_loop(t: Path) -> None:
+    _eval_tree(t)
+    os.symlink(".", t / "gt" / "up")
+
+
+def _eval_gt_fifo(t: Path) -> None:
+    _eval_tree(t)
+    os.mkfifo(t / "gt" / "b.png")
+    _png(t / "pred" / "b.png", _ids(2, high=19))
+
+
+def _eval_gt_linked(t: Path) -> None:
+    _eval_tree(t)
+    _png(t / "more" / "c.png", _ids(3, high=19))
+    _png(t / "pred" / "city" / "c.png", _ids(3, high=19))
+    os.symlink(t / "more", t / "gt" / "city")
+
+
+CASES += [
+    Case(name="evaluate/gt-symlink-loop", klass="symlink-tree", setup=_eval_gt_loop, argv=_evaluate, exit_code=1,
+         expect=("{tmp}/gt/up: symlinked folder leads to ., walked already",)),
+    Case(name="evaluate/gt-fifo", klass="special-file", setup=_eval_gt_fifo, argv=_evaluate, exit_code=1,
+         expect=("{tmp}/gt/b.png: is a FIFO, not an image file; not read",)),
+    Case(name="evaluate/gt-symlinked-subfolder-followed", klass="symlink-tree", setup=_eval_gt_linked,
+         argv=_evaluate, exit_code=0, expect=("cityscapes-19: 2 image(s)",)),
+]
