@@ -28,7 +28,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -220,19 +220,23 @@ def main() -> int:
     deadline = time.monotonic() + args.seconds
     n = 0
 
-    @settings(max_examples=25, deadline=None, database=None, derandomize=args.seed is not None,
-              suppress_health_check=list(HealthCheck))
-    @given(trees())
-    def prop(tree):
-        nonlocal n
-        if time.monotonic() > deadline:
-            return
-        n += 1
-        check(tree)
+    def prop_for(round_: int):
+        @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @given(trees())
+        def prop(tree):
+            nonlocal n
+            if time.monotonic() > deadline:
+                return
+            n += 1
+            check(tree)
+
+        return prop if args.seed is None else seed(args.seed * 100003 + round_)(prop)
 
     try:
+        round_ = 0
         while time.monotonic() < deadline:
-            prop()
+            prop_for(round_)()
+            round_ += 1
     except Exception:
         traceback.print_exc()
         print(f"fuzz_remap_dir: FAILED after {n} example(s)", file=sys.stderr)
