@@ -89,7 +89,7 @@ def build(root: Path, entries, dir_links) -> None:
     src.mkdir()
     (root / "outside" / "o").mkdir(parents=True)
     Image.fromarray(np.full((3, 3), 7, np.uint8)).save(root / "outside" / "o" / "x.png")
-    for folders, name, kind, seed in entries:
+    for folders, name, kind, n in entries:
         d = src.joinpath(*folders)
         try:
             d.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,7 @@ def build(root: Path, entries, dir_links) -> None:
         elif kind == "broken-link":
             os.symlink("nothing-here.png", p)
         else:
-            p.write_bytes(_bytes(kind, seed))
+            p.write_bytes(_bytes(kind, n))
     for name, where in dir_links:
         p = src / f"L{name}"
         if p.exists() or p.is_symlink():

@@ -477,7 +477,7 @@ def test_sunrgbd_records_apply_on_mseg_layout(tmp_path, tax):
     r = _cli(src, dst, "--from", "sunrgbd-37", "--to", sun, "--segments", seg, "--no-progress")
     assert r.exit_code == 1  # the other images' records match no file: not MSeg's whole layout
     assert "records of 3947 image(s) matched no file" in r.stderr
-    assert f"of 2 image(s) matched files" in r.stderr
+    assert "of 2 image(s) matched files" in r.stderr
     for folder, (sm, h) in want.items():
         out = _read(dst / folder / "00000152.png")
         for s, c in zip(h.segment_ids.tolist(), h.classes.tolist()):
