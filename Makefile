@@ -41,9 +41,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# Fuzz the spec loader and validator for a minute: nothing but SpecError may escape.
+# Fuzz the spec loader and validator for a minute (nothing but SpecError may escape), then remap-dir
+# on random trees for a minute (against a plain-numpy reference).
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz_specs.py --seconds 60
+	$(BIN)/python tests/fuzz_remap_dir.py --seconds 60
 
 clean:
 	rm -rf $(VENV) .make .pytest_cache .hypothesis

@@ -227,19 +227,6 @@ def import_relabel_cmd(reference: Path, specs: Path) -> None:
     click.echo(f"wrote {len(files) - n} relabel files and {n} segment lists to {specs}/{relabel.RELABEL_DIR}")
 
 
-def _read_label_png(path: Path) -> Any:
-    """A label PNG as an integer array (8-bit grey or palette indices, or 16-bit grey)."""
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(path) as im:
-        if im.mode not in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
-            raise click.ClickException(f"{path}: PNG mode {im.mode} holds colours, not label ids "
-                                       "(labels are 8- or 16-bit single-channel images)")
-        arr = np.asarray(im)
-    return arr.astype(np.uint16) if arr.dtype.kind == "i" or arr.dtype.itemsize > 1 else arr
-
-
 @main.command("evaluate")
 @click.argument("pred_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("gt_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -270,16 +257,26 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
         ev = unitax.load(compiled).evaluator(dataset, convention=convention)
     except unitax.UnitaxError as e:
         raise click.ClickException(str(e)) from None
-    gts = sorted(p.relative_to(gt_dir) for p in gt_dir.rglob("*.png"))
+    from .remap_dir import _walk
+
+    found, problems, _ = _walk(gt_dir, "*.png")  # symlinked folders followed once each
+    if problems:
+        raise click.ClickException("; ".join(f"{gt_dir / o.rel}: {o.reason}" for o in problems[:5])
+                                   + (f" ... ({len(problems)} in all)" if len(problems) > 5 else ""))
+    gts = [Path(r) for r in found]
     if not gts:
         raise click.ClickException(f"{gt_dir}: no .png files")
     lacking = [rel.as_posix() for rel in gts if not (pred_dir / rel).is_file()]
     if lacking:
         raise click.ClickException(f"{len(lacking)} ground-truth file(s) have no prediction in {pred_dir}: "
                                    + ", ".join(lacking[:10]) + (" ..." if len(lacking) > 10 else ""))
+    from .labelio import LabelFileError, read_label
+
     for rel in gts:
         try:
-            ev.update(_read_label_png(pred_dir / rel), _read_label_png(gt_dir / rel), pred_space=pred_space)
+            ev.update(read_label(pred_dir / rel), read_label(gt_dir / rel), pred_space=pred_space)
+        except LabelFileError as e:
+            raise click.ClickException(str(e)) from None
         except unitax.UnitaxError as e:
             raise click.ClickException(f"{pred_dir / rel} vs {gt_dir / rel}: {e}") from None
     result = ev.result()
@@ -315,14 +312,17 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
               help="Write label ids, or the target's colours.")
 @click.option("--compress-level", type=click.IntRange(0, 9), default=6, show_default=True,
               help="zlib level of the PNGs written (1-3: faster, slightly larger files).")
-@click.option("--overwrite", is_flag=True, help="Redo every file, also those an earlier run finished.")
+@click.option("--overwrite", is_flag=True, help="Redo every file, also those an earlier run finished (only in a DST "
+                                               "remap-dir wrote).")
+@click.option("--partial", is_flag=True, help="SRC holds only part of the dataset: relabel records that match no file "
+                                             "are reported, not an error.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress line on stderr.")
 @click.option("--taxonomy", "compiled", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A compiled taxonomy folder [default: the bundled build].")
 def remap_dir_cmd(src: Path, dst: Path, source: str, target: str, segments: Path | None,
                   relabel_dataset: str | None, split: str | None, workers: int | None, scheduler: str | None,
                   pattern: str, key_suffix: str | None, output: str, compress_level: int, overwrite: bool,
-                  progress: bool, compiled: Path | None) -> None:
+                  partial: bool, progress: bool, compiled: Path | None) -> None:
     """Rewrite the label images of SRC from one label space to another into DST (same tree).
 
     Resumable: outputs are written atomically and a rerun skips finished files. Bad files are
@@ -336,7 +336,7 @@ def remap_dir_cmd(src: Path, dst: Path, source: str, target: str, segments: Path
         tax = unitax.load(compiled)
         plan = rd.plan(tax, src, dst, source, target, segments=segments, relabel_dataset=relabel_dataset,
                        split=split, pattern=pattern, key_suffix=key_suffix or rd.DEFAULT_KEY_SUFFIX,
-                       output=output, overwrite=overwrite, compress_level=compress_level)
+                       output=output, overwrite=overwrite, compress_level=compress_level, partial=partial)
     except (rd.RemapDirError, unitax.UnitaxError) as e:
         click.echo(f"unitax remap-dir: {e}", err=True)
         sys.exit(2)
@@ -354,16 +354,31 @@ def remap_dir_cmd(src: Path, dst: Path, source: str, target: str, segments: Path
         click.echo(f"unitax remap-dir: {e}", err=True)
         sys.exit(2)
     for o in sorted(summary.failed, key=lambda o: o.rel)[:50]:
-        click.echo(f"{src / o.rel}: {o.reason}", err=True)
+        click.echo(f"{src / o.rel}: {o.reason}".replace("\n", "\\n"), err=True)
     if len(summary.failed) > 50:
         click.echo(f"... and {len(summary.failed) - 50} more (all in {dst / rd.FAILED})", err=True)
+    rec = plan.records
+    lost = False
+    if rec is not None:
+        lost = bool(rec["images_unmatched"]) and not rec["subset"]
+        click.echo(f"relabel records of {rec['dataset']}: {rec['records_applied']} of {rec['records']} record(s), "
+                   f"{rec['segments']} segment(s) of {rec['images']} image(s) matched files; "
+                   f"{rec['records_unmatched']} record(s) and {rec['images_unmatched']} image(s) with records "
+                   "matched no file"
+                   + (" (a subset was asked for)" if rec["images_unmatched"] and rec["subset"] else ""), err=True)
+        if lost:
+            shown = ", ".join(f"{s}/{k}" for s, k in rec["unmatched_examples"])
+            click.echo(f"unitax remap-dir: error: records of {rec['images_unmatched']} image(s) matched no file below "
+                       f"{src} (e.g. {shown}); check the layout, or pass --split/--partial if SRC is a subset",
+                       err=True)
     click.echo(f"remap-dir: {summary.files} file(s) in, {summary.written} written, {summary.skipped} skipped "
                f"(done before), {len(summary.failed)} failed"
+               + (f", {plan.others} other file(s) not matching --pattern" if plan.others else "")
                + (", interrupted: rerun the same command to resume" if summary.interrupted else "")
                + f" ({summary.seconds:.1f} s)")
     if summary.interrupted:
         sys.exit(130)
-    if summary.failed:
+    if summary.failed or lost:
         sys.exit(1)
 
 

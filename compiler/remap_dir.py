@@ -11,12 +11,26 @@ Guarantees:
 - SRC (and the segment maps) are only read. Each output is written to ``<dst>.unitax-tmp-<pid>``
   beside its final name and renamed over it (``os.replace``), so an output file is either absent
   or complete, whenever the run is killed.
-- Resume: an output that exists and is at least as new as its source (and segment map) was
-  written by a finished task of the same job and is skipped. ``DST/.unitax-remap.json`` records the
-  job (label spaces, tables, relabel records) so that a rerun with different settings refuses to
-  mix outputs (unless told to overwrite). Leftover temporary files are removed at start. The
-  guarantee covers killed processes; after a power loss, outputs renamed but not yet flushed by
-  the OS may be empty or truncated (rerun with ``overwrite``).
+- DST must be absent, empty, or an earlier remap-dir job's (it holds ``.unitax-remap.json``);
+  anything else (a copy of SRC, a folder of other files, a file, a symlink loop) is refused
+  untouched, also with ``overwrite``.
+- Resume: a file counts as done only if this job wrote it from this very source: the job's
+  ledger (``DST/.unitax-remap-ledger.jsonl``, one line per finished file, appended by the
+  parent as batches come back; rewritten atomically at start, a torn last line is ignored)
+  records the source's (and segment map's) size, mtime_ns and sha256 and the output's size and
+  mtime_ns, under the hash of the job stamp. Anything else in DST is redone. ``DST/.unitax-remap.json``
+  records the job (label spaces, tables, relabel records, output) so that a rerun with different
+  settings refuses to mix outputs (unless told to overwrite). Leftover temporary files are removed
+  at start. The guarantee covers killed processes; after a power loss, outputs renamed but not yet
+  flushed by the OS may be empty or truncated (rerun with ``overwrite``).
+- Symlinked folders below SRC are followed, each real folder once; a link back to a folder
+  already walked (a loop), a broken link, a FIFO or other special file matching the pattern is
+  reported as a failed entry, never skipped silently. Files the pattern leaves out are counted.
+- Label files are checked from their own header (compiler/labelio.py): lossless PNG (or
+  TIFF/BMP so named), 8/16-bit single-channel ids or the source's RGB colours.
+- Relabel records: every run with segment maps reports how many records, segments and images
+  matched files; images with records that match no file make the run fail unless SRC is a
+  subset (``split`` or ``partial``). Dataset-specific naming is in ``RECORD_LAYOUTS``.
 - A bad file (not an image, a mode that holds no label ids, values outside the source taxonomy,
   a missing segment map or segment) fails alone, with its reason; the others go on.
 
@@ -34,11 +48,14 @@ weight without use.
 
 from __future__ import annotations
 
+import csv
+import errno
 import fnmatch
 import hashlib
 import json
 import os
 import re
+import stat
 import sys
 import time
 from collections import deque
@@ -51,11 +68,20 @@ import numpy as np
 STAMP = ".unitax-remap.json"
 LOCK = ".unitax-remap.lock"
 FAILED = ".unitax-remap-failed.tsv"
+LEDGER = ".unitax-remap-ledger.jsonl"
+BOOKKEEPING = (STAMP, LOCK, FAILED, LEDGER)
 TMP_MARK = ".unitax-tmp-"
 # Suffixes that name what a file holds rather than which image it is: label ids, instance ids,
 # colour renderings, the camera. Stripped (once, at the end of the name) to get the image key.
 DEFAULT_KEY_SUFFIX = (r"(_gt(Fine|Coarse)_[A-Za-z0-9]+|_leftImg8bit|_train_id|_train_color"
                       r"|_instance[A-Za-z0-9]*|_label[A-Za-z0-9]*|_seg)$")
+# How a dataset's relabel records name images, where that differs from its label files' names.
+# SUN RGB-D: records say img-002177 (the RGB image), MSeg's label files are 00002177.png; the
+# records' split `val` is MSeg's folder test/ (dataset_lists/sunrgbd-37/list/val.txt).
+RECORD_LAYOUTS: dict[str, dict[str, Any]] = {
+    "sunrgbd-37-relabeled": {"key": lambda stem: f"img-{int(stem):06d}" if stem.isdigit() else stem,
+                             "splits": {"test": "val"}},
+}
 SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                "test": "test", "testing": "test"}
 
@@ -104,6 +130,7 @@ class Outcome:
     rel: str
     ok: bool
     reason: str = ""
+    ident: dict[str, Any] | None = None  # for the ledger: the source (and segment map) and output written
 
 
 def _decode_colors(rgb: np.ndarray, job: Job) -> tuple[np.ndarray | None, str]:
@@ -124,24 +151,17 @@ def _decode_colors(rgb: np.ndarray, job: Job) -> tuple[np.ndarray | None, str]:
     return out.astype(job.src_dtype), ""
 
 
-def _read_ids(path: str, job: Job) -> tuple[np.ndarray | None, str]:
-    from PIL import Image, UnidentifiedImageError
+def _read_ids(path: str, job: Job, data: bytes) -> tuple[np.ndarray | None, str]:
+    from .labelio import LabelFileError, decode
 
     try:
-        with Image.open(path) as im:
-            im.load()
-            mode = im.mode
-            if mode == "RGB":
-                if job.src_colors is None:
-                    return None, f"RGB image, but {job.source} defines no colours; give grayscale ids"
-                return _decode_colors(np.asarray(im), job)
-            if mode not in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
-                return None, f"image mode {mode} holds no label ids (expected grayscale ids, palette indices or RGB)"
-            arr = np.asarray(im)
-    except UnidentifiedImageError:
-        return None, "not an image"
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        return None, f"unreadable image: {e}"
+        arr = decode(path, data, rgb=True)
+    except LabelFileError as e:
+        return None, e.reason
+    if arr.ndim == 3:
+        if job.src_colors is None:
+            return None, f"RGB image, but {job.source} defines no colours; give grayscale ids"
+        return _decode_colors(arr, job)
     bad = _invalid(arr, job.src_classes, job.src_ignore)
     if bad:
         return None, bad + f" of {job.source} (ids 0..{job.src_classes - 1}, ignore {job.src_ignore})"
@@ -158,35 +178,25 @@ def _invalid(arr: np.ndarray, n: int, ignore: int) -> str:
     return f"values {shown} are not ids"
 
 
-def _read_segments(path: str) -> tuple[np.ndarray | None, str]:
-    from PIL import Image, UnidentifiedImageError
+def _read_segments(path: str) -> tuple[np.ndarray | None, str, dict[str, Any] | None]:
+    from .labelio import LabelFileError, decode, digest, read_bytes
 
     try:
-        with Image.open(path) as im:
-            im.load()
-            arr = np.asarray(im)
-            mode = im.mode
-    except UnidentifiedImageError:
-        return None, f"segment map {path} is not an image"
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        return None, f"segment map {path} is unreadable: {e}"
-    if mode == "RGB":  # the COCO panoptic encoding: id = R + 256 G + 256^2 B
+        data = read_bytes(path)
+        st = os.stat(path)
+        arr = decode(path, data, segments=True)
+    except LabelFileError as e:
+        return None, f"segment map {e}", None
+    if arr.ndim == 3:  # the COCO panoptic encoding: id = R + 256 G + 256^2 B
         a = arr.astype(np.uint32)
-        return a[..., 0] | (a[..., 1] << 8) | (a[..., 2] << 16), ""
-    if mode in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
-        return arr, ""
-    return None, f"segment map {path} has mode {mode} (expected grayscale, 16-bit or RGB ids)"
+        arr = a[..., 0] | (a[..., 1] << 8) | (a[..., 2] << 16)
+    return arr, "", {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest(data)}
 
 
 def _encode(out: np.ndarray, job: Job) -> Any:
-    from PIL import Image
+    from .labelio import encode_png
 
-    # Pillow infers the mode from the array (uint8 -> L, uint16 -> 16-bit, (h, w, 3) uint8 -> RGB)
-    if job.output == "rgb":
-        return Image.fromarray(np.ascontiguousarray(job.target_palette[out]))
-    if out.dtype == np.uint8:
-        return Image.fromarray(out)
-    return Image.fromarray(out.astype("<u2", copy=False))
+    return encode_png(out, job.target_palette if job.output == "rgb" else None)
 
 
 def process(job: Job, task: Task) -> Outcome:
@@ -194,7 +204,18 @@ def process(job: Job, task: Task) -> Outcome:
     from unitax.relabel import relabel_segments
     from unitax.remap import apply_lut
 
-    ids, why = _read_ids(task.src, job)
+    from .labelio import LabelFileError, digest, read_bytes
+
+    try:
+        st = os.stat(task.src)
+        data = read_bytes(task.src)
+    except LabelFileError as e:
+        return Outcome(task.rel, False, e.reason)
+    except OSError as e:
+        return Outcome(task.rel, False, f"cannot read: {e.strerror or e}")
+    ident: dict[str, Any] = {"src": {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest(data)},
+                             "seg": None}
+    ids, why = _read_ids(task.src, job, data)
     if ids is None:
         return Outcome(task.rel, False, why)
     out = apply_lut(ids, job.lut_pre)
@@ -202,7 +223,7 @@ def process(job: Job, task: Task) -> Outcome:
         if task.seg is None:
             return Outcome(task.rel, False, f"no segment map for it, and records move {len(task.segment_ids)} "
                                             "of its segments")
-        seg, why = _read_segments(task.seg)
+        seg, why, ident["seg"] = _read_segments(task.seg)
         if seg is None:
             return Outcome(task.rel, False, why)
         if seg.shape != out.shape:
@@ -220,13 +241,15 @@ def process(job: Job, task: Task) -> Outcome:
         os.makedirs(os.path.dirname(task.dst), exist_ok=True)
         _encode(out, job).save(tmp, format="PNG", compress_level=job.compress_level)
         os.replace(tmp, task.dst)
+        ost = os.stat(task.dst)
     except OSError as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        return Outcome(task.rel, False, f"cannot write {task.dst}: {e}")
-    return Outcome(task.rel, True)
+        return Outcome(task.rel, False, f"cannot write {task.dst}: {e.strerror or e}")
+    ident["out"] = {"size": ost.st_size, "mtime_ns": ost.st_mtime_ns}
+    return Outcome(task.rel, True, ident=ident)
 
 
 def run_batch(job: Job, tasks: list[Task]) -> list[Outcome]:
@@ -275,6 +298,9 @@ class Plan:
     failed: list[Outcome]  # files refused while planning (ambiguous split, no segment map, ...)
     notes: list[str] = field(default_factory=list)
     stamp: dict[str, Any] = field(default_factory=dict)
+    others: int = 0  # files below SRC the pattern left out
+    job_id: str = ""
+    records: dict[str, Any] | None = None  # what the relabel records matched (see _record_report)
 
 
 def _identity(n: int, ignore: int) -> np.ndarray:
@@ -343,14 +369,62 @@ def image_key(rel: str, suffix: re.Pattern[str]) -> str:
     return suffix.sub("", str(p.with_suffix("")), count=1)
 
 
-def _walk(root: Path, pattern: str) -> list[str]:
-    out = []
-    for d, dirs, files in os.walk(root):
-        dirs.sort()
+def _walk(root: Path, pattern: str) -> tuple[list[str], list[Outcome], int]:
+    """Label files below ``root`` (symlinked folders followed, each real folder once), the files
+    and folders found but not taken (with why), and how many other files the pattern left out."""
+    out: list[str] = []
+    problems: list[Outcome] = []
+    others = 0
+    seen: dict[tuple[int, int], str] = {}
+    st = os.stat(root)
+    seen[(st.st_dev, st.st_ino)] = "."
+
+    def rel_of(p: str) -> str:
+        return Path(p).relative_to(root).as_posix()
+
+    def onerror(e: OSError) -> None:
+        problems.append(Outcome(rel_of(e.filename) if e.filename else ".", False,
+                                f"folder cannot be read: {e.strerror or e}; its files were not processed"))
+
+    for d, dirs, files in os.walk(root, followlinks=True, onerror=onerror):
+        keep = []
+        for name in sorted(dirs):
+            p = os.path.join(d, name)
+            try:
+                dst = os.stat(p)
+            except OSError as e:
+                problems.append(Outcome(rel_of(p), False, f"folder cannot be entered: {e.strerror or e}"))
+                continue
+            k = (dst.st_dev, dst.st_ino)
+            if k in seen:
+                problems.append(Outcome(rel_of(p), False, f"symlinked folder leads to {seen[k]}, walked already "
+                                                          "(a symlink loop or a second link); not followed"))
+                continue
+            seen[k] = rel_of(p)
+            keep.append(name)
+        dirs[:] = keep
         for f in sorted(files):
-            if fnmatch.fnmatch(f, pattern) and TMP_MARK not in f:
-                out.append(Path(d, f).relative_to(root).as_posix())
-    return out
+            if TMP_MARK in f:
+                continue
+            p = os.path.join(d, f)
+            if not fnmatch.fnmatch(f, pattern):
+                others += 1
+                continue
+            try:
+                fst = os.stat(p)
+            except OSError as e:
+                why = "broken symlink" if os.path.islink(p) else "cannot stat"
+                problems.append(Outcome(rel_of(p), False, f"{why}: {e.strerror or e}"))
+                continue
+            if stat.S_ISDIR(fst.st_mode):
+                continue
+            if not stat.S_ISREG(fst.st_mode):
+                kind = "a FIFO" if stat.S_ISFIFO(fst.st_mode) else "a socket" if stat.S_ISSOCK(fst.st_mode) else \
+                    "a device or other special file"
+                problems.append(Outcome(rel_of(p), False, f"is {kind}, not an image file; not read"))
+                continue
+            out.append(rel_of(p))
+    return out, problems, others
 
 
 def _color_table(colors: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -372,7 +446,7 @@ def _overlaps(a: Path, b: Path) -> bool:
 def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: Path | None = None,
          relabel_dataset: str | None = None, split: str | None = None, pattern: str = "*.png",
          key_suffix: str = DEFAULT_KEY_SUFFIX, output: str = "gray", overwrite: bool = False,
-         compress_level: int = 6) -> Plan:
+         compress_level: int = 6, partial: bool = False) -> Plan:
     """Decide what to do: the tables, the relabel records of each file, and what is left to write.
 
     Args:
@@ -386,11 +460,13 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
         pattern: file names to take (fnmatch).
         key_suffix: regular expression stripped once from the end of a file's stem to get its image key.
         output: ``gray`` (ids) or ``rgb`` (the target's colours; ignore is black).
-        overwrite: redo every file and replace a previous job's stamp.
+        overwrite: redo every file and replace a previous job's stamp (only in a DST of remap-dir).
+        partial: SRC holds part of the dataset: relabel records that match no file are reported, not errors.
     """
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise RemapDirError(f"{src} is not a directory")
+    check_dst(dst)
     if _overlaps(src, dst):
         raise RemapDirError(f"{dst} and {src} overlap; write the output outside the source tree")
     if segments is not None:
@@ -444,27 +520,114 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
         lut_pre=lut_pre, lut_post=lut_post, target_dtype="uint16" if t_ignore > 255 else "uint8",
         target_ignore=t_ignore, output=output, target_palette=palette, compress_level=compress_level)
     stamp = _stamp(job, path, rl, key_suffix, split)
+    job_id = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()
     suffix = re.compile(key_suffix)
-    rels = _walk(src, pattern)
+    rels, walk_failed, others = _walk(src, pattern)
     seg_index = _segment_index(Path(segments), suffix) if segments is not None else {}
+    ledger = {} if overwrite else read_ledger(dst, job_id)
     tasks: list[Task] = []
-    failed: list[Outcome] = []
+    failed: list[Outcome] = list(walk_failed)
     skipped = 0
+    matched: list[Any] = []
     for rel in rels:
         s = src / rel
         d = dst / rel
         t = Task(rel, str(s), str(d))
         if rl is not None:
-            t, why = _with_records(t, rel, image_key(rel, suffix), rl, split, seg_index)
+            t, why, hit = _with_records(t, rel, image_key(rel, suffix), rl, split, seg_index)
+            if hit is not None:
+                matched.append(hit)
             if why:
                 failed.append(Outcome(rel, False, why))
                 continue
-        if not overwrite and _done(t):
+        if _done(t, ledger.get(rel)):
             skipped += 1
             continue
         tasks.append(t)
-    return Plan(job, src, dst, path, relabel_dataset if rl is not None else None, len(rels), tasks, skipped,
-                failed, notes, stamp)
+    records = _record_report(rl, split, matched, partial) if rl is not None else None
+    return Plan(job, src, dst, path, relabel_dataset if rl is not None else None, len(rels) + len(walk_failed),
+                tasks, skipped, failed, notes, stamp, others=others, job_id=job_id, records=records)
+
+
+def _record_report(rl: Any, split: str | None, matched: list[Any], partial: bool) -> dict[str, Any]:
+    """How many records, segments and images of the records matched files; what matched none."""
+    splits = [split] if split else list(rl.splits)
+    matched = list({(h.split, h.key): h for h in matched}.values())
+    hit = {(h.split, h.key) for h in matched}
+    applied = set(int(r) for h in matched for r in np.unique(h.records))
+    in_scope = [i for i, r in enumerate(rl.records) if r["split"] in splits]
+    lost = [(s, k) for s in splits for k in rl.keys(s) if (s, k) not in hit]
+    return {"dataset": rl.dataset, "records": len(in_scope), "records_applied": len(applied & set(in_scope)),
+            "records_unmatched": len(set(in_scope) - applied), "segments": int(sum(len(h.segment_ids) for h in matched)),
+            "images": len(hit), "images_unmatched": len(lost), "unmatched_examples": lost[:5],
+            "subset": bool(split) or partial}
+
+
+def check_dst(dst: Path) -> str:
+    """Refuse a DST remap-dir may not write into: anything but absent, empty, or its own earlier job."""
+    try:
+        st = os.stat(dst)
+    except FileNotFoundError:
+        if os.path.islink(dst):
+            raise RemapDirError(f"{dst} is a dangling symlink; give a folder") from None
+        return "new"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise RemapDirError(f"{dst} is a symlink loop; give a folder") from None
+        raise RemapDirError(f"{dst}: {e.strerror or e}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise RemapDirError(f"{dst} exists and is not a folder; give a new or empty folder")
+    try:
+        names = set(os.listdir(dst))
+    except OSError as e:
+        raise RemapDirError(f"{dst} cannot be read: {e.strerror or e}") from None
+    if not os.access(dst, os.W_OK | os.X_OK):
+        raise RemapDirError(f"{dst} is not writable")
+    if not names:
+        return "empty"
+    if STAMP in names or names <= set(BOOKKEEPING):
+        return "ours"
+    raise RemapDirError(f"{dst} is not empty and holds no remap-dir job ({STAMP}); refusing to write into it: "
+                        "give a new or empty folder (remap-dir writes only where it wrote before)")
+
+
+def read_ledger(dst: Path, job_id: str) -> dict[str, dict[str, Any]]:
+    """The files this job finished: rel -> identity of source, segment map and output (last entry wins).
+
+    A line torn by a kill is ignored; entries of another job are ignored."""
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        text = (Path(dst) / LEDGER).read_text("utf-8", errors="replace")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(e, dict) and e.get("job") == job_id and isinstance(e.get("rel"), str):
+            out[e["rel"]] = e
+    return out
+
+
+def _same_file(path: str | None, ident: dict[str, Any] | None, content: bool = True) -> bool:
+    if path is None or not isinstance(ident, dict):
+        return path is None and ident is None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if st.st_size != ident.get("size") or st.st_mtime_ns != ident.get("mtime_ns"):
+        return False
+    if not content:
+        return True
+    from .labelio import digest
+
+    try:
+        with open(path, "rb") as f:
+            return digest(f.read()) == ident.get("sha256")
+    except OSError:
+        return False
 
 
 def _stamp(job: Job, path: list[str], rl: Any, key_suffix: str, split: str | None) -> dict[str, Any]:
@@ -482,16 +645,20 @@ def _stamp(job: Job, path: list[str], rl: Any, key_suffix: str, split: str | Non
 def _segment_index(root: Path, suffix: re.Pattern[str]) -> dict[str, str | None]:
     """Image key -> segment map path (None where two maps claim one key)."""
     out: dict[str, str | None] = {}
-    for rel in _walk(root, "*"):
+    for rel in _walk(root, "*")[0]:
         key = image_key(rel, suffix)
         out[key] = None if key in out else str(root / rel)
     return out
 
 
 def _with_records(t: Task, rel: str, key: str, rl: Any, split: str | None,
-                  seg_index: dict[str, str | None]) -> tuple[Task, str]:
-    """The task with its image's relabel records (and segment map); or a reason it cannot be done."""
+                  seg_index: dict[str, str | None]) -> tuple[Task, str, Any]:
+    """The task with its image's relabel records (and segment map), or a reason it cannot be done;
+    and the records matched (None: none)."""
+    layout = RECORD_LAYOUTS.get(rl.dataset, {})
     parts = key.split("/")
+    if "key" in layout:
+        parts = parts[:-1] + [layout["key"](parts[-1])]
     hits = []
     for i in range(len(parts)):  # the key below SRC may carry leading folders (a split, a city)
         cand = "/".join(parts[i:])
@@ -499,32 +666,32 @@ def _with_records(t: Task, rel: str, key: str, rl: Any, split: str | None,
         if hits:
             break
     if not hits:
-        return t, ""
-    if len(hits) > 1:
-        named = {SPLIT_WORDS.get(p.lower()) for p in parts[:-1]} & {h.split for h in hits}
-        hits = [h for h in hits if h.split in named] if len(named) == 1 else hits
+        return t, "", None
+    if not split:  # a folder named after a split (train/, test/, ...) picks that split's records only
+        words = {SPLIT_WORDS.get(p.lower()) for p in parts[:-1]} - {None}
+        words = {layout.get("splits", {}).get(w, w) for w in words} & set(rl.splits)
+        if len(words) == 1:
+            hits = [h for h in hits if h.split in words]
+            if not hits:
+                return t, "", None
         if len(hits) > 1:
             return t, (f"image {hits[0].key} has relabel records in splits {', '.join(h.split for h in hits)} and its "
-                       "path names none of them; run each split on its own with --split")
+                       "path names none of them; run each split on its own with --split"), None
     h = hits[0]
     if key not in seg_index:
         return t, f"no segment map for image key {key} below the segments folder, and records move " \
-                  f"{len(h.segment_ids)} of its segments"
+                  f"{len(h.segment_ids)} of its segments", h
     if seg_index[key] is None:
-        return t, f"two segment maps below the segments folder have image key {key}"
-    return Task(t.rel, t.src, t.dst, seg_index[key], np.asarray(h.segment_ids), np.asarray(h.classes)), ""
+        return t, f"two segment maps below the segments folder have image key {key}", h
+    return Task(t.rel, t.src, t.dst, seg_index[key], np.asarray(h.segment_ids), np.asarray(h.classes)), "", h
 
 
-def _done(t: Task) -> bool:
-    """The output exists and is at least as new as its inputs (written by a finished task)."""
-    try:
-        out = os.stat(t.dst).st_mtime_ns
-    except OSError:
+def _done(t: Task, entry: dict[str, Any] | None) -> bool:
+    """This job wrote the output from this very source (and segment map), and it is untouched since."""
+    if entry is None:
         return False
-    newest = os.stat(t.src).st_mtime_ns
-    if t.seg is not None:
-        newest = max(newest, os.stat(t.seg).st_mtime_ns)
-    return out >= newest
+    return (_same_file(t.dst, entry.get("out"), content=False) and _same_file(t.src, entry.get("src"))
+            and _same_file(t.seg, entry.get("seg")))
 
 
 # ----- running ----------------------------------------------------------------------------------
@@ -609,13 +776,18 @@ class _DstGuard:
     def __init__(self, plan: Plan, overwrite: bool):
         self.plan, self.overwrite = plan, overwrite
         self.fd: int | None = None
+        self.ledger: Any = None
 
     def __enter__(self) -> "_DstGuard":
         import fcntl
 
         dst = self.plan.dst
-        dst.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(dst / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        check_dst(dst)
+        try:
+            dst.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(dst / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise RemapDirError(f"cannot write {dst}: {e.strerror or e}") from None
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -637,6 +809,12 @@ class _DstGuard:
         tmp = stamp_path.with_name(STAMP + TMP_MARK + str(os.getpid()))
         tmp.write_text(json.dumps(self.plan.stamp, indent=1, sort_keys=True) + "\n", "utf-8")
         os.replace(tmp, stamp_path)
+        # the ledger keeps only this job's entries (rewritten atomically); finished files are appended
+        kept = {} if self.overwrite else read_ledger(dst, self.plan.job_id)
+        tmp = dst / (LEDGER + TMP_MARK + str(os.getpid()))
+        tmp.write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in kept.values()), "utf-8")
+        os.replace(tmp, dst / LEDGER)
+        self.ledger = open(dst / LEDGER, "a", encoding="utf-8")
         for d, _, files in os.walk(dst):
             for f in files:
                 if TMP_MARK in f:
@@ -646,7 +824,18 @@ class _DstGuard:
                         pass
         return self
 
+    def record(self, outcomes: list[Outcome]) -> None:
+        """Append the files just finished to the ledger (one flushed line each; a torn line is ignored)."""
+        lines = "".join(json.dumps({"job": self.plan.job_id, "rel": o.rel, **o.ident}, sort_keys=True) + "\n"
+                        for o in outcomes if o.ok and o.ident is not None)
+        if lines and self.ledger is not None:
+            self.ledger.write(lines)
+            self.ledger.flush()
+
     def __exit__(self, *exc: Any) -> None:
+        if self.ledger is not None:
+            self.ledger.close()
+            self.ledger = None
         if self.fd is not None:
             os.close(self.fd)  # releases the lock
             self.fd = None
@@ -667,7 +856,7 @@ def run(plan: Plan, *, workers: int | None = None, scheduler: str | None = None,
     failed = list(plan.failed)
     written = 0
     interrupted = False
-    with _DstGuard(plan, overwrite):
+    with _DstGuard(plan, overwrite) as guard:
         if batch_size is None:
             slots = workers if scheduler is None else 64
             batch_size = max(1, min(64, len(tasks) // (slots * 8) or 1))
@@ -675,6 +864,7 @@ def run(plan: Plan, *, workers: int | None = None, scheduler: str | None = None,
 
         def take(outcomes: list[Outcome]) -> None:
             nonlocal written
+            guard.record(outcomes)
             for o in outcomes:
                 if o.ok:
                     written += 1
@@ -769,12 +959,21 @@ def _write_failures(dst: Path, failed: list[Outcome]) -> None:
         p.unlink(missing_ok=True)
         return
     tmp = p.with_name(FAILED + TMP_MARK + str(os.getpid()))
-    tmp.write_text("".join(f"{o.rel}\t{o.reason}\n" for o in sorted(failed, key=lambda o: o.rel)), "utf-8")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n")
+        for o in sorted(failed, key=lambda o: o.rel):
+            w.writerow([o.rel, o.reason])
     os.replace(tmp, p)
 
 
 def output_files(dst: Path) -> Iterable[Path]:
     """The label files of an output tree (its bookkeeping files left out)."""
     for p in sorted(Path(dst).rglob("*")):
-        if p.is_file() and p.name not in (STAMP, LOCK, FAILED) and TMP_MARK not in p.name:
+        if p.is_file() and p.name not in BOOKKEEPING and TMP_MARK not in p.name:
             yield p
+
+
+def read_failures(dst: Path) -> list[tuple[str, str]]:
+    """The failed-files TSV as (path below SRC, reason) pairs (csv quoting: names with tabs/newlines round-trip)."""
+    with open(Path(dst) / FAILED, encoding="utf-8", newline="") as f:
+        return [(r[0], r[1]) for r in csv.reader(f, delimiter="\t")]
