@@ -332,6 +332,10 @@ def apply_lut(label, lut, out=None) -> np.ndarray:
         raise ValueError(f"lut must be 1-D, got shape {lut.shape}")
     if label.dtype.kind not in "iub":
         raise TypeError(f"label must have an integer dtype, got {label.dtype}")
+    if not label.dtype.isnative:  # the kernels view raw bytes: '>u2' would be read byte-swapped
+        label = label.astype(label.dtype.newbyteorder("="))
+    if not lut.dtype.isnative:
+        lut = lut.astype(lut.dtype.newbyteorder("="))
     if out is None:
         out = np.empty_like(label, dtype=lut.dtype, subok=False)
     else:
@@ -398,6 +402,8 @@ def invalid_values(label, n_classes: int, ignore) -> np.ndarray:
     if label.dtype.kind not in "iub":
         raise TypeError(f"label must have an integer dtype, got {label.dtype}")
     n_classes = int(n_classes)
+    if not label.dtype.isnative:  # the unsigned view below reads raw bytes
+        label = label.astype(label.dtype.newbyteorder("="))
     if label.size == 0:
         return np.empty(0, np.int64)
     if label.dtype.kind == "b":

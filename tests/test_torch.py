@@ -36,14 +36,14 @@ def test_device_paths_agree_with_numpy(tax):
     rng = np.random.default_rng(2)
     label = torch.from_numpy(rng.integers(0, 19, size=(5, 9), dtype=np.uint8))
     checked = ts.check_labels(label, 19, 255, "cityscapes-19", "raise")
-    assert (ts.apply_lut(checked, tax.lut("cityscapes-19")).numpy() == tax.lut("cityscapes-19")[label.numpy()]).all()
+    assert (ts.apply_lut(checked, tax.lut("cityscapes-19"), {}, "to_universal/cityscapes-19").numpy() == tax.lut("cityscapes-19")[label.numpy()]).all()
     with pytest.raises(unitax.LabelError, match="19"):
         ts.check_labels(torch.tensor([0, 19]), 19, 255, "cityscapes-19", "raise")
     x = rng.standard_normal((194, 4, 5)).astype(np.float32)
     m = tax.matrix("pascal-context-60")
-    np.testing.assert_allclose(ts.scores_to_test(torch.from_numpy(x), m, 0, True).numpy(),
+    np.testing.assert_allclose(ts.scores_to_test(torch.from_numpy(x), m, 0, True, {}, "m").numpy(),
                                tax.to_test(x, "pascal-context-60", from_logits=True), rtol=1e-4, atol=1e-6)
-    assert (ts.labels_from_scores(torch.from_numpy(x), m, 0, True).numpy()
+    assert (ts.labels_from_scores(torch.from_numpy(x), m, 0, True, {}, "m").numpy()
             == tax.to_test_labels(x, "pascal-context-60", from_logits=True)).all()
 
 
