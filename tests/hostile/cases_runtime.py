@@ -283,9 +283,9 @@ def _replace(p: Path, make) -> None:
     make(p)
 
 
-def _huge(p: Path) -> None:
+def _huge(p: Path, size: int) -> None:
     with open(p, "wb") as f:
-        f.truncate(64 << 20)  # sparse: no disk used
+        f.truncate(size)  # sparse: no disk used
 
 
 def _nested(p: Path) -> None:
@@ -334,9 +334,9 @@ CASES += [
              ("{tmp}/build/manifest.json", "folder")),
     tampered("table-truncated", lambda b: (b / TABLE).write_bytes((b / TABLE).read_bytes()[:100]),
              ("{tmp}/build/" + TABLE, "100 bytes")),
-    tampered("table-huge-sparse", lambda b: _huge(b / TABLE), ("{tmp}/build/" + TABLE, "bytes")),
+    tampered("table-huge-sparse", lambda b: _huge(b / TABLE, 1 << 20), ("{tmp}/build/" + TABLE, "bytes")),
     tampered("tables-swapped", _swap, ("{tmp}/build/",)),
-    tampered("manifest-huge", lambda b: _huge(b / "manifest.json"), ("{tmp}/build/manifest.json", "manifest")),
+    tampered("manifest-huge", lambda b: _huge(b / "manifest.json", (16 << 20) + 1), ("{tmp}/build/manifest.json", "manifest")),
     tampered("manifest-deeply-nested", lambda b: _nested(b / "manifest.json"), ("{tmp}/build/manifest.json",)),
     tampered("taxonomy-deeply-nested", lambda b: _nested(b / "taxonomy.json"), ("{tmp}/build/taxonomy.json",)),
     tampered("manifest-size-lie", _manifest_lie, ("{tmp}/build/" + TABLE, "bytes")),
