@@ -41,9 +41,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# Fuzz the spec loader and validator for a minute: nothing but SpecError may escape.
+# Fuzz the spec loader and validator for a minute: nothing but SpecError may escape; then the
+# runtime entry points for a minute against a numpy reference: nothing but unitax errors may escape.
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz_specs.py --seconds 60
+	$(BIN)/python tests/fuzz_runtime.py --seconds 60
 
 clean:
 	rm -rf $(VENV) .make .pytest_cache .hypothesis
