@@ -342,7 +342,7 @@ class Taxonomy:
         return ToTest(self.matrix(test_dataset), test_dataset, from_logits=from_logits, dim=dim)
 
     def _check_finite(self, arr: np.ndarray, ax: int, channels: np.ndarray, reader: str, logits: bool,
-                      summed: np.ndarray | None = None) -> None:
+                      summed: np.ndarray | None = None, scan: bool = False) -> None:
         """LabelError where the scores a result is computed from hold NaN or infinity.
 
         One policy for every entry point that takes scores: the message gives the count of bad
@@ -357,13 +357,15 @@ class Taxonomy:
         xm = np.moveaxis(arr, ax, 0)
         acc = np.float32 if arr.dtype == np.float16 else None  # float16 sums overflow at 65504
         with np.errstate(all="ignore"):
-            if summed is not None:
+            if scan:
+                total = None
+            elif summed is not None:
                 total = summed.sum(dtype=acc)
             elif xm[0].flags.c_contiguous or xm[0].flags.f_contiguous:
                 total = sum((xm[c].sum(dtype=acc) for c in channels), np.float32(0))
             else:
                 total = arr.sum(dtype=acc)
-        if np.isfinite(total):
+        if not scan and np.isfinite(total):
             return
         mask = np.zeros(xm.shape, bool)
         for c in channels:
@@ -404,12 +406,22 @@ class Taxonomy:
         arr, like = _to_numpy(probs)
         _no_out_with_tensor(out, like)
         arr, ax = self._check_scores(arr, axis)
-        if check_finite and from_logits:  # every channel enters the softmax: check them before
-            self._check_finite(arr, ax, np.arange(arr.shape[ax]), test_dataset, True)
-        res = _k.scores_to_test(arr, groups, axis=ax, from_logits=from_logits, out=out)
-        if check_finite and not from_logits:  # a bad value read makes the (smaller) sum non-finite
-            self._check_finite(arr, ax, np.unique(np.concatenate(groups)), test_dataset, False, summed=res)
+        with np.errstate(invalid="ignore", over="ignore"):
+            res = _k.scores_to_test(arr, groups, axis=ax, from_logits=from_logits, out=out)
+        if check_finite:
+            # A bad value read makes the (smaller) result non-finite: a NaN or +inf logit turns its
+            # pixel's softmax into NaN, a bad probability its group's sum. Only then is the input scanned.
+            channels = np.arange(arr.shape[ax]) if from_logits else self._read_channels(test_dataset, groups)
+            self._check_finite(arr, ax, channels, test_dataset, from_logits, summed=res)
         return _back(res, like, keep_dtype=True)
+
+    def _read_channels(self, dataset: str, groups: Any) -> np.ndarray:
+        """The universal channels the groups of ``dataset`` read (cached)."""
+        cache = self.__dict__.setdefault("_read", {})
+        ch = cache.get(dataset)
+        if ch is None:
+            ch = cache[dataset] = np.unique(np.concatenate([np.asarray(g, np.intp) for g in groups] + [np.zeros(0, np.intp)]))
+        return ch
 
     def _finite_checker(self, reader: str, check_finite: bool) -> Any:
         """For the torch device path: ``f(count, pos, channel)`` raising the same LabelError, or None."""
@@ -451,10 +463,12 @@ class Taxonomy:
             return self._apply(arr if like is None else x, lut, UNIVERSAL, out, out_of_range, key)
         _no_out_with_tensor(out, like)
         arr, ax = self._check_scores(arr, axis)
-        if check_finite:
-            self._check_finite(arr, ax, np.unique(np.concatenate([g for g in groups if len(g)] or [np.zeros(0, np.intp)])),
-                               dataset, from_logits)
-        return _back(_k.labels_from_scores(arr, groups, axis=ax, from_logits=from_logits, out=out), like)
+        flag: list | None = [] if check_finite else None
+        with np.errstate(invalid="ignore", over="ignore"):
+            res = _k.labels_from_scores(arr, groups, axis=ax, from_logits=from_logits, out=out, nonfinite=flag)
+        if flag:  # a group score was non-finite: find the bad input values (or an overflowed sum: none)
+            self._check_finite(arr, ax, self._read_channels(dataset, groups), dataset, from_logits, scan=True)
+        return _back(res, like)
 
     # ----- back-maps, evaluation, fingerprint ----------------------------------------------
 
