@@ -331,15 +331,18 @@ class Taxonomy:
                              f"the universal taxonomy has {len(self.universal_names)}")
         return ax
 
-    def torch_module(self, test_dataset: str, *, from_logits: bool = True, dim: int = 1) -> Any:
+    def torch_module(self, test_dataset: str, *, from_logits: bool = True, dim: int = 1,
+                     check_finite: bool = True) -> Any:
         """A ``torch.nn.Module`` mapping universal logits (or probabilities) on ``dim`` to test-class scores.
 
         The binary matrix is a non-trainable buffer; put the module at the end of a universal
-        model to evaluate it in ``test_dataset``'s classes. Imports torch.
+        model to evaluate it in ``test_dataset``'s classes. Imports torch. NaN or infinite scores
+        it reads raise LabelError unless ``check_finite=False`` (one fused pass on the device).
         """
         from .torch_support import ToTest
 
-        return ToTest(self.matrix(test_dataset), test_dataset, from_logits=from_logits, dim=dim)
+        return ToTest(self.matrix(test_dataset), test_dataset, from_logits=from_logits, dim=dim,
+                      check_finite=check_finite, names=self.universal_names)
 
     def _check_finite(self, arr: np.ndarray, ax: int, channels: np.ndarray, reader: str, logits: bool,
                       summed: np.ndarray | None = None, scan: bool = False) -> None:

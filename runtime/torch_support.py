@@ -109,8 +109,11 @@ class ToTest(torch.nn.Module):
     in ``state_dict`` but never trained.
     """
 
-    def __init__(self, matrix: np.ndarray, test_dataset: str, from_logits: bool = True, dim: int = 1):
+    def __init__(self, matrix: np.ndarray, test_dataset: str, from_logits: bool = True, dim: int = 1,
+                 check_finite: bool = True, names: Any = None):
         super().__init__()
+        self.check_finite = check_finite
+        self._names = tuple(names) if names is not None else None
         used = np.flatnonzero(matrix.any(axis=0))
         self.test_dataset = test_dataset
         self.from_logits = from_logits
@@ -126,10 +129,21 @@ class ToTest(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[self.dim] != self.n_universal:
             raise LabelError(f"expected {self.n_universal} universal channels on dim {self.dim}, got {x.shape[self.dim]}")
+        if self.check_finite:
+            dim = self.dim % x.ndim
+            idx = torch.arange(x.shape[dim], device=x.device) if self.from_logits else self.used
+            check_finite(x, dim, idx, self.from_logits, self._fail)
         if self.from_logits:
             x = torch.softmax(x, dim=self.dim)
         sub = x.index_select(self.dim, self.used)
         return torch.matmul(sub.movedim(self.dim, -1), self.weight.to(sub.dtype).T).movedim(-1, self.dim)
+
+
+    def _fail(self, count: int, pos: tuple, channel: int) -> None:
+        name = f"{self._names[channel]!r}, " if self._names else ""
+        raise LabelError(f"scores hold {count} non-finite value(s) (NaN or infinity) in the channels "
+                         f"{self.test_dataset} reads; the first at index {pos} (universal class {name}id {channel}); "
+                         "pass check_finite=False to skip this check")
 
 
 def is_tensor(x: Any) -> bool:
