@@ -19,6 +19,7 @@ import numpy as np
 import unitax
 from support.hostile import Case
 from unitax import IntegrityError, LabelError
+from unitax.relabel import relabel_segments
 
 GENERATED = Path(__file__).resolve().parents[2] / "generated"
 TEST = "camvid-11"
@@ -246,6 +247,16 @@ CASES: list[Case] = [
          setup=lambda root: np.save(root / "s.npy", scores().astype(">f4")),
          call=lambda root: tax().to_test_labels(np.load(root / "s.npy", mmap_mode="r"), TEST),
          check=lambda r: same(r, tax().to_test_labels(scores(), TEST))),
+    rt("relabel-bool-segment-map", "dtype",
+       lambda: relabel_segments(np.zeros((2, 2), np.uint8), np.ones((2, 2), bool), np.array([1]), np.array([3])),
+       raises=LabelError, expect=("segment map", "bool")),
+    rt("relabel-float-label", "dtype",
+       lambda: relabel_segments(np.zeros((2, 2)), np.ones((2, 2), np.uint32), np.array([1]), np.array([3])),
+       raises=LabelError, expect=("label", "integer")),
+    rt("relabel-big-endian-segments", "byte-order",
+       lambda: relabel_segments(np.zeros((2, 2), np.uint8), np.array([[1, 2], [1, 0]], ">u4"), np.array([1], np.uint32),
+                                np.array([3], np.uint8)),
+       check=lambda r: r.size == 0),
     # ----- torch ------------------------------------------------------------------------------
     rt("torch-out-ndarray", "torch",
        lambda: tax().to_universal(t().zeros(3, dtype=t().uint8), TRAIN, out=np.empty(3, np.uint8)),
