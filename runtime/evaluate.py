@@ -231,7 +231,8 @@ class Evaluator:
         g = _as_numpy(gt)
         for what, a in (("predictions", p), ("ground truth", g)):
             if a.dtype.kind == "b":
-                raise LabelError(f"{what} are bool: a mask, not class ids; cast to an integer dtype if that is meant")
+                raise LabelError(f"{what} must be integer labels, got dtype bool (a mask, not class ids; cast to an "
+                                 "integer dtype if that is meant)")
             if a.dtype.kind not in "iu":
                 raise LabelError(f"{what} must be integer labels, got dtype {a.dtype}")
         if p.shape != g.shape:

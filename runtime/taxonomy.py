@@ -79,15 +79,17 @@ def _back(result: np.ndarray, like: Any, keep_dtype: bool = False) -> Any:
 def _label_array(arr: np.ndarray, space: str) -> np.ndarray:
     """Refuse label arrays that are not integer ids (bool, float, complex, str, object)."""
     if arr.dtype.kind == "b":
-        raise LabelError(f"{space} labels are bool: a mask, not class ids; cast to an integer dtype if that is meant")
+        raise LabelError(f"{space} labels must be an integer array, got dtype bool (a mask, not class ids; "
+                         "cast to an integer dtype if that is meant)")
     if arr.dtype.kind not in "iu":
         raise LabelError(f"{space} labels must be an integer array, got dtype {arr.dtype}")
     return arr
 
 
-def _finite_message(count: int, pos: tuple, channel: int, name: str, reader: str) -> str:
+def _finite_message(count: int, pos: tuple, value: float, channel: int, name: str, reader: str) -> str:
     return (f"scores hold {count} non-finite value(s) (NaN or infinity) in the channels {reader} reads; the first "
-            f"at index {pos} (universal class {name!r}, id {channel}); pass check_finite=False to skip this check")
+            f"is {value} at index {pos} (universal class {name!r}, id {channel}); pass check_finite=False to skip "
+            "this check")
 
 
 class Taxonomy:
@@ -379,7 +381,7 @@ class Taxonomy:
             return
         first = tuple(int(i) for i in np.argwhere(np.moveaxis(mask, 0, ax))[0])
         c = first[ax]
-        raise LabelError(_finite_message(count, first, c, self.universal_names[c], reader))
+        raise LabelError(_finite_message(count, first, float(arr[first]), c, self.universal_names[c], reader))
 
     def to_test(self, probs: Any, test_dataset: str, axis: int = 0, *, from_logits: bool = False,
                 out: np.ndarray | None = None, check_finite: bool = True) -> Any:
@@ -431,8 +433,8 @@ class Taxonomy:
         if not check_finite:
             return None
 
-        def fail(count: int, pos: tuple, channel: int) -> None:
-            raise LabelError(_finite_message(count, pos, channel, self.universal_names[channel], reader))
+        def fail(count: int, pos: tuple, value: float, channel: int) -> None:
+            raise LabelError(_finite_message(count, pos, value, channel, self.universal_names[channel], reader))
 
         return fail
 
@@ -556,8 +558,8 @@ class Taxonomy:
                 if bad.any():
                     first = tuple(int(i) for i in np.argwhere(bad)[0])
                     raise LabelError(f"scores hold {int(bad.sum())} non-finite value(s) (NaN or infinity) in the "
-                                     f"channels {dataset} reads; the first at index {first}; pass check_finite=False "
-                                     "to skip this check")
+                                     f"channels {dataset} reads; the first is {float(arr[first])} at index {first}; "
+                                     "pass check_finite=False to skip this check")
             return np.argmax(arr, axis=axis).astype(np.uint8 if len(names) < 255 else np.uint16)
 
         return Evaluator(names, self.ignore_index(dataset), convert, dataset=dataset)

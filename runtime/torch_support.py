@@ -55,7 +55,7 @@ def apply_lut(label: torch.Tensor, lut: np.ndarray, cache: dict, key: str) -> to
 
 
 def check_finite(x: torch.Tensor, axis: int, used: torch.Tensor, logits: bool, fail: Any) -> None:
-    """Call ``fail(count, first index, channel)`` where the channels ``used`` of ``x`` hold NaN/inf (one fused pass)."""
+    """Call ``fail(count, first index, its value, channel)`` where the channels ``used`` of ``x`` hold NaN/inf (one fused pass)."""
     if fail is None or x.numel() == 0:
         return
     sub = x.index_select(axis, used)
@@ -65,7 +65,7 @@ def check_finite(x: torch.Tensor, axis: int, used: torch.Tensor, logits: bool, f
     mask = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
     mask.index_copy_(axis, used, bad)
     first = tuple(int(i) for i in mask.nonzero()[0].tolist())
-    fail(int(mask.sum()), first, first[axis])
+    fail(int(mask.sum()), first, float(x[first]), first[axis])
 
 
 def _used(matrix: np.ndarray) -> np.ndarray:
@@ -139,10 +139,10 @@ class ToTest(torch.nn.Module):
         return torch.matmul(sub.movedim(self.dim, -1), self.weight.to(sub.dtype).T).movedim(-1, self.dim)
 
 
-    def _fail(self, count: int, pos: tuple, channel: int) -> None:
+    def _fail(self, count: int, pos: tuple, value: float, channel: int) -> None:
         name = f"{self._names[channel]!r}, " if self._names else ""
         raise LabelError(f"scores hold {count} non-finite value(s) (NaN or infinity) in the channels "
-                         f"{self.test_dataset} reads; the first at index {pos} (universal class {name}id {channel}); "
+                         f"{self.test_dataset} reads; the first is {value} at index {pos} (universal class {name}id {channel}); "
                          "pass check_finite=False to skip this check")
 
 
