@@ -60,6 +60,8 @@ def _on_device(x: Any) -> bool:
 
 
 def _no_out_with_tensor(out: Any, like: Any) -> None:
+    if out is not None and not isinstance(out, np.ndarray):
+        raise LabelError(f"out= must be a numpy array, got {type(out).__module__}.{type(out).__name__}")
     if like is not None and out is not None:
         raise LabelError("out= takes a numpy array for numpy input; for a torch tensor the result is a new "
                          "tensor on its device: drop out=")
