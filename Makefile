@@ -41,10 +41,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# Fuzz the spec loader and validator for a minute (nothing but SpecError may escape), then remap-dir
-# on random trees for a minute (against a plain-numpy reference).
+# Fuzz for a minute each: the spec loader and validator (nothing but SpecError may escape), the
+# runtime entry points and remap-dir on random trees (both against a plain-numpy reference).
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz_specs.py --seconds 60
+	$(BIN)/python tests/fuzz_runtime.py --seconds 60
 	$(BIN)/python tests/fuzz_remap_dir.py --seconds 60
 
 clean:

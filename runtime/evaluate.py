@@ -280,7 +280,10 @@ class Evaluator:
         p = _as_numpy(pred)
         g = _as_numpy(gt)
         for what, a in (("predictions", p), ("ground truth", g)):
-            if a.dtype.kind not in "iub":
+            if a.dtype.kind == "b":
+                raise LabelError(f"{what} must be integer labels, got dtype bool (a mask, not class ids; cast to an "
+                                 "integer dtype if that is meant)")
+            if a.dtype.kind not in "iu":
                 raise LabelError(f"{what} must be integer labels, got dtype {a.dtype}")
         if p.shape != g.shape:
             raise LabelError(f"predictions have shape {p.shape}, ground truth {g.shape}")
@@ -342,6 +345,14 @@ class Evaluator:
 
 
 def _as_numpy(x: Any) -> np.ndarray:
+    """A native-byte-order numpy array of ``x`` (a torch tensor, array or nested sequence)."""
     if type(x).__module__.split(".", 1)[0] == "torch":  # torch is never imported here
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
+        t = x.detach().cpu()
+        if str(t.dtype) == "torch.bfloat16":
+            t = t.float()
+        return t.resolve_conj().resolve_neg().numpy()
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        raise LabelError(f"not an array: {e}") from None
+    return a if a.dtype.isnative else a.astype(a.dtype.newbyteorder("="))

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -20,6 +21,8 @@ import numpy as np
 from .errors import IntegrityError
 
 FORMAT_VERSION = 1
+#: the most bytes a manifest may hold (the MSeg build's is ~70 KiB)
+MANIFEST_LIMIT = 16 << 20
 
 
 def default_path() -> Path:
@@ -40,18 +43,65 @@ class Compiled:
     tables: dict[str, np.ndarray]  # key (e.g. "to_universal/ade20k-150") -> read-only array
 
 
+def _read_regular(root: Path, p: Path, limit: int, too_big: str = "more than the {limit} expected") -> bytes:
+    """The bytes of ``p``, a regular file inside ``root`` of at most ``limit`` bytes, else IntegrityError.
+
+    Never blocks or reads without end: the file is opened non-blocking (a FIFO opens at once)
+    and checked with ``fstat`` on the open descriptor (no race with a swap after a check), so
+    FIFOs, devices (``/dev/zero``), sockets and folders are refused before a byte is read; links
+    may point inside the build only; at most ``limit + 1`` bytes are read.
+    """
+    try:
+        real_root = os.path.realpath(root)
+        real = os.path.realpath(p)
+    except (OSError, ValueError) as e:
+        raise IntegrityError(f"{p}: cannot be resolved: {e}") from None
+    if os.path.commonpath([real_root, real]) != real_root:
+        raise IntegrityError(f"{p}: a link to {real}, outside the build {root}")
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as e:
+        raise IntegrityError(f"{p}: cannot be read: {e}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                    else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+            raise IntegrityError(f"{p}: cannot be read: {kind}, not a regular file (the build was tampered with)")
+        if st.st_size > limit:
+            raise IntegrityError(f"{p}: {st.st_size} bytes, " + too_big.format(limit=limit) + " (truncated or replaced)")
+        chunks, left = [], limit + 1
+        while left > 0:
+            try:
+                b = os.read(fd, min(left, 1 << 20))
+            except BlockingIOError:  # pragma: no cover - regular files never block
+                break
+            except OSError as e:
+                raise IntegrityError(f"{p}: cannot be read: {e}") from None
+            if not b:
+                break
+            chunks.append(b)
+            left -= len(b)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _read_verified(root: Path, rel: str, entry: dict[str, Any]) -> bytes:
     p = root / rel
     if not (isinstance(entry, dict) and type(entry.get("bytes")) is int and isinstance(entry.get("sha256"), str)):
         raise IntegrityError(f"{root / 'manifest.json'}: malformed entry for {rel}: {entry!r:.200}")
-    if Path(rel).is_absolute() or ".." in Path(rel).parts:
+    if not isinstance(rel, str) or "\0" in rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
         raise IntegrityError(f"{root / 'manifest.json'}: {rel!r} points outside {root}")
+    if entry["bytes"] < 0:
+        raise IntegrityError(f"{root / 'manifest.json'}: negative size for {rel}")
     try:
-        data = p.read_bytes()
+        data = _read_regular(root, p, entry["bytes"], "the manifest says {limit}")
     except FileNotFoundError:
         raise IntegrityError(f"{p}: listed in the manifest but missing; recompile (`unitax compile`)") from None
-    except OSError as e:
-        raise IntegrityError(f"{p}: cannot be read: {e}") from None
     if len(data) != entry["bytes"]:
         raise IntegrityError(f"{p}: {len(data)} bytes, the manifest says {entry['bytes']} (truncated or replaced)")
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
@@ -94,7 +144,7 @@ def read_compiled(path: str | os.PathLike[str] | None = None) -> Compiled:
     root = Path(path) if path is not None else default_path()
     mpath = root / "manifest.json"
     try:
-        manifest = json.loads(mpath.read_bytes())
+        manifest = json.loads(_read_regular(root, mpath, MANIFEST_LIMIT, "more than a manifest may hold ({limit})"))
     except FileNotFoundError:
         raise IntegrityError(f"{mpath}: missing; is {root} a folder written by `unitax compile`?") from None
     except (ValueError, OSError, RecursionError) as e:

@@ -169,6 +169,12 @@ def relabel_segments(label: np.ndarray, segment_map: np.ndarray, segment_ids: np
     Returns:
         the segment ids of ``segment_ids`` that ``segment_map`` does not hold (nothing moved for them).
     """
+    for what, a in (("label", label), ("segment map", segment_map)):
+        if not isinstance(a, np.ndarray) or a.dtype.kind not in "iu":
+            raise LabelError(f"the {what} must be an integer array, got {getattr(a, 'dtype', type(a).__name__)}"
+                             + (" (bool: a mask, not ids)" if getattr(a, "dtype", None) == np.bool_ else ""))
+    if not label.flags.writeable:
+        raise LabelError("the label is read-only (relabel_segments changes it in place)")
     if label.shape != segment_map.shape:
         raise LabelError(f"segment map of shape {segment_map.shape} does not match the label's {label.shape}")
     if len(segment_ids) == 0:

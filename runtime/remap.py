@@ -332,6 +332,10 @@ def apply_lut(label, lut, out=None) -> np.ndarray:
         raise ValueError(f"lut must be 1-D, got shape {lut.shape}")
     if label.dtype.kind not in "iub":
         raise TypeError(f"label must have an integer dtype, got {label.dtype}")
+    if not label.dtype.isnative:  # the kernels view raw bytes: '>u2' would be read byte-swapped
+        label = label.astype(label.dtype.newbyteorder("="))
+    if not lut.dtype.isnative:
+        lut = lut.astype(lut.dtype.newbyteorder("="))
     if out is None:
         out = np.empty_like(label, dtype=lut.dtype, subok=False)
     else:
@@ -398,6 +402,8 @@ def invalid_values(label, n_classes: int, ignore) -> np.ndarray:
     if label.dtype.kind not in "iub":
         raise TypeError(f"label must have an integer dtype, got {label.dtype}")
     n_classes = int(n_classes)
+    if not label.dtype.isnative:  # the unsigned view below reads raw bytes
+        label = label.astype(label.dtype.newbyteorder("="))
     if label.size == 0:
         return np.empty(0, np.int64)
     if label.dtype.kind == "b":
@@ -722,7 +728,7 @@ def _softmax_block(xc, oc, plan: _Plan, ctype) -> None:
 # ----------------------------------------------------------------------------
 
 
-def labels_from_scores(scores, groups, axis=0, from_logits=False, out=None) -> np.ndarray:
+def labels_from_scores(scores, groups, axis=0, from_logits=False, out=None, nonfinite=None) -> np.ndarray:
     """Argmax over test classes of :func:`scores_to_test` (class axis removed).
 
     Returns uint8 labels when ``len(groups) < 255``, else uint16.  Ties go to the
@@ -733,6 +739,12 @@ def labels_from_scores(scores, groups, axis=0, from_logits=False, out=None) -> n
     exponentiated once and groups are compared by their sums.  Labels can differ
     from the reference only where two test classes' scores agree to rounding.
     Inputs containing NaN give unspecified labels.
+
+    ``nonfinite``: optional list; ``True`` is appended when a group score (hence some score
+    read) was NaN or infinite somewhere -- the running maximum propagates NaN and +inf, and
+    for probabilities a running minimum catches -inf -- at the cost of one pass over the
+    per-pixel best score per chunk (plus one ufunc per group for probabilities). The caller
+    then scans the input to say where.
 
     ``out``: optional integer array of the result shape (any integer dtype that
     can hold ``len(groups) - 1``).
@@ -782,7 +794,7 @@ def labels_from_scores(scores, groups, axis=0, from_logits=False, out=None) -> n
                 b = xc.shape[1:]
                 e = _exp_rows(xc, plan.perm_used, ctype)
                 _level_sums(e, plan)
-                _argmax_block(b, out[blk + (Ellipsis,)], cands, lambda t, g: e[rows[t]], ctype, ldt)
+                _argmax_block(b, out[blk + (Ellipsis,)], cands, lambda t, g: e[rows[t]], ctype, ldt, nonfinite, False)
 
     else:
         blocks = _blocks(rest, _pixel_chunk(x_m, 8))
@@ -795,6 +807,7 @@ def labels_from_scores(scores, groups, axis=0, from_logits=False, out=None) -> n
                 _argmax_block(
                     b, out[blk + (Ellipsis,)], cands,
                     lambda t, g: _group_score(xc, g, from_logits, ctype, b, m), ctype, ldt,
+                    nonfinite, not from_logits,
                 )
 
     _run_split(work, blocks, threads)
@@ -841,7 +854,7 @@ def _group_score(xc, g, from_logits, ctype, b, m):
     return s
 
 
-def _argmax_block(b, ob, cands, score, ctype, ldt) -> None:
+def _argmax_block(b, ob, cands, score, ctype, ldt, nonfinite=None, track_min=False) -> None:
     """Running argmax over the candidate groups of one chunk (pixel shape ``b``) into ``ob``.
 
     ``score(t, g)`` returns the score row of group ``t`` (not called for empty
@@ -862,11 +875,17 @@ def _argmax_block(b, ob, cands, score, ctype, ldt) -> None:
     else:
         best[...] = 0
     lab[...] = t0
+    lo = None
+    if nonfinite is not None and track_min:
+        lo = _scratch("am_lo", ctype, m).reshape(b)
+        lo[...] = best
     for t, g in cands[1:]:
         if g:
             s = score(t, g)
             np.greater(s, best, out=mask)
             np.maximum(best, s, out=best, casting="same_kind")
+            if lo is not None:
+                np.minimum(lo, s, out=lo, casting="same_kind")
         else:  # probabilities: an empty group scores 0
             np.less(best, 0, out=mask)
             np.maximum(best, 0, out=best)
@@ -874,3 +893,8 @@ def _argmax_block(b, ob, cands, score, ctype, ldt) -> None:
         np.maximum(lab, upd, out=lab)
     if lab is not ob:
         np.copyto(ob, lab, casting="unsafe")
+    if nonfinite is not None:
+        with np.errstate(all="ignore"):
+            ok = np.isfinite(np.add.reduce(best, axis=None)) and (lo is None or np.isfinite(np.add.reduce(lo, axis=None)))
+        if not ok:
+            nonfinite.append(True)

@@ -7,6 +7,7 @@ tensor (then the result is a tensor on the same device).
 from __future__ import annotations
 
 import hashlib
+import operator
 import os
 from functools import cached_property
 from pathlib import Path
@@ -26,26 +27,71 @@ def _is_torch(x: Any) -> bool:
     return type(x).__module__.split(".", 1)[0] == "torch"
 
 
+#: route CPU tensors through the device (torch-op) path too; tests set it to cover that path without a GPU
+_force_device_path = False
+
+
 def _to_numpy(x: Any) -> tuple[np.ndarray, Any]:
-    """(array, torch tensor it came from or None). Torch is never imported here."""
+    """(array, torch tensor it came from or None). Torch is never imported here.
+
+    bfloat16 tensors (numpy has no such dtype) are widened to float32; arrays in non-native
+    byte order are converted to native order (the kernels view raw bytes).
+    """
+    like = None
     if _is_torch(x):
-        return x.detach().cpu().numpy(), x
-    if not isinstance(x, np.ndarray):
-        x = np.asarray(x)
-    return x, None
+        like = x
+        t = x.detach()
+        if str(t.dtype) == "torch.bfloat16":
+            t = t.float()
+        x = t.cpu().resolve_conj().resolve_neg().numpy()
+    elif not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as e:
+            raise LabelError(f"not an array: {e}") from None
+    if x.dtype.byteorder not in "=|" and not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))
+    return x, like
 
 
 def _on_device(x: Any) -> bool:
     """A torch tensor that lives off the CPU (remapped there with torch ops, never copied to host)."""
-    return _is_torch(x) and x.device.type != "cpu"
+    return _is_torch(x) and (x.device.type != "cpu" or _force_device_path)
 
 
-def _back(result: np.ndarray, like: Any) -> Any:
+def _no_out_with_tensor(out: Any, like: Any) -> None:
+    if out is not None and not isinstance(out, np.ndarray):
+        raise LabelError(f"out= must be a numpy array, got {type(out).__module__}.{type(out).__name__}")
+    if like is not None and out is not None:
+        raise LabelError("out= takes a numpy array for numpy input; for a torch tensor the result is a new "
+                         "tensor on its device: drop out=")
+
+
+def _back(result: np.ndarray, like: Any, keep_dtype: bool = False) -> Any:
     if like is None:
         return result
     import torch  # only reached when the caller handed us a tensor
 
-    return torch.from_numpy(np.ascontiguousarray(result)).to(like.device)
+    if not result.flags.c_contiguous:  # (np.ascontiguousarray would turn a 0-d result into 1-d)
+        result = result.copy(order="C")
+    t = torch.from_numpy(result).to(like.device)
+    return t.to(like.dtype) if keep_dtype and t.dtype != like.dtype else t
+
+
+def _label_array(arr: np.ndarray, space: str) -> np.ndarray:
+    """Refuse label arrays that are not integer ids (bool, float, complex, str, object)."""
+    if arr.dtype.kind == "b":
+        raise LabelError(f"{space} labels must be an integer array, got dtype bool (a mask, not class ids; "
+                         "cast to an integer dtype if that is meant)")
+    if arr.dtype.kind not in "iu":
+        raise LabelError(f"{space} labels must be an integer array, got dtype {arr.dtype}")
+    return arr
+
+
+def _finite_message(count: int, pos: tuple, value: float, channel: int, name: str, reader: str) -> str:
+    return (f"scores hold {count} non-finite value(s) (NaN or infinity) in the channels {reader} reads; the first "
+            f"is {value} at index {pos} (universal class {name!r}, id {channel}); pass check_finite=False to skip "
+            "this check")
 
 
 class Taxonomy:
@@ -62,7 +108,8 @@ class Taxonomy:
         self._spaces[UNIVERSAL] = t["universal"]
         self._tables = compiled.tables
         self._remaps = {(e["source"], e["target"]): k for k, e in t["tables"].items() if k.startswith("remap/")}
-        self._padded: dict[tuple[str, int], np.ndarray] = {}
+        self._padded: dict[str, np.ndarray] = {}
+        self._device_cache: dict[tuple, Any] = {}  # (table key, part, device, dtype) -> tensor
         self._groups: dict[str, tuple[np.ndarray, ...]] = {}
 
     def __repr__(self) -> str:
@@ -200,18 +247,20 @@ class Taxonomy:
 
     # ----- remapping -----------------------------------------------------------------------
 
-    def _apply(self, label: Any, lut: np.ndarray, space: str, out: Any, out_of_range: str) -> Any:
+    def _apply(self, label: Any, lut: np.ndarray, space: str, out: Any, out_of_range: str, key: str) -> Any:
+        """``lut[label]`` after checking ``label`` holds ids of ``space``; ``key`` names the table (device caches)."""
         if out_of_range not in ("raise", "ignore"):
             raise ValueError(f"out_of_range must be 'raise' or 'ignore', got {out_of_range!r}")
         if _on_device(label):
             from . import torch_support as ts
 
+            _no_out_with_tensor(out, label)
             s = self._space(space)
             checked = ts.check_labels(label, len(s["names"]), int(s["ignore"]), space, out_of_range)
-            return ts.apply_lut(checked, lut)
+            return ts.apply_lut(checked, lut, self._device_cache, key)
         arr, like = _to_numpy(label)
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise LabelError(f"{space} labels must be an integer array, got dtype {arr.dtype}")
+        _no_out_with_tensor(out, like)
+        arr = _label_array(arr, space)
         s = self._space(space)
         n, ignore = len(s["names"]), int(s["ignore"])
         bad = _k.invalid_values(arr, n, ignore)
@@ -224,15 +273,12 @@ class Taxonomy:
             arr = np.where((arr < 0) | ((arr >= n) & (arr != ignore)), ignore, arr).astype(
                 np.uint8 if ignore == 255 and n <= 256 else np.uint16)  # uint16 ids with ignore 255: naive layout
         if arr.dtype == np.uint16 and lut.shape[0] == 256:
-            key = (space, id(lut))
             wide = self._padded.get(key)
             if wide is None:
                 wide = np.full(65536, lut[255], dtype=lut.dtype)
                 wide[:256] = lut
                 self._padded[key] = wide
             lut = wide
-        if like is not None:
-            out = None
         return _back(_k.apply_lut(arr, lut, out=out), like)
 
     def to_universal(self, label: Any, dataset: str, *, out: np.ndarray | None = None,
@@ -247,16 +293,20 @@ class Taxonomy:
         Returns:
             universal ids (uint8), 255 where ignored.
         """
-        return self._apply(label, self.lut(dataset), dataset, out, out_of_range)
+        return self._apply(label, self.lut(dataset), dataset, out, out_of_range, f"to_universal/{dataset}")
 
     def remap(self, label: Any, src: str, dst: str, *, out: np.ndarray | None = None,
               out_of_range: str = "raise") -> Any:
         """Map a ``src`` label map to ``dst`` ids with a compiled dataset -> dataset table."""
-        return self._apply(label, self.remap_lut(src, dst), src, out, out_of_range)
+        return self._apply(label, self.remap_lut(src, dst), src, out, out_of_range, self._remaps[(src, dst)])
 
-    def _check_scores(self, arr: np.ndarray, axis: int) -> int:
+    def _check_scores(self, arr: np.ndarray, axis: int) -> tuple[np.ndarray, int]:
         if not np.issubdtype(arr.dtype, np.floating):
             raise LabelError(f"scores must be a float array, got dtype {arr.dtype}")
+        try:
+            axis = operator.index(axis)
+        except TypeError:
+            raise LabelError(f"axis must be an integer, got {axis!r}") from None
         if arr.ndim == 0:
             raise LabelError("scores must have a class axis")
         ax = axis if axis >= 0 else arr.ndim + axis
@@ -265,10 +315,18 @@ class Taxonomy:
         n = len(self.universal_names)
         if arr.shape[ax] != n:
             raise LabelError(f"scores have {arr.shape[ax]} channels on axis {axis}; the universal taxonomy has {n}")
-        return ax
+        return arr, ax
 
     def _check_tensor(self, x: Any, axis: int) -> int:
         """Shape checks of :meth:`_check_scores` for a device tensor, without copying it."""
+        if not x.dtype.is_floating_point:
+            raise LabelError(f"scores must be a float tensor, got dtype {x.dtype}")
+        if x.ndim == 0:
+            raise LabelError("scores must have a class axis")
+        try:
+            axis = operator.index(axis)
+        except TypeError:
+            raise LabelError(f"axis must be an integer, got {axis!r}") from None
         ax = axis if axis >= 0 else x.ndim + axis
         if not 0 <= ax < x.ndim:
             raise LabelError(f"axis {axis} out of range for {x.ndim}-d scores")
@@ -277,45 +335,55 @@ class Taxonomy:
                              f"the universal taxonomy has {len(self.universal_names)}")
         return ax
 
-    def torch_module(self, test_dataset: str, *, from_logits: bool = True, dim: int = 1) -> Any:
+    def torch_module(self, test_dataset: str, *, from_logits: bool = True, dim: int = 1,
+                     check_finite: bool = True) -> Any:
         """A ``torch.nn.Module`` mapping universal logits (or probabilities) on ``dim`` to test-class scores.
 
         The binary matrix is a non-trainable buffer; put the module at the end of a universal
-        model to evaluate it in ``test_dataset``'s classes. Imports torch.
+        model to evaluate it in ``test_dataset``'s classes. Imports torch. NaN or infinite scores
+        it reads raise LabelError unless ``check_finite=False`` (one fused pass on the device).
         """
         from .torch_support import ToTest
 
-        return ToTest(self.matrix(test_dataset), test_dataset, from_logits=from_logits, dim=dim)
+        return ToTest(self.matrix(test_dataset), test_dataset, from_logits=from_logits, dim=dim,
+                      check_finite=check_finite, names=self.universal_names)
 
-    def _check_finite(self, arr: np.ndarray, ax: int, channels: np.ndarray, test_dataset: str, logits: bool,
-                      summed: np.ndarray | None = None) -> None:
+    def _check_finite(self, arr: np.ndarray, ax: int, channels: np.ndarray, reader: str, logits: bool,
+                      summed: np.ndarray | None = None, scan: bool = False) -> None:
         """LabelError where the scores a result is computed from hold NaN or infinity.
 
-        Cheap on the good path: one sum, over ``summed`` (the summed test scores, which any bad
-        value read turns non-finite) when given, else over the read ``channels`` (one slab each
-        when the class axis is outermost in memory, else the whole array). Only a non-finite sum
-        pays for the scan that finds the first bad value. Logits may be -inf (a masked class).
+        One policy for every entry point that takes scores: the message gives the count of bad
+        values among the channels read and the index (a tuple into ``arr``) of the first in C
+        order. Logits may be -inf (a masked class). Cheap on the good path: one sum, over
+        ``summed`` (the summed test scores, which any bad value read turns non-finite) when
+        given, else over the read ``channels`` (one slab each when the class axis is outermost
+        in memory, else the whole array). Only a non-finite sum pays for the scan.
         """
-        def bad(v: np.ndarray) -> np.ndarray:
-            return (np.isnan(v) | np.isposinf(v)) if logits else ~np.isfinite(v)
-
+        if arr.size == 0:
+            return
         xm = np.moveaxis(arr, ax, 0)
         acc = np.float32 if arr.dtype == np.float16 else None  # float16 sums overflow at 65504
-        if summed is not None:
-            total = summed.sum(dtype=acc)
-        elif xm[0].flags.c_contiguous or xm[0].flags.f_contiguous:
-            total = sum((xm[c].sum(dtype=acc) for c in channels), np.float32(0))
-        else:
-            total = arr.sum(dtype=acc)
-        if not (np.isnan(total) or np.isinf(total)):
+        with np.errstate(all="ignore"):
+            if scan:
+                total = None
+            elif summed is not None:
+                total = summed.sum(dtype=acc)
+            elif xm[0].flags.c_contiguous or xm[0].flags.f_contiguous:
+                total = sum((xm[c].sum(dtype=acc) for c in channels), np.float32(0))
+            else:
+                total = arr.sum(dtype=acc)
+        if not scan and np.isfinite(total):
             return
+        mask = np.zeros(xm.shape, bool)
         for c in channels:
-            where = np.argwhere(bad(xm[c]))
-            if where.size:
-                at = tuple(int(i) for i in where[0])
-                raise LabelError(
-                    f"scores hold {xm[c][at]} at {at} in channel {self.universal_names[c]!r} (universal id {c}), "
-                    f"which {test_dataset} reads; pass check_finite=False to skip this check")
+            v = xm[c]
+            mask[c] = (np.isnan(v) | np.isposinf(v)) if logits else ~np.isfinite(v)
+        count = int(mask.sum())
+        if not count:  # a finite sum that overflowed
+            return
+        first = tuple(int(i) for i in np.argwhere(np.moveaxis(mask, 0, ax))[0])
+        c = first[ax]
+        raise LabelError(_finite_message(count, first, float(arr[first]), c, self.universal_names[c], reader))
 
     def to_test(self, probs: Any, test_dataset: str, axis: int = 0, *, from_logits: bool = False,
                 out: np.ndarray | None = None, check_finite: bool = True) -> Any:
@@ -323,10 +391,11 @@ class Taxonomy:
 
         Args:
             probs: float array with the universal classes on ``axis`` (probabilities, or logits
-                with ``from_logits=True``: softmax is applied first).
+                with ``from_logits=True``: softmax is applied first); float16, float32, float64,
+                and torch tensors (bfloat16 too; the result keeps the tensor's dtype and device).
             test_dataset: one of ``test_datasets``.
             axis: the class axis (negative allowed).
-            out: optional output array.
+            out: optional output array (numpy input only).
             check_finite: raise LabelError where a score that feeds the result is NaN or
                 infinite (-inf logits are allowed); costs one sum over the result, or over the
                 input with ``from_logits``. False skips it.
@@ -337,17 +406,39 @@ class Taxonomy:
         if _on_device(probs):
             from . import torch_support as ts
 
-            return ts.scores_to_test(probs, self.matrix(test_dataset), self._check_tensor(probs, axis), from_logits)
+            _no_out_with_tensor(out, probs)
+            ax = self._check_tensor(probs, axis)
+            return ts.scores_to_test(probs, self.matrix(test_dataset), ax, from_logits, self._device_cache,
+                                     f"matrix/{test_dataset}", self._finite_checker(test_dataset, check_finite))
         arr, like = _to_numpy(probs)
-        ax = self._check_scores(arr, axis)
-        if like is not None:
-            out = None
-        if check_finite and from_logits:  # every channel enters the softmax: check them before
-            self._check_finite(arr, ax, np.arange(arr.shape[ax]), test_dataset, True)
-        res = _k.scores_to_test(arr, groups, axis=ax, from_logits=from_logits, out=out)
-        if check_finite and not from_logits:  # a bad value read makes the (smaller) sum non-finite
-            self._check_finite(arr, ax, np.unique(np.concatenate(groups)), test_dataset, False, summed=res)
-        return _back(res, like)
+        _no_out_with_tensor(out, like)
+        arr, ax = self._check_scores(arr, axis)
+        with np.errstate(invalid="ignore", over="ignore"):
+            res = _k.scores_to_test(arr, groups, axis=ax, from_logits=from_logits, out=out)
+        if check_finite:
+            # A bad value read makes the (smaller) result non-finite: a NaN or +inf logit turns its
+            # pixel's softmax into NaN, a bad probability its group's sum. Only then is the input scanned.
+            channels = np.arange(arr.shape[ax]) if from_logits else self._read_channels(test_dataset, groups)
+            self._check_finite(arr, ax, channels, test_dataset, from_logits, summed=res)
+        return _back(res, like, keep_dtype=True)
+
+    def _read_channels(self, dataset: str, groups: Any) -> np.ndarray:
+        """The universal channels the groups of ``dataset`` read (cached)."""
+        cache = self.__dict__.setdefault("_read", {})
+        ch = cache.get(dataset)
+        if ch is None:
+            ch = cache[dataset] = np.unique(np.concatenate([np.asarray(g, np.intp) for g in groups] + [np.zeros(0, np.intp)]))
+        return ch
+
+    def _finite_checker(self, reader: str, check_finite: bool) -> Any:
+        """For the torch device path: ``f(count, pos, channel)`` raising the same LabelError, or None."""
+        if not check_finite:
+            return None
+
+        def fail(count: int, pos: tuple, value: float, channel: int) -> None:
+            raise LabelError(_finite_message(count, pos, value, channel, self.universal_names[channel], reader))
+
+        return fail
 
     def to_test_labels(self, x: Any, test_dataset: str, *, axis: int = 0, from_logits: bool = False,
                        out: np.ndarray | None = None, out_of_range: str = "raise", check_finite: bool = True) -> Any:
@@ -357,24 +448,34 @@ class Taxonomy:
         Float input: argmax over test classes of the summed scores along ``axis``; with
         ``from_logits=True`` only the channels feeding some test class are read. NaN or
         infinite scores in those channels raise LabelError unless ``check_finite=False`` (the
-        check costs one sum over the channels read).
+        check costs one sum over the channels read). Bool input is refused.
         """
-        if _on_device(x) and x.dtype.is_floating_point:
+        self.test_lut(test_dataset)
+        return self._labels_or_scores(x, test_dataset, f"from_universal/{test_dataset}", self.test_lut(test_dataset),
+                                      self.groups(test_dataset), axis, from_logits, out, out_of_range, check_finite)
+
+    def _labels_or_scores(self, x: Any, dataset: str, key: str, lut: np.ndarray, groups: Any, axis: int,
+                          from_logits: bool, out: Any, out_of_range: str, check_finite: bool) -> Any:
+        if _on_device(x) and x.dtype.is_floating_point and key.startswith("from_universal/"):
             from . import torch_support as ts
 
-            return ts.labels_from_scores(x, self.matrix(test_dataset), self._check_tensor(x, axis), from_logits)
-        if _on_device(x):
-            return self._apply(x, self.test_lut(test_dataset), UNIVERSAL, out, out_of_range)
+            _no_out_with_tensor(out, x)
+            ax = self._check_tensor(x, axis)
+            return ts.labels_from_scores(x, self.matrix(dataset), ax, from_logits, self._device_cache,
+                                         f"matrix/{dataset}", self._finite_checker(dataset, check_finite))
+        if _on_device(x) and not (x.dtype.is_floating_point or x.dtype.is_complex):
+            return self._apply(x, lut, UNIVERSAL, out, out_of_range, key)
         arr, like = _to_numpy(x)
-        if np.issubdtype(arr.dtype, np.integer):
-            return self._apply(x, self.test_lut(test_dataset), UNIVERSAL, out, out_of_range)
-        groups = self.groups(test_dataset)
-        ax = self._check_scores(arr, axis)
-        if check_finite:
-            self._check_finite(arr, ax, np.unique(np.concatenate(groups)), test_dataset, from_logits)
-        if like is not None:
-            out = None
-        return _back(_k.labels_from_scores(arr, groups, axis=ax, from_logits=from_logits, out=out), like)
+        if arr.dtype.kind in "iub":
+            return self._apply(arr if like is None else x, lut, UNIVERSAL, out, out_of_range, key)
+        _no_out_with_tensor(out, like)
+        arr, ax = self._check_scores(arr, axis)
+        flag: list | None = [] if check_finite else None
+        with np.errstate(invalid="ignore", over="ignore"):
+            res = _k.labels_from_scores(arr, groups, axis=ax, from_logits=from_logits, out=out, nonfinite=flag)
+        if flag:  # a group score was non-finite: find the bad input values (or an overflowed sum: none)
+            self._check_finite(arr, ax, self._read_channels(dataset, groups), dataset, from_logits, scan=True)
+        return _back(res, like)
 
     # ----- back-maps, evaluation, fingerprint ----------------------------------------------
 
@@ -414,24 +515,20 @@ class Taxonomy:
         return g
 
     def from_universal(self, x: Any, dataset: str, *, axis: int = 0, from_logits: bool = False,
-                       out: np.ndarray | None = None, out_of_range: str = "raise") -> Any:
+                       out: np.ndarray | None = None, out_of_range: str = "raise", check_finite: bool = True) -> Any:
         """Labels of any dataset mapped to or from universal, from universal labels or scores.
 
         Test datasets use their mapping from universal; datasets with a mapping to universal
         (e.g. ``ade20k-150``, ``coco-panoptic-133``) use their back-map, so a universal model
         can emit their labels. Integer input: universal ids -> ``dataset`` ids (255 where
         ``dataset`` has no class). Float input: argmax over ``dataset`` classes of the summed
-        universal scores along ``axis`` (``from_logits=True`` for logits).
+        universal scores along ``axis`` (``from_logits=True`` for logits); NaN or infinite scores
+        in the channels read raise LabelError unless ``check_finite=False``. Bool input is refused.
         """
         lut = self._label_lut(dataset)
-        arr, like = _to_numpy(x)
-        if np.issubdtype(arr.dtype, np.integer):
-            return self._apply(x, lut, UNIVERSAL, out, out_of_range)
-        groups = self._score_groups(dataset)
-        ax = self._check_scores(arr, axis)
-        if like is not None:
-            out = None
-        return _back(_k.labels_from_scores(arr, groups, axis=ax, from_logits=from_logits, out=out), like)
+        key = f"from_universal/{dataset}" if f"from_universal/{dataset}" in self._tables else f"back_map/{dataset}"
+        return self._labels_or_scores(x, dataset, key, lut, self._score_groups(dataset), axis, from_logits, out,
+                                      out_of_range, check_finite)
 
     def evaluator(self, dataset: str, convention: str = "standard") -> Evaluator:
         """A streaming evaluator (confusion matrix, IoU, accuracies) in ``dataset``'s own classes.
@@ -449,18 +546,26 @@ class Taxonomy:
         if dataset != UNIVERSAL:
             self._label_lut(dataset)  # fail now, not at the first batch
 
-        def convert(pred: Any, *, axis: int = 0, from_logits: bool = False, pred_space: str | None = None) -> Any:
+        def convert(pred: Any, *, axis: int = 0, from_logits: bool = False, pred_space: str | None = None,
+                    check_finite: bool = True) -> Any:
             arr, _ = _to_numpy(pred)
             floating = np.issubdtype(arr.dtype, np.floating)
             space = pred_space or ("universal" if floating else "dataset")
             if space not in ("universal", "dataset"):
                 raise ValueError(f"pred_space must be 'universal' or 'dataset', got {pred_space!r}")
             if space == "universal" and dataset != UNIVERSAL:
-                return self.from_universal(arr, dataset, axis=axis, from_logits=from_logits)
+                return self.from_universal(arr, dataset, axis=axis, from_logits=from_logits, check_finite=check_finite)
             if not floating:
                 return arr
             if arr.ndim == 0 or not -arr.ndim <= axis < arr.ndim or arr.shape[axis] != len(names):
                 raise LabelError(f"scores need {len(names)} channels ({dataset}) on axis {axis}, got shape {arr.shape}")
+            if check_finite:
+                bad = np.isnan(arr) | np.isposinf(arr) if from_logits else ~np.isfinite(arr)
+                if bad.any():
+                    first = tuple(int(i) for i in np.argwhere(bad)[0])
+                    raise LabelError(f"scores hold {int(bad.sum())} non-finite value(s) (NaN or infinity) in the "
+                                     f"channels {dataset} reads; the first is {float(arr[first])} at index {first}; "
+                                     "pass check_finite=False to skip this check")
             return np.argmax(arr, axis=axis).astype(np.uint8 if len(names) < 255 else np.uint16)
 
         return Evaluator(names, self.ignore_index(dataset), convert, dataset=dataset, convention=convention)

@@ -14,16 +14,18 @@ import torch
 
 from .errors import LabelError
 
-_device_tables: dict[tuple[int, str], torch.Tensor] = {}
+def device_table(cache: dict, key: tuple, make: Any, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """A cached copy on ``device`` of the array ``make()`` returns, cached under what it is.
 
-
-def device_table(arr: np.ndarray, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """A (cached) copy of a read-only compiled table on ``device``."""
-    key = (id(arr), f"{device}/{dtype}")
-    t = _device_tables.get(key)
+    ``cache`` belongs to one loaded taxonomy and ``key`` names the table (e.g.
+    ``("matrix/camvid-11", "used")``), so two tables never share an entry (keys by ``id()`` of
+    temporary arrays did: CPython reuses ids, and another dataset's table came back).
+    """
+    k = key + (str(device), str(dtype))
+    t = cache.get(k)
     if t is None:
-        t = torch.from_numpy(np.array(arr)).to(device=device, dtype=dtype)
-        _device_tables[key] = t
+        t = torch.from_numpy(np.array(make())).to(device=device, dtype=dtype)
+        cache[k] = t
     return t
 
 
@@ -43,34 +45,58 @@ def check_labels(label: torch.Tensor, n: int, ignore: int, space: str, out_of_ra
     return label
 
 
-def apply_lut(label: torch.Tensor, lut: np.ndarray) -> torch.Tensor:
+def apply_lut(label: torch.Tensor, lut: np.ndarray, cache: dict, key: str) -> torch.Tensor:
     """``lut[label]`` on label's device, int32 indices (not int64) where the device needs indices at all."""
-    table = device_table(lut, label.device, torch.uint8 if lut.dtype == np.uint8 else torch.int32)
+    table = device_table(cache, (key, "lut"), lambda: lut, label.device,
+                         torch.uint8 if lut.dtype == np.uint8 else torch.int32)
     idx = label.to(torch.int32) if label.dtype != torch.int64 else label
     out = table[idx]
     return out if lut.dtype == np.uint8 else out.to(torch.int32)
 
 
-def scores_to_test(x: torch.Tensor, matrix: np.ndarray, axis: int, from_logits: bool) -> torch.Tensor:
+def check_finite(x: torch.Tensor, axis: int, used: torch.Tensor, logits: bool, fail: Any) -> None:
+    """Call ``fail(count, first index, its value, channel)`` where the channels ``used`` of ``x`` hold NaN/inf (one fused pass)."""
+    if fail is None or x.numel() == 0:
+        return
+    sub = x.index_select(axis, used)
+    bad = (torch.isnan(sub) | torch.isposinf(sub)) if logits else ~torch.isfinite(sub)
+    if not bool(bad.any()):
+        return
+    mask = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
+    mask.index_copy_(axis, used, bad)
+    first = tuple(int(i) for i in mask.nonzero()[0].tolist())
+    fail(int(mask.sum()), first, float(x[first]), first[axis])
+
+
+def _used(matrix: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(matrix.any(axis=0)).astype(np.int64)
+
+
+def scores_to_test(x: torch.Tensor, matrix: np.ndarray, axis: int, from_logits: bool, cache: dict, key: str,
+                   fail: Any = None) -> torch.Tensor:
     """Sum universal scores (or softmax of logits) into test classes along ``axis``, on x's device."""
-    used = np.flatnonzero(matrix.any(axis=0))
+    idx = device_table(cache, (key, "used"), lambda: _used(matrix), x.device)
     if from_logits:
+        all_idx = device_table(cache, (key, "all"), lambda: np.arange(matrix.shape[1], dtype=np.int64), x.device)
+        check_finite(x, axis, all_idx, True, fail)
         x = torch.softmax(x, dim=axis)
-    idx = device_table(used.astype(np.int64), x.device)
+    else:
+        check_finite(x, axis, idx, False, fail)
     sub = x.index_select(axis, idx)
-    m = device_table(np.ascontiguousarray(matrix[:, used]), x.device, x.dtype)
+    m = device_table(cache, (key, "weights"), lambda: np.ascontiguousarray(matrix[:, _used(matrix)]), x.device, x.dtype)
     moved = sub.movedim(axis, -1)
     return torch.matmul(moved, m.T).movedim(-1, axis)
 
 
-def labels_from_scores(x: torch.Tensor, matrix: np.ndarray, axis: int, from_logits: bool) -> torch.Tensor:
+def labels_from_scores(x: torch.Tensor, matrix: np.ndarray, axis: int, from_logits: bool, cache: dict, key: str,
+                       fail: Any = None) -> torch.Tensor:
     """argmax over test classes of the summed scores; with logits only the feeding channels are read."""
-    used = np.flatnonzero(matrix.any(axis=0))
-    idx = device_table(used.astype(np.int64), x.device)
+    idx = device_table(cache, (key, "used"), lambda: _used(matrix), x.device)
+    check_finite(x, axis, idx, from_logits, fail)
     sub = x.index_select(axis, idx)
     if from_logits:  # softmax's denominator cancels in the argmax
         sub = torch.exp(sub - sub.amax(dim=axis, keepdim=True))
-    m = device_table(np.ascontiguousarray(matrix[:, used]), x.device, x.dtype)
+    m = device_table(cache, (key, "weights"), lambda: np.ascontiguousarray(matrix[:, _used(matrix)]), x.device, x.dtype)
     scores = torch.matmul(sub.movedim(axis, -1), m.T)
     out = scores.argmax(dim=-1)
     return out.to(torch.uint8 if matrix.shape[0] < 255 else torch.int32)
@@ -83,8 +109,11 @@ class ToTest(torch.nn.Module):
     in ``state_dict`` but never trained.
     """
 
-    def __init__(self, matrix: np.ndarray, test_dataset: str, from_logits: bool = True, dim: int = 1):
+    def __init__(self, matrix: np.ndarray, test_dataset: str, from_logits: bool = True, dim: int = 1,
+                 check_finite: bool = True, names: Any = None):
         super().__init__()
+        self.check_finite = check_finite
+        self._names = tuple(names) if names is not None else None
         used = np.flatnonzero(matrix.any(axis=0))
         self.test_dataset = test_dataset
         self.from_logits = from_logits
@@ -100,10 +129,21 @@ class ToTest(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[self.dim] != self.n_universal:
             raise LabelError(f"expected {self.n_universal} universal channels on dim {self.dim}, got {x.shape[self.dim]}")
+        if self.check_finite:
+            dim = self.dim % x.ndim
+            idx = torch.arange(x.shape[dim], device=x.device) if self.from_logits else self.used
+            check_finite(x, dim, idx, self.from_logits, self._fail)
         if self.from_logits:
             x = torch.softmax(x, dim=self.dim)
         sub = x.index_select(self.dim, self.used)
         return torch.matmul(sub.movedim(self.dim, -1), self.weight.to(sub.dtype).T).movedim(-1, self.dim)
+
+
+    def _fail(self, count: int, pos: tuple, value: float, channel: int) -> None:
+        name = f"{self._names[channel]!r}, " if self._names else ""
+        raise LabelError(f"scores hold {count} non-finite value(s) (NaN or infinity) in the channels "
+                         f"{self.test_dataset} reads; the first is {value} at index {pos} (universal class {name}id {channel}); "
+                         "pass check_finite=False to skip this check")
 
 
 def is_tensor(x: Any) -> bool:

@@ -280,9 +280,10 @@ def test_nan_or_inf_scores_are_refused(tax, call, logits, poison, channels_last)
     if logits and poison == -np.inf:  # a masked class: probability 0, a valid logit
         assert np.isfinite(run()).all()
         return
+    at = (2, 1, car) if channels_last else (car, 2, 1)
     with pytest.raises(unitax.LabelError, match=re.escape(
-            f"scores hold {poison} at (2, 1) in channel 'car' (universal id {car}), which camvid-11 reads; "
-            "pass check_finite=False to skip this check")):
+            f"scores hold 1 non-finite value(s) (NaN or infinity) in the channels camvid-11 reads; the first is "
+            f"{poison} at index {at} (universal class 'car', id {car}); pass check_finite=False to skip this check")):
         run()
     with np.errstate(all="ignore"):  # asked not to check, the call runs on: the caller vouches for its input
         run(check_finite=False)
@@ -292,8 +293,8 @@ def test_nan_logit_in_a_channel_no_test_class_reads_poisons_the_softmax(tax):
     x = _probs(tax)
     unread = [i for i in range(len(tax.universal_names)) if tax.matrix("camvid-11")[:, i].sum() == 0][0]
     x[unread, 1, 3] = np.nan
-    with pytest.raises(unitax.LabelError, match=re.escape(f"scores hold nan at (1, 3) in channel "
-                                                          f"{tax.universal_names[unread]!r}")):
+    with pytest.raises(unitax.LabelError, match=re.escape(f"the first is nan at index ({unread}, 1, 3) (universal "
+                                                          f"class {tax.universal_names[unread]!r}")):
         tax.to_test(x, "camvid-11", from_logits=True)
 
 

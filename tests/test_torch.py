@@ -36,14 +36,14 @@ def test_device_paths_agree_with_numpy(tax):
     rng = np.random.default_rng(2)
     label = torch.from_numpy(rng.integers(0, 19, size=(5, 9), dtype=np.uint8))
     checked = ts.check_labels(label, 19, 255, "cityscapes-19", "raise")
-    assert (ts.apply_lut(checked, tax.lut("cityscapes-19")).numpy() == tax.lut("cityscapes-19")[label.numpy()]).all()
+    assert (ts.apply_lut(checked, tax.lut("cityscapes-19"), {}, "to_universal/cityscapes-19").numpy() == tax.lut("cityscapes-19")[label.numpy()]).all()
     with pytest.raises(unitax.LabelError, match="19"):
         ts.check_labels(torch.tensor([0, 19]), 19, 255, "cityscapes-19", "raise")
     x = rng.standard_normal((194, 4, 5)).astype(np.float32)
     m = tax.matrix("pascal-context-60")
-    np.testing.assert_allclose(ts.scores_to_test(torch.from_numpy(x), m, 0, True).numpy(),
+    np.testing.assert_allclose(ts.scores_to_test(torch.from_numpy(x), m, 0, True, {}, "m").numpy(),
                                tax.to_test(x, "pascal-context-60", from_logits=True), rtol=1e-4, atol=1e-6)
-    assert (ts.labels_from_scores(torch.from_numpy(x), m, 0, True).numpy()
+    assert (ts.labels_from_scores(torch.from_numpy(x), m, 0, True, {}, "m").numpy()
             == tax.to_test_labels(x, "pascal-context-60", from_logits=True)).all()
 
 
@@ -85,3 +85,21 @@ def test_importing_unitax_does_not_import_torch():
     r = subprocess.run([sys.executable, "-c", "import sys, unitax; unitax.load(); print('torch' in sys.modules)"],
                        capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "False"
+
+
+def test_device_tables_alternating_datasets_match_numpy(tax, monkeypatch):
+    """The device path (forced on CPU) caches tables by what they are: alternating test datasets never
+    gets another dataset's table back (keys by id() of temporaries did, in 33 of 40 calls)."""
+    import unitax.taxonomy as T
+
+    monkeypatch.setattr(T, "_force_device_path", True)
+    rng = np.random.default_rng(3)
+    for i in range(40):
+        ds = tax.test_datasets[i % len(tax.test_datasets)]
+        x = rng.random((2, 194, 3, 2), dtype=np.float32)
+        got = tax.to_test(torch.from_numpy(x), ds, axis=1)
+        np.testing.assert_allclose(got.numpy(), tax.to_test(x, ds, axis=1), rtol=1e-5, atol=1e-6)
+        lab = tax.to_test_labels(torch.from_numpy(x), ds, axis=1, from_logits=True)
+        assert (lab.numpy() == tax.to_test_labels(x, ds, axis=1, from_logits=True)).all()
+        u = rng.integers(0, 194, size=(3, 4), dtype=np.uint8)
+        assert (tax.to_test_labels(torch.from_numpy(u), ds).numpy() == tax.test_lut(ds)[u]).all()
