@@ -10,8 +10,11 @@ deep (counted on the event stream before any tree is built) and symlinks that le
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,7 +109,7 @@ class _Converter:
                     raise _Fail(kline, path, "yaml-key", "mapping keys must be plain scalars")
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     raise _Fail(kline, path, "yaml-alias", "merge keys ('<<') are not allowed in specs")
-                self.scalar(key_node, path)  # refuses tags
+                self.scalar(key_node, path, key=True)  # refuses tags
                 # Keys are names: keep the text as written, so a class called `no` or `1`
                 # stays the string it is instead of YAML 1.1's False or 1.
                 key = key_node.value
@@ -124,42 +127,111 @@ class _Converter:
             return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
         return self.scalar(node, path)
 
-    def scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
+    def scalar(self, node: yaml.ScalarNode, path: JsonPath, key: bool = False) -> Any:
+        line = node.start_mark.line + 1
+        if not node.style and not key and node.tag in _YAML11_ONLY_TAGS:  # a date, '='
+            raise _Fail(line, path, "yaml11", f"{node.value!r} is a {_YAML11_ONLY_TAGS[node.tag]} in YAML 1.1 "
+                        "(PyYAML) but a string in YAML 1.2: quote it")
         if node.tag not in _SCALAR_TAGS:
-            raise _Fail(node.start_mark.line + 1, path, "yaml-tag",
+            raise _Fail(line, path, "yaml-tag",
                         f"tag {node.tag!r} is not allowed (specs hold plain data only)")
-        return self.loader.construct_object(node, deep=False)
+        value = self.loader.construct_object(node, deep=False)
+        if not node.style and not key:  # plain (libyaml: "", PyYAML: None); keys keep their text, so they read the same in both
+            why = yaml11_only(node.value, value)
+            if why:
+                raise _Fail(line, path, "yaml11", why)
+        return value
+
+
+# Plain scalars that YAML 1.1 (PyYAML) and YAML 1.2 read differently. Specs are read as YAML 1.1
+# by PyYAML and as 1.2 by most other tools (ruamel, yq, editors' schemas), so a spec must not
+# depend on which one reads it: these forms are refused, with both readings in the message.
+_INT_OK = re.compile(r"[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+")  # the same in 1.1 and 1.2
+_FLOAT_OK = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+_BOOL_OK = {"true", "True", "TRUE", "false", "False", "FALSE"}
+_YAML11_ONLY_TAGS = {"tag:yaml.org,2002:timestamp": "date", "tag:yaml.org,2002:value": "value key"}
+
+
+def yaml11_only(text: str, value: Any) -> str | None:
+    """Why the plain scalar ``text`` (read by PyYAML as ``value``) means something else in YAML 1.2, or None."""
+    if isinstance(value, bool):
+        if text in _BOOL_OK:
+            return None
+        return (f"{text!r} is the boolean {str(value).lower()} in YAML 1.1 (PyYAML) but a string in YAML 1.2: "
+                f"write {str(value).lower()}, or quote it if it is a name")
+    if isinstance(value, int):
+        if _INT_OK.fullmatch(text):
+            return None
+        if re.fullmatch(r"[-+]?[0-9]+", text):  # leading zeros: octal in 1.1, decimal in 1.2
+            if int(text) == value:  # 00, 07: the same number either way
+                return None
+            other = f"{int(text)} in YAML 1.2"
+        else:  # 1_000, 0b101, 1:30 (base 60), 0o17 ...
+            other = "a string in YAML 1.2"
+        return (f"{text!r} is the integer {value} in YAML 1.1 (PyYAML) but {other}: "
+                f"write {value}, or quote it if it is a name")
+    if isinstance(value, float):
+        if _FLOAT_OK.fullmatch(text):
+            return None
+        return (f"{text!r} is the number {value!r} in YAML 1.1 (PyYAML) but a string in YAML 1.2: "
+                "write it without '_' or ':', or quote it if it is a name")
+    if isinstance(value, str) and _STR11_NUM12.fullmatch(text):
+        return (f"{text!r} is a string in YAML 1.1 (PyYAML) but a number in YAML 1.2: quote it if it is a name, "
+                "write the number in decimal otherwise")
+    return None
+
+
+_STR11_NUM12 = re.compile(r"[-+]?0o[0-7]+|[-+]?[0-9]+[eE][-+]?[0-9]+")  # 0o17, 1e3: numbers only in YAML 1.2
 
 
 def _scan(text: str) -> int:
     """Stream the parser's events once, in constant memory, and refuse a document with more
-    than MAX_NODES nodes or nested deeper than MAX_DEPTH before any node tree is built.
+    than MAX_NODES nodes or nested deeper than MAX_DEPTH before any node tree is built, and
+    any alias (as a value or as a mapping key) at its own line and JSON path.
 
-    Returns the line of the first alias (0 if none), which the composed tree no longer knows.
+    Returns 0 (kept for callers that expected the line of the first alias).
     """
     loader = _Loader(text)
-    alias_line = 0
+    # One frame per open collection: [is_mapping, path, next index or key-expected flag, last key].
+    stack: list[list[Any]] = []
     try:
-        nodes = depth = 0
+        nodes = 0
         while loader.check_event():
             ev = loader.get_event()
-            if isinstance(ev, yaml.AliasEvent) and not alias_line:
-                alias_line = ev.start_mark.line + 1
-            if isinstance(ev, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent)):
+            node_event = isinstance(ev, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent))
+            path: JsonPath = ()
+            is_key = False
+            if node_event and stack:
+                top = stack[-1]
+                if top[0]:  # a mapping: keys and values alternate
+                    is_key = top[2]
+                    path = top[1] if is_key else top[1] + (top[3],)
+                    if is_key:
+                        top[3] = ev.value if isinstance(ev, yaml.ScalarEvent) else "?"
+                    top[2] = not top[2]
+                else:
+                    path = top[1] + (top[2],)
+                    top[2] += 1
+            if isinstance(ev, yaml.AliasEvent):
+                where = f" (alias *{ev.anchor} used as a mapping key)" if is_key else ""
+                raise _Fail(ev.start_mark.line + 1, path, "yaml-alias",
+                            f"anchors and aliases are not allowed in specs{where}")
+            if node_event:
                 nodes += 1
                 if nodes > MAX_NODES:
                     raise _Fail(ev.start_mark.line + 1, (), "yaml-too-large",
                                 f"more than {MAX_NODES} YAML nodes; specs are limited to that")
             if isinstance(ev, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
+                if len(stack) + 1 > MAX_DEPTH:
                     raise _Fail(ev.start_mark.line + 1, (), "yaml-too-deep",
                                 f"nested more than {MAX_DEPTH} levels deep")
+                mapping = isinstance(ev, yaml.MappingStartEvent)
+                stack.append([mapping, path, True if mapping else 0, None])
             elif isinstance(ev, yaml.CollectionEndEvent):
-                depth -= 1
+                stack.pop()
     finally:
         loader.dispose()
-    return alias_line
+    return 0
 
 
 def parse_yaml(raw: bytes, file: str, rel: str | None = None) -> tuple[Document | None, list[Problem]]:
