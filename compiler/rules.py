@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from . import load
 from .errors import Problem
 from .load import Document, JsonPath, format_path
 from .model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
@@ -258,6 +259,8 @@ def check(docs: list[Document], broken: set[str] = frozenset()) -> tuple[Model |
     """
     ctx = Reporter()
     universal_doc = next((d for d in docs if d.rel == "universal.yaml"), None)
+    # datasets/ or mappings/ that is not a folder is one problem of the loader, not one per file.
+    bad = load.bad_folders(Path(docs[0].file[: len(docs[0].file) - len(docs[0].rel)] or ".")) if docs else set()
     datasets: dict[str, Document] = {}
     mapping_docs: dict[tuple[str, str], Document] = {}
     for doc in docs:
@@ -288,10 +291,11 @@ def check(docs: list[Document], broken: set[str] = frozenset()) -> tuple[Model |
         spaces[name] = _space_from(doc)
         rule_classes(ctx, doc, spaces[name])
     mappings: dict[tuple[str, str], Mapping | None] = {}
-    if UNIVERSAL in spaces:
+    if UNIVERSAL in spaces and "datasets" not in bad:
         for key, doc in sorted(mapping_docs.items()):
             mappings[key] = rule_mapping(ctx, doc, spaces, broken)
-    rule_roles(ctx, datasets, mapping_docs, broken)
+    if "mappings" not in bad:
+        rule_roles(ctx, datasets, mapping_docs, broken)
     rule_cycles(ctx, mapping_docs)
     errors = [p for p in ctx.problems if p.severity == "error"]
     if errors or broken or universal_doc is None or any(m is None for m in mappings.values()):
