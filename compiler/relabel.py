@@ -53,6 +53,7 @@ RULES: dict[str, str] = {
     "alias-conflict": "an alias is claimed by two relabel files, or names a declared dataset not remapped into this one",
     "unknown-class": "a record's from or to is not a universal class",
     "class-not-in-dataset": "a record's from or to is a universal class that the dataset does not have",
+    "duplicate-file": "two relabel files name one dataset (by extension, case or Unicode normalisation)",
     "segment-file": "a record's segment file is missing, unreadable, outside its folder, or named twice",
     "stray-segment-file": "a segment file under relabel/ that no record names",
     "segment-syntax": "a line of a segment file is not '<image key>\\t<segment id>'",
@@ -307,8 +308,12 @@ def check(root: Path, model: Model) -> tuple[list[DatasetRelabel], list[Problem]
     ctx = _Ctx()
     entries = _entries(rdir, root)
     docs: list[Document] = []
+    tops = [rel.split("/", 1)[1] for rel in entries if rel.count("/") == 1 and load.is_spec_name(rel)]
+    keep, refused = load.duplicate_files(tops, f"{RELABEL_DIR}/", "relabel records")
+    for name, msg in refused:  # two files for one dataset's records: neither is silently ignored
+        ctx.problems.append(Problem((rdir / name).as_posix(), 0, "$", "duplicate-file", msg))
     for rel, kind in sorted(entries.items()):
-        if rel.count("/") != 1 or not rel.endswith((".yaml", ".yml")):
+        if rel.count("/") != 1 or rel.split("/", 1)[1] not in keep:
             continue
         p = root / rel
         if kind != "file":
@@ -317,7 +322,11 @@ def check(root: Path, model: Model) -> tuple[list[DatasetRelabel], list[Problem]
                                         "is a link; relabel files must be regular files" if kind == "link"
                                         else "is not a regular file"))
             continue
-        doc, probs = load.parse_yaml(p.read_bytes(), p.as_posix(), rel)
+        raw, probs = load.read_spec(p, p.as_posix())
+        ctx.problems += probs
+        if raw is None:
+            continue
+        doc, probs = load.parse_yaml(raw, p.as_posix(), rel)
         ctx.problems += probs
         if doc is None:
             continue
@@ -343,7 +352,7 @@ def check(root: Path, model: Model) -> tuple[list[DatasetRelabel], list[Problem]
         compiled = _compile_dataset(ctx, doc, root, space, model.universal, named, entries)
         if compiled is not None:
             out.append(compiled)
-    stems = {PurePosixPath(rel).stem for rel in entries if rel.count("/") == 1 and rel.endswith((".yaml", ".yml"))}
+    stems = {PurePosixPath(rel).stem for rel in entries if rel.count("/") == 1 and load.is_spec_name(rel)}
     for rel in sorted(entries):
         if not rel.endswith(".tsv") or rel in named:
             continue
