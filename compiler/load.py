@@ -448,7 +448,9 @@ def bad_folders(root: Path) -> set[str]:
         names, probs = _folder(Path(root) / sub, "", "")
         if names is None and sub == "mappings" and probs[0].rule == "missing-file":
             continue  # no mappings at all: each dataset that needs one is reported
-        if names is None or (sub == "datasets" and not any(is_spec_name(n) for n in names)):
+        real, real_root = os.path.realpath(Path(root) / sub), os.path.realpath(root)
+        if (names is None or (sub == "datasets" and not any(is_spec_name(n) for n in names))
+                or os.path.commonpath([real, real_root]) != real_root):
             out.add(sub)
     return out
 
@@ -492,6 +494,11 @@ def spec_files(root: Path) -> tuple[list[tuple[str, Path]], list[Problem]]:
         if names is None:
             if not (sub == "mappings" and probs[0].rule == "missing-file"):
                 problems += probs
+            continue
+        real = os.path.realpath(d)
+        if os.path.commonpath([real, real_root]) != real_root:  # once for the folder, not per file
+            problems.append(Problem(d.as_posix(), 0, "$", "symlink-outside",
+                                    f"is a link to {os.readlink(d) if os.path.islink(d) else real}, outside the spec folder"))
             continue
         specs = [n for n in names if is_spec_name(n)]
         stray = [n for n in names if not is_spec_name(n)]
