@@ -56,6 +56,7 @@ RULES: dict[str, str] = {
     "duplicate-file": "two relabel files name one dataset (by extension, case or Unicode normalisation)",
     "segment-file": "a record's segment file is missing, unreadable, outside its folder, or named twice",
     "stray-segment-file": "a segment file under relabel/ that no record names",
+    "stray-file": "a file under relabel/ that is neither a relabel file nor a segment file (warning)",
     "segment-syntax": "a line of a segment file is not '<image key>\\t<segment id>'",
     "empty-segment-list": "a segment file lists no segment",
     "segment-twice": "a segment is moved by more than one record (or listed twice)",
@@ -310,6 +311,13 @@ def check(root: Path, model: Model) -> tuple[list[DatasetRelabel], list[Problem]
     docs: list[Document] = []
     tops = [rel.split("/", 1)[1] for rel in entries if rel.count("/") == 1 and load.is_spec_name(rel)]
     keep, refused = load.duplicate_files(tops, f"{RELABEL_DIR}/", "relabel records")
+    stray = sorted(rel for rel in entries if not (rel.endswith(".tsv") if rel.count("/") >= 2
+                                                  else load.is_spec_name(rel)))
+    if stray:  # read by nobody: one warning for the folder, as for datasets/ and mappings/
+        listed = ", ".join(stray[:10]) + (f" and {len(stray) - 10} more" if len(stray) > 10 else "")
+        ctx.problems.append(Problem(rdir.as_posix(), 0, "$", "stray-file",
+                                    f"{len(stray)} file(s) that are neither relabel files (<dataset>.yaml) nor segment "
+                                    f"files (<dataset>/*.tsv) are not read: {listed}", "warning"))
     for name, msg in refused:  # two files for one dataset's records: neither is silently ignored
         ctx.problems.append(Problem((rdir / name).as_posix(), 0, "$", "duplicate-file", msg))
     for rel, kind in sorted(entries.items()):

@@ -204,6 +204,11 @@ CASES = [
          argv=check(), expect=(f"{T}/relabel/Cityscapes-19.yaml $: names the same relabel records as "
                                f"relabel/cityscapes-19.yaml {DUP} [duplicate-file]", ONE)),
     # ----- stray files: read by nobody, warned about once per folder -------------------------------------
+    Case("specs/relabel-stray-files-warned", "data-loss",
+         setup=with_base(_all(_relabel, _write("relabel/notes.txt", "x\n"), _write("relabel/cityscapes-19/a.csv", "x\n"))),
+         argv=check(), exit_code=0,
+         expect=(f"{T}/relabel $: warning: 2 file(s) that are neither relabel files (<dataset>.yaml) nor segment files "
+                 "(<dataset>/*.tsv) are not read: relabel/cityscapes-19/a.csv, relabel/notes.txt [stray-file]",)),
     Case("specs/stray-files-warned", "data-loss",
          setup=with_base(_all(_write("datasets/README.md", "notes\n"), _write("datasets/kitti-19.yaml~", "x\n"))),
          argv=check(), exit_code=0,
