@@ -108,7 +108,9 @@ def spec_files(root: Path) -> list[tuple[str, Path]]:
     d = Path(root) / RELABEL_DIR
     if not d.is_dir():
         return []
-    return sorted((rel, Path(root) / rel) for rel, kind in _entries(d, Path(root)).items() if kind == "file")
+    # Only what the relabel stage reads (relabel files and segment files), never a stray file.
+    return sorted((rel, Path(root) / rel) for rel, kind in _entries(d, Path(root)).items()
+                  if kind == "file" and (rel.endswith(".tsv") if rel.count("/") >= 2 else load.is_spec_name(rel)))
 
 
 @lru_cache(maxsize=4)
@@ -410,7 +412,11 @@ def _compile_dataset(ctx: _Ctx, doc: Document, root: Path, space: LabelSpace, un
             ctx.add(doc, where, "segment-file", f"segment file {shown} {what}")
             ok = False
             continue
-        raw = (root / rel).read_bytes()
+        raw, probs = load.read_spec(root / rel, shown)  # bounded, never a traceback (unreadable, FIFO, huge)
+        if raw is None:
+            ctx.problems += probs
+            ok = False
+            continue
         n = raw.count(b"\n")
         if not raw:
             ctx.add(doc, where, "empty-segment-list", f"{rec['segments']} lists no segment")

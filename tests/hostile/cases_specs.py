@@ -203,6 +203,11 @@ CASES = [
          setup=with_base(_all(_relabel, _copy("relabel/cityscapes-19.yaml", "relabel/Cityscapes-19.yaml"))),
          argv=check(), expect=(f"{T}/relabel/Cityscapes-19.yaml $: names the same relabel records as "
                                f"relabel/cityscapes-19.yaml {DUP} [duplicate-file]", ONE)),
+    Case("specs/relabel-segment-file-sparse", "file-content",
+         setup=with_base(_all(_relabel, lambda s: os.truncate(s / "relabel" / "cityscapes-19" / "a.tsv", 3 << 30))),
+         argv=check(), outputs=("taxonomy/relabel/cityscapes-19/a.tsv",),
+         expect=(f"{T}/relabel/cityscapes-19/a.tsv $: file is {3 << 30} bytes; specs are limited to 8388608 "
+                 "[file-too-large]", ONE)),
     # ----- stray files: read by nobody, warned about once per folder -------------------------------------
     Case("specs/relabel-stray-files-warned", "data-loss",
          setup=with_base(_all(_relabel, _write("relabel/notes.txt", "x\n"), _write("relabel/cityscapes-19/a.csv", "x\n"))),
