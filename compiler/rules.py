@@ -249,6 +249,15 @@ def rule_roles(ctx: Reporter, docs: dict[str, Document], mappings: dict[tuple[st
     A mapping file that exists but failed to load (``mappings/<stem>`` in ``broken``) has its
     own problems reported already and is not reported again as missing.
     """
+    if not mappings and not any(b.startswith("mappings/") for b in broken) and docs:
+        need = sorted(n for n, d in docs.items() if d.data["role"] in ("train", "test"))
+        if need:  # no mapping at all: one problem for the folder, not one per dataset
+            some = next(iter(docs.values()))
+            folder = some.file[: len(some.file) - len(some.rel)] + "mappings"
+            listed = ", ".join(need[:5]) + (f" and {len(need) - 5} more" if len(need) > 5 else "")
+            ctx.at(folder, 0, "missing-mapping", f"holds no mapping spec, but {len(need)} train/test dataset(s) need "
+                   f"one to or from universal ({listed})")
+            return
     for name, doc in docs.items():
         role = doc.data["role"]
         if f"mappings/{name}_to_{UNIVERSAL}" in broken or f"mappings/{UNIVERSAL}_to_{name}" in broken:

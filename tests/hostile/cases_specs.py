@@ -167,6 +167,11 @@ CASES = [
                                ONE)),
     Case("specs/datasets-symlink-loop", "traceback", setup=with_base(_link("datasets", "datasets")), argv=check(),
          expect=(f"{T}/datasets $: is a symlink loop (too many levels of symbolic links) [symlink-loop]", ONE)),
+    Case("specs/mappings-empty", "message", setup=with_base(_empty("mappings")), argv=check(),
+         expect=(f"{T}/mappings $: holds no mapping spec, but 3 train/test dataset(s) need one to or from universal "
+                 "(camvid-11, cityscapes-19, cityscapes-34) [missing-mapping]", ONE)),
+    Case("specs/mappings-missing", "message", setup=with_base(lambda s: shutil.rmtree(s / "mappings")), argv=check(),
+         expect=(f"{T}/mappings $: holds no mapping spec, but 3 train/test dataset(s) need one", ONE)),
     Case("specs/universal-is-a-folder", "special-file",
          setup=with_base(lambda s: ((s / "universal.yaml").unlink(), (s / "universal.yaml").mkdir())),
          argv=check(), expect=(f"{T}/universal.yaml $: is not a regular file (a folder) [not-a-file]", ONE)),
