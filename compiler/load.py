@@ -6,6 +6,11 @@ are refused instead: duplicate keys (PyYAML keeps the last one), anchors and ali
 (which also defuses "billion laughs" documents), tags other than the standard scalar ones,
 non-UTF-8 bytes, tabs in indentation, oversized files, documents of too many nodes or nested too
 deep (counted on the event stream before any tree is built) and symlinks that leave the spec root.
+Plain scalars that YAML 1.1 (PyYAML) and YAML 1.2 read differently (``010``, ``1_0``, ``0b1``,
+``1:30``, ``yes``/``no``/``on``/``off``, dates; ``0o17`` and ``1e3`` the other way) are refused as
+``yaml11``. Spec files are found with stat alone and read bounded and non-blocking: two files for
+one spec (``.yml``/``.yaml``, case, Unicode normalisation), symlink loops, special and unreadable
+files, and a root or datasets/ / mappings/ of the wrong kind are each one Problem, never a traceback.
 """
 
 from __future__ import annotations

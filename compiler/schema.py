@@ -126,7 +126,7 @@ def validate_structure(doc: Document, root: Path, validator: Draft202012Validato
         if err.validator == "type":
             msg = f"{_short(err.instance)} is not of type {err.validator_value!r}"
             if isinstance(err.instance, bool) and "string" in str(err.validator_value):
-                msg += " (YAML reads yes/no/on/off as booleans: quote it)"
+                msg += " (YAML reads true/false as booleans: quote it)"
         elif err.validator == "pattern" and isinstance(err.instance, str) and err.instance != err.instance.strip():
             msg = f"{err.instance!r} has leading or trailing white space"
         elif err.validator in ("enum", "const"):
