@@ -6,12 +6,20 @@ are refused instead: duplicate keys (PyYAML keeps the last one), anchors and ali
 (which also defuses "billion laughs" documents), tags other than the standard scalar ones,
 non-UTF-8 bytes, tabs in indentation, oversized files, documents of too many nodes or nested too
 deep (counted on the event stream before any tree is built) and symlinks that leave the spec root.
+Plain scalars that YAML 1.1 (PyYAML) and YAML 1.2 read differently (``010``, ``1_0``, ``0b1``,
+``1:30``, ``yes``/``no``/``on``/``off``, dates; ``0o17`` and ``1e3`` the other way) are refused as
+``yaml11``. Spec files are found with stat alone and read bounded and non-blocking: two files for
+one spec (``.yml``/``.yaml``, case, Unicode normalisation), symlink loops, special and unreadable
+files, and a root or datasets/ / mappings/ of the wrong kind are each one Problem, never a traceback.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,7 +114,7 @@ class _Converter:
                     raise _Fail(kline, path, "yaml-key", "mapping keys must be plain scalars")
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     raise _Fail(kline, path, "yaml-alias", "merge keys ('<<') are not allowed in specs")
-                self.scalar(key_node, path)  # refuses tags
+                self.scalar(key_node, path, key=True)  # refuses tags
                 # Keys are names: keep the text as written, so a class called `no` or `1`
                 # stays the string it is instead of YAML 1.1's False or 1.
                 key = key_node.value
@@ -124,42 +132,111 @@ class _Converter:
             return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
         return self.scalar(node, path)
 
-    def scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
+    def scalar(self, node: yaml.ScalarNode, path: JsonPath, key: bool = False) -> Any:
+        line = node.start_mark.line + 1
+        if not node.style and not key and node.tag in _YAML11_ONLY_TAGS:  # a date, '='
+            raise _Fail(line, path, "yaml11", f"{node.value!r} is a {_YAML11_ONLY_TAGS[node.tag]} in YAML 1.1 "
+                        "(PyYAML) but a string in YAML 1.2: quote it")
         if node.tag not in _SCALAR_TAGS:
-            raise _Fail(node.start_mark.line + 1, path, "yaml-tag",
+            raise _Fail(line, path, "yaml-tag",
                         f"tag {node.tag!r} is not allowed (specs hold plain data only)")
-        return self.loader.construct_object(node, deep=False)
+        value = self.loader.construct_object(node, deep=False)
+        if not node.style and not key:  # plain (libyaml: "", PyYAML: None); keys keep their text, so they read the same in both
+            why = yaml11_only(node.value, value)
+            if why:
+                raise _Fail(line, path, "yaml11", why)
+        return value
+
+
+# Plain scalars that YAML 1.1 (PyYAML) and YAML 1.2 read differently. Specs are read as YAML 1.1
+# by PyYAML and as 1.2 by most other tools (ruamel, yq, editors' schemas), so a spec must not
+# depend on which one reads it: these forms are refused, with both readings in the message.
+_INT_OK = re.compile(r"[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+")  # the same in 1.1 and 1.2
+_FLOAT_OK = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+_BOOL_OK = {"true", "True", "TRUE", "false", "False", "FALSE"}
+_YAML11_ONLY_TAGS = {"tag:yaml.org,2002:timestamp": "date", "tag:yaml.org,2002:value": "value key"}
+
+
+def yaml11_only(text: str, value: Any) -> str | None:
+    """Why the plain scalar ``text`` (read by PyYAML as ``value``) means something else in YAML 1.2, or None."""
+    if isinstance(value, bool):
+        if text in _BOOL_OK:
+            return None
+        return (f"{text!r} is the boolean {str(value).lower()} in YAML 1.1 (PyYAML) but a string in YAML 1.2: "
+                f"write {str(value).lower()}, or quote it if it is a name")
+    if isinstance(value, int):
+        if _INT_OK.fullmatch(text):
+            return None
+        if re.fullmatch(r"[-+]?[0-9]+", text):  # leading zeros: octal in 1.1, decimal in 1.2
+            if int(text) == value:  # 00, 07: the same number either way
+                return None
+            other = f"{int(text)} in YAML 1.2"
+        else:  # 1_000, 0b101, 1:30 (base 60), 0o17 ...
+            other = "a string in YAML 1.2"
+        return (f"{text!r} is the integer {value} in YAML 1.1 (PyYAML) but {other}: "
+                f"write {value}, or quote it if it is a name")
+    if isinstance(value, float):
+        if _FLOAT_OK.fullmatch(text):
+            return None
+        return (f"{text!r} is the number {value!r} in YAML 1.1 (PyYAML) but a string in YAML 1.2: "
+                "write it without '_' or ':', or quote it if it is a name")
+    if isinstance(value, str) and _STR11_NUM12.fullmatch(text):
+        return (f"{text!r} is a string in YAML 1.1 (PyYAML) but a number in YAML 1.2: quote it if it is a name, "
+                "write the number in decimal otherwise")
+    return None
+
+
+_STR11_NUM12 = re.compile(r"[-+]?0o[0-7]+|[-+]?[0-9]+[eE][-+]?[0-9]+")  # 0o17, 1e3: numbers only in YAML 1.2
 
 
 def _scan(text: str) -> int:
     """Stream the parser's events once, in constant memory, and refuse a document with more
-    than MAX_NODES nodes or nested deeper than MAX_DEPTH before any node tree is built.
+    than MAX_NODES nodes or nested deeper than MAX_DEPTH before any node tree is built, and
+    any alias (as a value or as a mapping key) at its own line and JSON path.
 
-    Returns the line of the first alias (0 if none), which the composed tree no longer knows.
+    Returns 0 (kept for callers that expected the line of the first alias).
     """
     loader = _Loader(text)
-    alias_line = 0
+    # One frame per open collection: [is_mapping, path, next index or key-expected flag, last key].
+    stack: list[list[Any]] = []
     try:
-        nodes = depth = 0
+        nodes = 0
         while loader.check_event():
             ev = loader.get_event()
-            if isinstance(ev, yaml.AliasEvent) and not alias_line:
-                alias_line = ev.start_mark.line + 1
-            if isinstance(ev, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent)):
+            node_event = isinstance(ev, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent))
+            path: JsonPath = ()
+            is_key = False
+            if node_event and stack:
+                top = stack[-1]
+                if top[0]:  # a mapping: keys and values alternate
+                    is_key = top[2]
+                    path = top[1] if is_key else top[1] + (top[3],)
+                    if is_key:
+                        top[3] = ev.value if isinstance(ev, yaml.ScalarEvent) else "?"
+                    top[2] = not top[2]
+                else:
+                    path = top[1] + (top[2],)
+                    top[2] += 1
+            if isinstance(ev, yaml.AliasEvent):
+                where = f" (alias *{ev.anchor} used as a mapping key)" if is_key else ""
+                raise _Fail(ev.start_mark.line + 1, path, "yaml-alias",
+                            f"anchors and aliases are not allowed in specs{where}")
+            if node_event:
                 nodes += 1
                 if nodes > MAX_NODES:
                     raise _Fail(ev.start_mark.line + 1, (), "yaml-too-large",
                                 f"more than {MAX_NODES} YAML nodes; specs are limited to that")
             if isinstance(ev, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
+                if len(stack) + 1 > MAX_DEPTH:
                     raise _Fail(ev.start_mark.line + 1, (), "yaml-too-deep",
                                 f"nested more than {MAX_DEPTH} levels deep")
+                mapping = isinstance(ev, yaml.MappingStartEvent)
+                stack.append([mapping, path, True if mapping else 0, None])
             elif isinstance(ev, yaml.CollectionEndEvent):
-                depth -= 1
+                stack.pop()
     finally:
         loader.dispose()
-    return alias_line
+    return 0
 
 
 def parse_yaml(raw: bytes, file: str, rel: str | None = None) -> tuple[Document | None, list[Problem]]:
@@ -216,32 +293,237 @@ def parse_yaml(raw: bytes, file: str, rel: str | None = None) -> tuple[Document 
     return Document(file, rel or file, data, {k: min(v, last) for k, v in conv.lines.items()}, raw), []
 
 
+SPEC_SUFFIXES = (".yaml", ".yml")
+SPEC_FOLDERS = {"datasets": "dataset", "mappings": "mapping"}
+
+
+def spec_key(name: str) -> str:
+    """What a spec file name names, for finding two files of one thing: the name in Unicode NFC,
+    case-folded, without its .yaml/.yml extension (``CamVid-11.YML`` -> ``camvid-11``)."""
+    key = unicodedata.normalize("NFC", name).casefold()
+    for suffix in SPEC_SUFFIXES:
+        if key.endswith(suffix):
+            return key[: -len(suffix)]
+    return key
+
+
+def is_spec_name(name: str) -> bool:
+    """Whether a file name has a spec extension (.yaml or .yml, in any case)."""
+    return unicodedata.normalize("NFC", name).casefold().endswith(SPEC_SUFFIXES)
+
+
+def _preference(name: str) -> tuple[bool, bool, bool, str]:
+    # Of two files for one thing, the one read: exactly '.yaml', then NFC, then lower case, then sorted.
+    return (not name.endswith(".yaml"), unicodedata.normalize("NFC", name) != name, name.casefold() != name, name)
+
+
+def duplicate_files(names: list[str], folder: str, kind: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Split spec file names into the ones to read and (name, message) for the others.
+
+    Two names that differ only by extension (.yml/.yaml), case or Unicode normalisation name the
+    same dataset/mapping; only one is read and every other is refused, naming both files.
+    """
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(spec_key(n), []).append(n)
+    keep, refused = [], []
+    for key, group in groups.items():
+        group.sort(key=_preference)
+        keep.append(group[0])
+        for other in group[1:]:
+            refused.append((other, f"names the same {kind} as {folder}{_quote_file(group[0])} (file names that differ "
+                                   "only by .yml/.yaml, case or Unicode normalisation name one spec); keep one file"))
+    return sorted(keep), refused
+
+
+def _quote_file(name: str) -> str:
+    """A file name as shown in messages: as is, unless it holds characters that do not show."""
+    plain = name.isprintable() and unicodedata.normalize("NFC", name) == name and name.isascii()
+    return name if plain else ascii(name)
+
+
+def _stat(p: Path) -> tuple[os.stat_result | None, str]:
+    """stat(p) following links; (None, why) when that fails (missing, loop, permission)."""
+    try:
+        return os.stat(p), ""
+    except FileNotFoundError:
+        return None, "missing"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return None, "is a symlink loop (too many levels of symbolic links)"
+        return None, f"cannot be read: {e.strerror or e}"
+    except ValueError as e:  # an embedded NUL byte
+        return None, f"cannot be read: {e}"
+
+
+def _kind(mode: int) -> str:
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def check_file(p: Path, real_root: str, shown: str) -> Problem | None:
+    """Why the spec file ``p`` cannot be read, as a Problem (None if it is a regular file inside
+    the root within the size limit). Only stat is used: nothing is opened."""
+    st, why = _stat(p)
+    if st is None and why == "missing":
+        if os.path.islink(p):
+            return Problem(shown, 0, "$", "symlink-outside", f"is a link to {os.readlink(p)}, which does not exist")
+        return Problem(shown, 0, "$", "missing-file", "required spec file is missing")
+    if st is None:
+        return Problem(shown, 0, "$", "symlink-loop" if "loop" in why else "unreadable", why)
+    real = os.path.realpath(p)
+    if os.path.commonpath([real, real_root]) != real_root:
+        return Problem(shown, 0, "$", "symlink-outside",
+                       f"is a link to {os.readlink(p) if os.path.islink(p) else real}, outside the spec folder")
+    if not stat.S_ISREG(st.st_mode):
+        kind = _kind(st.st_mode)
+        return Problem(shown, 0, "$", "not-a-file",
+                       "is not a regular file" + ("" if kind == "not a regular file" else f" ({kind})"))
+    if st.st_size > MAX_FILE_BYTES:
+        return Problem(shown, 0, "$", "file-too-large",
+                       f"file is {st.st_size} bytes; specs are limited to {MAX_FILE_BYTES}")
+    return None
+
+
+def read_spec(p: Path, shown: str) -> tuple[bytes | None, list[Problem]]:
+    """The bytes of one spec file, read as a regular file of at most MAX_FILE_BYTES (+1 to see
+    that it is over); (None, [problem]) for anything else, never an exception.
+
+    Opened non-blocking (a FIFO put in its place after the stat does not hang) and checked again
+    with fstat on the open descriptor.
+    """
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None, [Problem(shown, 0, "$", "missing-file", "required spec file is missing")]
+    except OSError as e:
+        rule = "symlink-loop" if e.errno == errno.ELOOP else "unreadable"
+        why = "is a symlink loop (too many levels of symbolic links)" if e.errno == errno.ELOOP else \
+            f"cannot be read: {e.strerror or e}"
+        return None, [Problem(shown, 0, "$", rule, why)]
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None, [Problem(shown, 0, "$", "not-a-file", f"is not a regular file ({_kind(st.st_mode)})")]
+        if st.st_size > MAX_FILE_BYTES:
+            return None, [Problem(shown, 0, "$", "file-too-large",
+                                  f"file is {st.st_size} bytes; specs are limited to {MAX_FILE_BYTES}")]
+        chunks, left = [], MAX_FILE_BYTES + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks), []
+    except OSError as e:
+        return None, [Problem(shown, 0, "$", "unreadable", f"cannot be read: {e.strerror or e}")]
+    finally:
+        os.close(fd)
+
+
+def _folder(d: Path, shown: str, what: str) -> tuple[list[str] | None, list[Problem]]:
+    """The entry names of a spec folder, or (None, [one problem]) when it is not a readable folder."""
+    st, why = _stat(d)
+    if st is None:
+        if why == "missing":
+            if os.path.islink(d):
+                return None, [Problem(shown, 0, "$", "symlink-outside", f"is a link to {os.readlink(d)}, which does not exist")]
+            return None, [Problem(shown, 0, "$", "missing-file", f"required spec folder is missing ({what})")]
+        return None, [Problem(shown, 0, "$", "symlink-loop" if "loop" in why else "unreadable", why)]
+    if not stat.S_ISDIR(st.st_mode):
+        kind = _kind(st.st_mode)
+        return None, [Problem(shown, 0, "$", "not-a-folder",
+                              f"is {'a file' if kind == 'not a regular file' else kind}, not a folder; it must be "
+                              f"the folder of {what}")]
+    try:
+        return sorted(os.listdir(d)), []
+    except OSError as e:
+        return None, [Problem(shown, 0, "$", "unreadable", f"cannot be read: {e.strerror or e}")]
+
+
+def bad_folders(root: Path) -> set[str]:
+    """Which of datasets/ and mappings/ are not usable folders (missing, a file, unreadable, or
+    datasets/ without a spec file): the rules that would only repeat that problem per file skip them."""
+    out = set()
+    for sub in SPEC_FOLDERS:
+        names, probs = _folder(Path(root) / sub, "", "")
+        if names is None and sub == "mappings" and probs[0].rule == "missing-file":
+            continue  # no mappings at all: each dataset that needs one is reported
+        real, real_root = os.path.realpath(Path(root) / sub), os.path.realpath(root)
+        if (names is None or (sub == "datasets" and not any(is_spec_name(n) for n in names))
+                or os.path.commonpath([real, real_root]) != real_root):
+            out.add(sub)
+    return out
+
+
 def spec_files(root: Path) -> tuple[list[tuple[str, Path]], list[Problem]]:
     """All spec files under ``root`` (universal.yaml, datasets/*.yaml, mappings/*.yaml), sorted.
 
-    Refuses files whose real path leaves ``root`` (symlinks pointing outside).
+    Refuses, each with one Problem and never an exception: a root that is not a folder; a
+    datasets/ or mappings/ that is not one (once, not once per file that would then be missing);
+    two files for one spec (by extension, case or Unicode normalisation); files whose real path
+    leaves ``root``, symlink loops, special files (FIFOs, devices, sockets, folders), unreadable
+    and oversized files (from stat alone, before anything is read). Files without a spec
+    extension in datasets/ and mappings/ are not read, and warned about ([stray-file]).
     """
+    root = Path(root)
     problems: list[Problem] = []
     out: list[tuple[str, Path]] = []
-    real_root = root.resolve()
-    candidates = [root / "universal.yaml"]
-    for sub in ("datasets", "mappings"):
+    shown_root = root.as_posix()
+    top, probs = _folder(root, shown_root, "universal.yaml, datasets/ and mappings/")
+    if top is None:
+        p = probs[0]
+        if p.rule == "missing-file":
+            p = Problem(shown_root, 0, "$", "missing-file",
+                        "spec folder does not exist (it holds universal.yaml, datasets/ and mappings/)")
+        return [], [p]
+    real_root = os.path.realpath(root)
+    candidates: list[Path] = [root / "universal.yaml"]
+    others = [n for n in top if is_spec_name(n) and spec_key(n) == "universal" and n != "universal.yaml"]
+    for n in others:  # universal.yaml is read by that name only
+        if "universal.yaml" in top:
+            problems.append(Problem((root / n).as_posix(), 0, "$", "duplicate-file",
+                                    "names the same universal taxonomy as universal.yaml (file names that differ only "
+                                    "by .yml/.yaml, case or Unicode normalisation name one spec); keep one file"))
+        else:
+            problems.append(Problem((root / n).as_posix(), 0, "$", "file-name",
+                                    "is not read: the universal taxonomy must be named universal.yaml exactly"))
+    for sub, kind in SPEC_FOLDERS.items():
         d = root / sub
-        if d.is_dir():
-            candidates += sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml"))
+        what = "dataset specs (<dataset>.yaml)" if sub == "datasets" else "mapping specs (<source>_to_<target>.yaml)"
+        names, probs = _folder(d, d.as_posix(), what)
+        if names is None:
+            if not (sub == "mappings" and probs[0].rule == "missing-file"):
+                problems += probs
+            continue
+        real = os.path.realpath(d)
+        if os.path.commonpath([real, real_root]) != real_root:  # once for the folder, not per file
+            problems.append(Problem(d.as_posix(), 0, "$", "symlink-outside",
+                                    f"is a link to {os.readlink(d) if os.path.islink(d) else real}, outside the spec folder"))
+            continue
+        specs = [n for n in names if is_spec_name(n)]
+        stray = [n for n in names if not is_spec_name(n)]
+        if stray:  # one warning per folder, on the folder (each file named), not one per file
+            listed = ", ".join(_quote_file(n) for n in stray[:10]) + (f" and {len(stray) - 10} more" if len(stray) > 10 else "")
+            problems.append(Problem(d.as_posix(), 0, "$", "stray-file",
+                                    f"{len(stray)} file(s) without a .yaml/.yml extension are not read: {listed}",
+                                    "warning"))
+        if sub == "datasets" and not specs:
+            problems.append(Problem(d.as_posix(), 0, "$", "missing-file", "holds no dataset spec (<dataset>.yaml)"))
+            continue
+        keep, refused = duplicate_files(specs, f"{sub}/", kind)
+        for n, msg in refused:
+            problems.append(Problem((d / n).as_posix(), 0, "$", "duplicate-file", msg))
+        candidates += [d / n for n in keep]
     for p in candidates:
         rel = p.relative_to(root).as_posix()
-        shown = p.as_posix()
-        if not p.exists() and not p.is_symlink():
-            problems.append(Problem(shown, 0, "$", "missing-file", "required spec file is missing"))
-            continue
-        real = p.resolve()
-        if not real.is_relative_to(real_root) or not real.exists():
-            problems.append(Problem(shown, 0, "$", "symlink-outside",
-                                    f"is a link to {os.readlink(p) if p.is_symlink() else real}, outside the spec folder"))
-            continue
-        if not real.is_file():
-            problems.append(Problem(shown, 0, "$", "not-a-file", "is not a regular file"))
+        prob = check_file(p, real_root, p.as_posix())
+        if prob is not None:
+            problems.append(prob)
             continue
         out.append((rel, p))
     return out, problems
@@ -252,7 +534,10 @@ def load_specs(root: Path) -> tuple[list[Document], list[Problem]]:
     files, problems = spec_files(root)
     docs: list[Document] = []
     for rel, p in files:
-        raw = p.read_bytes()
+        raw, probs = read_spec(p, p.as_posix())
+        problems += probs
+        if raw is None:
+            continue
         doc, probs = parse_yaml(raw, p.as_posix(), rel)
         problems += probs
         if doc is not None:

@@ -53,8 +53,10 @@ RULES: dict[str, str] = {
     "alias-conflict": "an alias is claimed by two relabel files, or names a declared dataset not remapped into this one",
     "unknown-class": "a record's from or to is not a universal class",
     "class-not-in-dataset": "a record's from or to is a universal class that the dataset does not have",
+    "duplicate-file": "two relabel files name one dataset (by extension, case or Unicode normalisation)",
     "segment-file": "a record's segment file is missing, unreadable, outside its folder, or named twice",
     "stray-segment-file": "a segment file under relabel/ that no record names",
+    "stray-file": "a file under relabel/ that is neither a relabel file nor a segment file (warning)",
     "segment-syntax": "a line of a segment file is not '<image key>\\t<segment id>'",
     "empty-segment-list": "a segment file lists no segment",
     "segment-twice": "a segment is moved by more than one record (or listed twice)",
@@ -106,7 +108,9 @@ def spec_files(root: Path) -> list[tuple[str, Path]]:
     d = Path(root) / RELABEL_DIR
     if not d.is_dir():
         return []
-    return sorted((rel, Path(root) / rel) for rel, kind in _entries(d, Path(root)).items() if kind == "file")
+    # Only what the relabel stage reads (relabel files and segment files), never a stray file.
+    return sorted((rel, Path(root) / rel) for rel, kind in _entries(d, Path(root)).items()
+                  if kind == "file" and (rel.endswith(".tsv") if rel.count("/") >= 2 else load.is_spec_name(rel)))
 
 
 @lru_cache(maxsize=4)
@@ -307,8 +311,19 @@ def check(root: Path, model: Model) -> tuple[list[DatasetRelabel], list[Problem]
     ctx = _Ctx()
     entries = _entries(rdir, root)
     docs: list[Document] = []
+    tops = [rel.split("/", 1)[1] for rel in entries if rel.count("/") == 1 and load.is_spec_name(rel)]
+    keep, refused = load.duplicate_files(tops, f"{RELABEL_DIR}/", "relabel records")
+    stray = sorted(rel for rel in entries if not (rel.endswith(".tsv") if rel.count("/") >= 2
+                                                  else load.is_spec_name(rel)))
+    if stray:  # read by nobody: one warning for the folder, as for datasets/ and mappings/
+        listed = ", ".join(stray[:10]) + (f" and {len(stray) - 10} more" if len(stray) > 10 else "")
+        ctx.problems.append(Problem(rdir.as_posix(), 0, "$", "stray-file",
+                                    f"{len(stray)} file(s) that are neither relabel files (<dataset>.yaml) nor segment "
+                                    f"files (<dataset>/*.tsv) are not read: {listed}", "warning"))
+    for name, msg in refused:  # two files for one dataset's records: neither is silently ignored
+        ctx.problems.append(Problem((rdir / name).as_posix(), 0, "$", "duplicate-file", msg))
     for rel, kind in sorted(entries.items()):
-        if rel.count("/") != 1 or not rel.endswith((".yaml", ".yml")):
+        if rel.count("/") != 1 or rel.split("/", 1)[1] not in keep:
             continue
         p = root / rel
         if kind != "file":
@@ -317,7 +332,11 @@ def check(root: Path, model: Model) -> tuple[list[DatasetRelabel], list[Problem]
                                         "is a link; relabel files must be regular files" if kind == "link"
                                         else "is not a regular file"))
             continue
-        doc, probs = load.parse_yaml(p.read_bytes(), p.as_posix(), rel)
+        raw, probs = load.read_spec(p, p.as_posix())
+        ctx.problems += probs
+        if raw is None:
+            continue
+        doc, probs = load.parse_yaml(raw, p.as_posix(), rel)
         ctx.problems += probs
         if doc is None:
             continue
@@ -343,7 +362,7 @@ def check(root: Path, model: Model) -> tuple[list[DatasetRelabel], list[Problem]
         compiled = _compile_dataset(ctx, doc, root, space, model.universal, named, entries)
         if compiled is not None:
             out.append(compiled)
-    stems = {PurePosixPath(rel).stem for rel in entries if rel.count("/") == 1 and rel.endswith((".yaml", ".yml"))}
+    stems = {PurePosixPath(rel).stem for rel in entries if rel.count("/") == 1 and load.is_spec_name(rel)}
     for rel in sorted(entries):
         if not rel.endswith(".tsv") or rel in named:
             continue
@@ -393,7 +412,11 @@ def _compile_dataset(ctx: _Ctx, doc: Document, root: Path, space: LabelSpace, un
             ctx.add(doc, where, "segment-file", f"segment file {shown} {what}")
             ok = False
             continue
-        raw = (root / rel).read_bytes()
+        raw, probs = load.read_spec(root / rel, shown)  # bounded, never a traceback (unreadable, FIFO, huge)
+        if raw is None:
+            ctx.problems += probs
+            ok = False
+            continue
         n = raw.count(b"\n")
         if not raw:
             ctx.add(doc, where, "empty-segment-list", f"{rec['segments']} lists no segment")

@@ -7,11 +7,14 @@ no rule reports an error is the model (stage 4) built from the same data.
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections import defaultdict
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from . import load
 from .errors import Problem
+from .names import odd_characters, quote, skeleton
 from .load import Document, JsonPath, format_path
 from .model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
 
@@ -22,7 +25,9 @@ RULES: dict[str, str] = {
     "id-order": "ids are contiguous from 0 and listed in id order",
     "id-range": "ids fit the label dtype and never equal the ignore id",
     "duplicate-name": "two classes of one label space share a name",
-    "name-clash": "two class names differ only by case or white space",
+    "name-clash": "two class names differ only by case, white space, Unicode normalisation or look-alike characters",
+    "suspicious-name": "a class name holds characters that do not show, is not NFC, or mixes look-alikes into Latin",
+    "duplicate-color": "two classes share a colour: an error for universal classes, a warning for a dataset's",
     "unknown-dataset": "a mapping names a dataset that is not declared",
     "unknown-class": "a mapping names a class its label space does not have",
     "mapped-twice": "a source class is both mapped and ignored",
@@ -37,12 +42,16 @@ RULES: dict[str, str] = {
 
 
 def suggest(name: str, choices: list[str]) -> str:
-    """'; did you mean X?' for the closest choice (case and white space folded first), or ''."""
+    """'; did you mean X?' for the closest choice (case, white space, Unicode forms and look-alike
+    letters folded first), or ''."""
     folded = {c.casefold().strip(): c for c in choices}
     if name.casefold().strip() in folded:
-        return f"; did you mean {folded[name.casefold().strip()]!r}?"
+        return f"; did you mean {quote(folded[name.casefold().strip()])}?"
+    looks = {skeleton(c): c for c in choices}
+    if skeleton(name) in looks:
+        return f"; did you mean {quote(looks[skeleton(name)])}?"
     close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return f"; did you mean {quote(close[0])}?" if close else ""
 
 
 
@@ -81,8 +90,11 @@ def _space_from(doc: Document) -> LabelSpace:
                       d.get("class_list_from"))
 
 
-def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> None:
-    """duplicate-id, id-order, id-range, duplicate-name, name-clash for one label space."""
+def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> bool:
+    """duplicate-id, id-order, id-range, duplicate-name, name-clash, suspicious-name, duplicate-color
+    for one label space. Returns False when a name is suspicious (mappings that name the space
+    would only report that name again as unknown)."""
+    clean = True
     limit = 255 if space.label_dtype == "uint8" else 65535
     if space.ignore > limit:
         ctx.add(doc, ("ignore",), "id-range", f"ignore id {space.ignore} does not fit {space.label_dtype}")
@@ -92,34 +104,66 @@ def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> None:
     seen_ids: dict[int, int] = {}
     seen_names: dict[str, int] = {}
     folded: dict[str, tuple[int, str]] = {}
+    normal: dict[str, str] = {}
+    looks: dict[str, str] = {}
+    colors: dict[tuple[int, ...], str] = {}
+    if space.name == UNIVERSAL:
+        why = odd_characters(space.ignore_name)
+        if why:
+            ctx.add(doc, ("ignore", "name"), "suspicious-name", f"ignore name {quote(space.ignore_name)} {why}")
+            clean = False
     for i, c in enumerate(space.classes):
         p = ("classes", i)
         if c.id in seen_ids:
-            ctx.add(doc, p + ("id",), "duplicate-id", f"class {c.name!r} has id {c.id}, already used by "
-                    f"{space.classes[seen_ids[c.id]].name!r}")
+            ctx.add(doc, p + ("id",), "duplicate-id", f"class {quote(c.name)} has id {c.id}, already used by "
+                    f"{quote(space.classes[seen_ids[c.id]].name)}")
         elif c.id == space.ignore and not c.void:  # a void placeholder may hold it (MSeg's naive layout)
-            ctx.add(doc, p + ("id",), "id-range", f"class {c.name!r} has id {c.id}, which is reserved for ignore")
+            ctx.add(doc, p + ("id",), "id-range", f"class {quote(c.name)} has id {c.id}, which is reserved for ignore")
         elif c.id > limit:
-            ctx.add(doc, p + ("id",), "id-range", f"class {c.name!r} has id {c.id}, beyond {space.label_dtype}")
+            ctx.add(doc, p + ("id",), "id-range", f"class {quote(c.name)} has id {c.id}, beyond {space.label_dtype}")
         elif c.id != i:
             ctx.add(doc, p + ("id",), "id-order",
-                    f"class {c.name!r} has id {c.id} at position {i}; ids must run 0, 1, 2, ... in order")
+                    f"class {quote(c.name)} has id {c.id} at position {i}; ids must run 0, 1, 2, ... in order")
         seen_ids.setdefault(c.id, i)
+        why = odd_characters(c.name)
+        if why:
+            ctx.add(doc, p + ("name",), "suspicious-name", f"class name {quote(c.name)} {why}")
+            clean = False
         if c.void:
             continue
+        if c.color is not None:
+            if c.color in colors:
+                what = "universal classes" if space.name == UNIVERSAL else f"{space.name} classes"
+                ctx.add(doc, p + ("color",), "duplicate-color",
+                        f"class {quote(c.name)} has colour {list(c.color)}, already used by {quote(colors[c.color])}: "
+                        f"RGB label images cannot tell these {what} apart (ambiguous colour)",
+                        "error" if space.name == UNIVERSAL else "warning")
+            else:
+                colors[c.color] = c.name
         if c.name in seen_names:
             ctx.add(doc, p + ("name",), "duplicate-name",
-                    f"class name {c.name!r} is used twice (ids {space.classes[seen_names[c.name]].id} and {c.id})")
+                    f"class name {quote(c.name)} is used twice (ids {space.classes[seen_names[c.name]].id} and {c.id})")
             continue
         seen_names[c.name] = i
         key = " ".join(c.name.casefold().split())
+        nkey = " ".join(unicodedata.normalize("NFKC", c.name).casefold().split())
+        skey = skeleton(c.name)
         if key in folded:
             ctx.add(doc, p + ("name",), "name-clash",
-                    f"class name {c.name!r} differs only by case or white space from {folded[key][1]!r}")
+                    f"class name {quote(c.name)} differs only by case or white space from {quote(folded[key][1])}")
+        elif nkey in normal:
+            ctx.add(doc, p + ("name",), "name-clash",
+                    f"class name {quote(c.name)} differs only by Unicode normalisation from {quote(normal[nkey])}")
+        elif skey in looks:
+            ctx.add(doc, p + ("name",), "name-clash",
+                    f"class name {quote(c.name)} differs only by look-alike characters from {quote(looks[skey])}")
         else:
             folded[key] = (i, c.name)
+        normal.setdefault(nkey, c.name)
+        looks.setdefault(skey, c.name)
         if space.name == UNIVERSAL and not (c.definition or "").strip():
-            ctx.add(doc, p + ("definition",), "empty-definition", f"class {c.name!r} has no definition", "warning")
+            ctx.add(doc, p + ("definition",), "empty-definition", f"class {quote(c.name)} has no definition", "warning")
+    return clean
 
 
 def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], broken: set[str]) -> Mapping | None:
@@ -131,12 +175,12 @@ def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], br
     for side in ("source", "target"):
         if d[side] not in spaces:
             ctx.add(doc, (side,), "unknown-dataset",
-                    f"{side} {d[side]!r} is not a declared dataset{suggest(d[side], sorted(spaces))}")
+                    f"{side} {quote(d[side])} is not a declared dataset{suggest(d[side], sorted(spaces))}")
             ok = False
     if not ok:
         return None
     if d["source"] == d["target"]:
-        ctx.add(doc, ("target",), "self-mapping", f"maps {d['source']!r} onto itself")
+        ctx.add(doc, ("target",), "self-mapping", f"maps {quote(d['source'])} onto itself")
         return None
     src, dst = spaces[d["source"]], spaces[d["target"]]
     pairs: list[tuple[int, int]] = []
@@ -144,14 +188,14 @@ def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], br
     for s, t in d["map"].items():
         if s not in src.index:
             ctx.add(doc, ("map", s), "unknown-class",
-                    f"{s!r} is not a class of {src.name}{suggest(s, list(src.names))}")
+                    f"{quote(s)} is not a class of {src.name}{suggest(s, list(src.names))}")
             ok = False
         if t not in dst.index:
             what = "a universal class" if dst.name == UNIVERSAL else f"a class of {dst.name}"
             hint = suggest(t, list(dst.names))
             if not hint and t == dst.ignore_name:
                 hint = "; list the source class under ignore instead"
-            ctx.add(doc, ("map", s), "unknown-class", f"{s!r} maps to {t!r}, which is not {what}{hint}")
+            ctx.add(doc, ("map", s), "unknown-class", f"{quote(s)} maps to {quote(t)}, which is not {what}{hint}")
             ok = False
         seen[s] = "map"
         if ok:
@@ -160,11 +204,11 @@ def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], br
     for i, s in enumerate(d["ignore"]):
         if s not in src.index:
             ctx.add(doc, ("ignore", i), "unknown-class",
-                    f"ignored {s!r} is not a class of {src.name}{suggest(s, list(src.names))}")
+                    f"ignored {quote(s)} is not a class of {src.name}{suggest(s, list(src.names))}")
             ok = False
             continue
         if s in seen:
-            ctx.add(doc, ("ignore", i), "mapped-twice", f"{s!r} is both mapped (to {d['map'][s]!r}) and ignored")
+            ctx.add(doc, ("ignore", i), "mapped-twice", f"{quote(s)} is both mapped (to {quote(d['map'][s])}) and ignored")
             ok = False
             continue
         seen[s] = "ignore"
@@ -172,18 +216,18 @@ def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], br
     for c in src.real_classes:
         if c.name not in seen:
             ctx.add(doc, ("map",), "unmapped-class",
-                    f"{src.name} class {c.name!r} (id {c.id}) is neither mapped nor ignored")
+                    f"{src.name} class {quote(c.name)} (id {c.id}) is neither mapped nor ignored")
             ok = False
     fed = set(d["map"].values())
     unfed = []
     for i, t in enumerate(d["unfed"]):
         if t not in dst.index:
             ctx.add(doc, ("unfed", i), "unknown-class",
-                    f"unfed {t!r} is not a class of {dst.name}{suggest(t, list(dst.names))}")
+                    f"unfed {quote(t)} is not a class of {dst.name}{suggest(t, list(dst.names))}")
             ok = False
         elif t in fed:
             src_names = sorted(k for k, v in d["map"].items() if v == t)
-            ctx.add(doc, ("unfed", i), "fed-unfed", f"{t!r} is listed as unfed but {src_names} map to it")
+            ctx.add(doc, ("unfed", i), "fed-unfed", f"{quote(t)} is listed as unfed but {src_names} map to it")
             ok = False
         else:
             unfed.append(dst.index[t])
@@ -191,7 +235,7 @@ def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], br
     for c in dst.real_classes:
         if c.name not in listed:
             ctx.add(doc, ("unfed",), "undecided-target",
-                    f"{dst.name} class {c.name!r} (id {c.id}) is fed by no {src.name} class and not listed in unfed")
+                    f"{dst.name} class {quote(c.name)} (id {c.id}) is fed by no {src.name} class and not listed in unfed")
             ok = False
     if not ok:
         return None
@@ -205,16 +249,25 @@ def rule_roles(ctx: Reporter, docs: dict[str, Document], mappings: dict[tuple[st
     A mapping file that exists but failed to load (``mappings/<stem>`` in ``broken``) has its
     own problems reported already and is not reported again as missing.
     """
+    if not mappings and not any(b.startswith("mappings/") for b in broken) and docs:
+        need = sorted(n for n, d in docs.items() if d.data["role"] in ("train", "test"))
+        if need:  # no mapping at all: one problem for the folder, not one per dataset
+            some = next(iter(docs.values()))
+            folder = some.file[: len(some.file) - len(some.rel)] + "mappings"
+            listed = ", ".join(need[:5]) + (f" and {len(need) - 5} more" if len(need) > 5 else "")
+            ctx.at(folder, 0, "missing-mapping", f"holds no mapping spec, but {len(need)} train/test dataset(s) need "
+                   f"one to or from universal ({listed})")
+            return
     for name, doc in docs.items():
         role = doc.data["role"]
         if f"mappings/{name}_to_{UNIVERSAL}" in broken or f"mappings/{UNIVERSAL}_to_{name}" in broken:
             continue
         if role == "train" and (name, UNIVERSAL) not in mappings:
             ctx.add(doc, ("role",), "missing-mapping",
-                    f"train dataset {name!r} has no mapping file mappings/{name}_to_universal.yaml")
+                    f"train dataset {quote(name)} has no mapping file mappings/{name}_to_universal.yaml")
         if role == "test" and (UNIVERSAL, name) not in mappings:
             ctx.add(doc, ("role",), "missing-mapping",
-                    f"test dataset {name!r} has no mapping file mappings/universal_to_{name}.yaml")
+                    f"test dataset {quote(name)} has no mapping file mappings/universal_to_{name}.yaml")
 
 
 def rule_cycles(ctx: Reporter, mapping_docs: dict[tuple[str, str], Document]) -> None:
@@ -258,6 +311,8 @@ def check(docs: list[Document], broken: set[str] = frozenset()) -> tuple[Model |
     """
     ctx = Reporter()
     universal_doc = next((d for d in docs if d.rel == "universal.yaml"), None)
+    # datasets/ or mappings/ that is not a folder is one problem of the loader, not one per file.
+    bad = load.bad_folders(Path(docs[0].file[: len(docs[0].file) - len(docs[0].rel)] or ".")) if docs else set()
     datasets: dict[str, Document] = {}
     mapping_docs: dict[tuple[str, str], Document] = {}
     for doc in docs:
@@ -265,12 +320,12 @@ def check(docs: list[Document], broken: set[str] = frozenset()) -> tuple[Model |
         if doc.rel.startswith("datasets/"):
             name = doc.data["name"]
             if name != stem:
-                ctx.add(doc, ("name",), "file-name", f"dataset {name!r} is declared in {stem}.yaml; "
+                ctx.add(doc, ("name",), "file-name", f"dataset {quote(name)} is declared in {stem}.yaml; "
                         f"name the file {name}.yaml")
             if name == UNIVERSAL:
                 ctx.add(doc, ("name",), "duplicate-dataset", "'universal' is reserved for the universal taxonomy")
             elif name in datasets:
-                ctx.add(doc, ("name",), "duplicate-dataset", f"dataset {name!r} is also declared in {datasets[name].file}")
+                ctx.add(doc, ("name",), "duplicate-dataset", f"dataset {quote(name)} is also declared in {datasets[name].file}")
             else:
                 datasets[name] = doc
         elif doc.rel.startswith("mappings/"):
@@ -281,17 +336,21 @@ def check(docs: list[Document], broken: set[str] = frozenset()) -> tuple[Model |
             else:
                 mapping_docs[key] = doc
     spaces: dict[str, LabelSpace] = {}
+    broken = set(broken)
     if universal_doc is not None:
         spaces[UNIVERSAL] = _space_from(universal_doc)
-        rule_classes(ctx, universal_doc, spaces[UNIVERSAL])
+        if not rule_classes(ctx, universal_doc, spaces[UNIVERSAL]):
+            broken.add(UNIVERSAL)
     for name, doc in sorted(datasets.items()):
         spaces[name] = _space_from(doc)
-        rule_classes(ctx, doc, spaces[name])
+        if not rule_classes(ctx, doc, spaces[name]):
+            broken.add(name)
     mappings: dict[tuple[str, str], Mapping | None] = {}
-    if UNIVERSAL in spaces:
+    if UNIVERSAL in spaces and "datasets" not in bad:
         for key, doc in sorted(mapping_docs.items()):
             mappings[key] = rule_mapping(ctx, doc, spaces, broken)
-    rule_roles(ctx, datasets, mapping_docs, broken)
+    if "mappings" not in bad:
+        rule_roles(ctx, datasets, mapping_docs, broken)
     rule_cycles(ctx, mapping_docs)
     errors = [p for p in ctx.problems if p.severity == "error"]
     if errors or broken or universal_doc is None or any(m is None for m in mappings.values()):

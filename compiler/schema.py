@@ -8,19 +8,33 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from jsonschema import Draft202012Validator as _Draft202012, validators
+from jsonschema import Draft202012Validator as _Draft202012, ValidationError, validators
 from referencing import Registry, Resource
 
 from .errors import Problem
 from .load import Document, format_path
 
+@lru_cache(maxsize=64)
+def _ecma(pattern: str) -> re.Pattern[str]:
+    """A schema pattern with ECMA-262's ``$`` (end of input) instead of Python's (end of input or
+    before a final newline), so ``^\\S(.*\\S)?$`` does not accept ``'car\\n'``."""
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
+
+
+def _pattern(validator: object, pattern: str, instance: object, schema: object):  # noqa: ARG001
+    if isinstance(instance, str) and not _ecma(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 # JSON Schema counts 6.0 as an integer; a spec id of 6.0 would then reach the tables as a float
 # index. Specs are YAML, where 6 and 6.0 are distinct, so integers are Python ints (not bools).
 Draft202012Validator = validators.extend(_Draft202012, type_checker=_Draft202012.TYPE_CHECKER.redefine(
-    "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool)))
+    "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool)),
+    validators={"pattern": _pattern})
 
 SCHEMA_NAMES = ("universal", "dataset", "mapping")
 REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "taxonomy" / "schemas"
@@ -112,7 +126,7 @@ def validate_structure(doc: Document, root: Path, validator: Draft202012Validato
         if err.validator == "type":
             msg = f"{_short(err.instance)} is not of type {err.validator_value!r}"
             if isinstance(err.instance, bool) and "string" in str(err.validator_value):
-                msg += " (YAML reads yes/no/on/off as booleans: quote it)"
+                msg += " (YAML reads true/false as booleans: quote it)"
         elif err.validator == "pattern" and isinstance(err.instance, str) and err.instance != err.instance.strip():
             msg = f"{err.instance!r} has leading or trailing white space"
         elif err.validator in ("enum", "const"):

@@ -44,9 +44,10 @@ ROOT = Path(__file__).resolve().parent.parent
 from unitax.compiler import build, importer, load, rules, schema  # noqa: E402
 from unitax.compiler.errors import SpecError  # noqa: E402
 
-FILE_LEVEL = {"file-too-large", "symlink-outside", "missing-file", "not-a-file"}
+FILE_LEVEL = {"file-too-large", "symlink-outside", "missing-file", "not-a-file", "duplicate-file", "not-a-folder",
+              "symlink-loop", "unreadable", "stray-file"}
 LOADER_RULES = {"yaml-syntax", "yaml-tab", "yaml-tag", "yaml-alias", "yaml-key", "yaml-too-large", "yaml-too-deep",
-                "duplicate-key", "encoding", "empty-file", "unknown-field", "missing-field"} | FILE_LEVEL
+                "duplicate-key", "encoding", "empty-file", "unknown-field", "missing-field", "yaml11"} | FILE_LEVEL
 KNOWN = set(rules.RULES) | LOADER_RULES
 
 
@@ -57,7 +58,8 @@ def mini_taxonomy() -> dict[str, bytes]:
     defs = {u["name"]: f"A {u['name']}." for u in uni}
     files = {"universal.yaml": importer.render_universal(uni, defs)}
     sp = {
-        "city": importer.Space("city", "train", ["road", "car", "walker", "sky", "car"], [(1, 2, 3)] * 5),
+        "city": importer.Space("city", "train", ["road", "car", "walker", "sky", "car"],
+                               [(1, 2, 3), (4, 5, 6), (7, 8, 9), (10, 11, 12), (1, 2, 3)]),
         "city-raw": importer.Space("city-raw", "source", ["road", "auto", "bus", "sky", "void"]),
         "eval": importer.Space("eval", "test", ["Road", "Vehicle", "Human"], label_dtype="uint16", ignore=65535),
     }
@@ -94,7 +96,8 @@ FIELDS = sorted({k for d in DATA.values() for k in d} | {"id", "name", "color", 
                                                            "synset", "wordnet_modified", "synset_note"})
 CLASS_NAMES = sorted({c["name"] for d in DATA.values() for c in d.get("classes", [])})
 WORDS = CLASS_NAMES + ["universal", "city", "city-raw", "eval", "extra", "Universal", "train", "test", "source",
-                       "uint8", "uint16", "unlabeled", "ROAD", "road ", " road", "Road", "wal ker", "WALKER"]
+                       "uint8", "uint16", "unlabeled", "ROAD", "road ", " road", "Road", "wal ker", "WALKER",
+                       "c\u0430r", "car\u200b", "ro\u0061\u0301d", "\uff52oad", "sky\n", "010", "1_0", "yes"]
 
 TOKENS = [": ", "- ", "\n", "  ", "\t", "&a ", "*a", "!!python/object/apply:os.system ['true'] ", "!t ", "!!binary ",
           "!!set ", "{", "}", "[", "]", "'", '"', "#", "---\n", "...\n", "<<: ", "? ", "|", ">", "%YAML 1.1\n", ",",

@@ -47,8 +47,8 @@ BASE = (
 )
 
 # Rule ids of the loader and of the schema stage (schema-<JSON Schema keyword>); the rest are rules.RULES.
-LOADER_RULES = {"yaml-syntax", "yaml-tab", "yaml-tag", "yaml-alias", "yaml-key", "yaml-too-large", "yaml-too-deep",
-                "duplicate-key", "encoding", "empty-file", "file-too-large", "symlink-outside", "missing-file",
+LOADER_RULES = {"yaml-syntax", "yaml11", "yaml-tab", "yaml-tag", "yaml-alias", "yaml-key", "yaml-too-large", "yaml-too-deep",
+                "duplicate-key", "encoding", "duplicate-file", "not-a-folder", "symlink-loop", "unreadable", "empty-file", "file-too-large", "symlink-outside", "missing-file",
                 "not-a-file"}
 SCHEMA_RULES = {"unknown-field", "missing-field"}
 

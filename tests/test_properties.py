@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -29,24 +30,33 @@ from hypothesis import strategies as st
 import unitax
 from unitax.compiler import build, importer
 from unitax.compiler.load import parse_yaml
+from unitax.compiler.names import odd_characters, skeleton
 
 
 def _key(name: str) -> str:
-    """What the name-clash rule compares: case and runs of white space folded."""
+    """What the name-clash rule compares: case, white space, Unicode forms and look-alikes folded."""
     return " ".join(name.casefold().split())
 
 
-# Class names: any text the schema allows (no surrounding white space, no line feed), including
-# YAML's troublemakers (no, 1e3, '- x', '#', ': ') and characters YAML must escape.
-TRICKY = ["no", "Yes", "off", "null", "~", "1e3", "0x10", "1.5", "- x", "#x", "a: b", "[x]", "{x}", "&a", "*a",
-          "!t", "%", "@", "`", "'q'", '"q"', "x #y", "tab\there", "\x85nel", "é", "\u2028ls", "\x7fdel", "\x00nul"]
-NAME = st.one_of(st.sampled_from(TRICKY), st.text(min_size=1, max_size=10)).filter(
-    lambda s: s == s.strip() and "\n" not in s and s != "")
+def _nfkc_key(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+# Class names: any text the schema and the suspicious-name rule allow (no surrounding white space,
+# no control, format or zero-width characters, NFC, no look-alikes mixed into Latin), including
+# YAML's troublemakers (no, 1e3, '- x', '#', ': ') and legitimate non-ASCII names.
+TRICKY = ["no", "Yes", "off", "null", "~", "1e3", "0x10", "010", "1_0", "1:30", "0o17", "2020-01-01", "1.5", "- x",
+          "#x", "a: b", "[x]", "{x}", "&a", "*a", "!t", "%", "@", "`", "'q'", '"q"', "x #y", "é", "Straße", "naïve",
+          "вода", "日本"]
+PLAIN = st.characters(exclude_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs", "Mn", "Me"),
+                      include_characters=" ")
+NAME = st.one_of(st.sampled_from(TRICKY), st.text(PLAIN, min_size=1, max_size=10)).filter(
+    lambda s: s == s.strip() and "\n" not in s and s != "" and odd_characters(s) is None)
 TEXT = st.text(max_size=40)
 
 
 def names(n_min: int, n_max: int):
-    return st.lists(NAME, min_size=n_min, max_size=n_max, unique_by=_key)
+    return st.lists(NAME, min_size=n_min, max_size=n_max, unique_by=(_key, _nfkc_key, skeleton))
 
 
 @st.composite
