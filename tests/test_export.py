@@ -290,3 +290,14 @@ def test_hostile_class_names_stay_data(tmp_path):
             if space == "universal":
                 assert names[0] == bad
             assert "os" not in g
+
+
+def test_compiled_option_reads_that_build(tax, tmp_path):
+    from conftest import GENERATED
+
+    out = tmp_path / "a.json"
+    r = cli("export", "huggingface", "--space", "kitti-19", "--compiled", str(GENERATED), "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes() == export.render(tax, "huggingface", "kitti-19")
+    r = cli("export", "huggingface", "--compiled", str(tmp_path), "-o", str(tmp_path / "b.json"))
+    assert r.exit_code == 1 and "Error:" in r.output and not (tmp_path / "b.json").exists()
