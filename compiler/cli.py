@@ -415,5 +415,10 @@ def diff_cmd(old: str, new: str, specs: Path, fmt: str) -> None:
     sys.exit(1 if d["breaking"] else 0)
 
 
+from unitax.tools.export import export_cmd  # noqa: E402
+main.add_command(export_cmd)
+from unitax.tools.show import show_cmd  # noqa: E402
+main.add_command(show_cmd)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

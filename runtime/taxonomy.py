@@ -185,6 +185,29 @@ class Taxonomy:
         """The label value of unlabeled pixels in ``dataset`` (255, or 65535 for uint16 label spaces)."""
         return int(self._space(dataset)["ignore"])
 
+    def colorize(self, label: Any, space: str, *, ignore_color: Any = (0, 0, 0)) -> np.ndarray:
+        """``space`` ids (any shape) -> uint8 RGB picture (shape + (3,)) in ``space``'s colours.
+
+        Spaces without colours get the VOC colour map; ignore pixels get ``ignore_color`` (black);
+        other ids outside the space raise LabelError. See :mod:`unitax.pictures`.
+        """
+        from . import pictures
+
+        arr, _ = _to_numpy(label)
+        return pictures.colorize(arr, pictures.palette(self, space), self.ignore_index(space), space,
+                                 ignore_color=ignore_color)
+
+    def overlay(self, image: Any, label: Any, space: str, alpha: float = 0.5) -> np.ndarray:
+        """Blend the colourised H x W ``label`` over ``image`` (uint8 RGB/grey, or float 0..1); uint8 RGB out.
+
+        Ignored pixels keep the image's colour. See :mod:`unitax.pictures`.
+        """
+        from . import pictures
+
+        arr, _ = _to_numpy(label)
+        img, _ = _to_numpy(image)
+        return pictures.overlay(img, arr, pictures.palette(self, space), self.ignore_index(space), space, alpha=alpha)
+
     # ----- tables --------------------------------------------------------------------------
 
     def _table(self, key: str, what: str, dataset: str) -> np.ndarray:
