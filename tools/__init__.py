@@ -1,0 +1,1 @@
+"""Tools that read a compiled build (import package ``unitax.tools``)."""

@@ -1,0 +1,8 @@
+"""``unitax prepare``: turn datasets as downloaded into MSeg's label spaces (import package ``unitax.tools.prepare``).
+
+- :mod:`.readers`: one pure reader per native annotation format (numpy + Pillow; scipy for ``.mat``).
+- :mod:`.lists`: MSeg's split lists, imported into ``taxonomy/lists/`` and read back.
+"""
+from .errors import NativeFormatError
+
+__all__ = ["NativeFormatError"]
