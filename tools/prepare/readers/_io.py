@@ -12,12 +12,15 @@ def open_image(path: str | os.PathLike):
     """The Pillow image at ``path``, loaded; NativeFormatError if it is not a readable image."""
     from PIL import Image, UnidentifiedImageError
 
+    img = None
     try:
         img = Image.open(path)
-        img.load()
+        img.load()   # reads the pixels and closes the file Pillow opened
     except FileNotFoundError:
         raise NativeFormatError(path, "no such file") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        if img is not None:
+            img.close()
         raise NativeFormatError(path, f"not a readable image ({exc})") from None
     return img
 
