@@ -259,3 +259,12 @@ def test_mapillary_config_colours_are_the_taxonomy_colours(reference, tax):
     cfg = json.loads((reference / "samples/mapillary-vistas-dataset_public_v1.1_config.json").read_text())
     assert [lab["readable"] for lab in cfg["labels"]] == list(tax.names("mapillary-public66"))
     assert [lab["color"] for lab in cfg["labels"]] == tax.colors("mapillary-public66").tolist()
+
+
+def test_pascal_context_without_scipy(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    monkeypatch.setitem(sys.modules, "scipy.io", None)
+    with pytest.raises(ImportError, match=r"pip install 'unitax\[prepare\]'"):
+        pascal_context.read(NATIVE / "PASCAL_Context/trainval/2008_000002.mat")
