@@ -1,4 +1,4 @@
-"""Tools that read a compiled taxonomy (`unitax.tools`): exports for training frameworks, pictures.
-
-Command-line side only (click and Pillow are allowed here); the runtime (`unitax`) never imports it.
+"""Tools that read specs or a compiled build (import package ``unitax.tools``): exports for training
+frameworks, pictures, dataset preparation. They may import the compiler and the runtime; neither
+imports them.
 """

@@ -1,0 +1,93 @@
+"""MSeg's split lists shipped in taxonomy/lists/ (tools/prepare/lists.py)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+
+import pytest
+from click.testing import CliRunner
+
+from unitax.tools.prepare import lists
+
+from conftest import SPECS
+
+
+def test_shipped_lists_equal_the_reference(reference):
+    """Every list of the reference, same lines in the same order, and nothing else."""
+    shipped = lists.load_lists(SPECS)
+    ref = lists.read_reference(reference)
+    assert sorted(shipped) == sorted(ref) and len(ref) == 88
+    for key, lines in ref.items():
+        assert shipped[key] == lines, key
+    assert sum(map(len, shipped.values())) == 338678
+    for key in lists.KNOWN_MISSING:   # the reference snapshot has COCO-Panoptic val lists only
+        assert key not in ref and (key[0], "val") in ref
+    with pytest.raises(lists.ListsError, match=r"no list coco-panoptic-133/train \(missing from the MSeg reference\)"):
+        lists.split_pairs("coco-panoptic-133", "train", SPECS)
+
+
+def test_shipped_lists_are_small_and_match_their_index(tax):
+    blob = SPECS / lists.LISTS_DIR / lists.BLOB
+    assert blob.stat().st_size < 1_100_000
+    shipped = lists.load_lists(SPECS)
+    rows = [r.split("\t") for r in (SPECS / lists.LISTS_DIR / lists.INDEX).read_text().splitlines()[2:]]
+    assert [(r[0], r[1]) for r in rows] == sorted(shipped)
+    for space, split, n, digest in rows:
+        lines = shipped[(space, split)]
+        assert int(n) == len(lines)
+        assert hashlib.sha256("\n".join(lines).encode()).hexdigest() == digest
+    assert {space for space, _ in shipped} <= set(tax.datasets)   # every list belongs to a compiled space
+    pairs = lists.split_pairs("ade20k-150", "val", SPECS)
+    assert len(pairs) == 2000
+    assert pairs[0] == ("images/validation/ADE_val_00000001.jpg", "annotations_semseg150/validation/ADE_val_00000001.png")
+
+
+def _fake_reference(root, mtime):
+    for space, split, text in [("kitti-19", "train", "a.png b.png\nc.png d.png"),      # no final newline
+                               ("camvid-11", "test", "x.png y.png\n"), ("wilddash-19", "test", "only.jpg\n")]:
+        d = root / "dataset_lists" / space / "list"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{split}.txt.gz").write_bytes(gzip.compress(text.encode(), mtime=mtime))
+    return root
+
+
+def test_import_is_deterministic_and_round_trips(tmp_path):
+    ref_a, ref_b = _fake_reference(tmp_path / "a", 0), _fake_reference(tmp_path / "b", 123456)
+    lists.import_lists(ref_a, tmp_path / "specs_a")
+    lists.import_lists(ref_b, tmp_path / "specs_b")
+    for name in (lists.BLOB, lists.INDEX):
+        assert (tmp_path / "specs_a/lists" / name).read_bytes() == (tmp_path / "specs_b/lists" / name).read_bytes()
+    got = lists.load_lists(tmp_path / "specs_a")
+    assert got == {("camvid-11", "test"): ["x.png y.png"], ("kitti-19", "train"): ["a.png b.png", "c.png d.png"],
+                   ("wilddash-19", "test"): ["only.jpg"]}
+    assert lists.split_pairs("wilddash-19", "test", tmp_path / "specs_a") == [("only.jpg", None)]
+    assert not list((tmp_path / "specs_a/lists").glob(".*.tmp"))
+
+
+def test_import_lists_errors(tmp_path):
+    with pytest.raises(lists.ListsError, match="no <space>/list/<split>.txt.gz"):
+        lists.read_reference(tmp_path)
+    d = tmp_path / "dataset_lists/kitti-19/list"
+    d.mkdir(parents=True)
+    (d / "train.txt.gz").write_bytes(gzip.compress(b"a.png b.png c.png\n"))
+    with pytest.raises(lists.ListsError, match=r"train.txt.gz:1: not '<image path>\[ <label path>\]'"):
+        lists.read_reference(tmp_path)
+    (d / "train.txt.gz").write_bytes(b"not gzip")
+    with pytest.raises(lists.ListsError, match="not a gzipped UTF-8 list"):
+        lists.read_reference(tmp_path)
+    with pytest.raises(lists.ListsError, match="run `unitax import-lists REFERENCE`"):
+        lists.load_lists(tmp_path / "nowhere")
+    (tmp_path / "bad/lists").mkdir(parents=True)
+    (tmp_path / "bad/lists" / lists.BLOB).write_bytes(b"garbage")
+    with pytest.raises(lists.ListsError, match="corrupt lists file"):
+        lists.load_lists(tmp_path / "bad")
+
+
+def test_import_lists_command(tmp_path):
+    ref = _fake_reference(tmp_path / "ref", 0)
+    res = CliRunner().invoke(lists.import_lists_command(), [str(ref), "--specs", str(tmp_path / "specs")])
+    assert res.exit_code == 0, res.output
+    assert "wrote 3 split lists to" in res.output
+    res = CliRunner().invoke(lists.import_lists_command(), [str(tmp_path / "specs"), "--specs", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "no <space>/list/<split>.txt.gz" in res.output

@@ -1,0 +1,145 @@
+"""A ``prepare`` plan for the ADE20K family, end to end (library only; no CLI yet).
+
+Input, as downloaded (see :mod:`.readers.ade20k_full` for the archives)::
+
+    ROOT/ADEChallengeData2016/images/{training,validation}/ADE_*.jpg
+    ROOT/ADEChallengeData2016/annotations/{training,validation}/ADE_*.png   # ade20k-151 ids, grey
+    ROOT/ADE20K_2016_07_26/images/**/ADE_*_seg.png                          # only for -relabeled
+
+Output: MSeg's label files of ``target`` (``ade20k-151``, ``ade20k-150`` or
+``ade20k-150-relabeled``) at the label paths of MSeg's split lists (shipped in
+``taxonomy/lists/``), e.g. ``annotations_semseg150_relabeled/training/ADE_train_00000004.png``,
+below an output folder. One sample: read the challenge PNG (ade20k-151), remap it through the
+compiled chain 151 -> 150 (-> 150-relabeled); for ``-relabeled``, decode the full-format
+``_seg.png``'s instances at the challenge size (MSeg's resize) and move the segments that the
+compiled relabel records name for the image.
+
+The full format's own classes (``R // 10 * 256 + G``, ~3,000 object names) are not mapped to
+ade20k-151: that needs ADE's object-name index, which the project does not ship; the challenge
+annotations stay the class source, as in MSeg.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from .errors import NativeFormatError
+from .readers import ade20k_full
+from .readers._io import open_image
+
+FAMILY = ("ade20k-151", "ade20k-150", "ade20k-150-relabeled")
+SPLITS = {"train": "training", "val": "validation"}
+
+
+@dataclass(frozen=True)
+class Sample:
+    split: str            # MSeg's split name: train / val
+    key: str              # image key of the relabel records, e.g. ADE_train_00000004
+    image: str            # image path of MSeg's list (relative to ADEChallengeData2016)
+    label: Path           # the native challenge annotation (ade20k-151)
+    seg: Path | None      # the full-format _seg.png (only when the target is relabeled)
+    dst: str              # label path of the target's MSeg list (relative to the output folder)
+
+
+@dataclass
+class Plan:
+    target: str
+    chain: list[str]                      # ade20k-151 -> ... -> target
+    samples: list[Sample] = field(default_factory=list)
+    missing: list[tuple[str, str]] = field(default_factory=list)   # (list line's label path, why)
+
+
+def _full_seg_index(root: Path) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for p in sorted((root / "ADE20K_2016_07_26" / "images").rglob("ADE_*_seg.png")):
+        out.setdefault(p.name[: -len("_seg.png")], p)
+    return out
+
+
+def plan(root: str | os.PathLike, target: str = "ade20k-150-relabeled", splits=("train", "val"), *,
+         lists: dict[tuple[str, str], list[str]] | None = None) -> Plan:
+    """Every sample of ``splits`` of ``target``'s MSeg lists, with its native sources under ``root``.
+
+    ``lists``: (space, split) -> list lines (default: the shipped lists, ``lists.load_lists()``).
+    Samples whose sources are absent are listed in ``Plan.missing``, not raised.
+    """
+    if target not in FAMILY:
+        raise ValueError(f"target must be one of {', '.join(FAMILY)}, not {target!r}")
+    if lists is None:
+        from .lists import load_lists
+        lists = load_lists()
+    root = Path(root)
+    chal = root / "ADEChallengeData2016"
+    relabeled = target.endswith("-relabeled")
+    segs = _full_seg_index(root) if relabeled else {}
+    out = Plan(target, list(FAMILY[: FAMILY.index(target) + 1]))
+    for split in splits:
+        src_lines, dst_lines = lists.get(("ade20k-151", split)), lists.get((target, split))
+        if src_lines is None or dst_lines is None:
+            raise ValueError(f"no MSeg list for ade20k-151/{split} or {target}/{split}")
+        src_by_image = dict(line.split(" ") for line in src_lines)
+        for line in dst_lines:
+            image, dst = line.split(" ")
+            key = PurePosixPath(image).stem
+            if image not in src_by_image:
+                out.missing.append((dst, f"{image} is not in ade20k-151's {split} list"))
+                continue
+            label = chal / src_by_image[image]
+            if not label.is_file():
+                out.missing.append((dst, f"no challenge annotation {label}"))
+                continue
+            seg = segs.get(key)
+            if relabeled and seg is None:
+                out.missing.append((dst, f"no full-format {key}_seg.png under {root / 'ADE20K_2016_07_26'}"))
+                continue
+            out.samples.append(Sample(split, key, image, label, seg, dst))
+    return out
+
+
+def prepare_sample(tax, p: Plan, s: Sample) -> np.ndarray:
+    """The label map of ``s`` in ``p.target`` (uint8); NativeFormatError for bad input files."""
+    img = open_image(s.label)
+    if img.mode not in ("L", "P"):
+        raise NativeFormatError(s.label, f"expected an 8-bit grey ade20k-151 annotation, got mode {img.mode}")
+    label = np.asarray(img)
+    if int(label.max(initial=0)) >= len(tax.names("ade20k-151")):
+        raise NativeFormatError(s.label, f"value {int(label.max())} is not an ade20k-151 id")
+    out = label
+    for a, b in zip(p.chain, p.chain[1:]):
+        out = tax.remap(out, a, b)
+    if s.seg is not None:
+        from unitax.relabel import relabel_segments
+
+        hit = tax.relabel(p.target).segments(s.key, s.split)
+        if hit is not None and len(hit.segment_ids):
+            _, inst = ade20k_full.read(s.seg, s.label)
+            out = np.array(out, copy=True)
+            missing = relabel_segments(out, inst, hit.segment_ids, hit.classes.astype(out.dtype))
+            if missing.size:
+                raise NativeFormatError(s.seg, f"lacks segment(s) {missing.tolist()} that relabel records move")
+    return out
+
+
+def run(tax, p: Plan, out_dir: str | os.PathLike) -> list[tuple[str, str]]:
+    """Write every sample of ``p`` under ``out_dir`` (atomically, skipping finished files); returns failures."""
+    from PIL import Image
+
+    failed: list[tuple[str, str]] = []
+    out_dir = Path(out_dir)
+    for s in p.samples:
+        dst = out_dir / s.dst
+        if dst.is_file():
+            continue
+        try:
+            arr = prepare_sample(tax, p, s)
+        except NativeFormatError as exc:
+            failed.append((s.dst, str(exc)))
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
+        Image.fromarray(arr).save(tmp, format="PNG")
+        os.replace(tmp, dst)
+    return failed

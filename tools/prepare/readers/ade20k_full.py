@@ -1,0 +1,68 @@
+"""Full ADE20K ``*_seg.png`` -> ADE object-class map + instance map, resized to the challenge size.
+
+Expects the full dataset ``ADE20K_2016_07_26.zip`` (https://groups.csail.mit.edu/vision/datasets/ADE20K/,
+the 2016-07-26 release MSeg uses), unpacked beside the Scene Parsing challenge data
+``ADEChallengeData2016.zip`` (http://sceneparsing.csail.mit.edu)::
+
+    ADE20K_2016_07_26/images/{training,validation}/<letter>/<scene>/ADE_{train,val}_<8 digits>_seg.png
+    ADEChallengeData2016/annotations/{training,validation}/ADE_{train,val}_<8 digits>.png   # ade20k-151
+
+A ``_seg.png`` is 8-bit RGB: R and G encode the object class, ``R // 10 * 256 + G`` (ADE's
+``loadAde20K``: an index into the full dataset's object list, 0 = unlabeled), B the instance.
+MSeg keeps B's raw values as segment ids (its ADE20K relabel records name them) and, because the
+full release is stored at a different resolution than the challenge data, resizes B to the
+challenge annotation's size with OpenCV's nearest neighbour: output pixel (i, j) takes source
+pixel (floor(i*H/h), floor(j*W/w)) for a source of H x W and an output of h x w. Pillow's
+``Image.NEAREST`` samples pixel centres instead (floor((i + 0.5) * H / h)) and gives other
+pixels; :func:`resize_nearest` reproduces MSeg's rule in exact integer arithmetic.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import NativeFormatError
+from ._io import open_image, rgb_array
+
+
+def nearest_indices(src: int, dst: int) -> np.ndarray:
+    """Source index of each of ``dst`` outputs under MSeg's (OpenCV's) nearest rule: floor(i*src/dst)."""
+    if src <= 0 or dst <= 0:
+        raise ValueError(f"sizes must be positive, got {src} -> {dst}")
+    return (np.arange(dst, dtype=np.int64) * src) // dst
+
+
+def resize_nearest(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``a`` (H, W[, C]) resized to ``size`` = (h, w) with MSeg's nearest-neighbour rule."""
+    h, w = size
+    return a[nearest_indices(a.shape[0], h)[:, None], nearest_indices(a.shape[1], w)[None, :]]
+
+
+def decode(seg_rgb: np.ndarray, size: tuple[int, int] | None = None,
+           path: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(class map uint16 = R // 10 * 256 + G, instance map uint8 = B) of a decoded ``_seg.png``.
+
+    With ``size`` = (h, w) (the challenge annotation's shape) both maps are resized with
+    :func:`resize_nearest`, as MSeg resizes the instance map.
+    """
+    seg_rgb = np.asarray(seg_rgb)
+    if seg_rgb.ndim != 3 or seg_rgb.shape[2] != 3 or seg_rgb.dtype != np.uint8:
+        raise NativeFormatError(path, f"expected (H, W, 3) uint8 RGB, got {seg_rgb.shape} {seg_rgb.dtype}")
+    if size is not None:
+        if len(size) != 2 or min(size) <= 0:
+            raise NativeFormatError(path, f"bad target size {size!r}")
+        seg_rgb = resize_nearest(seg_rgb, (int(size[0]), int(size[1])))
+    r = seg_rgb[..., 0].astype(np.uint16)
+    cls = (r // 10) * 256 + seg_rgb[..., 1].astype(np.uint16)
+    return cls, np.ascontiguousarray(seg_rgb[..., 2])
+
+
+def read(seg_path: str | os.PathLike, challenge_label: str | os.PathLike | None = None
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`decode` of ``seg_path``, resized to the size of ``challenge_label`` (a challenge PNG or JPG) if given."""
+    size = None
+    if challenge_label is not None:
+        w, h = open_image(challenge_label).size
+        size = (h, w)
+    return decode(rgb_array(seg_path), size, seg_path)
