@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPECS := $(shell find taxonomy -type f -name '*.yaml' -o -type f -name '*.json' -o -type f -name '*.tsv' 2>/dev/null)
 # the docs templates shape generated/ too, so a template edit triggers a recompile
-COMPILER := $(shell find compiler -type f \( -name '*.py' -o -path 'compiler/templates/*' \) 2>/dev/null)
+COMPILER := $(shell find compiler -type f \( -name '*.py' -o -path 'compiler/emit/templates/*' -o -path 'compiler/schemas/*' \) 2>/dev/null)
 
 .PHONY: all venv compile check test bench fuzz clean
 

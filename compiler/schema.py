@@ -23,7 +23,7 @@ Draft202012Validator = validators.extend(_Draft202012, type_checker=_Draft202012
     "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool)))
 
 SCHEMA_NAMES = ("universal", "dataset", "mapping")
-REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "taxonomy" / "schemas"
+REPO_SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
 
 def schema_dir(root: Path) -> Path:

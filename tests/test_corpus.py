@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from conftest import GENERATED, ROOT, SPECS
 from unitax.compiler import build, load
-from unitax.compiler.cli import main
+from unitax.tools.cli import main
 from unitax.compiler.rules import RULES
 
 CORPUS = Path(__file__).resolve().parent / "specs" / "invalid"
@@ -242,7 +242,7 @@ def _check_capped(specs: Path) -> subprocess.CompletedProcess:
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
-    code = "import sys; from unitax.compiler.cli import main; sys.exit(main())"
+    code = "import sys; from unitax.tools.cli import main; sys.exit(main())"
     # The timeout only stops a hang from stalling the suite; it asserts nothing about speed.
     return subprocess.run([sys.executable, "-c", code, "check", "--specs", str(specs), "--no-stale"],
                           capture_output=True, text=True, cwd=ROOT, preexec_fn=cap, timeout=300,

@@ -19,8 +19,9 @@ from markupsafe import escape
 
 from conftest import GENERATED, ROOT, SPECS
 from goldens.check import check_goldens
-from unitax.compiler import build, emit_docs
-from unitax.compiler.emit_docs import gh_anchor, slug
+from unitax.compiler import build
+from unitax.compiler.emit import docs as emit_docs
+from unitax.compiler.emit.docs import gh_anchor, slug
 from unitax.compiler.model import UNIVERSAL, Model
 
 GOLDEN_SPECS = ROOT / "tests" / "goldens" / "specs"
@@ -253,7 +254,7 @@ def test_legends_show_every_class_in_its_colour(model, docs):
 
 def test_docs_are_deterministic(model, docs):
     assert emit_docs.render(model) == docs
-    code = ("import hashlib, sys; from pathlib import Path; from unitax.compiler import build, emit_docs; "
+    code = ("import hashlib, sys; from pathlib import Path; from unitax.compiler import build; from unitax.compiler.emit import docs as emit_docs; "
             "m, _ = build.check_specs(Path(sys.argv[1])); f = emit_docs.render(m); "
             "print(hashlib.sha256(b''.join(k.encode() + b'\\0' + v for k, v in sorted(f.items()))).hexdigest())")
     r = subprocess.run([sys.executable, "-c", code, str(SPECS)], capture_output=True, text=True,

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import ROOT
-from unitax.compiler import remap_dir as rd
-from unitax.compiler.cli import main
+from unitax.tools import remap_dir as rd
+from unitax.tools.cli import main
 
 CS34, CS19, CS19R = "cityscapes-34", "cityscapes-19", "cityscapes-19-relabeled"
 
@@ -297,7 +297,7 @@ def test_rerun_skips_finished_files_and_refuses_another_job(tmp_path):
 
 def _child(args: list[str], **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.Popen([sys.executable, "-m", "unitax.compiler.cli", "remap-dir", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "unitax.tools.cli", "remap-dir", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 

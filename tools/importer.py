@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Problem, SpecError
+from ..compiler.errors import Problem, SpecError
 
 MASTER = "class_remapping_files/MSeg_master.tsv"
 IGNORE_NAME = "unlabeled"
@@ -332,7 +332,7 @@ def render_specs(ref: Path, definitions: dict[str, str] | None = None) -> dict[s
 
 def existing_definitions(root: Path) -> dict[str, str]:
     """Definitions already written in ``root/universal.yaml`` (empty if none), by class name."""
-    from .load import parse_yaml
+    from ..compiler.load import parse_yaml
 
     p = Path(root) / "universal.yaml"
     if not p.is_file():
@@ -346,7 +346,7 @@ def existing_definitions(root: Path) -> dict[str, str]:
 
 def read_definitions(path: Path) -> dict[str, str]:
     """A YAML file mapping class name -> definition, read with the specs' own safe loader."""
-    from .load import parse_yaml
+    from ..compiler.load import parse_yaml
 
     doc, problems = parse_yaml(Path(path).read_bytes(), str(path))
     if doc is None:

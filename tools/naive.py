@@ -26,10 +26,10 @@ from pathlib import Path
 
 import yaml
 
-from . import build
-from .errors import SpecError
-from .model import UNIVERSAL, Model
-from .schema import schema_dir
+from ..compiler import build
+from ..compiler.errors import SpecError
+from ..compiler.model import UNIVERSAL, Model
+from ..compiler.schema import schema_dir
 
 NAME = "naive-union"
 

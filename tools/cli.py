@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from . import analysis, build, importer
-from .errors import BuildError, Problem, SpecError
+from . import importer
+from ..compiler import analysis, build
+from ..compiler.errors import BuildError, Problem, SpecError
 
 SPECS = click.option("--specs", "specs", type=click.Path(path_type=Path), default=Path("taxonomy"),
                      show_default=True, help="Folder holding universal.yaml, datasets/ and mappings/.")
@@ -148,7 +149,7 @@ def import_cmd(reference: Path, specs: Path, keep_definitions: bool, definitions
 @SPECS
 def import_relabel_cmd(reference: Path, specs: Path) -> None:
     """Write SPECS/relabel/ (relabel records and segment lists) from REFERENCE, laid out like the MSeg reference."""
-    from . import relabel
+    from ..compiler import relabel
 
     try:
         files = relabel.render_reference(reference)
