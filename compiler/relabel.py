@@ -640,7 +640,7 @@ def render_reference(ref: Path) -> dict[str, bytes]:
 
 def render_yaml(dataset: str, records: list[dict[str, Any]]) -> str:
     """A relabel spec file: the dataset, its aliases (those the records use) and one record a line."""
-    from ..tools.importer import q
+    from .yamlquote import q
 
     aliases = sorted({r["alias"] for r in records} - {dataset})
     out = [

@@ -24,7 +24,7 @@ from typing import Any
 import jinja2
 
 from .tables import HEADER
-from ...tools.importer import voc_palette
+from ..palette import voc_palette
 from ..model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
