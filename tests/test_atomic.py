@@ -30,6 +30,8 @@ from test_corpus import make_specs
 from unitax.compiler import build
 from unitax.tools.cli import main
 
+pytestmark = pytest.mark.slow  # every test spawns compiles and kills them
+
 # Runs `unitax compile` and SIGKILLs itself at the n-th audit event that matches the moment.
 CHILD = r'''
 import os, signal, sys

@@ -301,6 +301,7 @@ def _child(args: list[str], **kw) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_tree(tmp_path, tax):
     src = tmp_path / "src"
     n = 300
@@ -334,6 +335,7 @@ def test_a_killed_run_resumes_to_the_same_tree(tmp_path, tax):
     assert not [q for q in resumed.rglob("*") if rd.TMP_MARK in q.name]
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_counts_what_was_written_and_resumes(tmp_path):
     src, dst = tmp_path / "src", tmp_path / "dst"
     n = 200
@@ -369,6 +371,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_the_same_job_on_a_dask_cluster_on_loopback(tmp_path):
     pytest.importorskip("distributed", reason="Dask distributed is in the test extra: pip install -e '.[test]'")
     src = tmp_path / "src"
