@@ -1,26 +1,33 @@
 # unitax: `make compile` builds generated/ from taxonomy/; `make test` runs the tests.
-# Both create .venv/ from pyproject.toml on first use, so they work on a fresh machine.
+# Both create .venv/ from pyproject.toml on first use, so they work on a fresh machine:
+# `make compile` installs only what compiling needs, `make test` adds the test extras, the CPU
+# torch build and (where it can) chromium for the browser tests.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 SPECS := $(shell find taxonomy -type f -name '*.yaml' -o -type f -name '*.json' -o -type f -name '*.tsv' 2>/dev/null)
 # the docs templates shape generated/ too, so a template edit triggers a recompile
-COMPILER := $(shell find compiler -type f \( -name '*.py' -o -path 'compiler/templates/*' \) 2>/dev/null)
+COMPILER := $(shell find compiler -type f \( -name '*.py' -o -path 'compiler/emit/templates/*' -o -path 'compiler/schemas/*' \) 2>/dev/null)
 
-.PHONY: all venv compile check test bench fuzz clean
+.PHONY: all venv compile check test test-fast browser bench fuzz clean
 
 all: compile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	# CPU torch for the torch-integration tests (the 2.13.0 CPU build ships on these machines);
 	# where it cannot be installed those tests skip with a reason.
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0' || echo "torch not installable: torch tests will skip"
-	touch $(STAMP)
+	touch $(TEST_STAMP)
 
 venv: $(STAMP)
 
@@ -35,15 +42,28 @@ compile: .make/compiled
 check: $(STAMP)
 	$(BIN)/unitax check --specs taxonomy --out generated
 
-test: $(STAMP)
+test: $(TEST_STAMP) browser
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+# Everything but the tests marked slow (CLI subprocesses en masse, Dask, pip installs, browser).
+test-fast: $(TEST_STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# Debian's chromium for the browser tests in tests/test_docs.py, installed where we are root and
+# apt-get exists; a failure only means those tests skip (with the reason).
+browser:
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium could not be installed: the browser tests will skip"; \
+	else echo "chromium is absent (needs root and apt-get to install): the browser tests will skip"; fi
+
+bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py
 
 # Fuzz for a minute each: the spec loader and validator (nothing but SpecError may escape), the
 # runtime entry points and remap-dir on random trees (both against a plain-numpy reference).
-fuzz: $(STAMP)
+fuzz: $(TEST_STAMP)
 	$(BIN)/python tests/fuzz_specs.py --seconds 60
 	$(BIN)/python tests/fuzz_runtime.py --seconds 60
 	$(BIN)/python tests/fuzz_remap_dir.py --seconds 60

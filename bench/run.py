@@ -44,7 +44,7 @@ def startup_and_compile(repeats: int) -> dict:
         for i in range(max(3, repeats // 3)):
             out = Path(tmp) / f"out{i}"
             t = time.perf_counter()
-            subprocess.run([py, "-m", "unitax.compiler.cli", "compile", "--out", str(out)], cwd=ROOT, check=True,
+            subprocess.run([py, "-m", "unitax.tools.cli", "compile", "--out", str(out)], cwd=ROOT, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             cold.append((time.perf_counter() - t) * 1000)
         cold_ms = statistics.median(cold)

@@ -2,5 +2,6 @@
 
 Stages, one module each, each importing only the stages to its left:
 ``errors`` -> ``load`` -> ``schema`` -> ``rules`` -> ``model`` -> ``tables`` -> ``emit`` -> ``build``;
-``importer`` writes specs from the MSeg reference; ``cli`` is the only module that imports click.
+``emit/`` is a package (tables, docs, coverage, sheets). The importer and the CLI live in
+``unitax.tools``, which this package never imports.
 """

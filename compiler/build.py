@@ -11,7 +11,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import analysis, emit, emit_coverage, emit_docs, emit_sheets, load, outputs, relabel, rules, schema, tables
+from . import analysis, load, outputs, relabel, rules, schema, tables
+from .emit import coverage as emit_coverage, docs as emit_docs, sheets as emit_sheets, tables as emit
 from .errors import BuildError, Problem, SpecError
 from .model import Model
 from .outputs import TMP_PREFIX, OutputRefused  # noqa: F401  (re-exported for callers and tests)

@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from . import emit, load, rules, schema
+from . import load, rules, schema
+from .emit import tables as emit
 from .errors import Problem, SpecError
 from .load import Document, JsonPath, format_path
 from .model import UNIVERSAL, LabelSpace, Model
@@ -669,7 +670,7 @@ def render_reference(ref: Path) -> dict[str, bytes]:
 
 def render_yaml(dataset: str, records: list[dict[str, Any]]) -> str:
     """A relabel spec file: the dataset, its aliases (those the records use) and one record a line."""
-    from .importer import q
+    from .yamlquote import q
 
     aliases = sorted({r["alias"] for r in records} - {dataset})
     out = [

@@ -1,7 +1,9 @@
 """Stage 2: structural validation with JSON Schema (Draft 2020-12).
 
-The schemas live in ``taxonomy/schemas/``. Each ``ValidationError`` becomes a Problem with
-the line of the offending node; unknown fields get a did-you-mean.
+The schemas ship in the package (``compiler/schemas/``, read with ``importlib.resources``), so
+a spec folder needs none of its own; a ``schemas/`` beside the specs overrides them. Each
+``ValidationError`` becomes a Problem with the line of the offending node; unknown fields get a
+did-you-mean.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import difflib
 import json
 import re
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from jsonschema import Draft202012Validator as _Draft202012, ValidationError, validators
@@ -37,11 +40,12 @@ Draft202012Validator = validators.extend(_Draft202012, type_checker=_Draft202012
     validators={"pattern": _pattern})
 
 SCHEMA_NAMES = ("universal", "dataset", "mapping")
-REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "taxonomy" / "schemas"
+# package data of unitax.compiler: installed with it by `pip install`
+REPO_SCHEMAS = resources.files(__package__).joinpath("schemas")
 
 
 def schema_dir(root: Path) -> Path:
-    """The schemas for a spec root: its own ``schemas/`` if it has one, else the project's."""
+    """The schemas for a spec root: its own ``schemas/`` if it has one, else the package's."""
     own = root / "schemas"
     return own if (own / "mapping.schema.json").is_file() else REPO_SCHEMAS
 

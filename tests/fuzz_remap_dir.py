@@ -35,7 +35,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import unitax  # noqa: E402
 from support.hostile import snapshot  # noqa: E402
-from unitax.compiler import remap_dir as rd  # noqa: E402
+from unitax.tools import remap_dir as rd  # noqa: E402
 
 TAX = unitax.load()
 LUT = TAX.remap_lut("cityscapes-34", "cityscapes-19")

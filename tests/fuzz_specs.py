@@ -41,7 +41,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
-from unitax.compiler import build, importer, load, rules, schema  # noqa: E402
+from unitax.compiler import build, load, rules, schema  # noqa: E402
+from unitax.tools import importer  # noqa: E402
 from unitax.compiler.errors import SpecError  # noqa: E402
 
 FILE_LEVEL = {"file-too-large", "symlink-outside", "missing-file", "not-a-file", "duplicate-file", "not-a-folder",
@@ -236,7 +237,6 @@ class Run:
 
     def __init__(self, folder: Path):
         self.root = folder / "taxonomy"
-        shutil.copytree(ROOT / "taxonomy" / "schemas", self.root / "schemas")
         for rel, raw in BASE.items():
             (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
             (self.root / rel).write_bytes(raw)

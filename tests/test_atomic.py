@@ -28,14 +28,17 @@ import unitax
 from conftest import ROOT
 from test_corpus import make_specs
 from unitax.compiler import build
-from unitax.compiler.cli import main
+from unitax.tools.cli import main
+
+pytestmark = pytest.mark.slow  # every test spawns compiles and kills them
 
 # Runs `unitax compile` and SIGKILLs itself at the n-th audit event that matches the moment.
 CHILD = r'''
 import os, signal, sys
 moment, n, specs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-from unitax.compiler import build, emit
-from unitax.compiler.cli import main
+from unitax.compiler import build
+from unitax.compiler.emit import tables as emit
+from unitax.tools.cli import main
 TMP = build.TMP_PREFIX
 count = 0
 made = []

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from conftest import GENERATED, ROOT, SPECS
 from unitax.compiler import build, load
-from unitax.compiler.cli import main
+from unitax.tools.cli import main
 from unitax.compiler.rules import RULES
 
 CORPUS = Path(__file__).resolve().parent / "specs" / "invalid"
@@ -201,6 +201,7 @@ def previous_build(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
 
 
 @pytest.mark.parametrize("path", CASES, ids=[case_id(p) for p in CASES])
+@pytest.mark.slow
 def test_broken_spec_is_refused(path: Path, tmp_path: Path, base_ok, previous_build):
     case = read_case(path)
     specs = make_specs(tmp_path, case)
@@ -242,7 +243,7 @@ def _check_capped(specs: Path) -> subprocess.CompletedProcess:
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
-    code = "import sys; from unitax.compiler.cli import main; sys.exit(main())"
+    code = "import sys; from unitax.tools.cli import main; sys.exit(main())"
     # The timeout only stops a hang from stalling the suite; it asserts nothing about speed.
     return subprocess.run([sys.executable, "-c", code, "check", "--specs", str(specs), "--no-stale"],
                           capture_output=True, text=True, cwd=ROOT, preexec_fn=cap, timeout=300,
@@ -255,6 +256,7 @@ def _one_file_specs(tmp_path: Path, rel: str, raw: bytes) -> Path:
     return specs
 
 
+@pytest.mark.slow
 def test_alias_bomb_is_refused_within_a_memory_cap(tmp_path):
     # Nine levels of ten aliases: 10**9 strings if anything expanded it.
     lines = ['a0: &a0 "lol"'] + [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 10)]
@@ -265,6 +267,7 @@ def test_alias_bomb_is_refused_within_a_memory_cap(tmp_path):
                      r.stderr), r.stderr
 
 
+@pytest.mark.slow
 def test_file_over_the_size_limit_is_refused_unread(tmp_path):
     raw = (SPECS / "universal.yaml").read_bytes()
     raw += b"# padding\n" * ((load.MAX_FILE_BYTES - len(raw)) // 10 + 1)
@@ -275,6 +278,7 @@ def test_file_over_the_size_limit_is_refused_unread(tmp_path):
             f"{load.MAX_FILE_BYTES} [file-too-large]") in r.stderr
 
 
+@pytest.mark.slow
 def test_largest_node_count_under_the_size_limit_is_refused_before_building_a_tree(tmp_path):
     # Just under 8 MiB of `0,`: 4 million scalars, ~1.2 GB as a node tree; counted first instead.
     n = (load.MAX_FILE_BYTES - 100) // 2

@@ -18,8 +18,8 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import ROOT, SPECS
-from unitax.compiler import diff
-from unitax.compiler.cli import main
+from unitax.tools import diff
+from unitax.tools.cli import main
 
 FILES = ("universal.yaml", "datasets/cityscapes-19.yaml", "datasets/bdd.yaml", "datasets/kitti-19.yaml",
          "mappings/cityscapes-19_to_universal.yaml", "mappings/bdd_to_universal.yaml",
@@ -27,7 +27,6 @@ FILES = ("universal.yaml", "datasets/cityscapes-19.yaml", "datasets/bdd.yaml", "
 
 
 def copy_specs(dst: Path) -> Path:
-    shutil.copytree(SPECS / "schemas", dst / "schemas")
     for rel in FILES:
         (dst / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(SPECS / rel, dst / rel)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import unitax
 from unitax import Evaluator, LabelError
-from unitax.compiler.cli import main
+from unitax.tools.cli import main
 
 NAMES = ("road", "car", "sky", "tree")  # "tree" never occurs in the ground truth below
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 import unitax
 from unitax import pictures
-from unitax.compiler.cli import main
+from unitax.tools.cli import main
 from unitax.tools import export
 
 FORMATS = list(export.FORMATS)

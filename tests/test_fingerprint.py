@@ -11,7 +11,8 @@ import pytest
 
 import unitax
 from conftest import GENERATED, SPECS
-from unitax.compiler import analysis, build, emit
+from unitax.compiler import analysis, build
+from unitax.compiler.emit import tables as emit
 
 
 def test_fingerprint_is_the_sha256_of_ids_and_names(tax):

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 import hostile
 from support.hostile import Case, snapshot
-from unitax.compiler.cli import main
+from unitax.tools.cli import main
 
 
 def _cases() -> list[Case]:

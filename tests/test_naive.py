@@ -15,8 +15,9 @@ from click.testing import CliRunner
 
 import unitax
 from conftest import SPECS
-from unitax.compiler import build, naive
-from unitax.compiler.cli import main
+from unitax.compiler import build
+from unitax.tools import naive
+from unitax.tools.cli import main
 
 MSEG_TRAIN = ["ade20k-150", "bdd", "cityscapes-19", "coco-panoptic-133", "idd-39", "mapillary-public65", "sunrgbd-37"]
 MSEG_TEST = ["camvid-11", "kitti-19", "pascal-context-60", "scannet-20", "voc2012", "wilddash-19"]

@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import GENERATED, SPECS
-from unitax.compiler import build, importer, outputs
-from unitax.compiler.cli import main, os_error_line
+from unitax.compiler import build, outputs
+from unitax.tools import importer
+from unitax.tools.cli import main, os_error_line
 
 from hostile.cases_writes import fake_build, reference, specs as base_specs
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import unitax
-from unitax.compiler.cli import main
+from unitax.tools.cli import main
 from unitax.pictures import voc_colormap
 from unitax.tools.show import confusion_picture
 

@@ -28,7 +28,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import unitax
-from unitax.compiler import build, importer
+from unitax.compiler import build
+from unitax.tools import importer
 from unitax.compiler.load import parse_yaml
 from unitax.compiler.names import odd_characters, skeleton
 
@@ -123,7 +124,6 @@ def spec_files(tx: dict) -> dict[str, str]:
 
 
 def write(files: dict[str, str], root: Path, order: list[str]) -> Path:
-    shutil.copytree(Path(__file__).resolve().parent.parent / "taxonomy" / "schemas", root / "schemas")
     for rel in order:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(files[rel], encoding="utf-8", newline="\n")

@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 import unitax
 from conftest import GENERATED, SPECS
 from unitax.compiler import build, relabel
-from unitax.compiler.cli import main
+from unitax.tools.cli import main
 from unitax.relabel import relabel_segments
 
 # The reference's dataset names and the declared dataset whose records they are (the test's own

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import ROOT
-from unitax.compiler import remap_dir as rd
-from unitax.compiler.cli import main
+from unitax.tools import remap_dir as rd
+from unitax.tools.cli import main
 
 CS34, CS19, CS19R = "cityscapes-34", "cityscapes-19", "cityscapes-19-relabeled"
 
@@ -299,10 +299,11 @@ def test_rerun_skips_finished_files_and_refuses_another_job(tmp_path):
 
 def _child(args: list[str], **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.Popen([sys.executable, "-m", "unitax.compiler.cli", "remap-dir", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "unitax.tools.cli", "remap-dir", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_tree(tmp_path, tax):
     src = tmp_path / "src"
     n = 300
@@ -338,6 +339,7 @@ def test_a_killed_run_resumes_to_the_same_tree(tmp_path, tax):
     assert not [q for q in resumed.rglob("*") if rd.TMP_MARK in q.name]
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_counts_what_was_written_and_resumes(tmp_path):
     src, dst = tmp_path / "src", tmp_path / "dst"
     n = 200
@@ -373,6 +375,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_the_same_job_on_a_dask_cluster_on_loopback(tmp_path):
     pytest.importorskip("distributed", reason="Dask distributed is in the test extra: pip install -e '.[test]'")
     src = tmp_path / "src"

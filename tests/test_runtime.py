@@ -107,6 +107,7 @@ def test_load_from_a_path_and_integrity(tmp_path):
         unitax.load(dst)
 
 
+@pytest.mark.slow
 def test_non_editable_install_loads_the_bundled_build(tmp_path):
     target = tmp_path / "site"
     r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
@@ -118,3 +119,64 @@ def test_non_editable_install_loads_the_bundled_build(tmp_path):
                          check=True).stdout.split()
     assert Path(out[0]).is_relative_to(target)
     assert out[1:] == ["194", "36"]
+
+
+def _setuptools_builds_us() -> bool:
+    """Whether this environment's setuptools can build the wheel without build isolation (no index)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return int(version("setuptools").split(".")[0]) >= 77
+    except (PackageNotFoundError, ValueError):
+        return False
+
+
+@pytest.mark.slow
+def test_wheel_in_a_fresh_venv_checks_and_compiles_a_users_own_taxonomy(tmp_path):
+    """`pip install` the wheel into a new venv, then `unitax check` and `unitax compile` a spec folder
+    without schemas/ of its own: the JSON Schemas and templates come from the installed package,
+    and the build is byte for byte the committed one."""
+    import shutil
+    import sysconfig
+
+    wheels = tmp_path / "wheels"
+    cmd = [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(wheels), str(ROOT)]
+    r = subprocess.run(cmd + (["--no-build-isolation"] if _setuptools_builds_us() else []),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    banners = [ln for ln in (r.stdout + r.stderr).splitlines() if "DeprecationWarning" in ln or "BuildBackendWarning" in ln]
+    assert not banners, banners  # no setuptools deprecation banners (license, packages)
+    (wheel,) = wheels.glob("unitax-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-deps",
+                        "--no-index", str(wheel)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    # The dependencies come from this environment's site-packages, as a plain path (its .pth files,
+    # among them this checkout's editable install, are not run): no network needed.
+    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (Path(site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    specs = tmp_path / "my-taxonomy"
+    shutil.copytree(ROOT / "taxonomy", specs)
+    assert not (specs / "schemas").exists()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    where = subprocess.run([str(py), "-c", "import unitax.compiler.schema as s; print(s.__file__)"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, check=True).stdout.strip()
+    assert Path(where).is_relative_to(site), where
+    unitax_exe = str(venv / "bin" / "unitax")
+    committed = tmp_path / "committed"
+    shutil.copytree(GENERATED, committed, ignore=shutil.ignore_patterns("__pycache__"))
+    r = subprocess.run([unitax_exe, "check", "--specs", str(specs), "--out", str(committed)],
+                       capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr[-2000:]
+    assert "ok: 194 universal classes" in r.stdout and "is up to date" in r.stdout, r.stdout
+    r = subprocess.run([unitax_exe, "compile", "--specs", str(specs), "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr[-2000:]
+    for rel in ("manifest.json", "docs/html/index.html", "sheets/master.tsv"):
+        assert (tmp_path / "out" / rel).read_bytes() == (GENERATED / rel).read_bytes(), rel
+    r = subprocess.run([unitax_exe, "check", "--specs", str(specs), "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode == 0 and "up to date" in r.stdout, r.stdout + r.stderr[-2000:]

@@ -13,7 +13,8 @@ import pytest
 import mseg_reference as R
 from conftest import GENERATED, ROOT, SPECS
 from goldens.check import check_goldens
-from unitax.compiler import build, emit_sheets
+from unitax.compiler import build
+from unitax.compiler.emit import sheets as emit_sheets
 from unitax.compiler.model import UNIVERSAL, Model
 
 GOLDEN_SPECS = ROOT / "tests" / "goldens" / "specs"

@@ -1,4 +1,4 @@
-"""Tools that read specs or a compiled build (import package ``unitax.tools``): exports for training
-frameworks, pictures, dataset preparation. They may import the compiler and the runtime; neither
-imports them.
+"""unitax tools (import package ``unitax.tools``): what sits on top of the compiler and the runtime:
+the ``unitax`` CLI, the MSeg importers, the naive baseline, diff, remap-dir, exports, pictures and
+dataset preparation. Tools may import the compiler and the runtime; neither imports the tools.
 """

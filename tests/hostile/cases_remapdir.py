@@ -43,7 +43,7 @@ def _remap(*extra: str, src: str = "src", dst: str = "dst"):
 def _run_now(t: Path, *extra: str, src: str = "src", dst: str = "dst") -> None:
     from click.testing import CliRunner
 
-    from unitax.compiler.cli import main
+    from unitax.tools.cli import main
 
     r = CliRunner().invoke(main, _remap(*extra, src=src, dst=dst)(t))
     assert r.exit_code == 0, r.output
@@ -345,8 +345,8 @@ CASES += [
 def _run_and_read_failures(t: Path) -> list[tuple[str, str]]:
     from click.testing import CliRunner
 
-    from unitax.compiler import remap_dir as rd
-    from unitax.compiler.cli import main
+    from unitax.tools import remap_dir as rd
+    from unitax.tools.cli import main
 
     CliRunner().invoke(main, _remap()(t))
     return rd.read_failures(t / "dst")

@@ -12,10 +12,10 @@ from html import escape
 
 import jinja2
 
-from . import analysis
-from .emit import HEADER
-from .emit_docs import TEMPLATES, Paths
-from .model import Model
+from .. import analysis
+from .tables import HEADER
+from .docs import TEMPLATES, Paths
+from ..model import Model
 
 PAGE = """{% extends "base.html" %}
 {% block title %}Coverage: universal classes x datasets{% endblock %}

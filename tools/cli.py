@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from . import analysis, build, importer, outputs
-from .errors import BuildError, Problem, SpecError
+from . import importer
+from ..compiler import analysis, build, outputs
+from ..compiler.errors import BuildError, Problem, SpecError
 
 SPECS = click.option("--specs", "specs", type=click.Path(path_type=Path), default=Path("taxonomy"),
                      show_default=True, help="Folder holding universal.yaml, datasets/ and mappings/.")
@@ -205,7 +206,7 @@ def import_relabel_cmd(reference: Path, specs: Path) -> None:
 
     SPECS/relabel/ is replaced only when it holds relabel specs and segment lists alone.
     """
-    from . import relabel
+    from ..compiler import relabel
 
     try:
         outputs.check_relabel_import(specs, relabel.RELABEL_DIR)

@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 
 import xlsxwriter
 
-from .emit import HEADER
-from .model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
+from .tables import HEADER
+from ..model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
 
 CREATED = datetime(2020, 1, 1, tzinfo=timezone.utc)
 

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import yaml
 
-from . import build
-from .errors import Problem, SpecError
-from .model import UNIVERSAL, Model
-from .schema import schema_dir
+from ..compiler import build
+from ..compiler.errors import Problem, SpecError
+from ..compiler.model import UNIVERSAL, Model
+from ..compiler.schema import schema_dir
 
 NAME = "naive-union"
 #: the ignore id, which the numbering skips (mseg-api's ``ignore_label``)

@@ -17,7 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Problem, SpecError
+from ..compiler.errors import Problem, SpecError
+from ..compiler.palette import voc_palette
+from ..compiler.yamlquote import q
 
 MASTER = "class_remapping_files/MSeg_master.tsv"
 IGNORE_NAME = "unlabeled"
@@ -27,24 +29,6 @@ FACT_COLUMNS = ("Parent Category", "universal", "WordNet 3.1 Synset", "Modificat
 # MSeg's training datasets: the sheet columns left of `universal` that have a names file.
 # Columns there without one (nyudepthv2-37, scannet-37) are brought in as `source` datasets.
 TEST_COLUMNS_START = "Modification of WordNet Node"
-
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.()/'\-]*( [A-Za-z0-9_.()/'\-]+)*$")
-_YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
-
-
-# What YAML cannot carry raw in a double-quoted scalar: characters outside its printable set
-# (C0/C1 controls, DEL, U+FFFE/FFFF) and the line breaks it would fold into a space (NEL, LS, PS).
-_YAML_ESCAPE = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\x85\u2028\u2029\ufeff]")
-
-
-def q(s: str) -> str:
-    """A YAML scalar for ``s``: plain where unambiguous, else a JSON (YAML double-quoted) string."""
-    if _PLAIN.match(s) and s.lower() not in _YAML11_WORDS:
-        return s
-    import json
-
-    return _YAML_ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}" if ord(m.group()) < 0x10000 else
-                            f"\\U{ord(m.group()):08x}", json.dumps(s, ensure_ascii=False))
 
 
 def _bad(path: Path, message: str, line: int = 0, rule: str = "reference-format") -> SpecError:
@@ -104,17 +88,6 @@ def split_synset(cell: str) -> tuple[str | None, str | None]:
     if m and cell[m.end():m.end() + 2] in (" [", ", "):
         return m.group(0), cell
     return None, cell
-
-
-def voc_palette(i: int) -> tuple[int, int, int]:
-    """The bit-interleaved PASCAL VOC colour map, entry i + 1 (entry 0 is black)."""
-    c, r, g, b = i + 1, 0, 0, 0
-    for shift in range(7, -1, -1):
-        r |= ((c >> 0) & 1) << shift
-        g |= ((c >> 1) & 1) << shift
-        b |= ((c >> 2) & 1) << shift
-        c >>= 3
-    return r, g, b
 
 
 @dataclass
@@ -401,7 +374,7 @@ def render_specs(ref: Path, definitions: dict[str, str] | None = None) -> dict[s
 
 def existing_definitions(root: Path) -> dict[str, str]:
     """Definitions already written in ``root/universal.yaml`` (empty if none), by class name."""
-    from .load import parse_yaml
+    from ..compiler.load import parse_yaml
 
     p = Path(root) / "universal.yaml"
     if not p.is_file():
@@ -415,7 +388,7 @@ def existing_definitions(root: Path) -> dict[str, str]:
 
 def read_definitions(path: Path) -> dict[str, str]:
     """A YAML file mapping class name -> definition, read with the specs' own safe loader."""
-    from .load import parse_yaml
+    from ..compiler.load import parse_yaml
 
     doc, problems = parse_yaml(Path(path).read_bytes(), str(path))
     if doc is None:

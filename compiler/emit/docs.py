@@ -23,9 +23,9 @@ from typing import Any
 
 import jinja2
 
-from .emit import HEADER
-from .importer import voc_palette
-from .model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
+from .tables import HEADER
+from ..palette import voc_palette
+from ..model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NO_PARENT = "(none)"

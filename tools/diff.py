@@ -36,9 +36,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import analysis, build, tables
-from .errors import SpecError
-from .model import UNIVERSAL, LabelSpace, Model
+from ..compiler import analysis, build, tables
+from ..compiler.errors import SpecError
+from ..compiler.model import UNIVERSAL, LabelSpace, Model
 
 
 class DiffError(Exception):

@@ -1,0 +1,96 @@
+"""The three rooms and the rule of imports, read statically from every module's import statements.
+
+- ``compiler/`` (``unitax.compiler``, the pipeline) imports neither the tools nor the runtime;
+- ``runtime/`` (``unitax``) imports neither the compiler nor the tools, nor yaml/jinja2/click
+  (nor the compiler's other dependencies): it needs numpy and the standard library;
+- ``tools/`` (``unitax.tools``) sits on top and may import both.
+
+Lazy imports inside functions count too. (tests/test_runtime.py checks the same for the runtime
+at run time: what ``import unitax; unitax.load()`` puts in ``sys.modules``.)
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+ROOMS = {"compiler": "unitax.compiler", "tools": "unitax.tools", "runtime": "unitax"}
+COMPILER_DEPS = {"yaml", "jinja2", "click", "jsonschema", "referencing", "xlsxwriter"}
+
+
+def module_name(path: Path) -> tuple[str, bool]:
+    """(dotted module name, is a package's __init__) of a file under one of the rooms."""
+    rel = path.relative_to(ROOT)
+    parts = [ROOMS[rel.parts[0]], *rel.parts[1:-1]]
+    if path.name != "__init__.py":
+        parts.append(path.stem)
+    return ".".join(parts), path.name == "__init__.py"
+
+
+def imports(path: Path) -> set[str]:
+    """Every module a file imports, absolute; ``from p import n`` counts as ``p`` and ``p.n``."""
+    name, is_pkg = module_name(path)
+    package = name if is_pkg else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            found.add(mod)
+            found.update(f"{mod}.{a.name}" for a in node.names)
+    return found
+
+
+def room_imports(room: str) -> dict[str, set[str]]:
+    return {p.relative_to(ROOT).as_posix(): imports(p) for p in sorted((ROOT / room).rglob("*.py"))}
+
+
+def under(mod: str, pkg: str) -> bool:
+    return mod == pkg or mod.startswith(pkg + ".")
+
+
+def is_runtime(mod: str) -> bool:
+    """A module of the runtime: ``unitax`` itself or ``unitax.x`` outside compiler/tools/generated."""
+    return under(mod, "unitax") and not any(
+        under(mod, p) for p in ("unitax.compiler", "unitax.tools", "unitax.generated"))
+
+
+def test_relative_imports_resolve():
+    got = imports(ROOT / "compiler" / "emit" / "coverage.py")
+    assert {"unitax.compiler.analysis", "unitax.compiler.emit.tables", "unitax.compiler.model"} <= got
+    assert {"unitax.remap", "unitax.errors"} <= imports(ROOT / "runtime" / "taxonomy.py")
+
+
+def test_the_compiler_imports_neither_tools_nor_runtime():
+    rooms = room_imports("compiler")
+    assert len(rooms) > 10
+    bad = {f: sorted(m for m in mods if under(m, "unitax.tools") or is_runtime(m)) for f, mods in rooms.items()}
+    assert {f: m for f, m in bad.items() if m} == {}
+
+
+@pytest.mark.parametrize("forbidden", ["compiler", "tools", "deps"])
+def test_the_runtime_imports_numpy_and_the_standard_library_only(forbidden):
+    rooms = room_imports("runtime")
+    assert len(rooms) > 5
+    if forbidden == "deps":
+        bad = {f: sorted(m for m in mods if m.split(".")[0] in COMPILER_DEPS) for f, mods in rooms.items()}
+    else:
+        bad = {f: sorted(m for m in mods if under(m, ROOMS[forbidden])) for f, mods in rooms.items()}
+    assert {f: m for f, m in bad.items() if m} == {}
+
+
+def test_tools_may_import_both_and_nothing_else_imports_the_tools():
+    tools = set().union(*room_imports("tools").values())
+    assert any(under(m, "unitax.compiler") for m in tools) and any(is_runtime(m) for m in tools)
+    for room in ("compiler", "runtime"):
+        assert not [f for f, mods in room_imports(room).items() if any(under(m, "unitax.tools") for m in mods)]
