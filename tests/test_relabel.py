@@ -16,6 +16,7 @@ from hypothesis import given, settings, strategies as st
 import unitax
 from conftest import GENERATED, SPECS
 from unitax.compiler import build, relabel
+from unitax.tools import relabel_import
 from unitax.tools.cli import main
 from unitax.relabel import relabel_segments
 
@@ -69,7 +70,7 @@ def reference_segments(ref: Path) -> list[tuple[str, str, str, int, str]]:
 
 
 def test_specs_are_the_import_of_the_reference(reference):
-    files = relabel.render_reference(reference)
+    files = relabel_import.render_reference(reference)
     on_disk = {rel: p.read_bytes() for rel, p in relabel.spec_files(SPECS)}
     assert sorted(files) == sorted(on_disk), "run `unitax import-relabel ../shared/reference/mseg`"
     changed = [rel for rel in files if files[rel] != on_disk[rel]]
@@ -402,8 +403,8 @@ def test_import_writes_the_folder_and_refuses_a_bad_reference(tmp_path, referenc
                        "cityscapes\ttrain\trider_other\tbicyclist\tg/l.txt\n"
                        "kitti\ttrain\tcar\tbus\tg/l.txt\n")
     (ref / "relabeled_data" / "g" / "l.txt").write_text("seqaachen_aachen_000000_000019_leftImg8bit_3.jpg\nbad\n")
-    with pytest.raises(relabel.SpecError) as e:
-        relabel.render_reference(ref)
+    with pytest.raises(relabel_import.SpecError) as e:
+        relabel_import.render_reference(ref)
     assert [str(p) for p in e.value.problems] == sorted([
         f"{records.as_posix()}:3 $: dataset 'kitti' is not one the importer knows ({', '.join(sorted(DATASET_OF))}) "
         "[reference-format]",
@@ -411,10 +412,10 @@ def test_import_writes_the_folder_and_refuses_a_bad_reference(tmp_path, referenc
         "[reference-format]"])
     records.write_text(records.read_text().rsplit("kitti", 1)[0])
     (ref / "relabeled_data" / "g" / "l.txt").write_text("seqaachen_aachen_000000_000019_leftImg8bit_3.jpg\n")
-    files = relabel.render_reference(ref)
+    files = relabel_import.render_reference(ref)
     assert files["relabel/cityscapes-19-relabeled/g/l.tsv"] == b"aachen/aachen_000000_000019\t3\n"
     specs = tmp_path / "specs"
     specs.mkdir()
     (specs / "relabel" / "old").mkdir(parents=True)
-    relabel.write_specs(files, specs)
+    relabel_import.write_specs(files, specs)
     assert sorted(p.relative_to(specs).as_posix() for p in specs.rglob("*") if p.is_file()) == sorted(files)

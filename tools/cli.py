@@ -207,17 +207,18 @@ def import_relabel_cmd(reference: Path, specs: Path) -> None:
     SPECS/relabel/ is replaced only when it holds relabel specs and segment lists alone.
     """
     from ..compiler import relabel
+    from . import relabel_import
 
     try:
         outputs.check_relabel_import(specs, relabel.RELABEL_DIR)
     except outputs.OutputRefused as e:
         _refused(e)
     try:
-        files = relabel.render_reference(reference)
+        files = relabel_import.render_reference(reference)
     except SpecError as e:
         _fail(e.problems)
         return
-    relabel.write_specs(files, specs)
+    relabel_import.write_specs(files, specs)
     try:
         build.render(specs)
     except SpecError as e:
