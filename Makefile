@@ -12,7 +12,7 @@ SPECS := $(shell find taxonomy -type f -name '*.yaml' -o -type f -name '*.json' 
 # the docs templates shape generated/ too, so a template edit triggers a recompile
 COMPILER := $(shell find compiler -type f \( -name '*.py' -o -path 'compiler/emit/templates/*' -o -path 'compiler/schemas/*' \) 2>/dev/null)
 
-.PHONY: all venv compile check test test-fast browser bench fuzz clean
+.PHONY: all venv compile check test test-fast browser bench fuzz lint clean
 
 all: compile
 
@@ -70,3 +70,9 @@ fuzz: $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) .make .pytest_cache .hypothesis
+
+# ruff (lint + import order) and mypy (strict for the runtime), as configured in pyproject.toml.
+lint: $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet 'ruff==0.17.6' 'mypy==2.4.1' 'types-PyYAML'
+	$(BIN)/ruff check compiler tools runtime tests bench
+	$(BIN)/mypy
