@@ -68,28 +68,38 @@ def test_a_build_refuses_a_folder_that_changed_into_a_users_folder_before_the_sw
 
 
 def _deny(monkeypatch, target: Path) -> None:
-    """Reading ``target`` fails with EACCES, as for a user without the permission (root reads anything)."""
-    real = Path.read_bytes
+    """Opening or reading ``target`` fails with EACCES, as for a user without the permission (root reads anything)."""
+    real_read, real_open = Path.read_bytes, os.open
+
+    def denied(p) -> bool:
+        return os.path.abspath(p) == os.path.abspath(target)
 
     def read_bytes(self):
-        if os.path.abspath(self) == os.path.abspath(target):
+        if denied(self):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
-        return real(self)
+        return real_read(self)
+
+    def os_open(path, flags, *a, **k):
+        if denied(path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, flags, *a, **k)
 
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", os_open)
 
 
 def test_an_unreadable_spec_is_one_line_naming_it(tmp_path, monkeypatch):
+    """check and compile report it as a Problem (exit 1); diff says which side does not validate (exit 2)."""
     specs = base_specs(tmp_path)
     target = specs / "datasets" / "camvid-11.yaml"
     _deny(monkeypatch, target)
-    for argv in (["compile", "--specs", str(specs), "--out", str(tmp_path / "out")],
-                 ["check", "--specs", str(specs), "--no-stale"],
-                 ["diff", str(specs), str(specs)]):
+    for argv, code in ((["compile", "--specs", str(specs), "--out", str(tmp_path / "out")], 1),
+                       (["check", "--specs", str(specs), "--no-stale"], 1),
+                       (["diff", str(specs), str(specs)], 2)):
         r = CliRunner().invoke(main, argv)
-        assert r.exit_code == 2, r.output
-        assert r.output.strip().splitlines()[-1] == f"unitax {argv[0]}: {target}: Permission denied", r.output
-        assert "Traceback" not in r.output
+        assert r.exit_code == code, r.output
+        assert "datasets/camvid-11.yaml $: cannot be read: Permission denied [unreadable]" in r.output, r.output
+        assert "Traceback" not in r.output and r.exception is None or isinstance(r.exception, SystemExit)
     assert not (tmp_path / "out").exists()
 
 
