@@ -111,6 +111,7 @@ class Job:
     output: str  # "gray" or "rgb"
     target_palette: np.ndarray | None  # (256 or 65536, 3) uint8 for rgb output
     compress_level: int = 6
+    src_shared: tuple[tuple[int, str], ...] = ()  # RGB codes two or more source classes share -> their names
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,12 @@ def _decode_colors(rgb: np.ndarray, job: Job) -> tuple[np.ndarray | None, str]:
         if black.any():  # black that is no class's colour: unlabeled
             out[~known & (code == 0)] = job.src_ignore
             bad = bad[~black]
+        shared = dict(job.src_shared)
+        amb = [int(c) for c in bad if int(c) in shared]
+        if amb:
+            c = amb[0]
+            return None, (f"colour #{c:06x} is ambiguous in {job.source}: classes {shared[c]} share it, so an RGB "
+                          "label cannot say which is meant; use grayscale ids for this dataset")
         if bad.size:
             shown = ", ".join(f"#{int(c):06x}" for c in bad[:8]) + (" ..." if bad.size > 8 else "")
             return None, f"colours {shown} are not colours of {job.source}"
@@ -438,6 +445,21 @@ def _color_table(colors: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarr
     return keep, ids
 
 
+def shared_colors(names: list[str], colors: np.ndarray | None,
+                  among: set[int] | None = None) -> dict[int, str]:
+    """RGB code -> the classes (quoted, joined) that share it, for codes two or more classes share.
+
+    ``among`` limits the classes considered (e.g. the ids a job can write)."""
+    if colors is None:
+        return {}
+    codes = (colors[:, 0].astype(np.uint32) << 16) | (colors[:, 1].astype(np.uint32) << 8) | colors[:, 2]
+    by_code: dict[int, list[int]] = {}
+    for i, c in enumerate(codes.tolist()):
+        if among is None or i in among:
+            by_code.setdefault(int(c), []).append(i)
+    return {c: " and ".join(repr(names[i]) for i in ids) for c, ids in sorted(by_code.items()) if len(ids) > 1}
+
+
 def _overlaps(a: Path, b: Path) -> bool:
     a, b = a.resolve(), b.resolve()
     return a == b or a.is_relative_to(b) or b.is_relative_to(a)
@@ -508,6 +530,12 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
         if cols is None:
             raise RemapDirError(f"{target} defines no colours; write grayscale ids (--output gray)")
         ignore = tax.ignore_index(target)
+        written = {int(v) for v in np.unique(lut_post if lut_post is not None else lut_pre)} - {ignore}
+        clash = shared_colors(tax.names(target), cols, written)
+        if clash:
+            c, who = next(iter(clash.items()))
+            raise RemapDirError(f"--output rgb: {target} classes {who} share colour #{c:06x}, so RGB labels could not "
+                                "tell them apart; write grayscale ids (--output gray)")
         palette = np.zeros((65536 if ignore > 255 else 256, 3), np.uint8)
         palette[: len(cols)] = cols
     elif output != "gray":
@@ -518,7 +546,8 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
         source=source, target=target, src_classes=len(tax.names(source)), src_ignore=s_ignore,
         src_dtype="uint16" if s_ignore > 255 else "uint8", src_colors=src_colors, src_color_ids=src_ids,
         lut_pre=lut_pre, lut_post=lut_post, target_dtype="uint16" if t_ignore > 255 else "uint8",
-        target_ignore=t_ignore, output=output, target_palette=palette, compress_level=compress_level)
+        target_ignore=t_ignore, output=output, target_palette=palette, compress_level=compress_level,
+        src_shared=tuple(shared_colors(tax.names(source), tax.colors(source)).items()))
     stamp = _stamp(job, path, rl, key_suffix, split)
     job_id = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()
     suffix = re.compile(key_suffix)
