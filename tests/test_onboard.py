@@ -144,3 +144,49 @@ def test_stale_acceptance_is_reported(specs, tmp_path):
     r = CliRunner().invoke(main, ["check", "--specs", str(specs), "--no-stale", "--strict"])
     assert r.exit_code == 1 and "$.accept[0]: warning: accepts [composition] for 'road'" in r.output
     assert "[accept-stale]" in r.output
+
+
+# ----- runtime polish: stale bundled build, the space integer predictions are read in -------------
+
+
+def test_stale_build_warns_once_in_a_checkout_only(tmp_path):
+    import os
+    import time
+    import warnings
+
+    from unitax.taxonomy import StaleBuildWarning, warn_if_stale
+
+    gen = tmp_path / "generated"
+    gen.mkdir()
+    (gen / "manifest.json").write_text("{}")
+    os.utime(gen / "manifest.json", (time.time() - 100, time.time() - 100))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_stale(gen)  # no taxonomy/ beside it: an installed build, never a warning
+    (tmp_path / "taxonomy" / "datasets").mkdir(parents=True)
+    (tmp_path / "taxonomy" / "universal.yaml").write_text("x")
+    (tmp_path / "taxonomy" / "datasets" / "d.yaml").write_text("x")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        warn_if_stale(gen)
+        warn_if_stale(gen)
+    assert len(w) == 1 and issubclass(w[0].category, StaleBuildWarning)
+    assert "d.yaml" in str(w[0].message) or "universal.yaml" in str(w[0].message)
+
+
+def test_integer_predictions_out_of_range_name_their_space():
+    import numpy as np
+
+    import unitax
+
+    tax = unitax.load()
+    ds = next(n for n in tax.datasets if tax.role(n) == "test")
+    n = len(tax.names(ds))
+    ev = tax.evaluator(ds)
+    gt = np.zeros((2, 2), np.uint8)
+    with pytest.raises(unitax.LabelError, match=rf"read as {ds} labels.*pred_space='universal'"):
+        ev.update(np.full((2, 2), n, np.uint8), gt)
+    big = len(tax.names("universal"))
+    if big < 255:
+        with pytest.raises(unitax.LabelError, match=r"read as universal labels.*pred_space='dataset'"):
+            ev.update(np.full((2, 2), big, np.uint8), gt, pred_space="universal")

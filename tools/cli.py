@@ -288,7 +288,8 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
         click.echo(json.dumps({"dataset": dataset, "images": len(gts), **result.as_dict()}, indent=1))
     else:
         click.echo(result.table(), nl=False)
-        click.echo(f"{dataset}: {len(gts)} image(s)")
+        click.echo(f"{dataset}: {len(gts)} image(s); predictions read as "
+                   f"{dataset if pred_space == 'dataset' else 'universal'} labels (--pred-space {pred_space})")
 
 
 @main.command("remap-dir")
