@@ -36,6 +36,10 @@ def _check(specs: Path):
     return CliRunner().invoke(main, ["check", "--specs", str(specs), "--no-stale"])
 
 
+def _new(specs: Path, name: str, names: Path, *more: str):
+    return CliRunner().invoke(main, ["new-dataset", name, "--names", str(names), "--specs", str(specs), *more])
+
+
 def _confirm(path: Path) -> None:
     """What a reviewer does once every line is checked: delete the draft entries."""
     text = path.read_text()
@@ -81,7 +85,7 @@ def test_new_train_dataset_is_a_draft_until_confirmed(specs, tmp_path):
 def test_new_universal_class_after_all_others_is_reported(specs, tmp_path):
     names = tmp_path / "names.txt"
     names.write_text("road\ncar\n")
-    assert CliRunner().invoke(main, ["new-dataset", "mycity", "--names", str(names), "--specs", str(specs)]).exit_code == 0
+    assert _new(specs, "mycity", names).exit_code == 0
     _confirm(specs / "mappings" / "mycity_to_universal.yaml")
     m, _ = build.check_specs(specs)
     n = len(m.universal.classes)
@@ -98,7 +102,7 @@ def test_new_universal_class_after_all_others_is_reported(specs, tmp_path):
 def test_new_test_dataset_draft(specs, tmp_path):
     names = tmp_path / "names.txt"
     names.write_text("road\ncars\n")
-    r = CliRunner().invoke(main, ["new-dataset", "mytest", "--role", "test", "--names", str(names), "--specs", str(specs)])
+    r = _new(specs, "mytest", names, "--role", "test")
     assert r.exit_code == 0, r.output
     mapping = specs / "mappings" / "universal_to_mytest.yaml"
     assert "  road: road\n" in mapping.read_text() and "  car: cars\n" in mapping.read_text()
@@ -137,7 +141,7 @@ def test_stale_acceptance_is_reported(specs, tmp_path):
     """An accept entry that excuses no warning is a warning itself (and fails --strict)."""
     names = tmp_path / "names.txt"
     names.write_text("road\ncar\n")
-    assert CliRunner().invoke(main, ["new-dataset", "mycity", "--names", str(names), "--specs", str(specs)]).exit_code == 0
+    assert _new(specs, "mycity", names).exit_code == 0
     mapping = specs / "mappings" / "mycity_to_universal.yaml"
     _confirm(mapping)
     mapping.write_text(mapping.read_text() + "accept:\n  - {rule: composition, class: road, reason: \"why not\"}\n")

@@ -400,7 +400,8 @@ def read_definitions(path: Path) -> dict[str, str]:
     return dict(doc.data)
 
 
-ACCEPT_HEADER = "# Warnings a person accepted, with the reason: `unitax check` prints them as accepted, --strict passes."
+ACCEPT_HEADER = ("# Warnings a person accepted, with the reason: `unitax check` prints them as accepted, "
+                 "--strict passes.")
 
 
 def kept_accept(p: Path) -> str:
