@@ -414,10 +414,13 @@ def kept_accept(p: Path) -> str:
     starts = [i for i, line in enumerate(lines) if line.startswith("accept:")]
     if not starts:
         return ""
-    i = starts[-1]
-    if i > 0 and lines[i - 1].startswith(ACCEPT_HEADER):
+    i = end = starts[-1]
+    while end + 1 < len(lines) and lines[end + 1][:1] in (" ", "-", "\n"):
+        end += 1  # the block runs to the next top-level key
+    if i > 0 and lines[i - 1].startswith(ACCEPT_HEADER[:40]):
         i -= 1
-    return "".join(lines[i:])
+    block = "".join(lines[i:end + 1])
+    return block if block.endswith("\n") else block + "\n"
 
 
 def write_specs(files: dict[str, str], root: Path) -> None:
