@@ -61,9 +61,10 @@ def _at(problem: Problem, places: list[str]) -> bool:
     return any(problem.path == p or problem.path.startswith((p + ".", p + "[")) for p in places)
 
 
-def apply(problems: list[Problem], root: Path) -> list[Problem]:
+def apply(problems: list[Problem], root: Path, stale: bool = True) -> list[Problem]:
     """``problems`` with each accepted warning turned into an ``accepted`` Problem (reason appended),
-    plus an ``accept-stale`` warning for every accept entry that matched no warning."""
+    plus an ``accept-stale`` warning for every accept entry that matched no warning (unless
+    ``stale`` is False: specs with errors never reach the analysis that finds some warnings)."""
     docs = _docs_with_accept(Path(root))
     if not docs:
         return problems
@@ -79,7 +80,7 @@ def apply(problems: list[Problem], root: Path) -> list[Problem]:
                         and _at(p, places)):
                     out[j] = replace(p, message=f"{p.message} ({reason})", severity=ACCEPTED)
                     hit = True
-            if not hit:
+            if not hit and stale:
                 extra.append(Problem(doc.file, doc.line(("accept", i)), format_path(("accept", i)), "accept-stale",
                                      f"accepts [{rule}] for {quote(str(cls))}, but no such warning is reported: "
                                      f"delete this entry", "warning"))

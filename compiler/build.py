@@ -77,11 +77,11 @@ def render(root: Path) -> tuple[Model, dict[str, bytes], list[Problem]]:
     """Validate and compile in memory; raises SpecError with every problem if the specs are invalid."""
     model, problems = check_specs(root)
     if model is None:
-        raise SpecError(problems)
+        raise SpecError(accept.apply(problems, root, stale=False))
     relabels, more = relabel.check(root, model)  # relabel/: needs the model, so after it
     problems = sorted(set(problems + more))
     if any(p.severity == "error" for p in problems):
-        raise SpecError(problems)
+        raise SpecError(accept.apply(problems, root, stale=False))
     extra = {**emit_docs.render(model), **emit_sheets.render(model), **relabel.render(relabels)}
     problems = sorted(set(problems) | set(analysis.warnings(model, root)))  # warnings only, never errors
     problems = accept.apply(problems, root)  # those the specs accept, with a reason

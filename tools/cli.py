@@ -27,7 +27,7 @@ def _report(problems: list[Problem]) -> None:
 def _fail(problems: list[Problem]) -> None:
     _report(problems)
     n_err = sum(p.severity == "error" for p in problems)
-    n_warn = len(problems) - n_err
+    n_warn = sum(p.severity == "warning" for p in problems)  # accepted ones are not counted
     click.echo(f"unitax: {n_err} error(s), {n_warn} warning(s); nothing was written", err=True)
     sys.exit(1)
 
