@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from ..compiler import build
+from ..compiler.errors import SpecError
 from ..compiler.model import UNIVERSAL, Model
 from ..compiler.yamlquote import q
 from .suggest import IGNORE_BELOW, Candidate, Suggester
@@ -55,7 +56,7 @@ def read_names(path: Path) -> list[str]:
 def read_colors(path: Path, count: int) -> list[tuple[int, int, int]]:
     """One ``R G B`` (or ``R,G,B``) a line, as many lines as there are names."""
     try:
-        lines = [x for x in path.read_text("utf-8").splitlines()]
+        lines = path.read_text("utf-8").splitlines()
     except UnicodeDecodeError:
         raise OnboardError(f"{path}: is not UTF-8 text") from None
     while lines and not lines[-1].strip():
@@ -162,8 +163,6 @@ def new_dataset(specs: Path, name: str, names_file: Path, colors_file: Path | No
     colors = read_colors(colors_file, len(names)) if colors_file is not None else None
     model, problems = build.check_specs(specs)
     if model is None:
-        from ..compiler.errors import SpecError
-
         raise SpecError(problems)
     if name in model.spaces:
         raise OnboardError(f"dataset {name!r} is already declared in {specs}/datasets/{name}.yaml")
@@ -197,8 +196,6 @@ def new_dataset_cmd(name: str, names_file: Path, colors_file: Path | None, role:
     reason, under `draft:`; `unitax check` refuses each draft entry until you have checked that
     line and deleted the entry. Then `make compile` and `make test`.
     """
-    from ..compiler.errors import SpecError
-
     try:
         files = new_dataset(specs, name, names_file, colors_file, role)
     except OnboardError as e:
