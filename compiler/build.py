@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import analysis, load, outputs, relabel, rules, schema, tables
+from . import accept, analysis, load, outputs, relabel, rules, schema, tables
 from .emit import coverage as emit_coverage, docs as emit_docs, sheets as emit_sheets, tables as emit
 from .errors import BuildError, Problem, SpecError
 from .model import Model
@@ -77,13 +77,14 @@ def render(root: Path) -> tuple[Model, dict[str, bytes], list[Problem]]:
     """Validate and compile in memory; raises SpecError with every problem if the specs are invalid."""
     model, problems = check_specs(root)
     if model is None:
-        raise SpecError(problems)
+        raise SpecError(accept.apply(problems, root, stale=False))
     relabels, more = relabel.check(root, model)  # relabel/: needs the model, so after it
     problems = sorted(set(problems + more))
     if any(p.severity == "error" for p in problems):
-        raise SpecError(problems)
+        raise SpecError(accept.apply(problems, root, stale=False))
     extra = {**emit_docs.render(model), **emit_sheets.render(model), **relabel.render(relabels)}
     problems = sorted(set(problems) | set(analysis.warnings(model, root)))  # warnings only, never errors
+    problems = accept.apply(problems, root)  # those the specs accept, with a reason
     extra.update(emit_coverage.render(model))  # docs/html/coverage.html, docs/coverage.svg
     files = emit.render(model, tables.build_tables(model), specs_hash(root), extra)
     return model, files, problems

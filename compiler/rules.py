@@ -38,6 +38,8 @@ RULES: dict[str, str] = {
     "cycle": "dataset-to-dataset remaps form a cycle",
     "self-mapping": "a mapping's source and target are the same",
     "empty-definition": "a universal class has no definition (warning)",
+    "draft-entry": "a mapping line suggested by `unitax new-dataset` that no person has confirmed yet",
+    "unfed-stale": "unfed says all_others as of N target classes, but a later target class is not fed and not decided",
 }
 
 
@@ -167,7 +169,8 @@ def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> bool:
 
 
 def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], broken: set[str]) -> Mapping | None:
-    """unknown-dataset, self-mapping, unknown-class, mapped-twice, unmapped-class, undecided-target, fed-unfed."""
+    """unknown-dataset, self-mapping, unknown-class, mapped-twice, unmapped-class, draft-entry, undecided-target,
+    fed-unfed, unfed-stale."""
     d = doc.data
     if d["source"] in broken or d["target"] in broken:
         return None  # that file's own problems are reported already
@@ -218,8 +221,21 @@ def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], br
             ctx.add(doc, ("map",), "unmapped-class",
                     f"{src.name} class {quote(c.name)} (id {c.id}) is neither mapped nor ignored")
             ok = False
+    for s, why in (d.get("draft") or {}).items():
+        feeders = sorted(k for k, v in d["map"].items() if v == s)
+        if d["target"] != UNIVERSAL and d["source"] == UNIVERSAL:  # the draft names the test classes
+            line = f"is fed by {', '.join(quote(f) for f in feeders)}" if feeders else "is left unfed"
+        else:
+            line = f"maps to {quote(d['map'][s])}" if s in d["map"] else "is ignored"
+        ctx.add(doc, ("draft", s), "draft-entry",
+                f"{quote(s)} {line}: an unconfirmed draft suggestion ({why}); check that line, then delete "
+                f"this draft entry (and the draft key once empty)")
+        ok = False
     fed = set(d["map"].values())
     unfed = []
+    if isinstance(d["unfed"], dict):  # {all_others: true, as_of: N}: every class not fed, as decided at N
+        whole = _all_others(ctx, doc, src, dst, pairs, ignored, fed)
+        return whole if ok else None
     for i, t in enumerate(d["unfed"]):
         if t not in dst.index:
             ctx.add(doc, ("unfed", i), "unknown-class",
@@ -240,6 +256,28 @@ def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], br
     if not ok:
         return None
     return Mapping(src.name, dst.name, tuple(sorted(pairs)), tuple(sorted(ignored)), tuple(sorted(unfed)), d.get("note"))
+
+
+def _all_others(ctx: Reporter, doc: Document, src: LabelSpace, dst: LabelSpace, pairs: list[tuple[int, int]],
+                ignored: list[int], fed: set[str]) -> Mapping | None:
+    """unfed-stale for ``unfed: {all_others: true, as_of: N}``: the target classes added since (id N
+    and above) that the map does not feed have not been decided."""
+    as_of = doc.data["unfed"]["as_of"]
+    n = len(dst.classes)
+    if as_of > n:
+        ctx.add(doc, ("unfed", "as_of"), "unfed-stale",
+                f"as_of is {as_of}, but {dst.name} has {n} classes; classes were removed since this was decided: "
+                f"review the map, then set as_of to {n}")
+        return None
+    new = [c.name for c in dst.real_classes if c.id >= as_of and c.name not in fed]
+    if new:
+        ctx.add(doc, ("unfed", "as_of"), "unfed-stale",
+                f"{dst.name} gained {len(new)} class(es) after unfed all_others was decided as of {as_of} "
+                f"(ids {as_of} and above): {', '.join(quote(x) for x in new)}; decide whether a {src.name} class "
+                f"feeds each, then set as_of to {n}")
+        return None
+    unfed = tuple(c.id for c in dst.real_classes if c.name not in fed)
+    return Mapping(src.name, dst.name, tuple(sorted(pairs)), tuple(sorted(ignored)), unfed, doc.data.get("note"))
 
 
 def rule_roles(ctx: Reporter, docs: dict[str, Document], mappings: dict[tuple[str, str], Any],

@@ -107,6 +107,10 @@ def validate_structure(doc: Document, root: Path, validator: Draft202012Validato
     validator = validator if validator is not None else _validators(str(schema_dir(root)))[kind_of(doc)]
     problems = []
     for err in validator.iter_errors(doc.data):
+        if err.validator == "oneOf" and err.context:  # e.g. unfed: a list, or {all_others, as_of}
+            fits = [e for e in err.context if e.validator != "type" or e.relative_path]  # the branch of its type
+            if fits:
+                err = max(fits, key=lambda e: len(e.absolute_path))
         path = tuple(err.absolute_path)
         if "propertyNames" in err.schema_path and isinstance(err.instance, str):
             path += (err.instance,)  # a bad key: point at the key's own line
@@ -133,6 +137,11 @@ def validate_structure(doc: Document, root: Path, validator: Draft202012Validato
                 msg += " (YAML reads true/false as booleans: quote it)"
         elif err.validator == "pattern" and isinstance(err.instance, str) and err.instance != err.instance.strip():
             msg = f"{err.instance!r} has leading or trailing white space"
+        elif err.validator == "const":
+            msg = f"{_short(err.instance)} must be {json.dumps(err.validator_value)}"
+        elif err.validator == "oneOf" and all(isinstance(b, dict) and "type" in b for b in err.validator_value):
+            forms = " or ".join(str(b["type"]) for b in err.validator_value)
+            msg = f"{_short(err.instance)} is none of the allowed forms ({forms})"
         elif err.validator in ("enum", "const"):
             msg = f"{_short(err.instance)} is not one of {err.validator_value!r}"
         elif err.validator == "uniqueItems" and _first_repeat(err.instance):

@@ -289,10 +289,18 @@ class Evaluator:
             raise LabelError(f"predictions have shape {p.shape}, ground truth {g.shape}")
         if g.size == 0:
             return
-        if p.dtype == np.uint8 and g.dtype == np.uint8 and self.ignore_index == 255:
-            counts = self._count_u8(_ravel(p), _ravel(g))
-        else:
-            counts = self._count_any(_ravel(p), _ravel(g))
+        try:
+            if p.dtype == np.uint8 and g.dtype == np.uint8 and self.ignore_index == 255:
+                counts = self._count_u8(_ravel(p), _ravel(g))
+            else:
+                counts = self._count_any(_ravel(p), _ravel(g))
+        except LabelError as e:
+            if str(e).startswith("predicted") and self._convert is not None and self.dataset \
+                    and kwargs.get("pred_space") in (None, "dataset") and _as_numpy(pred).dtype.kind in "iu":
+                raise LabelError(f"{e}; these integer predictions are read as {self.dataset} labels (pred_space="
+                                 f"'dataset', the default for integers); if they hold universal ids, pass "
+                                 "pred_space='universal' (unitax evaluate --pred-space universal)") from None
+            raise
         self._conf += counts
 
     def _count_u8(self, p: np.ndarray, g: np.ndarray) -> np.ndarray:

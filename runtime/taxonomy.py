@@ -577,7 +577,15 @@ class Taxonomy:
             if space not in ("universal", "dataset"):
                 raise ValueError(f"pred_space must be 'universal' or 'dataset', got {pred_space!r}")
             if space == "universal" and dataset != UNIVERSAL:
-                return self.from_universal(arr, dataset, axis=axis, from_logits=from_logits, check_finite=check_finite)
+                try:
+                    return self.from_universal(arr, dataset, axis=axis, from_logits=from_logits,
+                                               check_finite=check_finite)
+                except LabelError as e:
+                    if floating:
+                        raise
+                    raise LabelError(f"{e}; these integer predictions are read as universal labels (pred_space="
+                                     f"'universal'); if they hold {dataset} ids (0..{len(names) - 1}), pass "
+                                     "pred_space='dataset' (unitax evaluate --pred-space dataset)") from None
             if not floating:
                 return arr
             if arr.ndim == 0 or not -arr.ndim <= axis < arr.ndim or arr.shape[axis] != len(names):
@@ -674,6 +682,53 @@ def reorder_rows(weights: Any, old_names: Any, new_names: Any, *, axis: int = 0,
     return _back(np.moveaxis(result, 0, ax), like)
 
 
+class StaleBuildWarning(UserWarning):
+    """The bundled build of a development checkout is older than the specs beside it."""
+
+
+#: seconds a spec may be newer than the manifest without a warning (a fresh clone writes
+#: generated/ just before taxonomy/)
+STALE_SLACK_S = 2.0
+_warned: set[str] = set()
+
+
+def warn_if_stale(build: Path) -> None:
+    """Warn (:class:`StaleBuildWarning`, once per build folder) when ``build`` is the ``generated/``
+    of a development checkout (a ``taxonomy/`` folder beside it) and a spec file there was modified
+    after its manifest was written. File times only (no spec is read); never in an installed
+    wheel, which ships no specs; ``UNITAX_NO_STALE_WARNING=1`` silences it."""
+    import warnings
+
+    key = str(build)
+    if key in _warned or os.environ.get("UNITAX_NO_STALE_WARNING") or build.name != "generated":
+        return
+    specs = build.parent / "taxonomy"
+    try:
+        if not (specs / "universal.yaml").is_file():
+            return
+        built = (build / "manifest.json").stat().st_mtime
+        newest, name = 0.0, ""
+        for folder, _, files in os.walk(specs):
+            for f in files:
+                if f.endswith((".yaml", ".yml", ".json", ".tsv")):
+                    t = os.stat(os.path.join(folder, f)).st_mtime
+                    if t > newest:
+                        newest, name = t, os.path.join(folder, f)
+    except OSError:
+        return
+    if newest > built + STALE_SLACK_S:
+        _warned.add(key)
+        warnings.warn(f"unitax: {name} was modified after {build} was compiled: the bundled tables may not "
+                      "match the specs; run `make compile` (`unitax check` says whether they differ)",
+                      StaleBuildWarning, stacklevel=3)
+
+
 def load(path: str | os.PathLike[str] | None = None) -> Taxonomy:
-    """Load a compiled taxonomy (default: the bundled MSeg build), verifying every file."""
-    return Taxonomy(read_compiled(path))
+    """Load a compiled taxonomy (default: the bundled MSeg build), verifying every file.
+
+    The bundled build of a development checkout warns (:class:`StaleBuildWarning`, once) when the
+    specs beside it are newer than it (see :func:`warn_if_stale`)."""
+    compiled = read_compiled(path)
+    if path is None:
+        warn_if_stale(compiled.path)
+    return Taxonomy(compiled)

@@ -27,7 +27,7 @@ def _report(problems: list[Problem]) -> None:
 def _fail(problems: list[Problem]) -> None:
     _report(problems)
     n_err = sum(p.severity == "error" for p in problems)
-    n_warn = len(problems) - n_err
+    n_warn = sum(p.severity == "warning" for p in problems)  # accepted ones are not counted
     click.echo(f"unitax: {n_err} error(s), {n_warn} warning(s); nothing was written", err=True)
     sys.exit(1)
 
@@ -85,8 +85,9 @@ def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
         _fail(e.problems)
         return
     _report(warnings)
-    if strict and warnings:
-        _fail(warnings)
+    open_warnings = [w for w in warnings if w.severity == "warning"]  # not those the specs accept
+    if strict and open_warnings:
+        _fail(open_warnings)
     problems = []
     if stale and os.path.lexists(out) and not out.is_dir():
         problems.append(f"{out}: is not a folder (a build is a folder; `unitax compile --out` will not replace a file)")
@@ -103,7 +104,8 @@ def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
     if problems:
         sys.exit(1)
     click.echo(f"ok: {len(model.universal.classes)} universal classes, {len(model.datasets)} datasets, "
-               f"{len(model.mappings)} mappings; {len(warnings)} warning(s)"
+               f"{len(model.mappings)} mappings; {len(open_warnings)} warning(s)"
+               + (f", {len(warnings) - len(open_warnings)} accepted" if len(warnings) > len(open_warnings) else "")
                + (f"; {out} is up to date" if stale else ""))
     for line in analysis.notes(model):  # facts by design (lossy back-maps, coverage), not warnings
         click.echo(f"note: {line}")
@@ -286,7 +288,8 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
         click.echo(json.dumps({"dataset": dataset, "images": len(gts), **result.as_dict()}, indent=1))
     else:
         click.echo(result.table(), nl=False)
-        click.echo(f"{dataset}: {len(gts)} image(s)")
+        click.echo(f"{dataset}: {len(gts)} image(s); predictions read as "
+                   f"{dataset if pred_space == 'dataset' else 'universal'} labels (--pred-space {pred_space})")
 
 
 @main.command("remap-dir")
@@ -421,6 +424,8 @@ from unitax.tools.export import export_cmd  # noqa: E402
 main.add_command(export_cmd)
 from unitax.tools.show import show_cmd  # noqa: E402
 main.add_command(show_cmd)
+from unitax.tools.onboard import new_dataset_cmd  # noqa: E402
+main.add_command(new_dataset_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

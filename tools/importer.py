@@ -400,9 +400,33 @@ def read_definitions(path: Path) -> dict[str, str]:
     return dict(doc.data)
 
 
+ACCEPT_HEADER = ("# Warnings a person accepted, with the reason: `unitax check` prints them as accepted, "
+                 "--strict passes.")
+
+
+def kept_accept(p: Path) -> str:
+    """The ``accept:`` block that ends an existing spec file (with its comment line), kept on
+    re-import like the definitions: what a person accepted is not the importer's to drop."""
+    try:
+        lines = p.read_text("utf-8").splitlines(keepends=True)
+    except (OSError, UnicodeDecodeError):
+        return ""
+    starts = [i for i, line in enumerate(lines) if line.startswith("accept:")]
+    if not starts:
+        return ""
+    i = end = starts[-1]
+    while end + 1 < len(lines) and lines[end + 1][:1] in (" ", "-", "\n"):
+        end += 1  # the block runs to the next top-level key
+    if i > 0 and lines[i - 1].startswith(ACCEPT_HEADER[:40]):
+        i -= 1
+    block = "".join(lines[i:end + 1])
+    return block if block.endswith("\n") else block + "\n"
+
+
 def write_specs(files: dict[str, str], root: Path) -> None:
     """Write spec files under ``root``, replacing datasets/ and mappings/ wholesale."""
     root = Path(root)
+    files = {rel: text + kept_accept(root / rel) for rel, text in files.items()}
     for sub in ("datasets", "mappings"):
         d = root / sub
         if d.is_dir():

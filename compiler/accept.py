@@ -1,0 +1,87 @@
+"""Stage 6b: warnings a person has accepted in the specs, with the reason.
+
+A dataset or mapping spec may hold ``accept: [{rule, class, reason}]``. A warning of that file
+with that rule id, located at that class (a dataset's ``classes[i]`` of that name; a mapping's
+``map.<class>`` or the ``ignore`` entry of that class) becomes *accepted*: still reported, as
+``accepted: <message> (<reason>)``, but ``unitax check --strict`` does not fail on it. An entry
+that matches no warning is itself a warning [accept-stale], so acceptances cannot outlive the
+finding they excuse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from . import load
+from .errors import Problem
+from .load import Document, JsonPath, format_path
+from .names import quote
+
+ACCEPT_RULES: dict[str, str] = {
+    "accept-stale": "an accept entry of a spec matches no warning any more",
+}
+
+#: the severity of an accepted warning (``Problem.__str__`` shows it as ``accepted: ...``)
+ACCEPTED = "accepted"
+
+
+def _docs_with_accept(root: Path) -> list[Document]:
+    files, _ = load.spec_files(root)
+    out = []
+    for rel, p in files:
+        if rel == "universal.yaml":
+            continue
+        try:
+            raw = p.read_bytes()
+        except OSError:
+            continue
+        if b"accept:" not in raw:  # cheap: most files have none
+            continue
+        doc, _ = load.parse_yaml(raw, p.as_posix(), rel)
+        if doc is not None and isinstance(doc.data, dict) and isinstance(doc.data.get("accept"), list):
+            out.append(doc)
+    return out
+
+
+def _places(doc: Document, cls: str) -> list[str]:
+    """The JSON paths (as shown in Problems) where a warning about ``cls`` sits in ``doc``."""
+    d = doc.data
+    paths: list[JsonPath] = []
+    if doc.rel.startswith("datasets/"):
+        paths += [("classes", i) for i, c in enumerate(d.get("classes") or [])
+                  if isinstance(c, dict) and c.get("name") == cls]
+    else:
+        paths.append(("map", cls))
+        paths += [("ignore", i) for i, n in enumerate(d.get("ignore") or []) if n == cls]
+    return [format_path(p) for p in paths]
+
+
+def _at(problem: Problem, places: list[str]) -> bool:
+    return any(problem.path == p or problem.path.startswith((p + ".", p + "[")) for p in places)
+
+
+def apply(problems: list[Problem], root: Path, stale: bool = True) -> list[Problem]:
+    """``problems`` with each accepted warning turned into an ``accepted`` Problem (reason appended),
+    plus an ``accept-stale`` warning for every accept entry that matched no warning (unless
+    ``stale`` is False: specs with errors never reach the analysis that finds some warnings)."""
+    docs = _docs_with_accept(Path(root))
+    if not docs:
+        return problems
+    out = list(problems)
+    extra = []
+    for doc in docs:
+        for i, entry in enumerate(doc.data["accept"]):
+            rule, cls, reason = entry.get("rule"), entry.get("class"), entry.get("reason")
+            places = _places(doc, cls)
+            hit = False
+            for j, p in enumerate(out):
+                if (p.severity == "warning" and p.rule == rule and Path(p.file).as_posix().endswith(doc.rel)
+                        and _at(p, places)):
+                    out[j] = replace(p, message=f"{p.message} ({reason})", severity=ACCEPTED)
+                    hit = True
+            if not hit and stale:
+                extra.append(Problem(doc.file, doc.line(("accept", i)), format_path(("accept", i)), "accept-stale",
+                                     f"accepts [{rule}] for {quote(str(cls))}, but no such warning is reported: "
+                                     f"delete this entry", "warning"))
+    return sorted(set(out + extra))

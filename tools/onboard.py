@@ -1,0 +1,216 @@
+"""`unitax new-dataset`: a dataset spec and a draft mapping from a names file.
+
+The draft proposes, for every class of the new dataset, the universal class it most likely
+belongs to (tools/suggest.py: names, WordNet synsets, definitions and what the existing mappings
+already send where), and records each proposal under ``draft:`` with its confidence and reason.
+`unitax check` refuses every draft entry [draft-entry] until a person has checked that line and
+deleted the entry, so nothing suggested reaches the tables unreviewed. For a train dataset the
+mapping says ``unfed: {all_others: true, as_of: N}`` instead of listing every universal class the
+dataset does not feed; a universal class added later is reported [unfed-stale].
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from ..compiler import build
+from ..compiler.errors import SpecError
+from ..compiler.model import UNIVERSAL, Model
+from ..compiler.yamlquote import q
+from .suggest import IGNORE_BELOW, Candidate, Suggester
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+class OnboardError(Exception):
+    """A bad input of new-dataset: one line naming the file (and line)."""
+
+
+def read_names(path: Path) -> list[str]:
+    """One class name a line, in id order (trailing blank lines and white space dropped)."""
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise OnboardError(f"{path}: is not UTF-8 text") from None
+    while lines and not lines[-1].strip():
+        lines.pop()
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for i, line in enumerate(lines, 1):
+        n = line.strip()
+        if not n:
+            raise OnboardError(f"{path}:{i}: blank line: every line is one class (its id is the line number - 1)")
+        if n.casefold() in seen:
+            raise OnboardError(f"{path}:{i}: class {n!r} repeats line {seen[n.casefold()]}")
+        seen[n.casefold()] = i
+        names.append(n)
+    if not names:
+        raise OnboardError(f"{path}: holds no class names")
+    return names
+
+
+def read_colors(path: Path, count: int) -> list[tuple[int, int, int]]:
+    """One ``R G B`` (or ``R,G,B``) a line, as many lines as there are names."""
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise OnboardError(f"{path}: is not UTF-8 text") from None
+    while lines and not lines[-1].strip():
+        lines.pop()
+    out = []
+    for i, line in enumerate(lines, 1):
+        parts = [p for p in re.split(r"[\s,;]+", line.strip().strip("[]()")) if p]
+        if len(parts) != 3 or not all(p.isdigit() and int(p) <= 255 for p in parts):
+            raise OnboardError(f"{path}:{i}: {line.strip()!r} is not three numbers 0-255 (R G B)")
+        out.append((int(parts[0]), int(parts[1]), int(parts[2])))
+    if len(out) != count:
+        raise OnboardError(f"{path}: holds {len(out)} colours for {count} class names")
+    return out
+
+
+def _note(cands: list[Candidate]) -> str:
+    if not cands or cands[0].score < IGNORE_BELOW:
+        best = f"; best was {cands[0].name} ({cands[0].score:.2f})" if cands else ""
+        return f"no universal class matched well: proposed ignore{best}"
+    c = cands[0]
+    rest = ", ".join(f"{x.name} ({x.score:.2f})" for x in cands[1:3])
+    return f"{c.name}, confidence {c.score:.2f}: {c.reason}" + (f"; next: {rest}" if rest else "")
+
+
+def _lines(key: str, items: list[str]) -> list[str]:
+    return [f"{key}: []"] if not items else [f"{key}:"] + [f"  - {q(x)}" for x in items]
+
+
+def render_dataset(name: str, role: str, names: list[str], colors: list[tuple[int, int, int]] | None) -> str:
+    big = len(names) >= 255
+    out = [f"# Dataset {name}: class ids are the values stored in its label images.",
+           "# Written by `unitax new-dataset` from a names file (id = line number - 1).",
+           f"name: {name}", f"role: {role}", f"label_dtype: {'uint16' if big else 'uint8'}",
+           f"ignore: {65535 if big else 255}", "class_list_from: names-file", "classes:"]
+    for i, n in enumerate(names):
+        c = f", color: [{', '.join(map(str, colors[i]))}]" if colors else ""
+        out.append(f"  - {{id: {i}, name: {q(n)}{c}}}")
+    return "\n".join(out) + "\n"
+
+
+def draft_to_universal(model: Model, name: str, names: list[str], sug: Suggester) -> str:
+    """``<name>_to_universal.yaml``: every class mapped to its best suggestion (or ignored)."""
+    mapped, ignored, draft = [], [], []
+    for n in names:
+        cands = sug.suggest(n, 3)
+        if cands and cands[0].score >= IGNORE_BELOW:
+            mapped.append((n, cands[0].name))
+        else:
+            ignored.append(n)
+        draft.append((n, _note(cands)))
+    n_uni = len(model.universal.classes)
+    out = [f"# {name} -> universal: a DRAFT written by `unitax new-dataset`. `unitax check` refuses each",
+           "# entry under draft: until a person has checked that class's line in map/ignore (fix it if the",
+           "# suggestion is wrong) and deleted the entry; delete the draft key when it is empty.",
+           f"source: {name}", f"target: {UNIVERSAL}",
+           f"note: {q(f'drafted by unitax new-dataset from {len(names)} class names')}"]
+    out += ["map:"] + [f"  {q(s)}: {q(t)}" for s, t in mapped] if mapped else ["map: {}"]
+    out += _lines("ignore", ignored)
+    out += ["# every universal class the map does not feed is unfed here, as of the universal classes then;",
+            "# a universal class added later is reported [unfed-stale] until decided",
+            "unfed:", "  all_others: true", f"  as_of: {n_uni}"]
+    out += ["draft:"] + [f"  {q(s)}: {q(why)}" for s, why in draft]
+    return "\n".join(out) + "\n"
+
+
+def draft_from_universal(model: Model, name: str, names: list[str], sug: Suggester) -> str:
+    """``universal_to_<name>.yaml``: each test class fed by its best universal class (a universal
+    class wanted by two test classes feeds the one it matches best); every other universal class
+    is ignored."""
+    best: dict[str, tuple[float, str]] = {}
+    notes = {}
+    for n in names:
+        cands = sug.suggest(n, 3)
+        notes[n] = _note(cands)
+        for c in cands[:1]:
+            if c.score >= IGNORE_BELOW and (c.name not in best or best[c.name][0] < c.score):
+                best[c.name] = (c.score, n)
+    feeds = {u: n for u, (_, n) in best.items()}
+    uni = model.universal
+    mapped = [(c.name, feeds[c.name]) for c in uni.real_classes if c.name in feeds]
+    ignored = [c.name for c in uni.real_classes if c.name not in feeds]
+    unfed = [n for n in names if n not in feeds.values()]
+    for n in unfed:
+        if not notes[n].startswith("no universal"):
+            notes[n] = f"left unfed: its best match feeds a better-matching class; {notes[n]}"
+    out = [f"# universal -> {name}: a DRAFT written by `unitax new-dataset`. `unitax check` refuses each",
+           f"# entry under draft: until a person has checked what feeds that {name} class (map) and what",
+           "# is ignored, and deleted the entry; delete the draft key when it is empty.",
+           f"source: {UNIVERSAL}", f"target: {name}",
+           f"note: {q(f'drafted by unitax new-dataset from {len(names)} class names')}"]
+    out += ["map:"] + [f"  {q(s)}: {q(t)}" for s, t in mapped] if mapped else ["map: {}"]
+    out += _lines("ignore", ignored)
+    out += _lines("unfed", unfed)
+    out += ["draft:"] + [f"  {q(n)}: {q(notes[n])}" for n in names]
+    return "\n".join(out) + "\n"
+
+
+def new_dataset(specs: Path, name: str, names_file: Path, colors_file: Path | None, role: str) -> dict[Path, str]:
+    """The files to write (path -> text); raises OnboardError for a bad input, SpecError for bad specs."""
+    if not NAME.match(name) or name == UNIVERSAL:
+        raise OnboardError(f"dataset name {name!r} must be lower case letters, digits, '.', '_' or '-' "
+                           "(starting with a letter or digit), and not 'universal'")
+    names = read_names(names_file)
+    colors = read_colors(colors_file, len(names)) if colors_file is not None else None
+    model, problems = build.check_specs(specs)
+    if model is None:
+        raise SpecError(problems)
+    if name in model.spaces:
+        raise OnboardError(f"dataset {name!r} is already declared in {specs}/datasets/{name}.yaml")
+    sug = Suggester(model)
+    dataset = specs / "datasets" / f"{name}.yaml"
+    if role == "train":
+        path, text = specs / "mappings" / f"{name}_to_{UNIVERSAL}.yaml", draft_to_universal(model, name, names, sug)
+    else:
+        path, text = specs / "mappings" / f"{UNIVERSAL}_to_{name}.yaml", draft_from_universal(model, name, names, sug)
+    files = {dataset: render_dataset(name, role, names, colors), path: text}
+    for p in files:
+        if p.exists() or p.is_symlink():
+            raise OnboardError(f"{p}: exists already; new-dataset never replaces a file (move it away first)")
+    return files
+
+
+@click.command("new-dataset")
+@click.argument("name")
+@click.option("--names", "names_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The class names, one a line in id order (line 1 is id 0).")
+@click.option("--colors", "colors_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Optional colours, one 'R G B' a line, in the same order.")
+@click.option("--role", type=click.Choice(["train", "test"]), default="train", show_default=True,
+              help="train: draft a mapping into universal; test: draft one from universal into it.")
+@click.option("--specs", "specs", type=click.Path(file_okay=False, path_type=Path), default=Path("taxonomy"),
+              show_default=True, help="Folder holding universal.yaml, datasets/ and mappings/.")
+def new_dataset_cmd(name: str, names_file: Path, colors_file: Path | None, role: str, specs: Path) -> None:
+    """Write SPECS/datasets/NAME.yaml and a draft mapping to (train) or from (test) universal.
+
+    Every class gets the universal class it most likely belongs to, with a confidence and the
+    reason, under `draft:`; `unitax check` refuses each draft entry until you have checked that
+    line and deleted the entry. Then `make compile` and `make test`.
+    """
+    try:
+        files = new_dataset(specs, name, names_file, colors_file, role)
+    except OnboardError as e:
+        click.echo(f"unitax new-dataset: {e}", err=True)
+        sys.exit(2)
+    except SpecError as e:
+        for p in e.errors:
+            click.echo(str(p), err=True)
+        click.echo(f"unitax new-dataset: the specs in {specs} do not validate; fix them first", err=True)
+        sys.exit(1)
+    for p, text in files.items():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p, "x", encoding="utf-8", newline="\n") as f:  # never replaces a file
+            f.write(text)
+        click.echo(f"wrote {p}")
+    mapping = list(files)[1]
+    click.echo(f"next: review every entry under draft: in {mapping} (fix the map/ignore line if the suggestion "
+               "is wrong, then delete the entry), then `unitax check` and `make compile`")
