@@ -88,8 +88,20 @@ def odd_characters(name: str) -> str | None:
     return None
 
 
+def fold(name: str, *, separators: bool = False) -> str:
+    """The one loose comparison of names: case folded, white space trimmed and each run of it one space.
+
+    With ``separators``, ``_`` and ``-`` count as white space too (``traffic_sign`` meets
+    ``Traffic Sign``): how the analyses match class names across datasets. (MSeg's naive
+    taxonomy is not a fold: it is MSeg's own rule, ``str.lower()``, kept in tools/naive.py.)
+    """
+    text = name.casefold()
+    if separators:
+        text = text.replace("_", " ").replace("-", " ")
+    return " ".join(text.split())
+
+
 def skeleton(name: str) -> str:
-    """What a name looks like: NFKC, look-alikes to Latin, case-folded, white space collapsed."""
+    """What a name looks like: NFKC, look-alikes to Latin, then :func:`fold`."""
     text = unicodedata.normalize("NFKC", name)
-    text = "".join(CONFUSABLES.get(c, c) for c in text)
-    return " ".join(text.casefold().split())
+    return fold("".join(CONFUSABLES.get(c, c) for c in text))

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from unitax.format import table_entry
+
 from . import load, rules, schema
 from .emit import tables as emit
 from .errors import Problem
@@ -515,8 +517,7 @@ def index_json(relabels: list[DatasetRelabel]) -> dict[str, Any]:
     for r in relabels:
         tables = {}
         for part, arr in r.arrays().items():
-            tables[part] = {"file": f"{TABLE_DIR}/{r.dataset}.{part}.npy", "dtype": str(arr.dtype),
-                            "shape": list(arr.shape)}
+            tables[part] = table_entry(f"{TABLE_DIR}/{r.dataset}.{part}.npy", arr)
         datasets[r.dataset] = {
             "aliases": list(r.aliases),
             "splits": {s: list(v) for s, v in sorted(r.splits.items())},

@@ -12,9 +12,11 @@ from collections import defaultdict
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from unitax.format import label_dtype, max_label
+
 from . import load
 from .errors import Problem
-from .names import odd_characters, quote, skeleton
+from .names import fold, odd_characters, quote, skeleton
 from .load import Document, JsonPath, format_path
 from .model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
 
@@ -44,9 +46,9 @@ RULES: dict[str, str] = {
 def suggest(name: str, choices: list[str]) -> str:
     """'; did you mean X?' for the closest choice (case, white space, Unicode forms and look-alike
     letters folded first), or ''."""
-    folded = {c.casefold().strip(): c for c in choices}
-    if name.casefold().strip() in folded:
-        return f"; did you mean {quote(folded[name.casefold().strip()])}?"
+    folded = {fold(c): c for c in choices}
+    if fold(name) in folded:
+        return f"; did you mean {quote(folded[fold(name)])}?"
     looks = {skeleton(c): c for c in choices}
     if skeleton(name) in looks:
         return f"; did you mean {quote(looks[skeleton(name)])}?"
@@ -82,7 +84,7 @@ def _space_from(doc: Document) -> LabelSpace:
             for c in d["classes"]
         )
         ignore = d["ignore"]["id"]
-        dtype = d.get("label_dtype") or ("uint8" if ignore == 255 else "uint16")
+        dtype = d.get("label_dtype") or label_dtype(ignore)
         return LabelSpace(UNIVERSAL, "universal", dtype, ignore, d["ignore"]["name"], classes, d.get("description"))
     classes = tuple(ClassDef(c["id"], c["name"], tuple(c["color"]) if "color" in c else None,
                              void=c.get("void", False)) for c in d["classes"])
@@ -95,7 +97,7 @@ def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> bool:
     for one label space. Returns False when a name is suspicious (mappings that name the space
     would only report that name again as unknown)."""
     clean = True
-    limit = 255 if space.label_dtype == "uint8" else 65535
+    limit = max_label(space.label_dtype)
     if space.ignore > limit:
         ctx.add(doc, ("ignore",), "id-range", f"ignore id {space.ignore} does not fit {space.label_dtype}")
     if space.name == UNIVERSAL and len(space.classes) > 255 and space.label_dtype == "uint8":
@@ -145,8 +147,8 @@ def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> bool:
                     f"class name {quote(c.name)} is used twice (ids {space.classes[seen_names[c.name]].id} and {c.id})")
             continue
         seen_names[c.name] = i
-        key = " ".join(c.name.casefold().split())
-        nkey = " ".join(unicodedata.normalize("NFKC", c.name).casefold().split())
+        key = fold(c.name)
+        nkey = fold(unicodedata.normalize("NFKC", c.name))
         skey = skeleton(c.name)
         if key in folded:
             ctx.add(doc, p + ("name",), "name-clash",

@@ -18,6 +18,7 @@ import numpy as np
 from . import remap as _k
 from .errors import IntegrityError, LabelError, UnitaxError, UnknownDatasetError
 from .evaluate import Evaluator, check_convention
+from .format import label_dtype
 from .loader import Compiled, read_compiled
 
 UNIVERSAL = "universal"
@@ -294,7 +295,7 @@ class Taxonomy:
                     f"label values outside {space}'s ids 0..{n - 1} (and ignore {ignore}): {shown}; "
                     "pass out_of_range='ignore' to send them to ignore")
             arr = np.where((arr < 0) | ((arr >= n) & (arr != ignore)), ignore, arr).astype(
-                np.uint8 if ignore == 255 and n <= 256 else np.uint16)  # uint16 ids with ignore 255: naive layout
+                label_dtype(ignore) if n <= 256 else np.uint16)  # uint16 ids with ignore 255: naive layout
         if arr.dtype == np.uint16 and lut.shape[0] == 256:
             wide = self._padded.get(key)
             if wide is None:

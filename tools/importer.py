@@ -20,6 +20,7 @@ from pathlib import Path
 from ..compiler.errors import Problem, SpecError
 from ..compiler.palette import voc_palette
 from ..compiler.yamlquote import q
+from ..format import IGNORE_OF_DTYPE, label_dtype
 
 MASTER = "class_remapping_files/MSeg_master.tsv"
 IGNORE_NAME = "unlabeled"
@@ -195,7 +196,8 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
             space.notes.append(f"{len(repeats)} ids are listed as {IGNORE_NAME!r} again after the first: ids "
                                "the dataset never uses, marked void (their pixels, if any, become ignore)")
         if len(names) > 255:
-            space.label_dtype, space.ignore = "uint16", 65535
+            space.ignore = IGNORE_OF_DTYPE["uint16"]
+            space.label_dtype = label_dtype(space.ignore)
             space.notes.append(f"{len(names)} classes: labels are uint16 and ids 0..{len(names) - 1} are all "
                                f"classes (id 255 is {names[255]!r}), so unlabeled pixels are 65535")
         spaces[ds] = space

@@ -42,7 +42,11 @@ MSEG_TRAIN = ("ade20k-150", "bdd", "cityscapes-19", "coco-panoptic-133", "idd-39
 
 
 def naive_name(name: str) -> str:
-    """A class name as the naive union sees it: ``name.lower()`` (mseg-api does no more)."""
+    """A class name as the naive union sees it: ``name.lower()`` (mseg-api does no more).
+
+    Deliberately not ``unitax.compiler.names.fold``: this is MSeg's rule for its naive baseline
+    (plain ``str.lower()``, no white space or Unicode folding), reproduced as MSeg has it.
+    """
     return name.lower()
 
 

@@ -65,6 +65,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from ..format import label_dtype, lut_size
+
 STAMP = ".unitax-remap.json"
 LOCK = ".unitax-remap.lock"
 FAILED = ".unitax-remap-failed.tsv"
@@ -304,7 +306,7 @@ class Plan:
 
 
 def _identity(n: int, ignore: int) -> np.ndarray:
-    lut = np.full(65536 if ignore > 255 else 256, ignore, dtype=np.uint16 if ignore > 255 else np.uint8)
+    lut = np.full(lut_size(ignore), ignore, dtype=label_dtype(ignore))
     lut[:n] = np.arange(n)
     return lut
 
@@ -508,7 +510,7 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
         if cols is None:
             raise RemapDirError(f"{target} defines no colours; write grayscale ids (--output gray)")
         ignore = tax.ignore_index(target)
-        palette = np.zeros((65536 if ignore > 255 else 256, 3), np.uint8)
+        palette = np.zeros((lut_size(ignore), 3), np.uint8)
         palette[: len(cols)] = cols
     elif output != "gray":
         raise RemapDirError(f"output must be gray or rgb, not {output!r}")
@@ -516,8 +518,8 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
     s_ignore, t_ignore = tax.ignore_index(source), tax.ignore_index(target)
     job = Job(
         source=source, target=target, src_classes=len(tax.names(source)), src_ignore=s_ignore,
-        src_dtype="uint16" if s_ignore > 255 else "uint8", src_colors=src_colors, src_color_ids=src_ids,
-        lut_pre=lut_pre, lut_post=lut_post, target_dtype="uint16" if t_ignore > 255 else "uint8",
+        src_dtype=label_dtype(s_ignore), src_colors=src_colors, src_color_ids=src_ids,
+        lut_pre=lut_pre, lut_post=lut_post, target_dtype=label_dtype(t_ignore),
         target_ignore=t_ignore, output=output, target_palette=palette, compress_level=compress_level)
     stamp = _stamp(job, path, rl, key_suffix, split)
     job_id = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()

@@ -21,6 +21,7 @@ import xlsxwriter
 
 from .tables import HEADER
 from ..model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
+from ..names import fold
 
 CREATED = datetime(2020, 1, 1, tzinfo=timezone.utc)
 
@@ -135,10 +136,10 @@ def sheet_name(m: Mapping, taken: set[str]) -> str:
 
     base = f"{short(m.source)}>{short(m.target)}"
     name, k = base[:31], 2
-    while name.lower() in taken:
+    while fold(name) in taken:  # Excel compares sheet names ignoring case
         suffix = f"~{k}"
         name, k = base[: 31 - len(suffix)] + suffix, k + 1
-    taken.add(name.lower())
+    taken.add(fold(name))
     return name
 
 
