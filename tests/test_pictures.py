@@ -156,7 +156,7 @@ def test_show_errors(tmp_path):
     _scene(tmp_path)
     lab, photo, out = str(tmp_path / "lab.png"), str(tmp_path / "photo.png"), str(tmp_path / "o.png")
     r = cli("show", photo, "--space", "universal", "-o", out)
-    assert r.exit_code == 1 and "mode RGB does not hold label ids" in r.output
+    assert r.exit_code == 1 and "mode RGB (RGB) holds no label ids" in r.output
     r = cli("show", lab, "--space", "camvid-11", "-o", out)  # sky is 10 in cityscapes-19, fine; 13 is not camvid-11
     assert r.exit_code == 1 and "outside camvid-11" in r.output
     r = cli("show", lab, "--space", "nope", "-o", out)

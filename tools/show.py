@@ -15,7 +15,8 @@ from PIL import Image, ImageDraw, ImageFont
 import unitax
 from unitax import pictures
 
-LABEL_MODES = ("L", "P", "I;16", "I;16B", "I;16L")
+from .labelio import LabelFileError, read_label
+
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (110, 110, 110)
 
 
@@ -30,24 +31,6 @@ def font(size: int) -> Any:
 def _text_w(draw: ImageDraw.ImageDraw, text: str, f: Any) -> int:
     x0, _, x1, _ = draw.textbbox((0, 0), text, font=f)
     return int(math.ceil(x1 - x0))
-
-
-def read_label_png(path: Path) -> np.ndarray:
-    """A label image as an integer array: 8-bit grey (L), palette indices (P) or 16-bit grey (I;16).
-
-    Anything else (RGB colours, RGBA, 32-bit) is refused with a click error.
-    """
-    try:
-        im = Image.open(path)
-    except (OSError, ValueError) as e:
-        raise click.ClickException(f"{path}: not an image Pillow can read ({e})") from None
-    with im:
-        if im.mode not in LABEL_MODES:
-            raise click.ClickException(
-                f"{path}: image mode {im.mode} does not hold label ids; a label image is single-channel: "
-                "8-bit grey (L), palette indices (P) or 16-bit grey (I;16)")
-        arr = np.asarray(im)
-    return arr.astype(np.uint16) if arr.dtype.itemsize > 1 or arr.dtype.kind == "i" else arr
 
 
 # ----- legend -------------------------------------------------------------------------------
@@ -129,7 +112,10 @@ def show_cmd(label_png: Path, space: str, image_path: Path | None, alpha: float,
             raise click.ClickException(f"{output}: is an input; choose another -o")
     if output.exists() and not force:
         raise click.ClickException(f"{output}: exists; pass --force to replace it")
-    label = read_label_png(label_png)
+    try:
+        label = read_label(label_png)  # the one label-image reader: ids only, lossless formats only
+    except (LabelFileError, OSError) as e:
+        raise click.ClickException(str(e)) from None
     image = None
     if image_path is not None:
         try:
