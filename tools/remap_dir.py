@@ -58,13 +58,13 @@ import re
 import stat
 import sys
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from ..errors import UnknownDatasetError
 from ..format import label_dtype, lut_size
 
 STAMP = ".unitax-remap.json"
@@ -305,66 +305,6 @@ class Plan:
     records: dict[str, Any] | None = None  # what the relabel records matched (see _record_report)
 
 
-def _identity(n: int, ignore: int) -> np.ndarray:
-    lut = np.full(lut_size(ignore), ignore, dtype=label_dtype(ignore))
-    lut[:n] = np.arange(n)
-    return lut
-
-
-def _edges(tax: Any) -> dict[str, list[tuple[str, np.ndarray]]]:
-    from unitax import UnknownDatasetError
-
-    edges: dict[str, list[tuple[str, np.ndarray]]] = {}
-    for a, b in tax.remaps:
-        edges.setdefault(a, []).append((b, tax.remap_lut(a, b)))
-    for d in tax.datasets:
-        try:
-            edges.setdefault(d, []).append(("universal", tax.lut(d)))
-        except UnknownDatasetError:
-            pass
-        try:
-            edges.setdefault("universal", []).append((d, tax.test_lut(d)))
-        except UnknownDatasetError:
-            pass
-    for v in edges.values():
-        v.sort(key=lambda e: e[0])
-    return edges
-
-
-def route(tax: Any, source: str, target: str) -> list[str]:
-    """The shortest chain of compiled tables from ``source`` to ``target`` (label space names)."""
-    if source == target:
-        return [source]
-    edges = _edges(tax)
-    prev: dict[str, str] = {source: ""}
-    queue = deque([source])
-    while queue:
-        a = queue.popleft()
-        for b, _ in edges.get(a, []):
-            if b not in prev:
-                prev[b] = a
-                if b == target:
-                    path = [b]
-                    while path[-1] != source:
-                        path.append(prev[path[-1]])
-                    return path[::-1]
-                queue.append(b)
-    reach = sorted(set(prev) - {source})
-    raise RemapDirError(f"no chain of compiled tables leads from {source} to {target}"
-                        + (f"; from {source} one reaches: {', '.join(reach)}" if reach else ""))
-
-
-def compose(tax: Any, path: list[str]) -> np.ndarray:
-    """One look-up table for a chain of compiled tables (the identity for a single label space)."""
-    edges = _edges(tax)
-    first = path[0]
-    lut = _identity(len(tax.names(first)), tax.ignore_index(first))
-    for a, b in zip(path, path[1:]):
-        step = dict(edges[a])[b]
-        lut = step[lut]  # every table covers its source dtype's whole range, ignore included
-    return np.ascontiguousarray(lut)
-
-
 def image_key(rel: str, suffix: re.Pattern[str]) -> str:
     """The image key of a file below SRC: its path without extension and without a label suffix."""
     p = PurePosixPath(rel)
@@ -478,7 +418,10 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
             raise RemapDirError(f"{dst} and the segment maps {segments} overlap")
     for name in (source, target):
         tax.names(name)  # UnknownDatasetError lists the known ones
-    path = route(tax, source, target)
+    try:
+        path = list(tax.route(source, target))  # the runtime's one route, as RemapLabels takes it
+    except UnknownDatasetError as e:
+        raise RemapDirError(str(e)) from None
     notes: list[str] = []
     with_records = [d for d in path if d in tax.relabel_datasets]
     rl = None
@@ -501,9 +444,9 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
                      "they are not applied without --segments")
     if rl is not None:
         i = path.index(relabel_dataset)
-        lut_pre, lut_post = compose(tax, path[: i + 1]), (compose(tax, path[i:]) if i + 1 < len(path) else None)
+        lut_pre, lut_post = tax.chain_lut(path[: i + 1]), (tax.chain_lut(path[i:]) if i + 1 < len(path) else None)
     else:
-        lut_pre, lut_post = compose(tax, path), None
+        lut_pre, lut_post = tax.chain_lut(path), None
     palette = None
     if output == "rgb":
         cols = tax.colors(target)
