@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import registry
 from .errors import Problem
 from .load import Document, JsonPath, format_path, parse_yaml
 from .model import LabelSpace, Mapping, Model
@@ -45,12 +46,7 @@ SAME_LABEL_SET = 0.9
 CATCH_ALL_SHARE = 0.25
 
 #: The warning rules of this stage (never errors: ``unitax check --strict`` makes them fail).
-ANALYSIS_RULES: dict[str, str] = {
-    "composition": "dataset -> universal -> test is not the identity for a train/test pair with the same label set",
-    "unsupervised-class": "no train dataset maps a class to this universal class",
-    "unused-class": "no test dataset's mapping from universal reads this universal class",
-    "remap-conflict": "a class reaches different universal classes directly and through a remap",
-}
+ANALYSIS_RULES: dict[str, str] = registry.of_stage("analysis")
 
 
 # ----- fingerprint -------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import numpy as np
 
 from unitax.format import table_entry
 
-from . import load, rules, schema
+from . import load, registry, rules, schema
 from .emit import tables as emit
 from .errors import Problem
 from .load import Document
@@ -47,21 +47,10 @@ TABLE_DIR = "tables/relabel"
 SCHEMA_FILE = "relabel.schema.json"
 MAX_SEGMENT_ID = 2**32 - 1  # COCO panoptic ids (R + 256 G + 256^2 B) reach 2^24
 
-RULES: dict[str, str] = {
-    "relabel-file-name": "a relabel file is named after the dataset it relabels",
-    "unknown-dataset": "a relabel file names a dataset that is not declared",
-    "unknown-alias": "a record names a dataset that is neither its file's dataset nor one of its aliases",
-    "alias-conflict": "an alias is claimed by two relabel files, or names a declared dataset not remapped into this one",
-    "unknown-class": "a record's from or to is not a universal class",
-    "class-not-in-dataset": "a record's from or to is a universal class that the dataset does not have",
-    "duplicate-file": "two relabel files name one dataset (by extension, case or Unicode normalisation)",
-    "segment-file": "a record's segment file is missing, unreadable, outside its folder, or named twice",
-    "stray-segment-file": "a segment file under relabel/ that no record names",
-    "stray-file": "a file under relabel/ that is neither a relabel file nor a segment file (warning)",
-    "segment-syntax": "a line of a segment file is not '<image key>\\t<segment id>'",
-    "empty-segment-list": "a segment file lists no segment",
-    "segment-twice": "a segment is moved by more than one record (or listed twice)",
-}
+#: the rules of this stage (ids, descriptions: compiler/registry.py), and the loader's file
+#: rules it reports for files under relabel/
+RULES: dict[str, str] = {**registry.of_stage("relabel"), **{k: v for k, v in registry.of_stage("load").items()
+                                                              if k in ("duplicate-file", "stray-file")}}
 
 # Bytes a segment file may hold besides the tab and newline that separate fields: image keys
 # are relative paths of letters, digits, '_', '.', '-' (no spaces); segment ids are digits.
@@ -227,7 +216,7 @@ def _check_doc(ctx: _Ctx, doc: Document, model: Model, claimed: dict[str, Docume
     stem = PurePosixPath(doc.rel).stem
     spaces = model.spaces
     if name not in spaces or name == UNIVERSAL:
-        ctx.add(doc, ("dataset",), "unknown-dataset",
+        ctx.add(doc, ("dataset",), "relabel-unknown-dataset",
                 f"{name!r} is not a declared dataset{rules.suggest(name, sorted(s for s in spaces if s != UNIVERSAL))}")
         return None
     if name != stem:
@@ -265,7 +254,7 @@ def _check_record(ctx: _Ctx, doc: Document, i: int, rec: dict, space: LabelSpace
         if side == "to" and cls == universal.ignore_name:
             continue
         if cls not in universal.index:
-            ctx.add(doc, ("records", i, side), "unknown-class",
+            ctx.add(doc, ("records", i, side), "relabel-unknown-class",
                     f"{side} {cls!r} is not a universal class{rules.suggest(cls, list(universal.names))}")
             ok = False
         elif cls not in space.index:

@@ -14,33 +14,14 @@ from typing import Any
 
 from unitax.format import label_dtype, max_label
 
-from . import load
+from . import load, registry
 from .errors import Problem
 from .names import fold, odd_characters, quote, skeleton
 from .load import Document, JsonPath, format_path
 from .model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
 
-RULES: dict[str, str] = {
-    "file-name": "a dataset file is named after its dataset, a mapping file <source>_to_<target>.yaml",
-    "duplicate-dataset": "two files declare the same dataset",
-    "duplicate-id": "two classes of one label space share an id",
-    "id-order": "ids are contiguous from 0 and listed in id order",
-    "id-range": "ids fit the label dtype and never equal the ignore id",
-    "duplicate-name": "two classes of one label space share a name",
-    "name-clash": "two class names differ only by case, white space, Unicode normalisation or look-alike characters",
-    "suspicious-name": "a class name holds characters that do not show, is not NFC, or mixes look-alikes into Latin",
-    "duplicate-color": "two classes share a colour: an error for universal classes, a warning for a dataset's",
-    "unknown-dataset": "a mapping names a dataset that is not declared",
-    "unknown-class": "a mapping names a class its label space does not have",
-    "mapped-twice": "a source class is both mapped and ignored",
-    "unmapped-class": "a source class is neither mapped nor ignored",
-    "undecided-target": "a target class is neither fed by a source class nor listed in unfed",
-    "fed-unfed": "a target class listed in unfed is fed by a source class",
-    "missing-mapping": "a train dataset has no mapping to universal, or a test dataset none from it",
-    "cycle": "dataset-to-dataset remaps form a cycle",
-    "self-mapping": "a mapping's source and target are the same",
-    "empty-definition": "a universal class has no definition (warning)",
-}
+#: the rules of this stage (ids, descriptions: compiler/registry.py)
+RULES: dict[str, str] = registry.of_stage("rules")
 
 
 def suggest(name: str, choices: list[str]) -> str:

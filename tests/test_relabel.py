@@ -282,14 +282,14 @@ STRAY_B = STRAY_A.replace("/a.tsv", "/sub/b.tsv")
 
 
 @pytest.mark.parametrize("old, new, line, path, rule, message, more", [
-    ("dataset: cityscapes-19-relabeled", "dataset: cityscapes-19-relabelled", 1, "$.dataset", "unknown-dataset",
+    ("dataset: cityscapes-19-relabeled", "dataset: cityscapes-19-relabelled", 1, "$.dataset", "relabel-unknown-dataset",
      "'cityscapes-19-relabelled' is not a declared dataset; did you mean 'cityscapes-19-relabeled'?", []),
     ("alias: cityscapes,", "alias: cityscape,", 4, "$.records[0].alias", "unknown-alias",
      "record names dataset 'cityscape', which is neither cityscapes-19-relabeled nor one of its aliases "
      "(cityscapes-19-relabeled, cityscapes); did you mean 'cityscapes'?", []),
-    ("to: bicyclist", "to: bicyclists", 4, "$.records[0].to", "unknown-class",
+    ("to: bicyclist", "to: bicyclists", 4, "$.records[0].to", "relabel-unknown-class",
      "to 'bicyclists' is not a universal class; did you mean 'bicyclist'?", []),
-    ("from: rider_other, to: unlabeled", "from: unlabeled, to: unlabeled", 5, "$.records[1].from", "unknown-class",
+    ("from: rider_other, to: unlabeled", "from: unlabeled, to: unlabeled", 5, "$.records[1].from", "relabel-unknown-class",
      "from 'unlabeled' is not a universal class", []),
     ("to: bicyclist", "to: bear", 4, "$.records[0].to", "class-not-in-dataset",
      "to 'bear' is a universal class but not a class of cityscapes-19-relabeled", []),

@@ -39,9 +39,10 @@ import numpy as np
 from ..compiler import analysis, build, tables
 from ..compiler.errors import SpecError
 from ..compiler.model import UNIVERSAL, LabelSpace, Model
+from .errors import ToolError
 
 
-class DiffError(Exception):
+class DiffError(ToolError):
     """A side of the diff is neither a spec folder nor a git revision holding one."""
 
 

@@ -28,10 +28,12 @@ import unitax
 from unitax import pictures
 from unitax.taxonomy import UNIVERSAL, names_fingerprint
 
+from .errors import CommandError, ToolError
+
 MARK_PY = "# Written by `unitax export "
 
 
-class ExportError(Exception):
+class ExportError(ToolError):
     """An export that cannot be written (bad space, a file that is not ours, ...)."""
 
 
@@ -417,6 +419,6 @@ def export_cmd(fmt: str, space: str, compiled: Path | None, output: Path, force:
         tax = unitax.load(compiled)
         data = render(tax, fmt, space)
         what = write(output, data, force=force)
-    except (unitax.UnitaxError, ExportError) as e:
-        raise click.ClickException(str(e)) from None
+    except ExportError as e:
+        raise CommandError(str(e)) from None
     click.echo(f"{what} {output} ({fmt}, {space}: {len(tax.names(space))} classes)")

@@ -24,13 +24,15 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ToolError
+
 # the formats a name promises, and what its header must then say
 _EXT_FORMAT = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
 LOSSLESS = frozenset(_EXT_FORMAT.values())
 GREY_MODES = ("L", "P", "I;16", "I;16L", "I;16B")
 
 
-class LabelFileError(Exception):
+class LabelFileError(ToolError):
     """A file that is not a usable label image (or segment map)."""
 
     def __init__(self, path: str | os.PathLike[str], reason: str):

@@ -66,6 +66,7 @@ import numpy as np
 
 from ..errors import UnknownDatasetError
 from ..format import label_dtype, lut_size
+from .errors import ToolError
 
 STAMP = ".unitax-remap.json"
 LOCK = ".unitax-remap.lock"
@@ -88,7 +89,7 @@ SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "va
                "test": "test", "testing": "test"}
 
 
-class RemapDirError(Exception):
+class RemapDirError(ToolError):
     """The job cannot start (bad arguments, unknown label spaces, SRC/DST overlap, a locked DST)."""
 
 

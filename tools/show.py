@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 import unitax
 from unitax import pictures
 
+from .errors import CommandError
 from .labelio import LabelFileError, read_label
 
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (110, 110, 110)
@@ -109,27 +110,27 @@ def show_cmd(label_png: Path, space: str, image_path: Path | None, alpha: float,
     """
     for other in (label_png, image_path):
         if other is not None and output.resolve() == other.resolve():
-            raise click.ClickException(f"{output}: is an input; choose another -o")
+            raise CommandError(f"{output}: is an input; choose another -o")
     if output.exists() and not force:
-        raise click.ClickException(f"{output}: exists; pass --force to replace it")
+        raise CommandError(f"{output}: exists; pass --force to replace it")
     try:
         label = read_label(label_png)  # the one label-image reader: ids only, lossless formats only
-    except (LabelFileError, OSError) as e:
-        raise click.ClickException(str(e)) from None
+    except LabelFileError as e:
+        raise CommandError(str(e)) from None
     image = None
     if image_path is not None:
         try:
             with Image.open(image_path) as im:
                 image = np.asarray(im.convert("RGB"))
         except (OSError, ValueError) as e:
-            raise click.ClickException(f"{image_path}: not an image Pillow can read ({e})") from None
+            raise CommandError(f"{image_path}: not an image Pillow can read ({e})") from None
     try:
         tax = unitax.load(compiled)
         pic = show_picture(tax, label, space, image, alpha=alpha)
     except unitax.UnitaxError as e:
-        raise click.ClickException(f"{label_png}: {e}") from None
+        raise CommandError(f"{label_png}: {e}") from None
     except ValueError as e:
-        raise click.ClickException(f"{image_path}: {e}") from None
+        raise CommandError(f"{image_path}: {e}") from None
     pic.save(output, format="PNG")
     click.echo(f"wrote {output} ({pic.width} x {pic.height})")
 
