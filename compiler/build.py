@@ -14,6 +14,7 @@ from pathlib import Path
 from . import analysis, load, outputs, relabel, rules, schema, tables
 from .emit import coverage as emit_coverage
 from .emit import docs as emit_docs
+from .emit import relabel as emit_relabel
 from .emit import sheets as emit_sheets
 from .emit import tables as emit
 from .errors import BuildError, Problem, SpecError
@@ -85,7 +86,7 @@ def render(root: Path) -> tuple[Model, dict[str, bytes], list[Problem]]:
     problems = sorted(set(problems + more))
     if any(p.severity == "error" for p in problems):
         raise SpecError(problems)
-    extra = {**emit_docs.render(model), **emit_sheets.render(model), **relabel.render(relabels)}
+    extra = {**emit_docs.render(model), **emit_sheets.render(model), **emit_relabel.render(relabels)}
     problems = sorted(set(problems) | set(analysis.warnings(model, root)))  # warnings only, never errors
     extra.update(emit_coverage.render(model))  # docs/html/coverage.html, docs/coverage.svg
     files = emit.render(model, tables.build_tables(model), specs_hash(root), extra)

@@ -24,19 +24,13 @@ The importer of the MSeg reference's ``relabeled_data/`` (``unitax import-relabe
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import numpy as np
 
-from unitax.format import table_entry
-
 from . import load, registry, rules, schema
-from .emit import tables as emit
 from .errors import Problem
 from .load import Document
 from .model import UNIVERSAL, LabelSpace, Model
@@ -44,7 +38,6 @@ from .model import UNIVERSAL, LabelSpace, Model
 RELABEL_DIR = "relabel"
 INDEX_FILE = "relabel.json"
 TABLE_DIR = "tables/relabel"
-SCHEMA_FILE = "relabel.schema.json"
 MAX_SEGMENT_ID = 2**32 - 1  # COCO panoptic ids (R + 256 G + 256^2 B) reach 2^24
 
 #: the rules of this stage (ids, descriptions: compiler/registry.py), and the loader's file
@@ -103,26 +96,9 @@ def spec_files(root: Path) -> list[tuple[str, Path]]:
                   if kind == "file" and (rel.endswith(".tsv") if rel.count("/") >= 2 else load.is_spec_name(rel)))
 
 
-@lru_cache(maxsize=4)
-def _validator(schema_path: str) -> Any:
-    s = json.loads(Path(schema_path).read_text("utf-8"))
-    schema.Draft202012Validator.check_schema(s)
-    return schema.Draft202012Validator(s)
-
-
-def _schema_path(root: Path) -> Path:
-    own = Path(root) / "schemas" / SCHEMA_FILE
-    return own if own.is_file() else schema.REPO_SCHEMAS / SCHEMA_FILE
-
-
 class _Ctx(rules.Reporter):
     def __init__(self) -> None:
         super().__init__(RULES)
-
-
-def _structure(doc: Document, root: Path) -> list[Problem]:
-    """JSON Schema problems of one relabel file, reported like every other spec's."""
-    return schema.validate_structure(doc, root, validator=_validator(str(_schema_path(root))))
 
 
 def _parse_block(raw: bytes) -> tuple[np.ndarray, np.ndarray] | None:
@@ -330,7 +306,7 @@ def check(root: Path, model: Model) -> tuple[list[DatasetRelabel], list[Problem]
         ctx.problems += probs
         if doc is None:
             continue
-        probs = _structure(doc, root)
+        probs = schema.validate_structure(doc, root)  # relabel.schema.json, like every spec's
         ctx.problems += probs
         if not probs:
             docs.append(doc)
@@ -498,38 +474,3 @@ def _build(ctx: _Ctx, space: LabelSpace, universal: LabelSpace, records: list[Re
 
 
 # ----- emit ------------------------------------------------------------------------------------
-
-
-def index_json(relabels: list[DatasetRelabel]) -> dict[str, Any]:
-    """relabel.json: per dataset, its records, split ranges and the table files."""
-    datasets = {}
-    for r in relabels:
-        tables = {}
-        for part, arr in r.arrays().items():
-            tables[part] = table_entry(f"{TABLE_DIR}/{r.dataset}.{part}.npy", arr)
-        datasets[r.dataset] = {
-            "aliases": list(r.aliases),
-            "splits": {s: list(v) for s, v in sorted(r.splits.items())},
-            "images": int(len(r.images)),
-            "segments": int(len(r.segments)),
-            "records": [{"alias": x.alias, "split": x.split, "from": x.src, "to": x.dst, "segments": x.count,
-                         "file": x.segments} for x in r.records],
-            "tables": tables,
-        }
-    return {
-        "header": emit.HEADER,
-        "format": "image keys sorted within each split; segments of row i are segments[starts[i]:starts[i+1]], "
-                  "sorted; classes are universal ids (255: unlabeled); records index the records list",
-        "datasets": datasets,
-    }
-
-
-def render(relabels: list[DatasetRelabel]) -> dict[str, bytes]:
-    """The compiled files (relative to generated/): relabel.json and the arrays; empty without records."""
-    if not relabels:
-        return {}
-    files = {INDEX_FILE: emit.json_bytes(index_json(relabels))}
-    for r in relabels:
-        for part, arr in r.arrays().items():
-            files[f"{TABLE_DIR}/{r.dataset}.{part}.npy"] = emit.npy_bytes(arr)
-    return files

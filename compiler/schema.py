@@ -83,7 +83,26 @@ def kind_of(doc: Document) -> str:
     """Which schema a spec file answers to, from where it lives."""
     if doc.rel == "universal.yaml":
         return "universal"
+    if doc.rel.startswith("relabel/"):
+        return "relabel"
     return "dataset" if doc.rel.startswith("datasets/") else "mapping"
+
+
+#: the schema of relabel files; a spec folder's own ``schemas/`` may hold one without the others
+RELABEL_SCHEMA = "relabel.schema.json"
+
+
+@lru_cache(maxsize=4)
+def _relabel_validator(schema_path: str) -> Draft202012Validator:
+    s = json.loads(Path(schema_path).read_text("utf-8"))
+    Draft202012Validator.check_schema(s)
+    return Draft202012Validator(s)
+
+
+def relabel_validator(root: Path) -> Draft202012Validator:
+    """The validator of relabel files under ``root``: its own ``schemas/relabel.schema.json``, else the package's."""
+    own = Path(root) / "schemas" / RELABEL_SCHEMA
+    return _relabel_validator(str(own if own.is_file() else REPO_SCHEMAS / RELABEL_SCHEMA))
 
 
 def _short(value: object, limit: int = 80) -> str:
@@ -104,7 +123,9 @@ def _first_repeat(items: object) -> tuple[int, int] | None:
 
 def validate_structure(doc: Document, root: Path, validator: Draft202012Validator | None = None) -> list[Problem]:
     """Validate one document against its schema (or ``validator``); returns problems (empty when valid)."""
-    validator = validator if validator is not None else _validators(str(schema_dir(root)))[kind_of(doc)]
+    if validator is None:
+        kind = kind_of(doc)
+        validator = relabel_validator(root) if kind == "relabel" else _validators(str(schema_dir(root)))[kind]
     problems = []
     for err in validator.iter_errors(doc.data):
         path = tuple(err.absolute_path)

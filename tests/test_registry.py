@@ -95,3 +95,24 @@ def test_the_stages_accept_exactly_their_registered_rules():
     assert set(rules.RULES) == {r.id for r in registry.REGISTRY.values() if r.stage == "rules"}
     assert set(analysis.ANALYSIS_RULES) == {r.id for r in registry.REGISTRY.values() if r.stage == "analysis"}
     assert {r.id for r in registry.REGISTRY.values() if r.stage == "relabel"} <= set(relabel.RULES)
+
+
+def test_tags_are_coloured_on_a_terminal_only(monkeypatch):
+    import io
+
+    from unitax.compiler.errors import Problem
+    from unitax.tools import cli
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    p = Problem("a.yaml", 3, "$.x", "duplicate-color", "same colour", "warning")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(cli.sys, "stderr", io.StringIO())
+    assert cli.problem_line(p) == str(p)  # piped: plain
+    monkeypatch.setattr(cli.sys, "stderr", Tty())
+    coloured = cli.problem_line(p)
+    assert coloured != str(p) and "\x1b[" in coloured and "[duplicate-color]" in coloured
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert cli.problem_line(p) == str(p)

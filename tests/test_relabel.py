@@ -16,6 +16,7 @@ from hypothesis import given, settings, strategies as st
 import unitax
 from conftest import GENERATED, SPECS
 from unitax.compiler import build, relabel
+from unitax.compiler.emit import relabel as emit_relabel
 from unitax.tools import relabel_import
 from unitax.tools.cli import main
 from unitax.relabel import relabel_segments
@@ -392,7 +393,7 @@ def test_unitax_check_reports_a_broken_segment_line(tmp_path):
 
 def test_without_relabel_folder_nothing_is_emitted(tmp_path, model):
     assert relabel.check(tmp_path, model) == ([], [])
-    assert relabel.render([]) == {}
+    assert emit_relabel.render([]) == {}
 
 
 def test_import_writes_the_folder_and_refuses_a_bad_reference(tmp_path, reference):
