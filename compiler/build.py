@@ -124,7 +124,8 @@ def output_problems(expected: dict[str, bytes], out: Path) -> list[Problem]:
         return [Problem(str(out), 0, "", "output-not-a-folder",
                         "is not a folder (a build is a folder; `unitax compile` will not replace a file)")]
     problems = [Problem(str(left), 0, "", "interrupted-compile",
-                        f"left by an interrupted compile (the previous {out} is intact); run `unitax compile` to clean up")
+                        f"left by an interrupted compile (the previous {out} is intact); "
+                        "run `unitax compile` to clean up")
                 for left in leftovers(out)]
     diffs = stale_files(expected, out)
     if diffs:

@@ -141,7 +141,8 @@ class _Converter:
             raise _Fail(line, path, "yaml-tag",
                         f"tag {node.tag!r} is not allowed (specs hold plain data only)")
         value = self.loader.construct_object(node, deep=False)
-        if not node.style and not key:  # plain (libyaml: "", PyYAML: None); keys keep their text, so they read the same in both
+        # plain (libyaml: "", PyYAML: None); keys keep their text, so they read the same in both
+        if not node.style and not key:
             why = yaml11_only(node.value, value)
             if why:
                 raise _Fail(line, path, "yaml11", why)
@@ -152,7 +153,8 @@ class _Converter:
 # by PyYAML and as 1.2 by most other tools (ruamel, yq, editors' schemas), so a spec must not
 # depend on which one reads it: these forms are refused, with both readings in the message.
 _INT_OK = re.compile(r"[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+")  # the same in 1.1 and 1.2
-_FLOAT_OK = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+_FLOAT_OK = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                       r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
 _BOOL_OK = {"true", "True", "TRUE", "false", "False", "FALSE"}
 _YAML11_ONLY_TAGS = {"tag:yaml.org,2002:timestamp": "date", "tag:yaml.org,2002:value": "value key"}
 
@@ -327,7 +329,7 @@ def duplicate_files(names: list[str], folder: str, kind: str) -> tuple[list[str]
     for n in names:
         groups.setdefault(spec_key(n), []).append(n)
     keep, refused = [], []
-    for key, group in groups.items():
+    for group in groups.values():
         group.sort(key=_preference)
         keep.append(group[0])
         for other in group[1:]:
@@ -431,7 +433,8 @@ def _folder(d: Path, shown: str, what: str) -> tuple[list[str] | None, list[Prob
     if st is None:
         if why == "missing":
             if os.path.islink(d):
-                return None, [Problem(shown, 0, "$", "symlink-outside", f"is a link to {os.readlink(d)}, which does not exist")]
+                return None, [Problem(shown, 0, "$", "symlink-outside",
+                                      f"is a link to {os.readlink(d)}, which does not exist")]
             return None, [Problem(shown, 0, "$", "missing-file", f"required spec folder is missing ({what})")]
         return None, [Problem(shown, 0, "$", "symlink-loop" if "loop" in why else "unreadable", why)]
     if not stat.S_ISDIR(st.st_mode):
@@ -503,12 +506,14 @@ def spec_files(root: Path) -> tuple[list[tuple[str, Path]], list[Problem]]:
         real = os.path.realpath(d)
         if os.path.commonpath([real, real_root]) != real_root:  # once for the folder, not per file
             problems.append(Problem(d.as_posix(), 0, "$", "symlink-outside",
-                                    f"is a link to {os.readlink(d) if os.path.islink(d) else real}, outside the spec folder"))
+                                    f"is a link to {os.readlink(d) if os.path.islink(d) else real}, "
+                                    "outside the spec folder"))
             continue
         specs = [n for n in names if is_spec_name(n)]
         stray = [n for n in names if not is_spec_name(n)]
         if stray:  # one warning per folder, on the folder (each file named), not one per file
-            listed = ", ".join(_quote_file(n) for n in stray[:10]) + (f" and {len(stray) - 10} more" if len(stray) > 10 else "")
+            listed = ", ".join(_quote_file(n) for n in stray[:10])
+            listed += f" and {len(stray) - 10} more" if len(stray) > 10 else ""
             problems.append(Problem(d.as_posix(), 0, "$", "stray-file",
                                     f"{len(stray)} file(s) without a .yaml/.yml extension are not read: {listed}",
                                     "warning"))

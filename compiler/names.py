@@ -73,7 +73,8 @@ def _describe(c: str) -> str:
 
 def odd_characters(name: str) -> str | None:
     """Why ``name`` is unsafe as a class name, or None: the first offending characters, named."""
-    bad = [c for c in name if c != " " and (not c.isprintable() or unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cs", "Cn"))]
+    hidden = ("Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cs", "Cn")
+    bad = [c for c in name if c != " " and (not c.isprintable() or unicodedata.category(c) in hidden)]
     if bad:
         shown = ", ".join(dict.fromkeys(_describe(c) for c in bad[:3]))
         return f"holds characters that do not show ({shown}); a name must read as what it is"

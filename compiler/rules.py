@@ -16,9 +16,9 @@ from unitax.format import label_dtype, max_label
 
 from . import load, registry
 from .errors import Problem
-from .names import fold, odd_characters, quote, skeleton
 from .load import Document, JsonPath, format_path
 from .model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
+from .names import fold, odd_characters, quote, skeleton
 
 #: the rules of this stage (ids, descriptions: compiler/registry.py)
 RULES: dict[str, str] = registry.of_stage("rules")
@@ -191,7 +191,8 @@ def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], br
             ok = False
             continue
         if s in seen:
-            ctx.add(doc, ("ignore", i), "mapped-twice", f"{quote(s)} is both mapped (to {quote(d['map'][s])}) and ignored")
+            ctx.add(doc, ("ignore", i), "mapped-twice",
+                    f"{quote(s)} is both mapped (to {quote(d['map'][s])}) and ignored")
             ok = False
             continue
         seen[s] = "ignore"
@@ -218,11 +219,13 @@ def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], br
     for c in dst.real_classes:
         if c.name not in listed:
             ctx.add(doc, ("unfed",), "undecided-target",
-                    f"{dst.name} class {quote(c.name)} (id {c.id}) is fed by no {src.name} class and not listed in unfed")
+                    f"{dst.name} class {quote(c.name)} (id {c.id}) is fed by no {src.name} class "
+                    "and not listed in unfed")
             ok = False
     if not ok:
         return None
-    return Mapping(src.name, dst.name, tuple(sorted(pairs)), tuple(sorted(ignored)), tuple(sorted(unfed)), d.get("note"))
+    return Mapping(src.name, dst.name, tuple(sorted(pairs)), tuple(sorted(ignored)), tuple(sorted(unfed)),
+                   d.get("note"))
 
 
 def rule_roles(ctx: Reporter, docs: dict[str, Document], mappings: dict[tuple[str, str], Any],
@@ -308,7 +311,8 @@ def check(docs: list[Document], broken: set[str] = frozenset()) -> tuple[Model |
             if name == UNIVERSAL:
                 ctx.add(doc, ("name",), "duplicate-dataset", "'universal' is reserved for the universal taxonomy")
             elif name in datasets:
-                ctx.add(doc, ("name",), "duplicate-dataset", f"dataset {quote(name)} is also declared in {datasets[name].file}")
+                ctx.add(doc, ("name",), "duplicate-dataset",
+                        f"dataset {quote(name)} is also declared in {datasets[name].file}")
             else:
                 datasets[name] = doc
         elif doc.rel.startswith("mappings/"):

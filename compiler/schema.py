@@ -15,11 +15,13 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from jsonschema import Draft202012Validator as _Draft202012, ValidationError, validators
+from jsonschema import Draft202012Validator as _Draft202012
+from jsonschema import ValidationError, validators
 from referencing import Registry, Resource
 
 from .errors import Problem
 from .load import Document, format_path
+
 
 @lru_cache(maxsize=64)
 def _ecma(pattern: str) -> re.Pattern[str]:
@@ -161,6 +163,7 @@ def validate_structure(doc: Document, root: Path, validator: Draft202012Validato
             path += (j,)
             msg = f"{_short(err.instance[j])} is listed twice (first at {format_path(path[:-1] + (i,))})"
         else:
-            msg = err.message if len(err.message) < 200 else f"{_short(err.instance)}: fails {err.validator!r} = {_short(err.validator_value)}"
+            msg = (err.message if len(err.message) < 200
+                   else f"{_short(err.instance)}: fails {err.validator!r} = {_short(err.validator_value)}")
         problems.append(Problem(doc.file, doc.line(path), format_path(path), f"schema-{err.validator}", msg))
     return problems

@@ -29,10 +29,11 @@ import json
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -237,7 +238,7 @@ def table_changes(old: Side, new: Side) -> dict[str, Any]:
             pb = np.zeros((rows, cols), np.uint8)
             pa[: a.shape[0], : a.shape[1]] = a
             pb[: b.shape[0], : b.shape[1]] = b
-            for t, u in zip(*np.nonzero(pa != pb)):
+            for t, u in zip(*np.nonzero(pa != pb), strict=True):
                 name_o = dst_o.classes[u].name if u < len(dst_o.classes) else "-"
                 name_n = dst_n.classes[u].name if u < len(dst_n.classes) else "-"
                 entries.append({"entry": f"[{t}, {u}]", "old": f"{int(pa[t, u])} ({name_o})",

@@ -124,7 +124,8 @@ def _read_colors(folder: Path, ds: str, names: list[str]) -> tuple[list[tuple[in
             notes.append(f"{p.name} ({len(rows)} colours for {len(names)} classes) belongs to another "
                          f"label space and was not imported")
             continue
-        bad = next((n for n, r in enumerate(rows, 1) if len(r) != 3 or not all(v.isdigit() and int(v) < 256 for v in r)), 0)
+        bad = next((n for n, r in enumerate(rows, 1)
+                    if len(r) != 3 or not all(v.isdigit() and int(v) < 256 for v in r)), 0)
         if bad:
             raise _bad(p, f"line {bad}: a colour is three integers 0..255 separated by spaces", line=bad)
         return [tuple(int(v) for v in r) for r in rows], notes  # type: ignore[misc]
@@ -145,7 +146,8 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
     if dup:
         raise _bad(master, f"header repeats the column(s) {dup}", line=1)
     body = [r + [""] * (len(header) - len(r)) for r in rows[1:] if any(c.strip() for c in r)]
-    long = next((n for n, r in enumerate(rows[1:], 2) if len(r) > len(header) and any(c.strip() for c in r[len(header):])), 0)
+    long = next((n for n, r in enumerate(rows[1:], 2)
+                 if len(r) > len(header) and any(c.strip() for c in r[len(header):])), 0)
     if long:
         raise _bad(master, f"{len(rows[long - 1])} columns, more than the header's {len(header)}", line=long)
     col = {h: j for j, h in enumerate(header)}
@@ -219,7 +221,7 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
                 "order of first appearance, so ids are unitax's own and not those of released label files"])
         else:
             spaces[h].role = "train"
-        pairs = [(n, u) for r, u in zip(uni_rows, uni_names) for n in parse_cell(r[j])]
+        pairs = [(n, u) for r, u in zip(uni_rows, uni_names, strict=True) for n in parse_cell(r[j])]
         stray = [n for n, _ in pairs + [(x, "") for x in parse_cell(ignore_row[j])] if n not in spaces[h].names]
         if stray:
             raise _bad(master, f"column {h!r} names {stray[0]!r}, which is not in dataset_lists/{h}/{h}_names.txt")
@@ -241,7 +243,7 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
                 "order of first appearance, so ids are unitax's own and not those of released label files"])
         spaces[h].role = "test"
         pairs, ignore = [], []
-        for r, u in zip(uni_rows, uni_names):
+        for r, u in zip(uni_rows, uni_names, strict=True):
             cell = parse_cell(r[j])
             if cell:
                 pairs.append((u, cell[0]))

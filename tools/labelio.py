@@ -82,14 +82,16 @@ def decode(path: str | os.PathLike[str], data: bytes, *, rgb: bool = False, segm
                 raise LabelFileError(path, f"is a {fmt} file, not a lossless {what} (PNG)"
                                      + (f" despite its {ext} name" if ext in _EXT_FORMAT else ""))
             if ext in _EXT_FORMAT and _EXT_FORMAT[ext] != fmt:
-                raise LabelFileError(path, f"is a {fmt} file named {ext}; rename it or convert it to {_EXT_FORMAT[ext]}")
+                raise LabelFileError(path, f"is a {fmt} file named {ext}; "
+                                           f"rename it or convert it to {_EXT_FORMAT[ext]}")
             if getattr(im, "n_frames", 1) > 1:
                 raise LabelFileError(path, f"has {im.n_frames} frames; a {what} has one")
             ok = GREY_MODES + (("RGB",) if rgb or segments else ()) + (("I",) if segments else ())
             if fmt == "PNG" and mode == "I" and im.info.get("bits", 16) <= 16:
                 ok = ok + ("I",)  # 16-bit grey PNG that an older Pillow opens as I
             if mode not in ok:
-                raise LabelFileError(path, f"{_describe(mode, fmt)} holds no {'segment ids' if segments else 'label ids'}"
+                ids = "segment ids" if segments else "label ids"
+                raise LabelFileError(path, f"{_describe(mode, fmt)} holds no {ids}"
                                      f" (expected 8/16-bit single-channel ids{', or RGB colours' if rgb else ''})")
             im.load()
             arr = np.asarray(im)

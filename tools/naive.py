@@ -163,7 +163,8 @@ def render_specs(model: Model, root: Path, datasets: list[str] | None = None) ->
             "unfed": [n for n in classes if n not in fed],
         })
     for t in tests:
-        files[f"mappings/{UNIVERSAL}_to_{t}.yaml"] = _dump(f"naive universal -> {t}.", mapping_to_test(model, classes, t))
+        files[f"mappings/{UNIVERSAL}_to_{t}.yaml"] = _dump(f"naive universal -> {t}.",
+                                                           mapping_to_test(model, classes, t))
     for p in sorted(schema_dir(root).glob("*.schema.json")):
         files[f"schemas/{p.name}"] = p.read_bytes()
     return dict(sorted(files.items()))

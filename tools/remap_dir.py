@@ -58,9 +58,10 @@ import re
 import stat
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -504,7 +505,8 @@ def _record_report(rl: Any, split: str | None, matched: list[Any], partial: bool
     in_scope = [i for i, r in enumerate(rl.records) if r["split"] in splits]
     lost = [(s, k) for s in splits for k in rl.keys(s) if (s, k) not in hit]
     return {"dataset": rl.dataset, "records": len(in_scope), "records_applied": len(applied & set(in_scope)),
-            "records_unmatched": len(set(in_scope) - applied), "segments": int(sum(len(h.segment_ids) for h in matched)),
+            "records_unmatched": len(set(in_scope) - applied),
+            "segments": int(sum(len(h.segment_ids) for h in matched)),
             "images": len(hit), "images_unmatched": len(lost), "unmatched_examples": lost[:5],
             "subset": bool(split) or partial}
 
@@ -724,7 +726,7 @@ class _DstGuard:
         self.fd: int | None = None
         self.ledger: Any = None
 
-    def __enter__(self) -> "_DstGuard":
+    def __enter__(self) -> _DstGuard:
         import fcntl
 
         dst = self.plan.dst
@@ -884,7 +886,7 @@ def _run_dask(job: Job, batches: list[list[Task]], address: str, take: Callable[
     try:
         job_f = client.scatter(job, broadcast=True, hash=False)
         futures = [client.submit(run_batch, job_f, b, pure=False) for b in batches]
-        by_future = dict(zip(futures, batches))
+        by_future = dict(zip(futures, batches, strict=True))
         for fut in as_completed(futures, loop=client.loop):
             try:
                 outcomes = fut.result()

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import click
 import numpy as np
@@ -78,7 +79,7 @@ def show_picture(tax: unitax.Taxonomy, label: np.ndarray, space: str, image: np.
     ignore = tax.ignore_index(space)
     total = label.size
     entries = [(f"{int(i)} {names[int(i)]}  {100 * c / total:.1f}%", tuple(colors[int(i)]))
-               for i, c in zip(ids, counts) if int(i) != ignore]
+               for i, c in zip(ids, counts, strict=True) if int(i) != ignore]
     if ignore in ids:
         share = 100 * int(counts[ids == ignore][0]) / total
         entries.append((f"{ignore} ignore  {share:.1f}%", (0, 0, 0) if image is None else (255, 255, 255)))

@@ -13,9 +13,9 @@ from html import escape
 import jinja2
 
 from .. import analysis
-from .tables import HEADER
-from .docs import TEMPLATES, Paths
 from ..model import Model
+from .docs import TEMPLATES, Paths
+from .tables import HEADER
 
 PAGE = """{% extends "base.html" %}
 {% block title %}Coverage: universal classes x datasets{% endblock %}
@@ -60,7 +60,7 @@ Test columns: the test class it feeds (grey: a catch-all).</p>
 {% endfor %}
 </table>
 {% endblock %}
-"""
+"""  # noqa: E501  (HTML rows read best on one line each)
 
 
 def environment() -> jinja2.Environment:

@@ -23,9 +23,9 @@ from typing import Any
 
 import jinja2
 
-from .tables import HEADER
-from ..palette import voc_palette
 from ..model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
+from ..palette import voc_palette
+from .tables import HEADER
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NO_PARENT = "(none)"
@@ -208,8 +208,10 @@ class Paths:
     def member(self, space: str, c: ClassDef) -> Row:
         """A link to class ``c`` of ``space``: its universal class page, or its row on the dataset page."""
         if space == UNIVERSAL:
-            return {"text": c.name, "md": md_code(c.name), "href": UP + self.cls(c.id), "md_href": UP + self.md_cls(c.id)}
-        return {"text": c.name, "md": md_code(c.name), "href": UP + self.ds(space, c.id), "md_href": UP + self.md_ds(space)}
+            return {"text": c.name, "md": md_code(c.name), "href": UP + self.cls(c.id),
+                    "md_href": UP + self.md_cls(c.id)}
+        return {"text": c.name, "md": md_code(c.name), "href": UP + self.ds(space, c.id),
+                "md_href": UP + self.md_ds(space)}
 
 
 UP = "../"
@@ -311,7 +313,8 @@ def _dataset_page(view: View, paths: Paths, d: LabelSpace) -> Row:
                                   "ignored") for c in real})
     route = view.routes.get(d.name)
     if route is not None and route.via:
-        columns.append({"title": f"→ universal ({_via(route)})", "href": UP + "index.html", "md_href": UP + "README.md"})
+        columns.append({"title": f"→ universal ({_via(route)})", "href": UP + "index.html",
+                        "md_href": UP + "README.md"})
         cells.append({c.id: _cell([] if route.ids.get(c.id) is None
                                   else [paths.member(UNIVERSAL, view.u.classes[route.ids[c.id]])], "ignored")
                       for c in real})
@@ -417,7 +420,8 @@ def render(model: Model) -> dict[str, bytes]:
     classes = _class_rows(view, paths)
     datasets = _dataset_rows(view, paths)
     parents = sorted({r["parent"] for r in classes})
-    filters = [{"name": d.name, "role": d.role} for d in view.datasets if d.name in view.routes or d.name in view.from_u]
+    filters = [{"name": d.name, "role": d.role} for d in view.datasets
+               if d.name in view.routes or d.name in view.from_u]
 
     files["docs/html/index.html"] = env.get_template("index.html").render(
         **common, root="", classes=classes, parents=parents, filters=filters, datasets=datasets)

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import xlsxwriter
 
-from .tables import HEADER
-from ..model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
+from ..model import UNIVERSAL, ClassDef, Mapping, Model
 from ..names import fold
+from .tables import HEADER
 
-CREATED = datetime(2020, 1, 1, tzinfo=timezone.utc)
+CREATED = datetime(2020, 1, 1, tzinfo=UTC)
 
 PARENT = "Parent Category"
 UNIVERSAL_COLUMN = "universal"
@@ -225,7 +225,7 @@ def workbook(model: Model) -> bytes:
     taken = {"universal", "mappings"}
     names = [sheet_name(m, taken) for m in model.mappings]
     idx_rows: list[list[object]] = []
-    for m, name in zip(model.mappings, names):
+    for m, name in zip(model.mappings, names, strict=True):
         idx_rows.append([name, m.source, m.target, m.kind, len(m.pairs), len(m.ignored), len(m.unfed), m.note or ""])
     _table(index, fmt, INDEX_HEADER, idx_rows, [_width(INDEX_HEADER, idx_rows, j) for j in range(7)] + [80.0])
     for i, name in enumerate(names, start=1):  # the sheet name cell links to the sheet
@@ -234,7 +234,7 @@ def workbook(model: Model) -> bytes:
     # Mapping sheets carry a class's colour as the fill of its name cell (no colour columns: XlsxWriter
     # spends ~10 us a cell, and 4 cells a row keep the whole workbook near 0.2 s).
     header = ["source id", "source name", "target id", "target name"]
-    for m, name in zip(model.mappings, names):
+    for m, name in zip(model.mappings, names, strict=True):
         dst = model.spaces[m.target]
         rows = []
         for sc, tc in mapping_pairs(model, m):
