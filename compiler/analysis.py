@@ -256,7 +256,7 @@ def composition(model: Model) -> list[PathResult]:
     from_u = {m.target: dict(m.pairs) for m in model.mappings_of("from_universal")}
     out = []
     for ds, test, _ in same_label_set_pairs(model):
-        by_name = {}
+        by_name: dict[str, int] = {}
         for c in model.spaces[test].real_classes:
             by_name.setdefault(fold(c.name, separators=True), c.id)
         for c in model.spaces[ds].real_classes:

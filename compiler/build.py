@@ -17,9 +17,9 @@ from .emit import docs as emit_docs
 from .emit import relabel as emit_relabel
 from .emit import sheets as emit_sheets
 from .emit import tables as emit
-from .errors import BuildError, Problem, SpecError
+from .errors import BuildError, OutputRefused, Problem, SpecError  # noqa: F401  (OutputRefused: re-exported)
 from .model import Model
-from .outputs import TMP_PREFIX, OutputRefused  # noqa: F401  (re-exported for callers and tests)
+from .outputs import TMP_PREFIX  # noqa: F401  (re-exported for callers and tests)
 
 
 def specs_hash(root: Path) -> str:
@@ -168,7 +168,7 @@ def _exchange(a: Path, b: Path) -> bool:
         return False
     AT_FDCWD = -100
     rc = fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    return rc == 0
+    return bool(rc == 0)
 
 
 def swap_in(files: dict[str, bytes], out: Path) -> None:

@@ -84,6 +84,12 @@ class Document:
         return self.lines.get((), 1)
 
 
+def _event_line(ev: Any) -> int:
+    """The 1-based line where a YAML event starts (1 when the event has no mark)."""
+    mark = getattr(ev, "start_mark", None)
+    return mark.line + 1 if mark is not None else 1
+
+
 class _Fail(Exception):
     def __init__(self, line: int, path: JsonPath, rule: str, message: str):
         self.line, self.path, self.rule, self.message = line, path, rule, message
@@ -130,6 +136,7 @@ class _Converter:
             if node.tag != "tag:yaml.org,2002:seq":
                 raise _Fail(line, path, "yaml-tag", f"tag {node.tag!r} is not allowed")
             return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
         return self.scalar(node, path)
 
     def scalar(self, node: yaml.ScalarNode, path: JsonPath, key: bool = False) -> Any:
@@ -221,16 +228,16 @@ def _scan(text: str) -> int:
                     top[2] += 1
             if isinstance(ev, yaml.AliasEvent):
                 where = f" (alias *{ev.anchor} used as a mapping key)" if is_key else ""
-                raise _Fail(ev.start_mark.line + 1, path, "yaml-alias",
+                raise _Fail(_event_line(ev), path, "yaml-alias",
                             f"anchors and aliases are not allowed in specs{where}")
             if node_event:
                 nodes += 1
                 if nodes > MAX_NODES:
-                    raise _Fail(ev.start_mark.line + 1, (), "yaml-too-large",
+                    raise _Fail(_event_line(ev), (), "yaml-too-large",
                                 f"more than {MAX_NODES} YAML nodes; specs are limited to that")
             if isinstance(ev, yaml.CollectionStartEvent):
                 if len(stack) + 1 > MAX_DEPTH:
-                    raise _Fail(ev.start_mark.line + 1, (), "yaml-too-deep",
+                    raise _Fail(_event_line(ev), (), "yaml-too-deep",
                                 f"nested more than {MAX_DEPTH} levels deep")
                 mapping = isinstance(ev, yaml.MappingStartEvent)
                 stack.append([mapping, path, True if mapping else 0, None])
@@ -524,13 +531,13 @@ def spec_files(root: Path) -> tuple[list[tuple[str, Path]], list[Problem]]:
         for n, msg in refused:
             problems.append(Problem((d / n).as_posix(), 0, "$", "duplicate-file", msg))
         candidates += [d / n for n in keep]
-    for p in candidates:
-        rel = p.relative_to(root).as_posix()
-        prob = check_file(p, real_root, p.as_posix())
+    for c in candidates:
+        rel = c.relative_to(root).as_posix()
+        prob = check_file(c, real_root, c.as_posix())
         if prob is not None:
             problems.append(prob)
             continue
-        out.append((rel, p))
+        out.append((rel, c))
     return out, problems
 
 

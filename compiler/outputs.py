@@ -49,7 +49,8 @@ def _inside(a: Path, b: Path) -> bool:
 
 def _walk(root: Path) -> tuple[list[str], list[str]]:
     """(regular files, other entries: links, special files) under ``root``, relative, not following links."""
-    files, odd = [], []
+    files: list[str] = []
+    odd: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=_raise):
         for name in dirnames + filenames:
             p = Path(dirpath) / name

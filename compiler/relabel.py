@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 
@@ -213,8 +214,9 @@ def _check_doc(ctx: _Ctx, doc: Document, model: Model, claimed: dict[str, Docume
     return spaces[name]
 
 
-def _check_record(ctx: _Ctx, doc: Document, i: int, rec: dict, space: LabelSpace, universal: LabelSpace) -> bool:
-    """unknown-alias, unknown-class, class-not-in-dataset for one record."""
+def _check_record(ctx: _Ctx, doc: Document, i: int, rec: dict[str, Any], space: LabelSpace,
+                  universal: LabelSpace) -> bool:
+    """unknown-alias, relabel-unknown-class, class-not-in-dataset for one record."""
     ok = True
     name = doc.data["dataset"]
     aliases = doc.data.get("aliases", [])
@@ -452,13 +454,13 @@ def _build(ctx: _Ctx, space: LabelSpace, universal: LabelSpace, records: list[Re
     width = max(int(np.count_nonzero(k.any(axis=0))) for _, k, _, _, _ in parts)
     images, starts, splits = [], [], {}
     row = seg = 0
-    for split, k, first, si, _ in parts:
-        padded = np.zeros((len(k), width), np.uint8)
-        padded[:, : min(width, k.shape[1])] = k[:, :width]
+    for split, block, first, si, _ in parts:
+        padded = np.zeros((len(block), width), np.uint8)
+        padded[:, : min(width, block.shape[1])] = block[:, :width]
         images.append(padded.view(f"S{width}").ravel())
         starts.append(first + seg)
-        splits[split] = (row, row + len(k))
-        row += len(k)
+        splits[split] = (row, row + len(block))
+        row += len(block)
         seg += len(si)
     return DatasetRelabel(
         dataset=space.name,

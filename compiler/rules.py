@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -229,7 +230,7 @@ def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], br
 
 
 def rule_roles(ctx: Reporter, docs: dict[str, Document], mappings: dict[tuple[str, str], Any],
-               broken: set[str] = frozenset()) -> None:
+               broken: AbstractSet[str] = frozenset()) -> None:
     """missing-mapping: train datasets map to universal, test datasets are mapped from it.
 
     A mapping file that exists but failed to load (``mappings/<stem>`` in ``broken``) has its
@@ -286,7 +287,7 @@ def rule_cycles(ctx: Reporter, mapping_docs: dict[tuple[str, str], Document]) ->
             visit(n)
 
 
-def check(docs: list[Document], broken: set[str] = frozenset()) -> tuple[Model | None, list[Problem]]:
+def check(docs: list[Document], broken: AbstractSet[str] = frozenset()) -> tuple[Model | None, list[Problem]]:
     """Run every semantic rule; returns the model (None if any error) and all problems.
 
     Args:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from typing import Any
 
 import xlsxwriter
 
@@ -162,14 +163,14 @@ class _Formats:
         self.muted = wb.add_format({"font_color": "#6E7781"})
         self._fills: dict[tuple[int, int, int], object] = {}
 
-    def fill(self, c: tuple[int, int, int]):
+    def fill(self, c: tuple[int, int, int]) -> object:
         if c not in self._fills:
             ink = "#000000" if 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2] > 140 else "#FFFFFF"
             self._fills[c] = self.wb.add_format({"bg_color": _hex(c), "font_color": ink})
         return self._fills[c]
 
 
-def _table(ws, fmt: _Formats, header: list[str], rows: list[list[object]], widths: list[float]) -> None:
+def _table(ws: Any, fmt: _Formats, header: list[str], rows: list[list[object]], widths: list[float]) -> None:
     """Header row (frozen, with an autofilter) and rows; a cell given as (text, colour) is filled."""
     for j, h in enumerate(header):
         ws.write_string(0, j, h, fmt.header)
@@ -191,8 +192,13 @@ def _table(ws, fmt: _Formats, header: list[str], rows: list[list[object]], width
     ws.autofilter(0, 0, max(len(rows), 1), len(header) - 1)
 
 
+def _text(cell: object) -> str:
+    """The text of a cell: its own, or the text of a (text, colour) pair."""
+    return str(cell[0]) if isinstance(cell, tuple) else str(cell)
+
+
 def _width(header: list[str], rows: list[list[object]], j: int, cap: float = 60) -> float:
-    longest = max([len(header[j])] + [len(r[j][0] if isinstance(r[j], tuple) else str(r[j])) for r in rows])
+    longest = max([len(header[j])] + [len(_text(r[j])) for r in rows])
     return float(min(cap, max(6, longest + 2)))
 
 
