@@ -56,7 +56,7 @@ class Side:
     tables: dict[str, np.ndarray]
 
 
-def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True)
 
 
@@ -142,7 +142,8 @@ def universal_changes(old: Model, new: Model) -> dict[str, Any]:
     matched = {**same, **renamed}
     fresh_left = set(fresh) - set(renamed.values())
     gone_left = set(gone) - set(renamed)
-    splits, merges = [], []
+    splits: list[dict[str, Any]] = []
+    merges: list[dict[str, Any]] = []
     for o in range(len(on)):
         t = links.get(o, set())
         if len(t) >= 2 and t & fresh_left:
@@ -181,7 +182,7 @@ def dataset_changes(old: LabelSpace, new: LabelSpace) -> dict[str, Any]:
     fresh = [c.id for c in new.real_classes if c.name not in o_idx]
     renamed = {i: i for i in gone if i in fresh}
     matched = {o_idx[n]: n_idx[n] for n in o_idx if n in n_idx} | renamed
-    out = {
+    out: dict[str, Any] = {
         "added": [_ref(nn, n) for n in fresh if n not in renamed.values()],
         "removed": [_ref(on, o) for o in gone if o not in renamed],
         "renamed": [{"old": _ref(on, o), "new": _ref(nn, n)} for o, n in sorted(renamed.items())],

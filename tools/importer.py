@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..compiler.errors import Problem, SpecError
 from ..compiler.palette import voc_palette
@@ -132,7 +133,7 @@ def _read_colors(folder: Path, ds: str, names: list[str]) -> tuple[list[tuple[in
     return None, notes
 
 
-def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[MappingSpec]]:
+def read_reference(ref: Path) -> tuple[list[dict[str, Any]], dict[str, Space], list[MappingSpec]]:
     """Parse the reference into universal rows, label spaces and mappings (names, not ids)."""
     master = ref / MASTER
     rows = _tsv(master)
@@ -158,7 +159,7 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
                            "dataset classes are ignored)")
     if col[UNIVERSAL_COLUMN] > col[TEST_COLUMNS_START]:
         raise _bad(master, f"the {UNIVERSAL_COLUMN!r} column must come before {TEST_COLUMNS_START!r}", line=1)
-    universal = []
+    universal: list[dict[str, Any]] = []
     for r in uni_rows:
         mod = r[col["Modification of WordNet Node"]].strip()
         synset, synset_note = split_synset(r[col["WordNet 3.1 Synset"]])
@@ -264,22 +265,22 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
             raise _bad(p, f"dataset(s) {unknown} have no names file and no master-sheet column", line=1)
         src, dst = spaces[a], spaces[b]
         seen: dict[str, str] = {}
-        for n, r in enumerate(rr[1:], 2):
+        for line, r in enumerate(rr[1:], 2):
             if not r or not r[0].strip():
                 continue
             if len(r) != 2:
-                raise _bad(p, f"{len(r)} column(s), expected 2 (source class, target class)", line=n)
+                raise _bad(p, f"{len(r)} column(s), expected 2 (source class, target class)", line=line)
             s, t = r[0].strip(), r[1].strip()
             if s not in src.names and s != IGNORE_NAME:
-                raise _bad(p, f"{s!r} is not a class of {a}", line=n)
+                raise _bad(p, f"{s!r} is not a class of {a}", line=line)
             if t not in dst.names and t != IGNORE_NAME:
-                raise _bad(p, f"{t!r} is not a class of {b}", line=n)
+                raise _bad(p, f"{t!r} is not a class of {b}", line=line)
             if s == IGNORE_NAME and s not in src.names:
                 continue  # the reference's row for the ignore id itself: ignore stays ignore
             if s in seen and seen[s] == t:
                 continue  # listed twice with the same target
             if s in seen:
-                raise _bad(p, f"{s!r} is listed twice, to {seen[s]!r} and to {t!r}: which one is meant?", line=n)
+                raise _bad(p, f"{s!r} is listed twice, to {seen[s]!r} and to {t!r}: which one is meant?", line=line)
             seen[s] = t
         pairs = [(s, t) for s, t in seen.items() if not (t == IGNORE_NAME and t not in dst.names)]
         pairs.sort(key=lambda x: src.names.index(x[0]) if x[0] in src.names else len(src.names))
@@ -297,7 +298,7 @@ def _block_list(key: str, items: list[str]) -> list[str]:
     return [f"{key}:"] + [f"  - {q(x)}" for x in items]
 
 
-def render_universal(universal: list[dict], definitions: dict[str, str]) -> str:
+def render_universal(universal: list[dict[str, Any]], definitions: dict[str, str]) -> str:
     out = [
         "# The universal taxonomy: one label space that every training dataset maps into.",
         "# Ids are stable: never renumber a class that checkpoints were trained with.",

@@ -84,8 +84,9 @@ def decode(path: str | os.PathLike[str], data: bytes, *, rgb: bool = False, segm
             if ext in _EXT_FORMAT and _EXT_FORMAT[ext] != fmt:
                 raise LabelFileError(path, f"is a {fmt} file named {ext}; "
                                            f"rename it or convert it to {_EXT_FORMAT[ext]}")
-            if getattr(im, "n_frames", 1) > 1:
-                raise LabelFileError(path, f"has {im.n_frames} frames; a {what} has one")
+            frames = int(getattr(im, "n_frames", 1))
+            if frames > 1:
+                raise LabelFileError(path, f"has {frames} frames; a {what} has one")
             ok = GREY_MODES + (("RGB",) if rgb or segments else ()) + (("I",) if segments else ())
             if fmt == "PNG" and mode == "I" and im.info.get("bits", 16) <= 16:
                 ok = ok + ("I",)  # 16-bit grey PNG that an older Pillow opens as I

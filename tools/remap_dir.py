@@ -140,6 +140,7 @@ class Outcome:
 def _decode_colors(rgb: np.ndarray, job: Job) -> tuple[np.ndarray | None, str]:
     code = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
     colors, ids = job.src_colors, job.src_color_ids
+    assert colors is not None and ids is not None  # only called for spaces with colours
     pos = np.minimum(np.searchsorted(colors, code), len(colors) - 1)
     known = colors[pos] == code
     out = ids[pos]
@@ -844,7 +845,7 @@ def _run_pool(job: Job, batches: list[list[Task]], workers: int, take: Callable[
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     pool = ProcessPoolExecutor(max_workers=min(workers, len(batches)), initializer=_init_worker, initargs=(job,))
-    pending: set = set()
+    pending: set[Any] = set()
     try:
         # a bounded number of batches in flight, so that an interrupt has little to wait for
         it = iter(batches)
@@ -856,9 +857,9 @@ def _run_pool(job: Job, batches: list[list[Task]], workers: int, take: Callable[
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
                 take(f.result())
-                b = next(it, None)
-                if b is not None:
-                    pending.add(pool.submit(_run_batch_here, b))
+                more = next(it, None)
+                if more is not None:
+                    pending.add(pool.submit(_run_batch_here, more))
     except KeyboardInterrupt:
         # Ctrl-C: workers ignore it and finish the batch in hand; count what they finish
         # (a second Ctrl-C stops waiting)
@@ -874,15 +875,18 @@ def _run_pool(job: Job, batches: list[list[Task]], workers: int, take: Callable[
 
 
 def _run_dask(job: Job, batches: list[list[Task]], address: str, take: Callable[[list[Outcome]], None]) -> None:
-    try:
-        from distributed import Client, as_completed
+    import importlib
+
+    try:  # untyped: reached through Any
+        distributed: Any = importlib.import_module("distributed")
+        Client, as_completed = distributed.Client, distributed.as_completed
     except ImportError:
         raise RemapDirError("--scheduler needs Dask distributed: pip install 'unitax[cluster]'") from None
     try:
         client = Client(address, timeout="30s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as e:
         raise RemapDirError(f"cannot reach the Dask scheduler at {address}: {e}") from None
-    futures: list = []
+    futures: list[Any] = []
     try:
         job_f = client.scatter(job, broadcast=True, hash=False)
         futures = [client.submit(run_batch, job_f, b, pure=False) for b in batches]

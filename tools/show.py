@@ -169,7 +169,7 @@ def confusion_picture(conf: np.ndarray, names: Sequence[str], path: str | Path, 
     cell = int(max(12, min(36, 1600 // k)))
     size = int(max(10, min(14, cell - 4)))
     f, fsmall, ft = font(size), font(max(9, min(13, int(cell * 0.38)))), font(size + 4)
-    labels = [f"{names[i]} ({i})" for i in keep]
+    labels = [f"{names[int(i)]} ({i})" for i in keep]
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     lab_w = max(_text_w(probe, t, f) for t in labels) + 12
     pad, title_h = 12, size * 2 + 38
@@ -186,6 +186,7 @@ def confusion_picture(conf: np.ndarray, names: Sequence[str], path: str | Path, 
         for c in range(k):
             v = share[r, c]
             x, y = mx + c * cell, my + r * cell
+            color: tuple[int, ...]
             if np.isnan(v):
                 color = (225, 225, 225)
             elif r == c:
