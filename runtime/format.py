@@ -9,7 +9,7 @@ importing the runtime (tests/test_layout.py), so writer and reader cannot drift 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def table_entry(file: str, arr: np.ndarray) -> dict[str, Any]:
     return {"file": file, "dtype": str(arr.dtype), "shape": list(arr.shape)}
 
 
-def is_table_entry(entry: Any) -> bool:
+def is_table_entry(entry: Any) -> TypeGuard[dict[str, Any]]:
     """Whether ``entry`` has the fields of :func:`table_entry` with the right types."""
     return (isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("dtype"), str)
             and isinstance(entry.get("shape"), list) and all(type(n) is int for n in entry["shape"]))

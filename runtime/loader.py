@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import IntegrityError
 from .format import FORMAT_VERSION, is_table_entry
+
 #: the most bytes a manifest may hold (the MSeg build's is ~70 KiB)
 MANIFEST_LIMIT = 16 << 20
 

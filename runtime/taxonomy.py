@@ -10,9 +10,11 @@ import hashlib
 import operator
 import os
 from collections import deque
+from collections.abc import Sequence
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -288,7 +290,7 @@ class Taxonomy:
         ignore = self.ignore_index(first)
         lut = np.full(lut_size(ignore), ignore, dtype=label_dtype(ignore))
         lut[: len(self.names(first))] = np.arange(len(self.names(first)))
-        for a, b in zip(path, path[1:]):
+        for a, b in pairwise(path):
             step = dict(self._edges.get(a, [])).get(b)
             if step is None:
                 raise UnknownDatasetError(f"no compiled table leads from {a} to {b}")

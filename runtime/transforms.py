@@ -8,6 +8,7 @@ taxonomy once, on first use.
 from __future__ import annotations
 
 import os
+from itertools import pairwise
 from typing import Any
 
 _loaded: dict[str | None, Any] = {}
@@ -45,7 +46,7 @@ class RemapLabels:
     def __call__(self, label: Any) -> Any:
         tax = _taxonomy(self.path)
         out_of_range = self.out_of_range  # only the first step can meet values outside its space
-        for a, b in zip(self.route, self.route[1:]):
+        for a, b in pairwise(self.route):
             if b == "universal":
                 label = tax.to_universal(label, a, out_of_range=out_of_range)
             elif a == "universal":
