@@ -86,7 +86,7 @@ def main() -> int:
     h, w = (int(x) for x in args.size.lower().split("x"))
     cores = os.cpu_count() or 1
     tax = unitax.load()
-    lut = rd.compose(tax, rd.route(tax, SOURCE, TARGET))
+    lut = tax.chain_lut(tax.route(SOURCE, TARGET))
     worker_counts = sorted({1, 2, min(cores, 4)} if cores > 1 else {1})
 
     with tempfile.TemporaryDirectory(prefix="unitax-bench-") as tmp:

@@ -29,15 +29,16 @@ Definitions, each chosen so that it needs no list of dataset names:
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import registry
 from .errors import Problem
 from .load import Document, JsonPath, format_path, parse_yaml
 from .model import LabelSpace, Mapping, Model
+from .names import fold
 
 #: Jaccard overlap of class-name sets above which a train and a test dataset are the same label set
 SAME_LABEL_SET = 0.9
@@ -45,17 +46,7 @@ SAME_LABEL_SET = 0.9
 CATCH_ALL_SHARE = 0.25
 
 #: The warning rules of this stage (never errors: ``unitax check --strict`` makes them fail).
-ANALYSIS_RULES: dict[str, str] = {
-    "composition": "dataset -> universal -> test is not the identity for a train/test pair with the same label set",
-    "unsupervised-class": "no train dataset maps a class to this universal class",
-    "unused-class": "no test dataset's mapping from universal reads this universal class",
-    "remap-conflict": "a class reaches different universal classes directly and through a remap",
-}
-
-
-def fold(name: str) -> str:
-    """A class name compared loosely: case folded, runs of white space, ``_`` and ``-`` as one space."""
-    return re.sub(r"[\s_\-]+", " ", name.strip().casefold())
+ANALYSIS_RULES: dict[str, str] = registry.of_stage("analysis")
 
 
 # ----- fingerprint -------------------------------------------------------------------------------
@@ -250,9 +241,9 @@ def same_label_set_pairs(model: Model) -> list[tuple[str, str, float]]:
     """(dataset with a mapping to universal, test dataset, Jaccard overlap) at or above SAME_LABEL_SET."""
     out = []
     for fm in model.mappings_of("to_universal"):
-        a = {fold(c.name) for c in model.spaces[fm.source].real_classes}
+        a = {fold(c.name, separators=True) for c in model.spaces[fm.source].real_classes}
         for tm in model.mappings_of("from_universal"):
-            b = {fold(c.name) for c in model.spaces[tm.target].real_classes}
+            b = {fold(c.name, separators=True) for c in model.spaces[tm.target].real_classes}
             j = len(a & b) / len(a | b) if a | b else 0.0
             if j >= SAME_LABEL_SET:
                 out.append((fm.source, tm.target, j))
@@ -265,13 +256,13 @@ def composition(model: Model) -> list[PathResult]:
     from_u = {m.target: dict(m.pairs) for m in model.mappings_of("from_universal")}
     out = []
     for ds, test, _ in same_label_set_pairs(model):
-        by_name = {}
+        by_name: dict[str, int] = {}
         for c in model.spaces[test].real_classes:
-            by_name.setdefault(fold(c.name), c.id)
+            by_name.setdefault(fold(c.name, separators=True), c.id)
         for c in model.spaces[ds].real_classes:
             u = to_u[ds].get(c.id)
             t = from_u[test].get(u) if u is not None else None
-            out.append(PathResult(ds, test, c.id, u, t, by_name.get(fold(c.name))))
+            out.append(PathResult(ds, test, c.id, u, t, by_name.get(fold(c.name, separators=True))))
     return out
 
 

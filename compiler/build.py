@@ -12,10 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import accept, analysis, load, outputs, relabel, rules, schema, tables
-from .emit import coverage as emit_coverage, docs as emit_docs, sheets as emit_sheets, tables as emit
-from .errors import BuildError, Problem, SpecError
+from .emit import coverage as emit_coverage
+from .emit import docs as emit_docs
+from .emit import relabel as emit_relabel
+from .emit import sheets as emit_sheets
+from .emit import tables as emit
+from .errors import BuildError, OutputRefused, Problem, SpecError  # noqa: F401  (OutputRefused: re-exported)
 from .model import Model
-from .outputs import TMP_PREFIX, OutputRefused  # noqa: F401  (re-exported for callers and tests)
+from .outputs import TMP_PREFIX  # noqa: F401  (re-exported for callers and tests)
 
 
 def specs_hash(root: Path) -> str:
@@ -82,7 +86,7 @@ def render(root: Path) -> tuple[Model, dict[str, bytes], list[Problem]]:
     problems = sorted(set(problems + more))
     if any(p.severity == "error" for p in problems):
         raise SpecError(accept.apply(problems, root, stale=False))
-    extra = {**emit_docs.render(model), **emit_sheets.render(model), **relabel.render(relabels)}
+    extra = {**emit_docs.render(model), **emit_sheets.render(model), **emit_relabel.render(relabels)}
     problems = sorted(set(problems) | set(analysis.warnings(model, root)))  # warnings only, never errors
     problems = accept.apply(problems, root)  # those the specs accept, with a reason
     extra.update(emit_coverage.render(model))  # docs/html/coverage.html, docs/coverage.svg
@@ -101,18 +105,34 @@ def read_tree(out: Path) -> dict[str, bytes]:
     }
 
 
-def stale_files(expected: dict[str, bytes], out: Path) -> list[str]:
-    """Files of ``out`` that differ from ``expected``: changed, missing or extra, each prefixed."""
+def stale_files(expected: dict[str, bytes], out: Path) -> list[Problem]:
+    """Files of ``out`` that differ from ``expected`` (changed, missing or extra), one Problem each."""
     actual = read_tree(out)
     diffs = []
     for rel in sorted(set(expected) | set(actual)):
-        if rel not in actual:
-            diffs.append(f"missing: {rel}")
-        elif rel not in expected:
-            diffs.append(f"extra: {rel}")
-        elif actual[rel] != expected[rel]:
-            diffs.append(f"changed: {rel}")
+        what = ("missing" if rel not in actual else "extra" if rel not in expected
+                else "changed" if actual[rel] != expected[rel] else None)
+        if what is not None:
+            diffs.append(Problem(f"{Path(out).as_posix()}/{rel}", 0, "", "stale-output", what))
     return diffs
+
+
+def output_problems(expected: dict[str, bytes], out: Path) -> list[Problem]:
+    """Why ``out`` is not the build of ``expected``: not a folder, leftovers of an interrupted
+    compile, stale files (each, then one line for the folder); empty when it is up to date."""
+    out = Path(out)
+    if os.path.lexists(out) and not out.is_dir():
+        return [Problem(str(out), 0, "", "output-not-a-folder",
+                        "is not a folder (a build is a folder; `unitax compile` will not replace a file)")]
+    problems = [Problem(str(left), 0, "", "interrupted-compile",
+                        f"left by an interrupted compile (the previous {out} is intact); "
+                        "run `unitax compile` to clean up")
+                for left in leftovers(out)]
+    diffs = stale_files(expected, out)
+    if diffs:
+        problems += diffs + [Problem(str(out), 0, "", "stale-output",
+                                     f"is stale ({len(diffs)} file(s)): run `make compile` (unitax compile)")]
+    return problems
 
 
 def leftovers(out: Path) -> list[Path]:
@@ -149,7 +169,7 @@ def _exchange(a: Path, b: Path) -> bool:
         return False
     AT_FDCWD = -100
     rc = fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    return rc == 0
+    return bool(rc == 0)
 
 
 def swap_in(files: dict[str, bytes], out: Path) -> None:

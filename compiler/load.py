@@ -84,6 +84,12 @@ class Document:
         return self.lines.get((), 1)
 
 
+def _event_line(ev: Any) -> int:
+    """The 1-based line where a YAML event starts (1 when the event has no mark)."""
+    mark = getattr(ev, "start_mark", None)
+    return mark.line + 1 if mark is not None else 1
+
+
 class _Fail(Exception):
     def __init__(self, line: int, path: JsonPath, rule: str, message: str):
         self.line, self.path, self.rule, self.message = line, path, rule, message
@@ -130,6 +136,7 @@ class _Converter:
             if node.tag != "tag:yaml.org,2002:seq":
                 raise _Fail(line, path, "yaml-tag", f"tag {node.tag!r} is not allowed")
             return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
         return self.scalar(node, path)
 
     def scalar(self, node: yaml.ScalarNode, path: JsonPath, key: bool = False) -> Any:
@@ -141,7 +148,8 @@ class _Converter:
             raise _Fail(line, path, "yaml-tag",
                         f"tag {node.tag!r} is not allowed (specs hold plain data only)")
         value = self.loader.construct_object(node, deep=False)
-        if not node.style and not key:  # plain (libyaml: "", PyYAML: None); keys keep their text, so they read the same in both
+        # plain (libyaml: "", PyYAML: None); keys keep their text, so they read the same in both
+        if not node.style and not key:
             why = yaml11_only(node.value, value)
             if why:
                 raise _Fail(line, path, "yaml11", why)
@@ -152,7 +160,8 @@ class _Converter:
 # by PyYAML and as 1.2 by most other tools (ruamel, yq, editors' schemas), so a spec must not
 # depend on which one reads it: these forms are refused, with both readings in the message.
 _INT_OK = re.compile(r"[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+")  # the same in 1.1 and 1.2
-_FLOAT_OK = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+_FLOAT_OK = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                       r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
 _BOOL_OK = {"true", "True", "TRUE", "false", "False", "FALSE"}
 _YAML11_ONLY_TAGS = {"tag:yaml.org,2002:timestamp": "date", "tag:yaml.org,2002:value": "value key"}
 
@@ -219,16 +228,16 @@ def _scan(text: str) -> int:
                     top[2] += 1
             if isinstance(ev, yaml.AliasEvent):
                 where = f" (alias *{ev.anchor} used as a mapping key)" if is_key else ""
-                raise _Fail(ev.start_mark.line + 1, path, "yaml-alias",
+                raise _Fail(_event_line(ev), path, "yaml-alias",
                             f"anchors and aliases are not allowed in specs{where}")
             if node_event:
                 nodes += 1
                 if nodes > MAX_NODES:
-                    raise _Fail(ev.start_mark.line + 1, (), "yaml-too-large",
+                    raise _Fail(_event_line(ev), (), "yaml-too-large",
                                 f"more than {MAX_NODES} YAML nodes; specs are limited to that")
             if isinstance(ev, yaml.CollectionStartEvent):
                 if len(stack) + 1 > MAX_DEPTH:
-                    raise _Fail(ev.start_mark.line + 1, (), "yaml-too-deep",
+                    raise _Fail(_event_line(ev), (), "yaml-too-deep",
                                 f"nested more than {MAX_DEPTH} levels deep")
                 mapping = isinstance(ev, yaml.MappingStartEvent)
                 stack.append([mapping, path, True if mapping else 0, None])
@@ -327,7 +336,7 @@ def duplicate_files(names: list[str], folder: str, kind: str) -> tuple[list[str]
     for n in names:
         groups.setdefault(spec_key(n), []).append(n)
     keep, refused = [], []
-    for key, group in groups.items():
+    for group in groups.values():
         group.sort(key=_preference)
         keep.append(group[0])
         for other in group[1:]:
@@ -431,7 +440,8 @@ def _folder(d: Path, shown: str, what: str) -> tuple[list[str] | None, list[Prob
     if st is None:
         if why == "missing":
             if os.path.islink(d):
-                return None, [Problem(shown, 0, "$", "symlink-outside", f"is a link to {os.readlink(d)}, which does not exist")]
+                return None, [Problem(shown, 0, "$", "symlink-outside",
+                                      f"is a link to {os.readlink(d)}, which does not exist")]
             return None, [Problem(shown, 0, "$", "missing-file", f"required spec folder is missing ({what})")]
         return None, [Problem(shown, 0, "$", "symlink-loop" if "loop" in why else "unreadable", why)]
     if not stat.S_ISDIR(st.st_mode):
@@ -503,12 +513,14 @@ def spec_files(root: Path) -> tuple[list[tuple[str, Path]], list[Problem]]:
         real = os.path.realpath(d)
         if os.path.commonpath([real, real_root]) != real_root:  # once for the folder, not per file
             problems.append(Problem(d.as_posix(), 0, "$", "symlink-outside",
-                                    f"is a link to {os.readlink(d) if os.path.islink(d) else real}, outside the spec folder"))
+                                    f"is a link to {os.readlink(d) if os.path.islink(d) else real}, "
+                                    "outside the spec folder"))
             continue
         specs = [n for n in names if is_spec_name(n)]
         stray = [n for n in names if not is_spec_name(n)]
         if stray:  # one warning per folder, on the folder (each file named), not one per file
-            listed = ", ".join(_quote_file(n) for n in stray[:10]) + (f" and {len(stray) - 10} more" if len(stray) > 10 else "")
+            listed = ", ".join(_quote_file(n) for n in stray[:10])
+            listed += f" and {len(stray) - 10} more" if len(stray) > 10 else ""
             problems.append(Problem(d.as_posix(), 0, "$", "stray-file",
                                     f"{len(stray)} file(s) without a .yaml/.yml extension are not read: {listed}",
                                     "warning"))
@@ -519,13 +531,13 @@ def spec_files(root: Path) -> tuple[list[tuple[str, Path]], list[Problem]]:
         for n, msg in refused:
             problems.append(Problem((d / n).as_posix(), 0, "$", "duplicate-file", msg))
         candidates += [d / n for n in keep]
-    for p in candidates:
-        rel = p.relative_to(root).as_posix()
-        prob = check_file(p, real_root, p.as_posix())
+    for c in candidates:
+        rel = c.relative_to(root).as_posix()
+        prob = check_file(c, real_root, c.as_posix())
         if prob is not None:
             problems.append(prob)
             continue
-        out.append((rel, p))
+        out.append((rel, c))
     return out, problems
 
 

@@ -73,7 +73,8 @@ def _describe(c: str) -> str:
 
 def odd_characters(name: str) -> str | None:
     """Why ``name`` is unsafe as a class name, or None: the first offending characters, named."""
-    bad = [c for c in name if c != " " and (not c.isprintable() or unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cs", "Cn"))]
+    hidden = ("Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cs", "Cn")
+    bad = [c for c in name if c != " " and (not c.isprintable() or unicodedata.category(c) in hidden)]
     if bad:
         shown = ", ".join(dict.fromkeys(_describe(c) for c in bad[:3]))
         return f"holds characters that do not show ({shown}); a name must read as what it is"
@@ -88,8 +89,20 @@ def odd_characters(name: str) -> str | None:
     return None
 
 
+def fold(name: str, *, separators: bool = False) -> str:
+    """The one loose comparison of names: case folded, white space trimmed and each run of it one space.
+
+    With ``separators``, ``_`` and ``-`` count as white space too (``traffic_sign`` meets
+    ``Traffic Sign``): how the analyses match class names across datasets. (MSeg's naive
+    taxonomy is not a fold: it is MSeg's own rule, ``str.lower()``, kept in tools/naive.py.)
+    """
+    text = name.casefold()
+    if separators:
+        text = text.replace("_", " ").replace("-", " ")
+    return " ".join(text.split())
+
+
 def skeleton(name: str) -> str:
-    """What a name looks like: NFKC, look-alikes to Latin, case-folded, white space collapsed."""
+    """What a name looks like: NFKC, look-alikes to Latin, then :func:`fold`."""
     text = unicodedata.normalize("NFKC", name)
-    text = "".join(CONFUSABLES.get(c, c) for c in text)
-    return " ".join(text.casefold().split())
+    return fold("".join(CONFUSABLES.get(c, c) for c in text))

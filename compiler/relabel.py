@@ -24,17 +24,14 @@ The importer of the MSeg reference's ``relabeled_data/`` (``unitax import-relabe
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
-from . import load, rules, schema
-from .emit import tables as emit
+from . import load, registry, rules, schema
 from .errors import Problem
 from .load import Document
 from .model import UNIVERSAL, LabelSpace, Model
@@ -42,24 +39,12 @@ from .model import UNIVERSAL, LabelSpace, Model
 RELABEL_DIR = "relabel"
 INDEX_FILE = "relabel.json"
 TABLE_DIR = "tables/relabel"
-SCHEMA_FILE = "relabel.schema.json"
 MAX_SEGMENT_ID = 2**32 - 1  # COCO panoptic ids (R + 256 G + 256^2 B) reach 2^24
 
-RULES: dict[str, str] = {
-    "relabel-file-name": "a relabel file is named after the dataset it relabels",
-    "unknown-dataset": "a relabel file names a dataset that is not declared",
-    "unknown-alias": "a record names a dataset that is neither its file's dataset nor one of its aliases",
-    "alias-conflict": "an alias is claimed by two relabel files, or names a declared dataset not remapped into this one",
-    "unknown-class": "a record's from or to is not a universal class",
-    "class-not-in-dataset": "a record's from or to is a universal class that the dataset does not have",
-    "duplicate-file": "two relabel files name one dataset (by extension, case or Unicode normalisation)",
-    "segment-file": "a record's segment file is missing, unreadable, outside its folder, or named twice",
-    "stray-segment-file": "a segment file under relabel/ that no record names",
-    "stray-file": "a file under relabel/ that is neither a relabel file nor a segment file (warning)",
-    "segment-syntax": "a line of a segment file is not '<image key>\\t<segment id>'",
-    "empty-segment-list": "a segment file lists no segment",
-    "segment-twice": "a segment is moved by more than one record (or listed twice)",
-}
+#: the rules of this stage (ids, descriptions: compiler/registry.py), and the loader's file
+#: rules it reports for files under relabel/
+RULES: dict[str, str] = {**registry.of_stage("relabel"), **{k: v for k, v in registry.of_stage("load").items()
+                                                              if k in ("duplicate-file", "stray-file")}}
 
 # Bytes a segment file may hold besides the tab and newline that separate fields: image keys
 # are relative paths of letters, digits, '_', '.', '-' (no spaces); segment ids are digits.
@@ -112,26 +97,9 @@ def spec_files(root: Path) -> list[tuple[str, Path]]:
                   if kind == "file" and (rel.endswith(".tsv") if rel.count("/") >= 2 else load.is_spec_name(rel)))
 
 
-@lru_cache(maxsize=4)
-def _validator(schema_path: str) -> Any:
-    s = json.loads(Path(schema_path).read_text("utf-8"))
-    schema.Draft202012Validator.check_schema(s)
-    return schema.Draft202012Validator(s)
-
-
-def _schema_path(root: Path) -> Path:
-    own = Path(root) / "schemas" / SCHEMA_FILE
-    return own if own.is_file() else schema.REPO_SCHEMAS / SCHEMA_FILE
-
-
 class _Ctx(rules.Reporter):
     def __init__(self) -> None:
         super().__init__(RULES)
-
-
-def _structure(doc: Document, root: Path) -> list[Problem]:
-    """JSON Schema problems of one relabel file, reported like every other spec's."""
-    return schema.validate_structure(doc, root, validator=_validator(str(_schema_path(root))))
 
 
 def _parse_block(raw: bytes) -> tuple[np.ndarray, np.ndarray] | None:
@@ -225,7 +193,7 @@ def _check_doc(ctx: _Ctx, doc: Document, model: Model, claimed: dict[str, Docume
     stem = PurePosixPath(doc.rel).stem
     spaces = model.spaces
     if name not in spaces or name == UNIVERSAL:
-        ctx.add(doc, ("dataset",), "unknown-dataset",
+        ctx.add(doc, ("dataset",), "relabel-unknown-dataset",
                 f"{name!r} is not a declared dataset{rules.suggest(name, sorted(s for s in spaces if s != UNIVERSAL))}")
         return None
     if name != stem:
@@ -246,8 +214,9 @@ def _check_doc(ctx: _Ctx, doc: Document, model: Model, claimed: dict[str, Docume
     return spaces[name]
 
 
-def _check_record(ctx: _Ctx, doc: Document, i: int, rec: dict, space: LabelSpace, universal: LabelSpace) -> bool:
-    """unknown-alias, unknown-class, class-not-in-dataset for one record."""
+def _check_record(ctx: _Ctx, doc: Document, i: int, rec: dict[str, Any], space: LabelSpace,
+                  universal: LabelSpace) -> bool:
+    """unknown-alias, relabel-unknown-class, class-not-in-dataset for one record."""
     ok = True
     name = doc.data["dataset"]
     aliases = doc.data.get("aliases", [])
@@ -263,7 +232,7 @@ def _check_record(ctx: _Ctx, doc: Document, i: int, rec: dict, space: LabelSpace
         if side == "to" and cls == universal.ignore_name:
             continue
         if cls not in universal.index:
-            ctx.add(doc, ("records", i, side), "unknown-class",
+            ctx.add(doc, ("records", i, side), "relabel-unknown-class",
                     f"{side} {cls!r} is not a universal class{rules.suggest(cls, list(universal.names))}")
             ok = False
         elif cls not in space.index:
@@ -339,7 +308,7 @@ def check(root: Path, model: Model) -> tuple[list[DatasetRelabel], list[Problem]
         ctx.problems += probs
         if doc is None:
             continue
-        probs = _structure(doc, root)
+        probs = schema.validate_structure(doc, root)  # relabel.schema.json, like every spec's
         ctx.problems += probs
         if not probs:
             docs.append(doc)
@@ -485,13 +454,13 @@ def _build(ctx: _Ctx, space: LabelSpace, universal: LabelSpace, records: list[Re
     width = max(int(np.count_nonzero(k.any(axis=0))) for _, k, _, _, _ in parts)
     images, starts, splits = [], [], {}
     row = seg = 0
-    for split, k, first, si, _ in parts:
-        padded = np.zeros((len(k), width), np.uint8)
-        padded[:, : min(width, k.shape[1])] = k[:, :width]
+    for split, block, first, si, _ in parts:
+        padded = np.zeros((len(block), width), np.uint8)
+        padded[:, : min(width, block.shape[1])] = block[:, :width]
         images.append(padded.view(f"S{width}").ravel())
         starts.append(first + seg)
-        splits[split] = (row, row + len(k))
-        row += len(k)
+        splits[split] = (row, row + len(block))
+        row += len(block)
         seg += len(si)
     return DatasetRelabel(
         dataset=space.name,
@@ -507,39 +476,3 @@ def _build(ctx: _Ctx, space: LabelSpace, universal: LabelSpace, records: list[Re
 
 
 # ----- emit ------------------------------------------------------------------------------------
-
-
-def index_json(relabels: list[DatasetRelabel]) -> dict[str, Any]:
-    """relabel.json: per dataset, its records, split ranges and the table files."""
-    datasets = {}
-    for r in relabels:
-        tables = {}
-        for part, arr in r.arrays().items():
-            tables[part] = {"file": f"{TABLE_DIR}/{r.dataset}.{part}.npy", "dtype": str(arr.dtype),
-                            "shape": list(arr.shape)}
-        datasets[r.dataset] = {
-            "aliases": list(r.aliases),
-            "splits": {s: list(v) for s, v in sorted(r.splits.items())},
-            "images": int(len(r.images)),
-            "segments": int(len(r.segments)),
-            "records": [{"alias": x.alias, "split": x.split, "from": x.src, "to": x.dst, "segments": x.count,
-                         "file": x.segments} for x in r.records],
-            "tables": tables,
-        }
-    return {
-        "header": emit.HEADER,
-        "format": "image keys sorted within each split; segments of row i are segments[starts[i]:starts[i+1]], "
-                  "sorted; classes are universal ids (255: unlabeled); records index the records list",
-        "datasets": datasets,
-    }
-
-
-def render(relabels: list[DatasetRelabel]) -> dict[str, bytes]:
-    """The compiled files (relative to generated/): relabel.json and the arrays; empty without records."""
-    if not relabels:
-        return {}
-    files = {INDEX_FILE: emit.json_bytes(index_json(relabels))}
-    for r in relabels:
-        for part, arr in r.arrays().items():
-            files[f"{TABLE_DIR}/{r.dataset}.{part}.npy"] = emit.npy_bytes(arr)
-    return files

@@ -9,46 +9,28 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import load
+from unitax.format import label_dtype, max_label
+
+from . import load, registry
 from .errors import Problem
-from .names import odd_characters, quote, skeleton
 from .load import Document, JsonPath, format_path
 from .model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
+from .names import fold, odd_characters, quote, skeleton
 
-RULES: dict[str, str] = {
-    "file-name": "a dataset file is named after its dataset, a mapping file <source>_to_<target>.yaml",
-    "duplicate-dataset": "two files declare the same dataset",
-    "duplicate-id": "two classes of one label space share an id",
-    "id-order": "ids are contiguous from 0 and listed in id order",
-    "id-range": "ids fit the label dtype and never equal the ignore id",
-    "duplicate-name": "two classes of one label space share a name",
-    "name-clash": "two class names differ only by case, white space, Unicode normalisation or look-alike characters",
-    "suspicious-name": "a class name holds characters that do not show, is not NFC, or mixes look-alikes into Latin",
-    "duplicate-color": "two classes share a colour: an error for universal classes, a warning for a dataset's",
-    "unknown-dataset": "a mapping names a dataset that is not declared",
-    "unknown-class": "a mapping names a class its label space does not have",
-    "mapped-twice": "a source class is both mapped and ignored",
-    "unmapped-class": "a source class is neither mapped nor ignored",
-    "undecided-target": "a target class is neither fed by a source class nor listed in unfed",
-    "fed-unfed": "a target class listed in unfed is fed by a source class",
-    "missing-mapping": "a train dataset has no mapping to universal, or a test dataset none from it",
-    "cycle": "dataset-to-dataset remaps form a cycle",
-    "self-mapping": "a mapping's source and target are the same",
-    "empty-definition": "a universal class has no definition (warning)",
-    "draft-entry": "a mapping line suggested by `unitax new-dataset` that no person has confirmed yet",
-    "unfed-stale": "unfed says all_others as of N target classes, but a later target class is not fed and not decided",
-}
+#: the rules of this stage (ids, descriptions: compiler/registry.py)
+RULES: dict[str, str] = registry.of_stage("rules")
 
 
 def suggest(name: str, choices: list[str]) -> str:
     """'; did you mean X?' for the closest choice (case, white space, Unicode forms and look-alike
     letters folded first), or ''."""
-    folded = {c.casefold().strip(): c for c in choices}
-    if name.casefold().strip() in folded:
-        return f"; did you mean {quote(folded[name.casefold().strip()])}?"
+    folded = {fold(c): c for c in choices}
+    if fold(name) in folded:
+        return f"; did you mean {quote(folded[fold(name)])}?"
     looks = {skeleton(c): c for c in choices}
     if skeleton(name) in looks:
         return f"; did you mean {quote(looks[skeleton(name)])}?"
@@ -84,7 +66,7 @@ def _space_from(doc: Document) -> LabelSpace:
             for c in d["classes"]
         )
         ignore = d["ignore"]["id"]
-        dtype = d.get("label_dtype") or ("uint8" if ignore == 255 else "uint16")
+        dtype = d.get("label_dtype") or label_dtype(ignore)
         return LabelSpace(UNIVERSAL, "universal", dtype, ignore, d["ignore"]["name"], classes, d.get("description"))
     classes = tuple(ClassDef(c["id"], c["name"], tuple(c["color"]) if "color" in c else None,
                              void=c.get("void", False)) for c in d["classes"])
@@ -97,7 +79,7 @@ def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> bool:
     for one label space. Returns False when a name is suspicious (mappings that name the space
     would only report that name again as unknown)."""
     clean = True
-    limit = 255 if space.label_dtype == "uint8" else 65535
+    limit = max_label(space.label_dtype)
     if space.ignore > limit:
         ctx.add(doc, ("ignore",), "id-range", f"ignore id {space.ignore} does not fit {space.label_dtype}")
     if space.name == UNIVERSAL and len(space.classes) > 255 and space.label_dtype == "uint8":
@@ -147,8 +129,8 @@ def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> bool:
                     f"class name {quote(c.name)} is used twice (ids {space.classes[seen_names[c.name]].id} and {c.id})")
             continue
         seen_names[c.name] = i
-        key = " ".join(c.name.casefold().split())
-        nkey = " ".join(unicodedata.normalize("NFKC", c.name).casefold().split())
+        key = fold(c.name)
+        nkey = fold(unicodedata.normalize("NFKC", c.name))
         skey = skeleton(c.name)
         if key in folded:
             ctx.add(doc, p + ("name",), "name-clash",
@@ -211,7 +193,8 @@ def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], br
             ok = False
             continue
         if s in seen:
-            ctx.add(doc, ("ignore", i), "mapped-twice", f"{quote(s)} is both mapped (to {quote(d['map'][s])}) and ignored")
+            ctx.add(doc, ("ignore", i), "mapped-twice",
+                    f"{quote(s)} is both mapped (to {quote(d['map'][s])}) and ignored")
             ok = False
             continue
         seen[s] = "ignore"
@@ -251,11 +234,13 @@ def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], br
     for c in dst.real_classes:
         if c.name not in listed:
             ctx.add(doc, ("unfed",), "undecided-target",
-                    f"{dst.name} class {quote(c.name)} (id {c.id}) is fed by no {src.name} class and not listed in unfed")
+                    f"{dst.name} class {quote(c.name)} (id {c.id}) is fed by no {src.name} class "
+                    "and not listed in unfed")
             ok = False
     if not ok:
         return None
-    return Mapping(src.name, dst.name, tuple(sorted(pairs)), tuple(sorted(ignored)), tuple(sorted(unfed)), d.get("note"))
+    return Mapping(src.name, dst.name, tuple(sorted(pairs)), tuple(sorted(ignored)), tuple(sorted(unfed)),
+                   d.get("note"))
 
 
 def _all_others(ctx: Reporter, doc: Document, src: LabelSpace, dst: LabelSpace, pairs: list[tuple[int, int]],
@@ -281,7 +266,7 @@ def _all_others(ctx: Reporter, doc: Document, src: LabelSpace, dst: LabelSpace, 
 
 
 def rule_roles(ctx: Reporter, docs: dict[str, Document], mappings: dict[tuple[str, str], Any],
-               broken: set[str] = frozenset()) -> None:
+               broken: AbstractSet[str] = frozenset()) -> None:
     """missing-mapping: train datasets map to universal, test datasets are mapped from it.
 
     A mapping file that exists but failed to load (``mappings/<stem>`` in ``broken``) has its
@@ -338,7 +323,7 @@ def rule_cycles(ctx: Reporter, mapping_docs: dict[tuple[str, str], Document]) ->
             visit(n)
 
 
-def check(docs: list[Document], broken: set[str] = frozenset()) -> tuple[Model | None, list[Problem]]:
+def check(docs: list[Document], broken: AbstractSet[str] = frozenset()) -> tuple[Model | None, list[Problem]]:
     """Run every semantic rule; returns the model (None if any error) and all problems.
 
     Args:
@@ -363,7 +348,8 @@ def check(docs: list[Document], broken: set[str] = frozenset()) -> tuple[Model |
             if name == UNIVERSAL:
                 ctx.add(doc, ("name",), "duplicate-dataset", "'universal' is reserved for the universal taxonomy")
             elif name in datasets:
-                ctx.add(doc, ("name",), "duplicate-dataset", f"dataset {quote(name)} is also declared in {datasets[name].file}")
+                ctx.add(doc, ("name",), "duplicate-dataset",
+                        f"dataset {quote(name)} is also declared in {datasets[name].file}")
             else:
                 datasets[name] = doc
         elif doc.rel.startswith("mappings/"):

@@ -11,15 +11,19 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any, cast
 
-from jsonschema import Draft202012Validator as _Draft202012, ValidationError, validators
+from jsonschema import Draft202012Validator as _Draft202012
+from jsonschema import ValidationError, validators
 from referencing import Registry, Resource
 
 from .errors import Problem
 from .load import Document, format_path
+
 
 @lru_cache(maxsize=64)
 def _ecma(pattern: str) -> re.Pattern[str]:
@@ -28,7 +32,7 @@ def _ecma(pattern: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
 
 
-def _pattern(validator: object, pattern: str, instance: object, schema: object):  # noqa: ARG001
+def _pattern(validator: object, pattern: str, instance: object, schema: object) -> Iterator[ValidationError]:  # noqa: ARG001, E501
     if isinstance(instance, str) and not _ecma(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
@@ -39,9 +43,12 @@ Draft202012Validator = validators.extend(_Draft202012, type_checker=_Draft202012
     "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool)),
     validators={"pattern": _pattern})
 
+#: a validator of the class above (a variable, not a type, to mypy)
+SchemaValidator = Any
+
 SCHEMA_NAMES = ("universal", "dataset", "mapping")
 # package data of unitax.compiler: installed with it by `pip install`
-REPO_SCHEMAS = resources.files(__package__).joinpath("schemas")
+REPO_SCHEMAS = Path(str(resources.files(__package__).joinpath("schemas")))
 
 
 def schema_dir(root: Path) -> Path:
@@ -51,7 +58,7 @@ def schema_dir(root: Path) -> Path:
 
 
 @lru_cache(maxsize=8)
-def _validators(directory: str) -> dict[str, Draft202012Validator]:
+def _validators(directory: str) -> dict[str, SchemaValidator]:
     schemas = {n: json.loads((Path(directory) / f"{n}.schema.json").read_text("utf-8")) for n in SCHEMA_NAMES}
     registry = Registry().with_resources(
         (s["$id"], Resource.from_contents(s)) for s in schemas.values()
@@ -75,7 +82,7 @@ def _inline(node: object, base: str, registry: Registry) -> object:
         target = registry.resolver(base_uri=uri).lookup(f"{uri}#{fragment}").contents
         rest = {k: v for k, v in node.items() if k != "$ref"}
         resolved = _inline(target, uri, registry)
-        return {**resolved, **rest} if rest else resolved
+        return {**cast(dict[str, Any], resolved), **rest} if rest else resolved
     return {k: (_inline(v, base, registry) if k != "$defs" else v) for k, v in node.items()}
 
 
@@ -83,7 +90,26 @@ def kind_of(doc: Document) -> str:
     """Which schema a spec file answers to, from where it lives."""
     if doc.rel == "universal.yaml":
         return "universal"
+    if doc.rel.startswith("relabel/"):
+        return "relabel"
     return "dataset" if doc.rel.startswith("datasets/") else "mapping"
+
+
+#: the schema of relabel files; a spec folder's own ``schemas/`` may hold one without the others
+RELABEL_SCHEMA = "relabel.schema.json"
+
+
+@lru_cache(maxsize=4)
+def _relabel_validator(schema_path: str) -> SchemaValidator:
+    s = json.loads(Path(schema_path).read_text("utf-8"))
+    Draft202012Validator.check_schema(s)
+    return Draft202012Validator(s)
+
+
+def relabel_validator(root: Path) -> SchemaValidator:
+    """The validator of relabel files under ``root``: its own ``schemas/relabel.schema.json``, else the package's."""
+    own = Path(root) / "schemas" / RELABEL_SCHEMA
+    return _relabel_validator(str(own if own.is_file() else REPO_SCHEMAS / RELABEL_SCHEMA))
 
 
 def _short(value: object, limit: int = 80) -> str:
@@ -102,9 +128,11 @@ def _first_repeat(items: object) -> tuple[int, int] | None:
     return None
 
 
-def validate_structure(doc: Document, root: Path, validator: Draft202012Validator | None = None) -> list[Problem]:
+def validate_structure(doc: Document, root: Path, validator: SchemaValidator | None = None) -> list[Problem]:
     """Validate one document against its schema (or ``validator``); returns problems (empty when valid)."""
-    validator = validator if validator is not None else _validators(str(schema_dir(root)))[kind_of(doc)]
+    if validator is None:
+        kind = kind_of(doc)
+        validator = relabel_validator(root) if kind == "relabel" else _validators(str(schema_dir(root)))[kind]
     problems = []
     for err in validator.iter_errors(doc.data):
         if err.validator == "oneOf" and err.context:  # e.g. unfed: a list, or {all_others, as_of}
@@ -144,11 +172,12 @@ def validate_structure(doc: Document, root: Path, validator: Draft202012Validato
             msg = f"{_short(err.instance)} is none of the allowed forms ({forms})"
         elif err.validator in ("enum", "const"):
             msg = f"{_short(err.instance)} is not one of {err.validator_value!r}"
-        elif err.validator == "uniqueItems" and _first_repeat(err.instance):
-            i, j = _first_repeat(err.instance)
+        elif err.validator == "uniqueItems" and (repeat := _first_repeat(err.instance)):
+            i, j = repeat
             path += (j,)
             msg = f"{_short(err.instance[j])} is listed twice (first at {format_path(path[:-1] + (i,))})"
         else:
-            msg = err.message if len(err.message) < 200 else f"{_short(err.instance)}: fails {err.validator!r} = {_short(err.validator_value)}"
+            msg = (err.message if len(err.message) < 200
+                   else f"{_short(err.instance)}: fails {err.validator!r} = {_short(err.validator_value)}")
         problems.append(Problem(doc.file, doc.line(path), format_path(path), f"schema-{err.validator}", msg))
     return problems

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .analysis import back_maps
-from .model import Mapping, Model, LabelSpace
+from .model import LabelSpace, Mapping, Model
 
 
 def lookup_table(mapping: Mapping, src: LabelSpace, dst: LabelSpace) -> np.ndarray:

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from .errors import IntegrityError
+from .format import FORMAT_VERSION, is_table_entry
 
-FORMAT_VERSION = 1
 #: the most bytes a manifest may hold (the MSeg build's is ~70 KiB)
 MANIFEST_LIMIT = 16 << 20
 
@@ -126,13 +126,9 @@ def _check_structure(t: Any, where: Path) -> None:
         return (isinstance(s, dict) and isinstance(s.get("names"), list) and all(isinstance(n, str) for n in s["names"])
                 and type(s.get("ignore")) is int and isinstance(s.get("role"), str))
 
-    def table(e: Any) -> bool:
-        return (isinstance(e, dict) and isinstance(e.get("file"), str) and isinstance(e.get("dtype"), str)
-                and isinstance(e.get("shape"), list) and all(type(n) is int for n in e["shape"]))
-
     ok = (isinstance(t, dict) and space(t.get("universal")) and isinstance(t.get("datasets"), dict)
           and all(space(s) for s in t["datasets"].values()) and isinstance(t.get("tables"), dict)
-          and all(table(e) and (not k.startswith("remap/") or (isinstance(e.get("source"), str)
+          and all(is_table_entry(e) and (not k.startswith("remap/") or (isinstance(e.get("source"), str)
                                                               and isinstance(e.get("target"), str)))
                   for k, e in t["tables"].items()))
     if not ok:

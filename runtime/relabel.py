@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .errors import IntegrityError, LabelError, UnknownDatasetError
+from .format import is_table_entry, label_dtype
 from .loader import Compiled, _parse_npy, _read_verified
 
 INDEX_FILE = "relabel.json"
@@ -132,7 +133,9 @@ def load_relabel(compiled: Compiled, index: dict[str, Any], dataset: str,
     files = compiled.manifest["files"]
     arrays = {}
     for part in PARTS:
-        t = entry["tables"][part]
+        t = entry.get("tables", {}).get(part) if isinstance(entry, dict) else None
+        if not is_table_entry(t):
+            raise IntegrityError(f"{compiled.path / INDEX_FILE}: the {part} table of {dataset} is missing or malformed")
         if t["file"] not in files:
             raise IntegrityError(f"{compiled.path / 'manifest.json'}: does not list {t['file']}")
         data = _read_verified(compiled.path, t["file"], files[t["file"]])
@@ -146,7 +149,7 @@ def load_relabel(compiled: Compiled, index: dict[str, Any], dataset: str,
                              "do not fit together")
     # Records name universal classes; the relabeled dataset's classes carry the same names.
     index_of = {n: i for i, n in enumerate(names)}
-    lut = np.full(256, ignore, dtype=np.uint16 if ignore > 255 else np.uint8)
+    lut = np.full(256, ignore, dtype=label_dtype(ignore))
     for u, n in enumerate(universal_names):
         if n in index_of:
             lut[u] = index_of[n]

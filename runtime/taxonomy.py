@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import operator
 import os
+from collections import deque
+from collections.abc import Sequence
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import numpy as np
 from . import remap as _k
 from .errors import IntegrityError, LabelError, UnitaxError, UnknownDatasetError
 from .evaluate import Evaluator, check_convention
+from .format import label_dtype, lut_size
 from .loader import Compiled, read_compiled
 
 UNIVERSAL = "universal"
@@ -238,6 +242,61 @@ class Taxonomy:
             have = ", ".join(f"{a}->{b}" for a, b in self.remaps)
             raise UnknownDatasetError(f"no compiled remap {src} -> {dst}; compiled: {have}") from None
 
+    @cached_property
+    def _edges(self) -> dict[str, list[tuple[str, np.ndarray]]]:
+        """Every compiled table as an edge between label spaces: name -> [(name it leads to, table)], sorted."""
+        edges: dict[str, list[tuple[str, np.ndarray]]] = {}
+        for k, e in sorted(self._c.taxonomy["tables"].items()):
+            kind, _, name = k.partition("/")
+            if kind == "remap":
+                edges.setdefault(e["source"], []).append((e["target"], self._tables[k]))
+            elif kind == "to_universal":
+                edges.setdefault(name, []).append((UNIVERSAL, self._tables[k]))
+            elif kind == "from_universal":
+                edges.setdefault(UNIVERSAL, []).append((name, self._tables[k]))
+        for v in edges.values():
+            v.sort(key=lambda e: e[0])
+        return edges
+
+    def route(self, source: str, target: str) -> tuple[str, ...]:
+        """The shortest chain of compiled tables from ``source`` to ``target``: label space names, both ends.
+
+        Ties go to the alphabetically first label space; ``(source,)`` when they are the same.
+        Used by :class:`unitax.RemapLabels` and ``unitax remap-dir`` alike.
+        """
+        self._space(source), self._space(target)
+        if source == target:
+            return (source,)
+        prev: dict[str, str] = {source: ""}
+        queue = deque([source])
+        while queue:
+            a = queue.popleft()
+            for b, _ in self._edges.get(a, []):
+                if b not in prev:
+                    prev[b] = a
+                    if b == target:
+                        path = [b]
+                        while path[-1] != source:
+                            path.append(prev[path[-1]])
+                        return tuple(path[::-1])
+                    queue.append(b)
+        reach = sorted(set(prev) - {source})
+        raise UnknownDatasetError(f"no chain of compiled tables leads from {source} to {target}"
+                                  + (f"; from {source} one reaches: {', '.join(reach)}" if reach else ""))
+
+    def chain_lut(self, path: Sequence[str]) -> np.ndarray:
+        """One lookup table for a chain of label spaces (a :meth:`route`); the identity for one space."""
+        first = path[0]
+        ignore = self.ignore_index(first)
+        lut = np.full(lut_size(ignore), ignore, dtype=label_dtype(ignore))
+        lut[: len(self.names(first))] = np.arange(len(self.names(first)))
+        for a, b in pairwise(path):
+            step = dict(self._edges.get(a, [])).get(b)
+            if step is None:
+                raise UnknownDatasetError(f"no compiled table leads from {a} to {b}")
+            lut = step[lut]  # every table covers its source dtype's whole range, ignore included
+        return np.ascontiguousarray(lut)
+
     def groups(self, test_dataset: str) -> tuple[np.ndarray, ...]:
         """For each test class, the universal ids that sum into it."""
         g = self._groups.get(test_dataset)
@@ -294,7 +353,7 @@ class Taxonomy:
                     f"label values outside {space}'s ids 0..{n - 1} (and ignore {ignore}): {shown}; "
                     "pass out_of_range='ignore' to send them to ignore")
             arr = np.where((arr < 0) | ((arr >= n) & (arr != ignore)), ignore, arr).astype(
-                np.uint8 if ignore == 255 and n <= 256 else np.uint16)  # uint16 ids with ignore 255: naive layout
+                label_dtype(ignore) if n <= 256 else np.uint16)  # uint16 ids with ignore 255: naive layout
         if arr.dtype == np.uint16 and lut.shape[0] == 256:
             wide = self._padded.get(key)
             if wide is None:

@@ -8,6 +8,7 @@ taxonomy once, on first use.
 from __future__ import annotations
 
 import os
+from itertools import pairwise
 from typing import Any
 
 _loaded: dict[str | None, Any] = {}
@@ -25,8 +26,9 @@ def _taxonomy(path: str | None) -> Any:
 class RemapLabels:
     """Callable that remaps a label map (numpy array or torch tensor) from ``source`` to ``target``.
 
-    ``target`` is ``"universal"`` (default), a test dataset (labels are first mapped to
-    universal) or a dataset with a compiled remap from ``source``.
+    ``target`` is ``"universal"`` (default) or any label space a chain of compiled tables
+    reaches from ``source``: the shortest, :meth:`unitax.Taxonomy.route` (a test dataset through
+    universal, a dataset through its compiled remap).
 
         ds = MyDataset(..., target_transform=unitax.RemapLabels("ade20k-150"))
     """
@@ -35,22 +37,21 @@ class RemapLabels:
                  out_of_range: str = "raise"):
         self.source, self.target, self.out_of_range = source, target, out_of_range
         self.path = None if path is None else os.fspath(path)
-        tax = _taxonomy(self.path)  # fail now, in the main process, on unknown names
-        if target == "universal" or target in tax.test_datasets:
-            tax.lut(source)
-            if target != "universal":
-                tax.test_lut(target)
-        else:
-            tax.remap_lut(source, target)
+        tax = _taxonomy(self.path)  # fail now, in the main process, on unknown names or no route
+        self.route = tax.route(source, target)  # the runtime's one route, as `unitax remap-dir` takes it
 
     def __repr__(self) -> str:
         return f"RemapLabels({self.source!r}, {self.target!r})"
 
     def __call__(self, label: Any) -> Any:
         tax = _taxonomy(self.path)
-        if self.target == "universal":
-            return tax.to_universal(label, self.source, out_of_range=self.out_of_range)
-        if self.target in tax.test_datasets:
-            u = tax.to_universal(label, self.source, out_of_range=self.out_of_range)
-            return tax.to_test_labels(u, self.target)
-        return tax.remap(label, self.source, self.target, out_of_range=self.out_of_range)
+        out_of_range = self.out_of_range  # only the first step can meet values outside its space
+        for a, b in pairwise(self.route):
+            if b == "universal":
+                label = tax.to_universal(label, a, out_of_range=out_of_range)
+            elif a == "universal":
+                label = tax.to_test_labels(label, b)
+            else:
+                label = tax.remap(label, a, b, out_of_range=out_of_range)
+            out_of_range = "raise"
+        return label

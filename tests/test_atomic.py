@@ -131,10 +131,10 @@ def assert_recovers(out: Path, builds: dict, expect: str) -> None:
     lines = r.stderr.splitlines()
     for folder in left:
         assert f"{folder}: left by an interrupted compile (the previous {out} is intact); run `unitax compile` " \
-               "to clean up" in lines
+               "to clean up [interrupted-compile]" in lines
     if state == "old":
-        assert f"{out} is stale ({len(build.stale_files(builds['new'], out))} file(s)): run `make compile` " \
-               "(unitax compile)" in lines
+        assert f"{out}: is stale ({len(build.stale_files(builds['new'], out))} file(s)): run `make compile` " \
+               "(unitax compile) [stale-output]" in lines
     assert r.exit_code == (1 if left or state == "old" else 0), r.output
 
     # The next compile removes the leftovers, also when it has nothing to write (state "new").

@@ -397,8 +397,8 @@ def test_cli_evaluate_universal_labels_and_errors(tmp_path, tax):
     assert got["convention"] == "standard" and got["classes"][0]["accuracy"] == 1.0
     _png(tmp_path / "gt" / "y.png", gt)
     r = CliRunner().invoke(main, ["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "-d", "cityscapes-19"])
-    assert r.exit_code == 1 and "y.png" in r.output and "no prediction" in r.output
+    assert r.exit_code == 2 and "y.png" in r.output and "no prediction" in r.output
     (tmp_path / "gt" / "y.png").unlink()
     _png(tmp_path / "pred" / "x.png", np.array([[0, 40, 0]], np.uint8))
     r = CliRunner().invoke(main, ["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "-d", "cityscapes-19"])
-    assert r.exit_code == 1 and "x.png" in r.output and "40" in r.output
+    assert r.exit_code == 2 and "x.png" in r.output and "40" in r.output

@@ -241,25 +241,25 @@ def test_overwrite_rules(tmp_path):
     r = cli("export", "cityscapes", "-o", str(out))
     assert r.exit_code == 0 and "unchanged" in r.output
     r = cli("export", "cityscapes", "--space", "kitti-19", "-o", str(out))
-    assert r.exit_code == 1 and "--force" in r.output
+    assert r.exit_code == 2 and "--force" in r.output
     r = cli("export", "cityscapes", "--space", "kitti-19", "-o", str(out), "--force")
     assert r.exit_code == 0 and "kitti-19" in out.read_text()
     mine = tmp_path / "mine.py"
     mine.write_text("print('my own code')\n")
     for extra in ([], ["--force"]):
         r = cli("export", "cityscapes", "-o", str(mine), *extra)
-        assert r.exit_code == 1 and "not written by `unitax export`" in r.output
+        assert r.exit_code == 2 and "not written by `unitax export`" in r.output
         assert mine.read_text() == "print('my own code')\n"
     cfg = tmp_path / "config.json"
     cfg.write_text('{"id2label": {}}')
-    assert cli("export", "huggingface", "-o", str(cfg), "--force").exit_code == 1
+    assert cli("export", "huggingface", "-o", str(cfg), "--force").exit_code == 2
     assert cli("export", "huggingface", "-o", str(tmp_path / "h.json")).exit_code == 0
     assert cli("export", "huggingface", "--space", "kitti-19", "-o", str(tmp_path / "h.json"), "--force").exit_code == 0
     (tmp_path / "link.py").symlink_to(out)
     r = cli("export", "cityscapes", "-o", str(tmp_path / "link.py"), "--force")
-    assert r.exit_code == 1 and "not a plain file" in r.output
+    assert r.exit_code == 2 and "not a plain file" in r.output
     r = cli("export", "cityscapes", "-o", str(tmp_path / "nope" / "x.py"))
-    assert r.exit_code == 1 and "no such folder" in r.output
+    assert r.exit_code == 2 and "no such folder" in r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "h.json", "link.py", "meta.py", "mine.py"]
 
 
@@ -267,7 +267,7 @@ def test_unknown_format_and_space():
     r = cli("export", "onnx", "-o", "x.json")
     assert r.exit_code == 2 and "'onnx' is not one of" in r.output
     r = cli("export", "huggingface", "--space", "ade20k", "-o", "x.json")
-    assert r.exit_code == 1 and "unknown dataset 'ade20k'" in r.output and "ade20k-150" in r.output
+    assert r.exit_code == 2 and "unknown dataset 'ade20k'" in r.output and "ade20k-150" in r.output
 
 
 def test_hostile_class_names_stay_data(tmp_path):
@@ -300,4 +300,4 @@ def test_compiled_option_reads_that_build(tax, tmp_path):
     assert r.exit_code == 0, r.output
     assert out.read_bytes() == export.render(tax, "huggingface", "kitti-19")
     r = cli("export", "huggingface", "--compiled", str(tmp_path), "-o", str(tmp_path / "b.json"))
-    assert r.exit_code == 1 and "Error:" in r.output and not (tmp_path / "b.json").exists()
+    assert r.exit_code == 2 and "unitax export:" in r.output and not (tmp_path / "b.json").exists()

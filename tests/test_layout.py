@@ -1,6 +1,10 @@
 """The three rooms and the rule of imports, read statically from every module's import statements.
 
-- ``compiler/`` (``unitax.compiler``, the pipeline) imports neither the tools nor the runtime;
+- ``compiler/`` (``unitax.compiler``, the pipeline) imports neither the tools nor the runtime, with
+  one exception: ``unitax.format`` (runtime/format.py), the build-format contract between writer
+  and reader (format version, label dtype of an ignore value, table index entries). It is a leaf
+  (numpy and the standard library, nothing else of unitax), and the compiler importing it is what
+  keeps the two sides from holding diverging copies;
 - ``runtime/`` (``unitax``) imports neither the compiler nor the tools, nor yaml/jinja2/click
   (nor the compiler's other dependencies): it needs numpy and the standard library;
 - ``tools/`` (``unitax.tools``) sits on top and may import both.
@@ -19,6 +23,8 @@ import pytest
 from conftest import ROOT
 
 ROOMS = {"compiler": "unitax.compiler", "tools": "unitax.tools", "runtime": "unitax"}
+#: the one runtime module the compiler may import (see the module docstring)
+CONTRACT = "unitax.format"
 COMPILER_DEPS = {"yaml", "jinja2", "click", "jsonschema", "referencing", "xlsxwriter"}
 
 
@@ -74,8 +80,16 @@ def test_relative_imports_resolve():
 def test_the_compiler_imports_neither_tools_nor_runtime():
     rooms = room_imports("compiler")
     assert len(rooms) > 10
-    bad = {f: sorted(m for m in mods if under(m, "unitax.tools") or is_runtime(m)) for f, mods in rooms.items()}
+    bad = {f: sorted(m for m in mods if under(m, "unitax.tools") or (is_runtime(m) and not under(m, CONTRACT)))
+           for f, mods in rooms.items()}
     assert {f: m for f, m in bad.items() if m} == {}
+
+
+def test_the_format_contract_is_a_leaf():
+    """unitax.format, which the compiler may import, imports nothing but numpy and the standard library."""
+    mods = imports(ROOT / "runtime" / "format.py")
+    assert not [m for m in mods if under(m, "unitax") or m.split(".")[0] in COMPILER_DEPS]
+    assert any(CONTRACT in mods for mods in room_imports("compiler").values())
 
 
 @pytest.mark.parametrize("forbidden", ["compiler", "tools", "deps"])

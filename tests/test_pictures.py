@@ -156,23 +156,23 @@ def test_show_errors(tmp_path):
     _scene(tmp_path)
     lab, photo, out = str(tmp_path / "lab.png"), str(tmp_path / "photo.png"), str(tmp_path / "o.png")
     r = cli("show", photo, "--space", "universal", "-o", out)
-    assert r.exit_code == 1 and "mode RGB does not hold label ids" in r.output
+    assert r.exit_code == 2 and "mode RGB (RGB) holds no label ids" in r.output
     r = cli("show", lab, "--space", "camvid-11", "-o", out)  # sky is 10 in cityscapes-19, fine; 13 is not camvid-11
-    assert r.exit_code == 1 and "outside camvid-11" in r.output
+    assert r.exit_code == 2 and "outside camvid-11" in r.output
     r = cli("show", lab, "--space", "nope", "-o", out)
-    assert r.exit_code == 1 and "unknown dataset" in r.output
+    assert r.exit_code == 2 and "unknown dataset" in r.output
     Image.fromarray(np.zeros((5, 5, 3), np.uint8)).save(tmp_path / "small.png")
     r = cli("show", lab, "--space", "cityscapes-19", "--image", str(tmp_path / "small.png"), "-o", out)
-    assert r.exit_code == 1 and "5 x 5" in r.output
+    assert r.exit_code == 2 and "5 x 5" in r.output
     r = cli("show", lab, "--space", "cityscapes-19", "-o", lab)
-    assert r.exit_code == 1 and "is an input" in r.output
+    assert r.exit_code == 2 and "is an input" in r.output
     assert cli("show", lab, "--space", "cityscapes-19", "-o", out).exit_code == 0
     r = cli("show", lab, "--space", "cityscapes-19", "-o", out)
-    assert r.exit_code == 1 and "--force" in r.output
+    assert r.exit_code == 2 and "--force" in r.output
     assert cli("show", lab, "--space", "cityscapes-19", "-o", out, "--force").exit_code == 0
     (tmp_path / "junk.png").write_bytes(b"not a png")
     r = cli("show", str(tmp_path / "junk.png"), "--space", "universal", "-o", str(tmp_path / "j.png"))
-    assert r.exit_code == 1 and "not an image" in r.output
+    assert r.exit_code == 2 and "not an image" in r.output
 
 
 # ----- confusion_picture --------------------------------------------------------------------

@@ -16,6 +16,7 @@ from hypothesis import given, settings, strategies as st
 import unitax
 from conftest import GENERATED, SPECS
 from unitax.compiler import build, relabel
+from unitax.compiler.emit import relabel as emit_relabel
 from unitax.tools import relabel_import
 from unitax.tools.cli import main
 from unitax.relabel import relabel_segments
@@ -282,14 +283,14 @@ STRAY_B = STRAY_A.replace("/a.tsv", "/sub/b.tsv")
 
 
 @pytest.mark.parametrize("old, new, line, path, rule, message, more", [
-    ("dataset: cityscapes-19-relabeled", "dataset: cityscapes-19-relabelled", 1, "$.dataset", "unknown-dataset",
+    ("dataset: cityscapes-19-relabeled", "dataset: cityscapes-19-relabelled", 1, "$.dataset", "relabel-unknown-dataset",
      "'cityscapes-19-relabelled' is not a declared dataset; did you mean 'cityscapes-19-relabeled'?", []),
     ("alias: cityscapes,", "alias: cityscape,", 4, "$.records[0].alias", "unknown-alias",
      "record names dataset 'cityscape', which is neither cityscapes-19-relabeled nor one of its aliases "
      "(cityscapes-19-relabeled, cityscapes); did you mean 'cityscapes'?", []),
-    ("to: bicyclist", "to: bicyclists", 4, "$.records[0].to", "unknown-class",
+    ("to: bicyclist", "to: bicyclists", 4, "$.records[0].to", "relabel-unknown-class",
      "to 'bicyclists' is not a universal class; did you mean 'bicyclist'?", []),
-    ("from: rider_other, to: unlabeled", "from: unlabeled, to: unlabeled", 5, "$.records[1].from", "unknown-class",
+    ("from: rider_other, to: unlabeled", "from: unlabeled, to: unlabeled", 5, "$.records[1].from", "relabel-unknown-class",
      "from 'unlabeled' is not a universal class", []),
     ("to: bicyclist", "to: bear", 4, "$.records[0].to", "class-not-in-dataset",
      "to 'bear' is a universal class but not a class of cityscapes-19-relabeled", []),
@@ -392,7 +393,7 @@ def test_unitax_check_reports_a_broken_segment_line(tmp_path):
 
 def test_without_relabel_folder_nothing_is_emitted(tmp_path, model):
     assert relabel.check(tmp_path, model) == ([], [])
-    assert relabel.render([]) == {}
+    assert emit_relabel.render([]) == {}
 
 
 def test_import_writes_the_folder_and_refuses_a_bad_reference(tmp_path, reference):

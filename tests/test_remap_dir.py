@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+import unitax
 from conftest import ROOT
 from unitax.tools import remap_dir as rd
 from unitax.tools.cli import main
@@ -66,13 +67,14 @@ def _labels(dst: Path) -> dict[str, bytes]:
 
 
 def test_route_chains_compiled_tables(tax):
-    assert rd.route(tax, CS34, CS19R) == [CS34, CS19, CS19R]
-    assert rd.route(tax, "ade20k-151", "ade20k-150-relabeled") == ["ade20k-151", "ade20k-150", "ade20k-150-relabeled"]
-    assert rd.route(tax, CS34, "universal") == [CS34, "universal"]
-    assert rd.route(tax, CS34, "camvid-11") == [CS34, "universal", "camvid-11"]
-    with pytest.raises(rd.RemapDirError, match="no chain of compiled tables leads from camvid-11 to cityscapes-34"):
-        rd.route(tax, "camvid-11", CS34)
-    lut = rd.compose(tax, [CS34, CS19, CS19R])
+    """Taxonomy.route / chain_lut, the one route remap-dir and RemapLabels take (bundled MSeg build)."""
+    assert tax.route(CS34, CS19R) == (CS34, CS19, CS19R)
+    assert tax.route("ade20k-151", "ade20k-150-relabeled") == ("ade20k-151", "ade20k-150", "ade20k-150-relabeled")
+    assert tax.route(CS34, "universal") == (CS34, "universal")
+    assert tax.route(CS34, "camvid-11") == (CS34, "universal", "camvid-11")
+    with pytest.raises(unitax.UnknownDatasetError, match="no chain of compiled tables leads from camvid-11 to cityscapes-34"):
+        tax.route("camvid-11", CS34)
+    lut = tax.chain_lut([CS34, CS19, CS19R])
     assert (lut == tax.remap_lut(CS19, CS19R)[tax.remap_lut(CS34, CS19)]).all()
 
 
@@ -487,3 +489,18 @@ def test_sunrgbd_records_apply_on_mseg_layout(tmp_path, tax):
             assert (out[sm == s] == c).all()
     r = _cli(src, tmp_path / "o2", "--from", "sunrgbd-37", "--to", sun, "--segments", seg, "--partial", "--no-progress")
     assert r.exit_code == 0 and "(a subset was asked for)" in r.stderr, r.output
+
+
+def test_remap_labels_takes_the_same_route(tmp_path, tax):
+    """RemapLabels follows Taxonomy.route step by step, as remap-dir's chain_lut does (bundled MSeg build)."""
+    for target in (CS19R, "camvid-11"):
+        path = tax.route(CS34, target)
+        tr = unitax.RemapLabels(CS34, target)
+        assert tr.route == path
+        label = np.arange(34, dtype=np.uint8).reshape(2, 17)
+        assert (tr(label) == tax.chain_lut(path)[label]).all()
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    labels = _tree(src, 3)
+    assert _cli(src, dst, "--from", CS34, "--to", CS19R).exit_code == 0
+    tr = unitax.RemapLabels(CS34, CS19R)
+    assert all((_read(dst / rel) == tr(arr)).all() for rel, arr in labels.items())

@@ -5,31 +5,82 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
+from ..compiler import analysis, build, outputs, registry
+from ..compiler.errors import BuildError, CompilerError, Problem, SpecError
+from ..errors import UnitaxError
 from . import importer
-from ..compiler import analysis, build, outputs
-from ..compiler.errors import BuildError, Problem, SpecError
+from .errors import CommandError, ToolError
+
+#: exit statuses: problems found (invalid specs, a stale build, files that failed, a breaking diff)
+PROBLEMS = 1
+#: a command that cannot run as asked: bad arguments, a refused output, an unreadable input
+USAGE = 2
 
 SPECS = click.option("--specs", "specs", type=click.Path(path_type=Path), default=Path("taxonomy"),
                      show_default=True, help="Folder holding universal.yaml, datasets/ and mappings/.")
-OUT = click.option("--out", "out", type=click.Path(path_type=Path), default=Path("generated"),
-                   show_default=True, help="Folder of the compiled output.")
+
+
+class AliasedOption(click.Option):
+    """An option whose first name is the one shown in --help; the later names are hidden aliases
+    that keep older command lines working."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        opts = self.opts
+        self.opts = opts[:1]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = opts
+
+
+#: the compiled folder: ``--compiled`` in every command (``--out`` of check/compile and
+#: ``--taxonomy`` of remap-dir are hidden aliases)
+OUT = click.option("--compiled", "--out", "out", cls=AliasedOption, type=click.Path(path_type=Path),
+                   default=Path("generated"), show_default=True, help="The compiled folder to write or check.")
+
+
+def colour() -> bool:
+    """Whether to colour stderr: on a terminal, unless NO_COLOR is set (https://no-color.org)."""
+    return not os.environ.get("NO_COLOR") and sys.stderr.isatty()
+
+
+def _tag(text: str, severity: str) -> str:
+    return click.style(text, fg="red" if severity == "error" else "yellow", bold=True) if colour() else text
+
+
+def problem_line(p: Problem) -> str:
+    """A Problem as its one line, the severity and rule id coloured on a terminal."""
+    line = str(p)
+    if not colour():
+        return line
+    tag = f"[{p.rule}]"
+    line = line[: -len(tag)] + _tag(tag, p.severity)
+    return line.replace(f"{p.severity}: ", _tag(f"{p.severity}: ", p.severity), 1) if p.severity != "error" else line
 
 
 def _report(problems: list[Problem]) -> None:
     for p in problems:
-        click.echo(str(p), err=True)
+        click.echo(problem_line(p), err=True)
 
 
-def _fail(problems: list[Problem]) -> None:
+def exit_with(code: int, *lines: str) -> NoReturn:
+    """The one way a command ends early: ``lines`` on stderr, then exit ``code`` (PROBLEMS or USAGE)."""
+    for line in lines:
+        click.echo(line, err=True)
+    sys.exit(code)
+
+
+def _fail(problems: list[Problem], nothing_written: bool = True) -> NoReturn:
+    """Report every problem and exit PROBLEMS (1), with a count of errors and warnings."""
     _report(problems)
     n_err = sum(p.severity == "error" for p in problems)
     n_warn = sum(p.severity == "warning" for p in problems)  # accepted ones are not counted
-    click.echo(f"unitax: {n_err} error(s), {n_warn} warning(s); nothing was written", err=True)
-    sys.exit(1)
+    exit_with(PROBLEMS, _tag("unitax:", "error") + f" {n_err} error(s), {n_warn} warning(s)"
+              + ("; nothing was written" if nothing_written else ""))
 
 
 def os_error_line(e: BaseException) -> str | None:
@@ -45,24 +96,24 @@ def os_error_line(e: BaseException) -> str | None:
 
 
 class _Main(click.Group):
-    """The command group; a file that cannot be read or written ends the command with one line
-    naming it (exit 2), never a traceback."""
+    """The command group; every error a command raises on purpose (the tools' ToolError, the
+    compiler's, the runtime's UnitaxError) and a file that cannot be read or written end the
+    command with one line naming it (exit 2), never a traceback; invalid specs exit 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except SpecError as e:
+            _fail(e.problems)
+        except outputs.OutputRefused as e:
+            exit_with(USAGE, f"unitax: refused: {e}")
+        except (ToolError, CompilerError, UnitaxError) as e:
+            exit_with(USAGE, f"unitax {ctx.invoked_subcommand or ctx.info_name}: {e}")
         except (OSError, RuntimeError) as e:
             line = os_error_line(e)
             if line is None:
                 raise
-            name = ctx.invoked_subcommand or ctx.info_name
-            click.echo(f"unitax {name}: {line}", err=True)
-            sys.exit(2)
-
-
-def _refused(e: outputs.OutputRefused) -> None:
-    click.echo(f"unitax: refused: {e}", err=True)
-    sys.exit(2)
+            exit_with(USAGE, f"unitax {ctx.invoked_subcommand or ctx.info_name}: {line}")
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,31 +129,18 @@ def main() -> None:
               help="Also fail when the compiled output differs from what the specs compile to.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
-    """Validate the specs (schema, then named rules) and check that OUT is up to date."""
+    """Validate the specs (schema, then named rules) and check that the compiled folder is up to date."""
     try:
         model, files, warnings = build.render(specs)
     except SpecError as e:
-        _fail(e.problems)
-        return
-    _report(warnings)
+        _fail(e.problems, nothing_written=False)  # check never writes
     open_warnings = [w for w in warnings if w.severity == "warning"]  # not those the specs accept
     if strict and open_warnings:
-        _fail(open_warnings)
-    problems = []
-    if stale and os.path.lexists(out) and not out.is_dir():
-        problems.append(f"{out}: is not a folder (a build is a folder; `unitax compile --out` will not replace a file)")
-    elif stale:
-        for left in build.leftovers(out):
-            problems.append(f"{left}: left by an interrupted compile (the previous {out} is intact); "
-                            "run `unitax compile` to clean up")
-        diffs = build.stale_files(files, out)
-        if diffs:
-            problems += [f"{out}/{d.split(': ', 1)[1]}: {d.split(': ', 1)[0]}" for d in diffs]
-            problems.append(f"{out} is stale ({len(diffs)} file(s)): run `make compile` (unitax compile)")
-    for p in problems:
-        click.echo(p, err=True)
+        _fail(warnings, nothing_written=False)
+    _report(warnings)
+    problems = build.output_problems(files, out) if stale else []
     if problems:
-        sys.exit(1)
+        _fail(problems, nothing_written=False)
     click.echo(f"ok: {len(model.universal.classes)} universal classes, {len(model.datasets)} datasets, "
                f"{len(model.mappings)} mappings; {len(open_warnings)} warning(s)"
                + (f", {len(warnings) - len(open_warnings)} accepted" if len(warnings) > len(open_warnings) else "")
@@ -118,9 +156,9 @@ def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
               help="Compile the naive baseline of the MSeg ablation instead: the union of the train datasets' "
                    "lower-cased class names, into OUT (default generated-naive; never generated/).")
 def compile_cmd(specs: Path, out: Path, naive: bool) -> None:
-    """Validate the specs and write tables, class lists and manifest to OUT (atomically).
+    """Validate the specs and write tables, class lists and manifest to the compiled folder (atomically).
 
-    OUT must be absent, an empty folder or a previous unitax build (its manifest, nothing else);
+    The compiled folder must be absent, an empty folder or a previous unitax build (its manifest, nothing else);
     anything else (a file, a link, the specs, a folder of other files) is refused and left as it is.
     """
     if naive:
@@ -137,13 +175,8 @@ def _build_or_exit(compile_fn: Any, specs: Path, out: Path) -> Any:
     """Run a compile; bad specs exit 1 with every problem, a failed write exits 2. OUT stays as it was."""
     try:
         return compile_fn(specs, out)
-    except SpecError as e:
-        _fail(e.problems)
-    except outputs.OutputRefused as e:
-        _refused(e)
     except BuildError as e:
-        click.echo(f"unitax: build failed: {e}; {out} was left as it was", err=True)
-        sys.exit(2)
+        exit_with(USAGE, f"unitax: build failed: {e}; {out} was left as it was")
 
 
 def _compile_naive(specs: Path, out: Path) -> None:
@@ -155,7 +188,7 @@ def _compile_naive(specs: Path, out: Path) -> None:
             raise outputs.OutputRefused(f"{out}: is where `unitax compile` writes the curated build; "
                                         "give the naive baseline a folder of its own (default generated-naive)")
     except outputs.OutputRefused as e:
-        _refused(e)
+        exit_with(USAGE, f"unitax: refused: {e}")
     result, warned = _build_or_exit(naive.compile_naive, specs, out)
     if warned:
         click.echo("naive taxonomy: " + ", ".join(f"{n} [{rule}] warning(s)" for rule, n in warned.items()), err=True)
@@ -177,26 +210,15 @@ def import_cmd(reference: Path, specs: Path, keep_definitions: bool, definitions
     """Write specs from REFERENCE, a directory laid out like the MSeg reference data."""
     definitions = importer.existing_definitions(specs) if keep_definitions else {}
     if definitions_file is not None:
-        try:
-            definitions.update(importer.read_definitions(definitions_file))
-        except SpecError as e:
-            _fail(e.problems)
-    try:
-        files = importer.render_specs(reference, definitions)
-    except SpecError as e:
-        _fail(e.problems)
-        return
-    try:
-        outputs.check_spec_import(specs, list(files))
-    except outputs.OutputRefused as e:
-        _refused(e)
+        definitions.update(importer.read_definitions(definitions_file))
+    files = importer.render_specs(reference, definitions)
+    outputs.check_spec_import(specs, list(files))
     importer.write_specs(files, specs)
     _, problems = build.check_specs(specs)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         _report(errors)
-        click.echo(f"unitax: imported specs do not validate ({len(errors)} error(s))", err=True)
-        sys.exit(1)
+        exit_with(PROBLEMS, f"unitax: imported specs do not validate ({len(errors)} error(s))")
     click.echo(f"wrote {len(files)} spec files to {specs}")
 
 
@@ -211,22 +233,14 @@ def import_relabel_cmd(reference: Path, specs: Path) -> None:
     from ..compiler import relabel
     from . import relabel_import
 
-    try:
-        outputs.check_relabel_import(specs, relabel.RELABEL_DIR)
-    except outputs.OutputRefused as e:
-        _refused(e)
-    try:
-        files = relabel_import.render_reference(reference)
-    except SpecError as e:
-        _fail(e.problems)
-        return
+    outputs.check_relabel_import(specs, relabel.RELABEL_DIR)
+    files = relabel_import.render_reference(reference)
     relabel_import.write_specs(files, specs)
     try:
         build.render(specs)
     except SpecError as e:
         _report(e.errors)
-        click.echo(f"unitax: imported specs do not validate ({len(e.errors)} error(s))", err=True)
-        sys.exit(1)
+        exit_with(PROBLEMS, f"unitax: imported specs do not validate ({len(e.errors)} error(s))")
     n = sum(rel.endswith(".tsv") for rel in files)
     click.echo(f"wrote {len(files) - n} relabel files and {n} segment lists to {specs}/{relabel.RELABEL_DIR}")
 
@@ -257,32 +271,27 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
 
     import unitax
 
-    try:
-        ev = unitax.load(compiled).evaluator(dataset, convention=convention)
-    except unitax.UnitaxError as e:
-        raise click.ClickException(str(e)) from None
+    ev = unitax.load(compiled).evaluator(dataset, convention=convention)
     from .remap_dir import _walk
 
     found, problems, _ = _walk(gt_dir, "*.png")  # symlinked folders followed once each
     if problems:
-        raise click.ClickException("; ".join(f"{gt_dir / o.rel}: {o.reason}" for o in problems[:5])
+        raise CommandError("; ".join(f"{gt_dir / o.rel}: {o.reason}" for o in problems[:5])
                                    + (f" ... ({len(problems)} in all)" if len(problems) > 5 else ""))
     gts = [Path(r) for r in found]
     if not gts:
-        raise click.ClickException(f"{gt_dir}: no .png files")
+        raise CommandError(f"{gt_dir}: no .png files")
     lacking = [rel.as_posix() for rel in gts if not (pred_dir / rel).is_file()]
     if lacking:
-        raise click.ClickException(f"{len(lacking)} ground-truth file(s) have no prediction in {pred_dir}: "
+        raise CommandError(f"{len(lacking)} ground-truth file(s) have no prediction in {pred_dir}: "
                                    + ", ".join(lacking[:10]) + (" ..." if len(lacking) > 10 else ""))
-    from .labelio import LabelFileError, read_label
+    from .labelio import read_label
 
     for rel in gts:
         try:
             ev.update(read_label(pred_dir / rel), read_label(gt_dir / rel), pred_space=pred_space)
-        except LabelFileError as e:
-            raise click.ClickException(str(e)) from None
         except unitax.UnitaxError as e:
-            raise click.ClickException(f"{pred_dir / rel} vs {gt_dir / rel}: {e}") from None
+            raise CommandError(f"{pred_dir / rel} vs {gt_dir / rel}: {e}") from None
     result = ev.result()
     if fmt == "json":
         click.echo(json.dumps({"dataset": dataset, "images": len(gts), **result.as_dict()}, indent=1))
@@ -322,8 +331,9 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
 @click.option("--partial", is_flag=True, help="SRC holds only part of the dataset: relabel records that match no file "
                                              "are reported, not an error.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress line on stderr.")
-@click.option("--taxonomy", "compiled", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A compiled taxonomy folder [default: the bundled build].")
+@click.option("--compiled", "--taxonomy", "compiled", cls=AliasedOption,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder written by `unitax compile` (default: the bundled taxonomy).")
 def remap_dir_cmd(src: Path, dst: Path, source: str, target: str, segments: Path | None,
                   relabel_dataset: str | None, split: str | None, workers: int | None, scheduler: str | None,
                   pattern: str, key_suffix: str | None, output: str, compress_level: int, overwrite: bool,
@@ -337,14 +347,10 @@ def remap_dir_cmd(src: Path, dst: Path, source: str, target: str, segments: Path
 
     from . import remap_dir as rd
 
-    try:
-        tax = unitax.load(compiled)
-        plan = rd.plan(tax, src, dst, source, target, segments=segments, relabel_dataset=relabel_dataset,
-                       split=split, pattern=pattern, key_suffix=key_suffix or rd.DEFAULT_KEY_SUFFIX,
-                       output=output, overwrite=overwrite, compress_level=compress_level, partial=partial)
-    except (rd.RemapDirError, unitax.UnitaxError) as e:
-        click.echo(f"unitax remap-dir: {e}", err=True)
-        sys.exit(2)
+    tax = unitax.load(compiled)  # its errors and RemapDirError: one line, exit 2 (see _Main)
+    plan = rd.plan(tax, src, dst, source, target, segments=segments, relabel_dataset=relabel_dataset,
+                   split=split, pattern=pattern, key_suffix=key_suffix or rd.DEFAULT_KEY_SUFFIX,
+                   output=output, overwrite=overwrite, compress_level=compress_level, partial=partial)
     for note in plan.notes:
         click.echo(f"note: {note}", err=True)
     where = f"the Dask cluster at {scheduler}" if scheduler else f"{workers or os.cpu_count()} local worker(s)"
@@ -356,8 +362,7 @@ def remap_dir_cmd(src: Path, dst: Path, source: str, target: str, segments: Path
     try:
         summary = rd.run(plan, workers=workers, scheduler=scheduler, progress=bar, overwrite=overwrite)
     except rd.RemapDirError as e:
-        click.echo(f"unitax remap-dir: {e}", err=True)
-        sys.exit(2)
+        exit_with(USAGE, f"unitax remap-dir: {e}")
     for o in sorted(summary.failed, key=lambda o: o.rel)[:50]:
         click.echo(f"{src / o.rel}: {o.reason}".replace("\n", "\\n"), err=True)
     if len(summary.failed) > 50:
@@ -382,9 +387,15 @@ def remap_dir_cmd(src: Path, dst: Path, source: str, target: str, segments: Path
                + (", interrupted: rerun the same command to resume" if summary.interrupted else "")
                + f" ({summary.seconds:.1f} s)")
     if summary.interrupted:
-        sys.exit(130)
+        exit_with(130)  # as a shell reports a command ended by Ctrl-C
     if summary.failed or lost:
-        sys.exit(1)
+        exit_with(PROBLEMS)
+
+
+@main.command("rules")
+def rules_cmd() -> None:
+    """List every rule id a problem can name: id, stage, severity (error, warning, either), what it checks."""
+    click.echo(registry.table())
 
 
 @main.command("diff")
@@ -408,23 +419,23 @@ def diff_cmd(old: str, new: str, specs: Path, fmt: str) -> None:
     for which, spec in (("old", old), ("new", new)):
         try:
             sides.append(taxdiff.load_side(spec, specs))
-        except taxdiff.DiffError as e:
-            click.echo(f"unitax diff: {e}", err=True)
-            sys.exit(2)
         except SpecError as e:
             _report(e.errors)
-            click.echo(f"unitax diff: the {which} side ({spec}) does not validate", err=True)
-            sys.exit(2)
+            exit_with(USAGE, f"unitax diff: the {which} side ({spec}) does not validate")
     d = taxdiff.compare(*sides)
     click.echo(taxdiff.to_json(d) if fmt == "json" else taxdiff.to_markdown(d), nl=False)
-    sys.exit(1 if d["breaking"] else 0)
+    if d["breaking"]:
+        exit_with(PROBLEMS)
 
 
 from unitax.tools.export import export_cmd  # noqa: E402
+
 main.add_command(export_cmd)
 from unitax.tools.show import show_cmd  # noqa: E402
+
 main.add_command(show_cmd)
 from unitax.tools.onboard import new_dataset_cmd  # noqa: E402
+
 main.add_command(new_dataset_cmd)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,19 +29,21 @@ import json
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from ..compiler import analysis, build, tables
 from ..compiler.errors import SpecError
 from ..compiler.model import UNIVERSAL, LabelSpace, Model
+from .errors import ToolError
 
 
-class DiffError(Exception):
+class DiffError(ToolError):
     """A side of the diff is neither a spec folder nor a git revision holding one."""
 
 
@@ -54,7 +56,7 @@ class Side:
     tables: dict[str, np.ndarray]
 
 
-def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True)
 
 
@@ -140,7 +142,8 @@ def universal_changes(old: Model, new: Model) -> dict[str, Any]:
     matched = {**same, **renamed}
     fresh_left = set(fresh) - set(renamed.values())
     gone_left = set(gone) - set(renamed)
-    splits, merges = [], []
+    splits: list[dict[str, Any]] = []
+    merges: list[dict[str, Any]] = []
     for o in range(len(on)):
         t = links.get(o, set())
         if len(t) >= 2 and t & fresh_left:
@@ -179,7 +182,7 @@ def dataset_changes(old: LabelSpace, new: LabelSpace) -> dict[str, Any]:
     fresh = [c.id for c in new.real_classes if c.name not in o_idx]
     renamed = {i: i for i in gone if i in fresh}
     matched = {o_idx[n]: n_idx[n] for n in o_idx if n in n_idx} | renamed
-    out = {
+    out: dict[str, Any] = {
         "added": [_ref(nn, n) for n in fresh if n not in renamed.values()],
         "removed": [_ref(on, o) for o in gone if o not in renamed],
         "renamed": [{"old": _ref(on, o), "new": _ref(nn, n)} for o, n in sorted(renamed.items())],
@@ -236,7 +239,7 @@ def table_changes(old: Side, new: Side) -> dict[str, Any]:
             pb = np.zeros((rows, cols), np.uint8)
             pa[: a.shape[0], : a.shape[1]] = a
             pb[: b.shape[0], : b.shape[1]] = b
-            for t, u in zip(*np.nonzero(pa != pb)):
+            for t, u in zip(*np.nonzero(pa != pb), strict=True):
                 name_o = dst_o.classes[u].name if u < len(dst_o.classes) else "-"
                 name_n = dst_n.classes[u].name if u < len(dst_n.classes) else "-"
                 entries.append({"entry": f"[{t}, {u}]", "old": f"{int(pa[t, u])} ({name_o})",

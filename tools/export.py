@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 import numpy as np
@@ -28,10 +29,12 @@ import unitax
 from unitax import pictures
 from unitax.taxonomy import UNIVERSAL, names_fingerprint
 
+from .errors import CommandError, ToolError
+
 MARK_PY = "# Written by `unitax export "
 
 
-class ExportError(Exception):
+class ExportError(ToolError):
     """An export that cannot be written (bad space, a file that is not ours, ...)."""
 
 
@@ -85,7 +88,7 @@ def categories(tax: unitax.Taxonomy, space: str) -> list[str]:
     where nothing relates the space to universal, ``unmapped``.
     """
     u = tax._space(UNIVERSAL)
-    own = [p if p else name for name, p in zip(u["names"], u["parents"])]
+    own = [p if p else name for name, p in zip(u["names"], u["parents"], strict=False)]
     ids = universal_ids(tax, space)
     if ids is None:
         return ["unmapped"] * len(tax.names(space))
@@ -183,7 +186,7 @@ def render_mmsegmentation(tax: unitax.Taxonomy, space: str) -> bytes:
         lines += ["label_map = None", ""]
     lines += ["",
               f"def register(name={cls_name!r}):",
-              '    """Register (once) and return a BaseSegDataset subclass with METAINFO and label_map. Imports mmseg."""',
+              '    """Register (once) and return a BaseSegDataset subclass with METAINFO and label_map. Imports mmseg."""',  # noqa: E501  (generated code)
               "    from mmseg.datasets import BaseSegDataset",
               "    from mmseg.registry import DATASETS",
               "",
@@ -222,7 +225,7 @@ def render_detectron2(tax: unitax.Taxonomy, space: str) -> bytes:
              f'"""detectron2 semantic-segmentation metadata of {space}: {about}',
              "",
              "    from this_module import register",
-             f"    register('{space}_train', 'images/train', 'labels/train')   # then cfg.DATASETS.TRAIN = ('{space}_train',)",
+             f"    register('{space}_train', 'images/train', 'labels/train')   # then cfg.DATASETS.TRAIN = ('{space}_train',)",  # noqa: E501  (generated code)
              '"""', "",
              f"DATASET = {space!r}",
              f"SPACE = {target!r}  # the classes of stuff_classes",
@@ -240,7 +243,7 @@ def render_detectron2(tax: unitax.Taxonomy, space: str) -> bytes:
              "",
              "",
              "def register(name, image_root, gt_root, *, gt_ext='png', image_ext='jpg'):",
-             '    """Register NAME in DatasetCatalog (detectron2\'s load_sem_seg over the two folders) and set its metadata.',
+             '    """Register NAME in DatasetCatalog (detectron2\'s load_sem_seg over the two folders) and set its metadata.',  # noqa: E501  (generated code)
              "",
              "    Imports detectron2. Returns the Metadata.",
              '    """',
@@ -276,7 +279,7 @@ def render_cityscapes(tax: unitax.Taxonomy, space: str) -> bytes:
     ign = tax.ignore_index(space)
     ign_name = "ignore" if "ignore" not in names else "ignore (unitax)"
     rows = [(n, i, t, c, cat_id[c], False, t == u_ign if fwd is not None else False, tuple(int(v) for v in cols[i]))
-            for i, (n, t, c) in enumerate(zip(names, train, cats))]
+            for i, (n, t, c) in enumerate(zip(names, train, cats, strict=False))]
     rows.append((ign_name, ign, u_ign if fwd is not None else ign, "void", 0, False, True, (0, 0, 0)))
     trainid = ("the universal id the class trains as (255: ignored)" if fwd is not None
                else "the class's own id (the space is not mapped into universal)")
@@ -323,7 +326,7 @@ trainId2label = {{label.trainId: label for label in reversed(labels)}}
 category2labels = {{}}
 for label in labels:
     category2labels.setdefault(label.category, []).append(label)
-'''
+'''  # noqa: E501  (generated code)
     return text.encode()
 
 
@@ -417,6 +420,6 @@ def export_cmd(fmt: str, space: str, compiled: Path | None, output: Path, force:
         tax = unitax.load(compiled)
         data = render(tax, fmt, space)
         what = write(output, data, force=force)
-    except (unitax.UnitaxError, ExportError) as e:
-        raise click.ClickException(str(e)) from None
+    except ExportError as e:
+        raise CommandError(str(e)) from None
     click.echo(f"{what} {output} ({fmt}, {space}: {len(tax.names(space))} classes)")

@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..compiler.errors import Problem, SpecError
 from ..compiler.palette import voc_palette
 from ..compiler.yamlquote import q
+from ..format import IGNORE_OF_DTYPE, label_dtype
 
 MASTER = "class_remapping_files/MSeg_master.tsv"
 IGNORE_NAME = "unlabeled"
@@ -123,14 +125,15 @@ def _read_colors(folder: Path, ds: str, names: list[str]) -> tuple[list[tuple[in
             notes.append(f"{p.name} ({len(rows)} colours for {len(names)} classes) belongs to another "
                          f"label space and was not imported")
             continue
-        bad = next((n for n, r in enumerate(rows, 1) if len(r) != 3 or not all(v.isdigit() and int(v) < 256 for v in r)), 0)
+        bad = next((n for n, r in enumerate(rows, 1)
+                    if len(r) != 3 or not all(v.isdigit() and int(v) < 256 for v in r)), 0)
         if bad:
             raise _bad(p, f"line {bad}: a colour is three integers 0..255 separated by spaces", line=bad)
         return [tuple(int(v) for v in r) for r in rows], notes  # type: ignore[misc]
     return None, notes
 
 
-def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[MappingSpec]]:
+def read_reference(ref: Path) -> tuple[list[dict[str, Any]], dict[str, Space], list[MappingSpec]]:
     """Parse the reference into universal rows, label spaces and mappings (names, not ids)."""
     master = ref / MASTER
     rows = _tsv(master)
@@ -144,7 +147,8 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
     if dup:
         raise _bad(master, f"header repeats the column(s) {dup}", line=1)
     body = [r + [""] * (len(header) - len(r)) for r in rows[1:] if any(c.strip() for c in r)]
-    long = next((n for n, r in enumerate(rows[1:], 2) if len(r) > len(header) and any(c.strip() for c in r[len(header):])), 0)
+    long = next((n for n, r in enumerate(rows[1:], 2)
+                 if len(r) > len(header) and any(c.strip() for c in r[len(header):])), 0)
     if long:
         raise _bad(master, f"{len(rows[long - 1])} columns, more than the header's {len(header)}", line=long)
     col = {h: j for j, h in enumerate(header)}
@@ -155,7 +159,7 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
                            "dataset classes are ignored)")
     if col[UNIVERSAL_COLUMN] > col[TEST_COLUMNS_START]:
         raise _bad(master, f"the {UNIVERSAL_COLUMN!r} column must come before {TEST_COLUMNS_START!r}", line=1)
-    universal = []
+    universal: list[dict[str, Any]] = []
     for r in uni_rows:
         mod = r[col["Modification of WordNet Node"]].strip()
         synset, synset_note = split_synset(r[col["WordNet 3.1 Synset"]])
@@ -195,7 +199,8 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
             space.notes.append(f"{len(repeats)} ids are listed as {IGNORE_NAME!r} again after the first: ids "
                                "the dataset never uses, marked void (their pixels, if any, become ignore)")
         if len(names) > 255:
-            space.label_dtype, space.ignore = "uint16", 65535
+            space.ignore = IGNORE_OF_DTYPE["uint16"]
+            space.label_dtype = label_dtype(space.ignore)
             space.notes.append(f"{len(names)} classes: labels are uint16 and ids 0..{len(names) - 1} are all "
                                f"classes (id 255 is {names[255]!r}), so unlabeled pixels are 65535")
         spaces[ds] = space
@@ -217,7 +222,7 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
                 "order of first appearance, so ids are unitax's own and not those of released label files"])
         else:
             spaces[h].role = "train"
-        pairs = [(n, u) for r, u in zip(uni_rows, uni_names) for n in parse_cell(r[j])]
+        pairs = [(n, u) for r, u in zip(uni_rows, uni_names, strict=True) for n in parse_cell(r[j])]
         stray = [n for n, _ in pairs + [(x, "") for x in parse_cell(ignore_row[j])] if n not in spaces[h].names]
         if stray:
             raise _bad(master, f"column {h!r} names {stray[0]!r}, which is not in dataset_lists/{h}/{h}_names.txt")
@@ -239,7 +244,7 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
                 "order of first appearance, so ids are unitax's own and not those of released label files"])
         spaces[h].role = "test"
         pairs, ignore = [], []
-        for r, u in zip(uni_rows, uni_names):
+        for r, u in zip(uni_rows, uni_names, strict=True):
             cell = parse_cell(r[j])
             if cell:
                 pairs.append((u, cell[0]))
@@ -260,22 +265,22 @@ def read_reference(ref: Path) -> tuple[list[dict], dict[str, Space], list[Mappin
             raise _bad(p, f"dataset(s) {unknown} have no names file and no master-sheet column", line=1)
         src, dst = spaces[a], spaces[b]
         seen: dict[str, str] = {}
-        for n, r in enumerate(rr[1:], 2):
+        for line, r in enumerate(rr[1:], 2):
             if not r or not r[0].strip():
                 continue
             if len(r) != 2:
-                raise _bad(p, f"{len(r)} column(s), expected 2 (source class, target class)", line=n)
+                raise _bad(p, f"{len(r)} column(s), expected 2 (source class, target class)", line=line)
             s, t = r[0].strip(), r[1].strip()
             if s not in src.names and s != IGNORE_NAME:
-                raise _bad(p, f"{s!r} is not a class of {a}", line=n)
+                raise _bad(p, f"{s!r} is not a class of {a}", line=line)
             if t not in dst.names and t != IGNORE_NAME:
-                raise _bad(p, f"{t!r} is not a class of {b}", line=n)
+                raise _bad(p, f"{t!r} is not a class of {b}", line=line)
             if s == IGNORE_NAME and s not in src.names:
                 continue  # the reference's row for the ignore id itself: ignore stays ignore
             if s in seen and seen[s] == t:
                 continue  # listed twice with the same target
             if s in seen:
-                raise _bad(p, f"{s!r} is listed twice, to {seen[s]!r} and to {t!r}: which one is meant?", line=n)
+                raise _bad(p, f"{s!r} is listed twice, to {seen[s]!r} and to {t!r}: which one is meant?", line=line)
             seen[s] = t
         pairs = [(s, t) for s, t in seen.items() if not (t == IGNORE_NAME and t not in dst.names)]
         pairs.sort(key=lambda x: src.names.index(x[0]) if x[0] in src.names else len(src.names))
@@ -293,7 +298,7 @@ def _block_list(key: str, items: list[str]) -> list[str]:
     return [f"{key}:"] + [f"  - {q(x)}" for x in items]
 
 
-def render_universal(universal: list[dict], definitions: dict[str, str]) -> str:
+def render_universal(universal: list[dict[str, Any]], definitions: dict[str, str]) -> str:
     out = [
         "# The universal taxonomy: one label space that every training dataset maps into.",
         "# Ids are stable: never renumber a class that checkpoints were trained with.",

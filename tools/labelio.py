@@ -24,13 +24,15 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ToolError
+
 # the formats a name promises, and what its header must then say
 _EXT_FORMAT = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
 LOSSLESS = frozenset(_EXT_FORMAT.values())
 GREY_MODES = ("L", "P", "I;16", "I;16L", "I;16B")
 
 
-class LabelFileError(Exception):
+class LabelFileError(ToolError):
     """A file that is not a usable label image (or segment map)."""
 
     def __init__(self, path: str | os.PathLike[str], reason: str):
@@ -80,14 +82,17 @@ def decode(path: str | os.PathLike[str], data: bytes, *, rgb: bool = False, segm
                 raise LabelFileError(path, f"is a {fmt} file, not a lossless {what} (PNG)"
                                      + (f" despite its {ext} name" if ext in _EXT_FORMAT else ""))
             if ext in _EXT_FORMAT and _EXT_FORMAT[ext] != fmt:
-                raise LabelFileError(path, f"is a {fmt} file named {ext}; rename it or convert it to {_EXT_FORMAT[ext]}")
-            if getattr(im, "n_frames", 1) > 1:
-                raise LabelFileError(path, f"has {im.n_frames} frames; a {what} has one")
+                raise LabelFileError(path, f"is a {fmt} file named {ext}; "
+                                           f"rename it or convert it to {_EXT_FORMAT[ext]}")
+            frames = int(getattr(im, "n_frames", 1))
+            if frames > 1:
+                raise LabelFileError(path, f"has {frames} frames; a {what} has one")
             ok = GREY_MODES + (("RGB",) if rgb or segments else ()) + (("I",) if segments else ())
             if fmt == "PNG" and mode == "I" and im.info.get("bits", 16) <= 16:
                 ok = ok + ("I",)  # 16-bit grey PNG that an older Pillow opens as I
             if mode not in ok:
-                raise LabelFileError(path, f"{_describe(mode, fmt)} holds no {'segment ids' if segments else 'label ids'}"
+                ids = "segment ids" if segments else "label ids"
+                raise LabelFileError(path, f"{_describe(mode, fmt)} holds no {ids}"
                                      f" (expected 8/16-bit single-channel ids{', or RGB colours' if rgb else ''})")
             im.load()
             arr = np.asarray(im)

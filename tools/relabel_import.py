@@ -98,7 +98,8 @@ def render_reference(ref: Path) -> dict[str, bytes]:
     path = ref / RECORDS_FILE
     if not path.is_file():
         raise SpecError([Problem(path.as_posix(), 0, "$", "missing-file",
-                                 "not a directory laid out like the MSeg reference (no relabeled_data/update_records.tsv)")])
+                                 "not a directory laid out like the MSeg reference "
+                                 "(no relabeled_data/update_records.tsv)")])
     rows = list(csv.reader(io.StringIO(_read_reference_text(path), newline=""), delimiter="\t"))
     header = ["dataset", "split", "orig_class", "relabeled_class", "segment_list"]
     problems: list[Problem] = []
@@ -116,7 +117,8 @@ def render_reference(ref: Path) -> dict[str, bytes]:
         dataset = REFERENCE_DATASETS.get(alias)
         if dataset is None:
             problems.append(Problem(path.as_posix(), n, "$", "reference-format",
-                                    f"dataset {alias!r} is not one the importer knows ({', '.join(sorted(REFERENCE_DATASETS))})"))
+                                    f"dataset {alias!r} is not one the importer knows "
+                                    f"({', '.join(sorted(REFERENCE_DATASETS))})"))
             continue
         seg_path = path.parent / listing
         if not seg_path.resolve().is_relative_to(path.parent.resolve()) or not seg_path.is_file():

@@ -58,12 +58,16 @@ import re
 import stat
 import sys
 import time
-from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
+
+from ..errors import UnknownDatasetError
+from ..format import label_dtype, lut_size
+from .errors import ToolError
 
 STAMP = ".unitax-remap.json"
 LOCK = ".unitax-remap.lock"
@@ -86,7 +90,7 @@ SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "va
                "test": "test", "testing": "test"}
 
 
-class RemapDirError(Exception):
+class RemapDirError(ToolError):
     """The job cannot start (bad arguments, unknown label spaces, SRC/DST overlap, a locked DST)."""
 
 
@@ -137,6 +141,7 @@ class Outcome:
 def _decode_colors(rgb: np.ndarray, job: Job) -> tuple[np.ndarray | None, str]:
     code = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
     colors, ids = job.src_colors, job.src_color_ids
+    assert colors is not None and ids is not None  # only called for spaces with colours
     pos = np.minimum(np.searchsorted(colors, code), len(colors) - 1)
     known = colors[pos] == code
     out = ids[pos]
@@ -310,66 +315,6 @@ class Plan:
     records: dict[str, Any] | None = None  # what the relabel records matched (see _record_report)
 
 
-def _identity(n: int, ignore: int) -> np.ndarray:
-    lut = np.full(65536 if ignore > 255 else 256, ignore, dtype=np.uint16 if ignore > 255 else np.uint8)
-    lut[:n] = np.arange(n)
-    return lut
-
-
-def _edges(tax: Any) -> dict[str, list[tuple[str, np.ndarray]]]:
-    from unitax import UnknownDatasetError
-
-    edges: dict[str, list[tuple[str, np.ndarray]]] = {}
-    for a, b in tax.remaps:
-        edges.setdefault(a, []).append((b, tax.remap_lut(a, b)))
-    for d in tax.datasets:
-        try:
-            edges.setdefault(d, []).append(("universal", tax.lut(d)))
-        except UnknownDatasetError:
-            pass
-        try:
-            edges.setdefault("universal", []).append((d, tax.test_lut(d)))
-        except UnknownDatasetError:
-            pass
-    for v in edges.values():
-        v.sort(key=lambda e: e[0])
-    return edges
-
-
-def route(tax: Any, source: str, target: str) -> list[str]:
-    """The shortest chain of compiled tables from ``source`` to ``target`` (label space names)."""
-    if source == target:
-        return [source]
-    edges = _edges(tax)
-    prev: dict[str, str] = {source: ""}
-    queue = deque([source])
-    while queue:
-        a = queue.popleft()
-        for b, _ in edges.get(a, []):
-            if b not in prev:
-                prev[b] = a
-                if b == target:
-                    path = [b]
-                    while path[-1] != source:
-                        path.append(prev[path[-1]])
-                    return path[::-1]
-                queue.append(b)
-    reach = sorted(set(prev) - {source})
-    raise RemapDirError(f"no chain of compiled tables leads from {source} to {target}"
-                        + (f"; from {source} one reaches: {', '.join(reach)}" if reach else ""))
-
-
-def compose(tax: Any, path: list[str]) -> np.ndarray:
-    """One look-up table for a chain of compiled tables (the identity for a single label space)."""
-    edges = _edges(tax)
-    first = path[0]
-    lut = _identity(len(tax.names(first)), tax.ignore_index(first))
-    for a, b in zip(path, path[1:]):
-        step = dict(edges[a])[b]
-        lut = step[lut]  # every table covers its source dtype's whole range, ignore included
-    return np.ascontiguousarray(lut)
-
-
 def image_key(rel: str, suffix: re.Pattern[str]) -> str:
     """The image key of a file below SRC: its path without extension and without a label suffix."""
     p = PurePosixPath(rel)
@@ -498,7 +443,10 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
             raise RemapDirError(f"{dst} and the segment maps {segments} overlap")
     for name in (source, target):
         tax.names(name)  # UnknownDatasetError lists the known ones
-    path = route(tax, source, target)
+    try:
+        path = list(tax.route(source, target))  # the runtime's one route, as RemapLabels takes it
+    except UnknownDatasetError as e:
+        raise RemapDirError(str(e)) from None
     notes: list[str] = []
     with_records = [d for d in path if d in tax.relabel_datasets]
     rl = None
@@ -521,9 +469,9 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
                      "they are not applied without --segments")
     if rl is not None:
         i = path.index(relabel_dataset)
-        lut_pre, lut_post = compose(tax, path[: i + 1]), (compose(tax, path[i:]) if i + 1 < len(path) else None)
+        lut_pre, lut_post = tax.chain_lut(path[: i + 1]), (tax.chain_lut(path[i:]) if i + 1 < len(path) else None)
     else:
-        lut_pre, lut_post = compose(tax, path), None
+        lut_pre, lut_post = tax.chain_lut(path), None
     palette = None
     if output == "rgb":
         cols = tax.colors(target)
@@ -536,7 +484,7 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
             c, who = next(iter(clash.items()))
             raise RemapDirError(f"--output rgb: {target} classes {who} share colour #{c:06x}, so RGB labels could not "
                                 "tell them apart; write grayscale ids (--output gray)")
-        palette = np.zeros((65536 if ignore > 255 else 256, 3), np.uint8)
+        palette = np.zeros((lut_size(ignore), 3), np.uint8)
         palette[: len(cols)] = cols
     elif output != "gray":
         raise RemapDirError(f"output must be gray or rgb, not {output!r}")
@@ -544,8 +492,8 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
     s_ignore, t_ignore = tax.ignore_index(source), tax.ignore_index(target)
     job = Job(
         source=source, target=target, src_classes=len(tax.names(source)), src_ignore=s_ignore,
-        src_dtype="uint16" if s_ignore > 255 else "uint8", src_colors=src_colors, src_color_ids=src_ids,
-        lut_pre=lut_pre, lut_post=lut_post, target_dtype="uint16" if t_ignore > 255 else "uint8",
+        src_dtype=label_dtype(s_ignore), src_colors=src_colors, src_color_ids=src_ids,
+        lut_pre=lut_pre, lut_post=lut_post, target_dtype=label_dtype(t_ignore),
         target_ignore=t_ignore, output=output, target_palette=palette, compress_level=compress_level,
         src_shared=tuple(shared_colors(tax.names(source), tax.colors(source)).items()))
     stamp = _stamp(job, path, rl, key_suffix, split)
@@ -587,7 +535,8 @@ def _record_report(rl: Any, split: str | None, matched: list[Any], partial: bool
     in_scope = [i for i, r in enumerate(rl.records) if r["split"] in splits]
     lost = [(s, k) for s in splits for k in rl.keys(s) if (s, k) not in hit]
     return {"dataset": rl.dataset, "records": len(in_scope), "records_applied": len(applied & set(in_scope)),
-            "records_unmatched": len(set(in_scope) - applied), "segments": int(sum(len(h.segment_ids) for h in matched)),
+            "records_unmatched": len(set(in_scope) - applied),
+            "segments": int(sum(len(h.segment_ids) for h in matched)),
             "images": len(hit), "images_unmatched": len(lost), "unmatched_examples": lost[:5],
             "subset": bool(split) or partial}
 
@@ -807,7 +756,7 @@ class _DstGuard:
         self.fd: int | None = None
         self.ledger: Any = None
 
-    def __enter__(self) -> "_DstGuard":
+    def __enter__(self) -> _DstGuard:
         import fcntl
 
         dst = self.plan.dst
@@ -925,7 +874,7 @@ def _run_pool(job: Job, batches: list[list[Task]], workers: int, take: Callable[
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     pool = ProcessPoolExecutor(max_workers=min(workers, len(batches)), initializer=_init_worker, initargs=(job,))
-    pending: set = set()
+    pending: set[Any] = set()
     try:
         # a bounded number of batches in flight, so that an interrupt has little to wait for
         it = iter(batches)
@@ -937,9 +886,9 @@ def _run_pool(job: Job, batches: list[list[Task]], workers: int, take: Callable[
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
                 take(f.result())
-                b = next(it, None)
-                if b is not None:
-                    pending.add(pool.submit(_run_batch_here, b))
+                more = next(it, None)
+                if more is not None:
+                    pending.add(pool.submit(_run_batch_here, more))
     except KeyboardInterrupt:
         # Ctrl-C: workers ignore it and finish the batch in hand; count what they finish
         # (a second Ctrl-C stops waiting)
@@ -955,19 +904,22 @@ def _run_pool(job: Job, batches: list[list[Task]], workers: int, take: Callable[
 
 
 def _run_dask(job: Job, batches: list[list[Task]], address: str, take: Callable[[list[Outcome]], None]) -> None:
-    try:
-        from distributed import Client, as_completed
+    import importlib
+
+    try:  # untyped: reached through Any
+        distributed: Any = importlib.import_module("distributed")
+        Client, as_completed = distributed.Client, distributed.as_completed
     except ImportError:
         raise RemapDirError("--scheduler needs Dask distributed: pip install 'unitax[cluster]'") from None
     try:
         client = Client(address, timeout="30s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as e:
         raise RemapDirError(f"cannot reach the Dask scheduler at {address}: {e}") from None
-    futures: list = []
+    futures: list[Any] = []
     try:
         job_f = client.scatter(job, broadcast=True, hash=False)
         futures = [client.submit(run_batch, job_f, b, pure=False) for b in batches]
-        by_future = dict(zip(futures, batches))
+        by_future = dict(zip(futures, batches, strict=True))
         for fut in as_completed(futures, loop=client.loop):
             try:
                 outcomes = fut.result()

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import click
 import numpy as np
@@ -15,7 +16,9 @@ from PIL import Image, ImageDraw, ImageFont
 import unitax
 from unitax import pictures
 
-LABEL_MODES = ("L", "P", "I;16", "I;16B", "I;16L")
+from .errors import CommandError
+from .labelio import LabelFileError, read_label
+
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (110, 110, 110)
 
 
@@ -30,24 +33,6 @@ def font(size: int) -> Any:
 def _text_w(draw: ImageDraw.ImageDraw, text: str, f: Any) -> int:
     x0, _, x1, _ = draw.textbbox((0, 0), text, font=f)
     return int(math.ceil(x1 - x0))
-
-
-def read_label_png(path: Path) -> np.ndarray:
-    """A label image as an integer array: 8-bit grey (L), palette indices (P) or 16-bit grey (I;16).
-
-    Anything else (RGB colours, RGBA, 32-bit) is refused with a click error.
-    """
-    try:
-        im = Image.open(path)
-    except (OSError, ValueError) as e:
-        raise click.ClickException(f"{path}: not an image Pillow can read ({e})") from None
-    with im:
-        if im.mode not in LABEL_MODES:
-            raise click.ClickException(
-                f"{path}: image mode {im.mode} does not hold label ids; a label image is single-channel: "
-                "8-bit grey (L), palette indices (P) or 16-bit grey (I;16)")
-        arr = np.asarray(im)
-    return arr.astype(np.uint16) if arr.dtype.itemsize > 1 or arr.dtype.kind == "i" else arr
 
 
 # ----- legend -------------------------------------------------------------------------------
@@ -94,7 +79,7 @@ def show_picture(tax: unitax.Taxonomy, label: np.ndarray, space: str, image: np.
     ignore = tax.ignore_index(space)
     total = label.size
     entries = [(f"{int(i)} {names[int(i)]}  {100 * c / total:.1f}%", tuple(colors[int(i)]))
-               for i, c in zip(ids, counts) if int(i) != ignore]
+               for i, c in zip(ids, counts, strict=True) if int(i) != ignore]
     if ignore in ids:
         share = 100 * int(counts[ids == ignore][0]) / total
         entries.append((f"{ignore} ignore  {share:.1f}%", (0, 0, 0) if image is None else (255, 255, 255)))
@@ -126,24 +111,27 @@ def show_cmd(label_png: Path, space: str, image_path: Path | None, alpha: float,
     """
     for other in (label_png, image_path):
         if other is not None and output.resolve() == other.resolve():
-            raise click.ClickException(f"{output}: is an input; choose another -o")
+            raise CommandError(f"{output}: is an input; choose another -o")
     if output.exists() and not force:
-        raise click.ClickException(f"{output}: exists; pass --force to replace it")
-    label = read_label_png(label_png)
+        raise CommandError(f"{output}: exists; pass --force to replace it")
+    try:
+        label = read_label(label_png)  # the one label-image reader: ids only, lossless formats only
+    except LabelFileError as e:
+        raise CommandError(str(e)) from None
     image = None
     if image_path is not None:
         try:
             with Image.open(image_path) as im:
                 image = np.asarray(im.convert("RGB"))
         except (OSError, ValueError) as e:
-            raise click.ClickException(f"{image_path}: not an image Pillow can read ({e})") from None
+            raise CommandError(f"{image_path}: not an image Pillow can read ({e})") from None
     try:
         tax = unitax.load(compiled)
         pic = show_picture(tax, label, space, image, alpha=alpha)
     except unitax.UnitaxError as e:
-        raise click.ClickException(f"{label_png}: {e}") from None
+        raise CommandError(f"{label_png}: {e}") from None
     except ValueError as e:
-        raise click.ClickException(f"{image_path}: {e}") from None
+        raise CommandError(f"{image_path}: {e}") from None
     pic.save(output, format="PNG")
     click.echo(f"wrote {output} ({pic.width} x {pic.height})")
 
@@ -181,7 +169,7 @@ def confusion_picture(conf: np.ndarray, names: Sequence[str], path: str | Path, 
     cell = int(max(12, min(36, 1600 // k)))
     size = int(max(10, min(14, cell - 4)))
     f, fsmall, ft = font(size), font(max(9, min(13, int(cell * 0.38)))), font(size + 4)
-    labels = [f"{names[i]} ({i})" for i in keep]
+    labels = [f"{names[int(i)]} ({i})" for i in keep]
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     lab_w = max(_text_w(probe, t, f) for t in labels) + 12
     pad, title_h = 12, size * 2 + 38
@@ -198,6 +186,7 @@ def confusion_picture(conf: np.ndarray, names: Sequence[str], path: str | Path, 
         for c in range(k):
             v = share[r, c]
             x, y = mx + c * cell, my + r * cell
+            color: tuple[int, ...]
             if np.isnan(v):
                 color = (225, 225, 225)
             elif r == c:

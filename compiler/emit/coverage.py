@@ -13,9 +13,9 @@ from html import escape
 import jinja2
 
 from .. import analysis
-from .tables import HEADER
-from .docs import TEMPLATES, Paths
 from ..model import Model
+from .docs import TEMPLATES, Paths
+from .tables import HEADER
 
 PAGE = """{% extends "base.html" %}
 {% block title %}Coverage: universal classes x datasets{% endblock %}
@@ -60,7 +60,7 @@ Test columns: the test class it feeds (grey: a catch-all).</p>
 {% endfor %}
 </table>
 {% endblock %}
-"""
+"""  # noqa: E501  (HTML rows read best on one line each)
 
 
 def environment() -> jinja2.Environment:
@@ -122,12 +122,12 @@ def page_data(model: Model) -> dict[str, object]:
     routes = []
     paths_ = analysis.composition(model)
     for p in paths_:
-        src, test = model.spaces[p.dataset], model.spaces[p.test]
+        src, tspace = model.spaces[p.dataset], model.spaces[p.test]
         routes.append({
             "dataset": p.dataset, "cls": src.classes[p.cls].name, "test": p.test,
             "universal": uni.classes[p.universal].name if p.universal is not None else "(ignored)",
-            "arrives": test.classes[p.arrives].name if p.arrives is not None else "(ignored)",
-            "expected": test.classes[p.expected].name if p.expected is not None else "(no such class)",
+            "arrives": tspace.classes[p.arrives].name if p.arrives is not None else "(ignored)",
+            "expected": tspace.classes[p.expected].name if p.expected is not None else "(no such class)",
             "verdict": "ok" if p.ok else "NOT THE IDENTITY",
         })
     pairs = analysis.same_label_set_pairs(model)

@@ -23,9 +23,9 @@ from typing import Any
 
 import jinja2
 
-from .tables import HEADER
-from ..palette import voc_palette
 from ..model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
+from ..palette import voc_palette
+from .tables import HEADER
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NO_PARENT = "(none)"
@@ -208,8 +208,10 @@ class Paths:
     def member(self, space: str, c: ClassDef) -> Row:
         """A link to class ``c`` of ``space``: its universal class page, or its row on the dataset page."""
         if space == UNIVERSAL:
-            return {"text": c.name, "md": md_code(c.name), "href": UP + self.cls(c.id), "md_href": UP + self.md_cls(c.id)}
-        return {"text": c.name, "md": md_code(c.name), "href": UP + self.ds(space, c.id), "md_href": UP + self.md_ds(space)}
+            return {"text": c.name, "md": md_code(c.name), "href": UP + self.cls(c.id),
+                    "md_href": UP + self.md_cls(c.id)}
+        return {"text": c.name, "md": md_code(c.name), "href": UP + self.ds(space, c.id),
+                "md_href": UP + self.md_ds(space)}
 
 
 UP = "../"
@@ -233,7 +235,7 @@ def _class_rows(view: View, paths: Paths) -> list[Row]:
     rows = []
     ucls = view.u.classes
     for c in ucls:
-        folded = []
+        folded: list[dict[str, Any]] = []
         for d, route, cs in view.folded.get(c.id, []):
             html, md = paths.space(d.name)
             members = _listing([paths.member(d.name, x) for x in cs])
@@ -244,7 +246,7 @@ def _class_rows(view: View, paths: Paths) -> list[Row]:
                 "names": ", ".join(x.name for x in cs),
                 "md_names": ", ".join(x["md"] for x in members),
             })
-        tests = []
+        tests: list[dict[str, Any]] = []
         for d, t in view.counts_as(c.id):
             html, md = paths.space(d.name)
             tests.append({
@@ -252,7 +254,7 @@ def _class_rows(view: View, paths: Paths) -> list[Row]:
                 "cls": None if t is None else paths.member(d.name, t),
                 "md_cls": "ignored (not evaluated)" if t is None else md_code(t.name),
             })
-        search = [c.name, c.name.replace("_", " "), parent_key(c), c.synset or ""]
+        search: list[str] = [c.name, c.name.replace("_", " "), parent_key(c), c.synset or ""]
         search += [x.name for _, _, cs in view.folded.get(c.id, []) for x in cs]
         search += [t["cls"]["text"] for t in tests if t["cls"] is not None]
         member_ds = [f["dataset"] for f in folded] + [t["dataset"] for t in tests if t["cls"] is not None]
@@ -307,13 +309,14 @@ def _dataset_page(view: View, paths: Paths, d: LabelSpace) -> Row:
         ids, target = id_map(m), view.model.spaces[m.target]
         html, md = paths.space(m.target)
         columns.append({"title": f"→ {m.target}", "href": UP + html, "md_href": UP + md})
-        cells.append({c.id: _cell([] if ids.get(c.id) is None else [paths.member(m.target, target.classes[ids[c.id]])],
+        cells.append({c.id: _cell([] if (k := ids.get(c.id)) is None else [paths.member(m.target, target.classes[k])],
                                   "ignored") for c in real})
     route = view.routes.get(d.name)
     if route is not None and route.via:
-        columns.append({"title": f"→ universal ({_via(route)})", "href": UP + "index.html", "md_href": UP + "README.md"})
-        cells.append({c.id: _cell([] if route.ids.get(c.id) is None
-                                  else [paths.member(UNIVERSAL, view.u.classes[route.ids[c.id]])], "ignored")
+        columns.append({"title": f"→ universal ({_via(route)})", "href": UP + "index.html",
+                        "md_href": UP + "README.md"})
+        cells.append({c.id: _cell([] if (u := route.ids.get(c.id)) is None
+                                  else [paths.member(UNIVERSAL, view.u.classes[u])], "ignored")
                       for c in real})
     for m in sorted(view.inc[d.name], key=lambda m: m.source):
         src = view.model.spaces[m.source]
@@ -417,7 +420,8 @@ def render(model: Model) -> dict[str, bytes]:
     classes = _class_rows(view, paths)
     datasets = _dataset_rows(view, paths)
     parents = sorted({r["parent"] for r in classes})
-    filters = [{"name": d.name, "role": d.role} for d in view.datasets if d.name in view.routes or d.name in view.from_u]
+    filters = [{"name": d.name, "role": d.role} for d in view.datasets
+               if d.name in view.routes or d.name in view.from_u]
 
     files["docs/html/index.html"] = env.get_template("index.html").render(
         **common, root="", classes=classes, parents=parents, filters=filters, datasets=datasets)

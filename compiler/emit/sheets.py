@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 import xlsxwriter
 
+from ..model import UNIVERSAL, ClassDef, Mapping, Model
+from ..names import fold
 from .tables import HEADER
-from ..model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
 
-CREATED = datetime(2020, 1, 1, tzinfo=timezone.utc)
+CREATED = datetime(2020, 1, 1, tzinfo=UTC)
 
 PARENT = "Parent Category"
 UNIVERSAL_COLUMN = "universal"
@@ -135,10 +137,10 @@ def sheet_name(m: Mapping, taken: set[str]) -> str:
 
     base = f"{short(m.source)}>{short(m.target)}"
     name, k = base[:31], 2
-    while name.lower() in taken:
+    while fold(name) in taken:  # Excel compares sheet names ignoring case
         suffix = f"~{k}"
         name, k = base[: 31 - len(suffix)] + suffix, k + 1
-    taken.add(name.lower())
+    taken.add(fold(name))
     return name
 
 
@@ -161,14 +163,14 @@ class _Formats:
         self.muted = wb.add_format({"font_color": "#6E7781"})
         self._fills: dict[tuple[int, int, int], object] = {}
 
-    def fill(self, c: tuple[int, int, int]):
+    def fill(self, c: tuple[int, int, int]) -> object:
         if c not in self._fills:
             ink = "#000000" if 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2] > 140 else "#FFFFFF"
             self._fills[c] = self.wb.add_format({"bg_color": _hex(c), "font_color": ink})
         return self._fills[c]
 
 
-def _table(ws, fmt: _Formats, header: list[str], rows: list[list[object]], widths: list[float]) -> None:
+def _table(ws: Any, fmt: _Formats, header: list[str], rows: list[list[object]], widths: list[float]) -> None:
     """Header row (frozen, with an autofilter) and rows; a cell given as (text, colour) is filled."""
     for j, h in enumerate(header):
         ws.write_string(0, j, h, fmt.header)
@@ -190,8 +192,13 @@ def _table(ws, fmt: _Formats, header: list[str], rows: list[list[object]], width
     ws.autofilter(0, 0, max(len(rows), 1), len(header) - 1)
 
 
+def _text(cell: object) -> str:
+    """The text of a cell: its own, or the text of a (text, colour) pair."""
+    return str(cell[0]) if isinstance(cell, tuple) else str(cell)
+
+
 def _width(header: list[str], rows: list[list[object]], j: int, cap: float = 60) -> float:
-    longest = max([len(header[j])] + [len(r[j][0] if isinstance(r[j], tuple) else str(r[j])) for r in rows])
+    longest = max([len(header[j])] + [len(_text(r[j])) for r in rows])
     return float(min(cap, max(6, longest + 2)))
 
 
@@ -224,7 +231,7 @@ def workbook(model: Model) -> bytes:
     taken = {"universal", "mappings"}
     names = [sheet_name(m, taken) for m in model.mappings]
     idx_rows: list[list[object]] = []
-    for m, name in zip(model.mappings, names):
+    for m, name in zip(model.mappings, names, strict=True):
         idx_rows.append([name, m.source, m.target, m.kind, len(m.pairs), len(m.ignored), len(m.unfed), m.note or ""])
     _table(index, fmt, INDEX_HEADER, idx_rows, [_width(INDEX_HEADER, idx_rows, j) for j in range(7)] + [80.0])
     for i, name in enumerate(names, start=1):  # the sheet name cell links to the sheet
@@ -233,7 +240,7 @@ def workbook(model: Model) -> bytes:
     # Mapping sheets carry a class's colour as the fill of its name cell (no colour columns: XlsxWriter
     # spends ~10 us a cell, and 4 cells a row keep the whole workbook near 0.2 s).
     header = ["source id", "source name", "target id", "target name"]
-    for m, name in zip(model.mappings, names):
+    for m, name in zip(model.mappings, names, strict=True):
         dst = model.spaces[m.target]
         rows = []
         for sc, tc in mapping_pairs(model, m):

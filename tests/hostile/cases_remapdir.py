@@ -179,7 +179,7 @@ for name, make, msg, skip in BAD_FILES:
     which = "gt" if name in ("jpeg-named-png", "truncated", "one-bit") else "pred"
     CASES.append(Case(
         name=f"evaluate/file-{name}", klass="file-content", setup=_eval_setup(which, make), argv=_evaluate,
-        exit_code=1, expect=("{tmp}/" + which + "/a.png: " + msg,), skip_if=skip))
+        exit_code=2, expect=("{tmp}/" + which + "/a.png: " + msg,), skip_if=skip))  # unreadable input: exit 2
 
 # ----- DST safety ------------------------------------------------------------------------------
 
@@ -412,9 +412,9 @@ def _eval_gt_linked(t: Path) -> None:
 
 
 CASES += [
-    Case(name="evaluate/gt-symlink-loop", klass="symlink-tree", setup=_eval_gt_loop, argv=_evaluate, exit_code=1,
+    Case(name="evaluate/gt-symlink-loop", klass="symlink-tree", setup=_eval_gt_loop, argv=_evaluate, exit_code=2,
          expect=("{tmp}/gt/up: symlinked folder leads to ., walked already",)),
-    Case(name="evaluate/gt-fifo", klass="special-file", setup=_eval_gt_fifo, argv=_evaluate, exit_code=1,
+    Case(name="evaluate/gt-fifo", klass="special-file", setup=_eval_gt_fifo, argv=_evaluate, exit_code=2,
          expect=("{tmp}/gt/b.png: is a FIFO, not an image file; not read",)),
     Case(name="evaluate/gt-symlinked-subfolder-followed", klass="symlink-tree", setup=_eval_gt_linked,
          argv=_evaluate, exit_code=0, expect=("cityscapes-19: 2 image(s)",)),
