@@ -15,8 +15,7 @@ import ast
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT
+from support.paths import ROOT
 
 ROOMS = {"compiler": "unitax.compiler", "tools": "unitax.tools", "runtime": "unitax"}
 COMPILER_DEPS = {"yaml", "jinja2", "click", "jsonschema", "referencing", "xlsxwriter"}
