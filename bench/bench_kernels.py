@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark the runtime hot paths (``unitax.remap``) against plain-numpy baselines.
+"""Benchmark the runtime hot paths (``unitax.kernels``) against plain-numpy baselines.
 
 Usage::
 
@@ -18,7 +18,6 @@ singletons); "pascal-context-60" partitions all 194 channels into 60 groups.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -29,24 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-
-
-def _load_remap():
-    try:
-        import unitax.remap as remap  # installed package
-
-        return remap
-    except ImportError:
-        path = HERE.parent / "runtime" / "remap.py"
-        spec = importlib.util.spec_from_file_location("unitax_remap_bench", path)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-
-
-remap = _load_remap()
-
+import unitax.kernels as kernels
 
 BLAS_SETTLE_S = 0.3
 
@@ -85,12 +67,12 @@ def with_threads(n, f):
     """Run ``f`` with the kernels limited to ``n`` threads."""
 
     def g():
-        old = remap.get_num_threads()
-        remap.set_num_threads(n)
+        old = kernels.get_num_threads()
+        kernels.set_num_threads(n)
         try:
             return f()
         finally:
-            remap.set_num_threads(old)
+            kernels.set_num_threads(old)
 
     return g
 
@@ -175,26 +157,26 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", help="write results to this JSON file")
     ap.add_argument("--repeats", type=int, default=0, help="rounds per case (default: per-case)")
-    ap.add_argument("--threads", type=int, default=None, help="threads for the kernels (default: remap's)")
+    ap.add_argument("--threads", type=int, default=None, help="threads for the kernels (default: the kernels')")
     ap.add_argument("--quick", action="store_true", help="smaller score tensors (194, 128, 256)")
     args = ap.parse_args(argv)
     if args.threads:
-        remap.set_num_threads(args.threads)
+        kernels.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     rep = lambda n: args.repeats or n  # noqa: E731
 
     print(f"numpy {np.__version__}, python {platform.python_version()}, {os.cpu_count()} CPUs, "
-          f"remap threads = {remap.get_num_threads()}")
+          f"kernel threads = {kernels.get_num_threads()}")
 
     # --- apply_lut --------------------------------------------------------------
     H, W = 1080, 1920
     lab8 = rng.integers(0, 256, (H, W), dtype=np.uint8)
     lut8 = rng.integers(0, 256, 256, dtype=np.uint8)
     dst8 = np.empty_like(lab8)
-    assert np.array_equal(remap.apply_lut(lab8, lut8), lut8[lab8])
+    assert np.array_equal(kernels.apply_lut(lab8, lut8), lut8[lab8])
     med = bench({
-        "apply_lut": lambda: remap.apply_lut(lab8, lut8),
-        "apply_lut(out=)": lambda: remap.apply_lut(lab8, lut8, out=dst8),
+        "apply_lut": lambda: kernels.apply_lut(lab8, lut8),
+        "apply_lut(out=)": lambda: kernels.apply_lut(lab8, lut8, out=dst8),
         "np.copyto": lambda: np.copyto(dst8, lab8),
         "lut[label]": lambda: lut8[lab8],
         "np.take(lut, label)": lambda: np.take(lut8, lab8),
@@ -205,7 +187,7 @@ def main(argv=None):
 
     blk8 = np.repeat(np.repeat(rng.integers(0, 40, (27, 48)).astype(np.uint8), 40, 0), 40, 1)
     med = bench({
-        "apply_lut": lambda: remap.apply_lut(blk8, lut8),
+        "apply_lut": lambda: kernels.apply_lut(blk8, lut8),
         "np.copyto": lambda: np.copyto(dst8, blk8),
         "lut[label]": lambda: lut8[blk8],
     }, rep(30), warmup=3, inner=5)
@@ -216,9 +198,9 @@ def main(argv=None):
     lab16 = rng.integers(0, 65536, (H, W)).astype(np.uint16)
     lut16 = rng.integers(0, 65536, 65536).astype(np.uint16)
     dst16 = np.empty_like(lab16)
-    assert np.array_equal(remap.apply_lut(lab16, lut16), lut16[lab16])
+    assert np.array_equal(kernels.apply_lut(lab16, lut16), lut16[lab16])
     med = bench({
-        "apply_lut": lambda: remap.apply_lut(lab16, lut16),
+        "apply_lut": lambda: kernels.apply_lut(lab16, lut16),
         "np.copyto": lambda: np.copyto(dst16, lab16),
         "lut[label]": lambda: lut16[lab16],
         "np.take(lut, label)": lambda: np.take(lut16, lab16),
@@ -229,9 +211,9 @@ def main(argv=None):
 
     # --- invalid_values (info only) --------------------------------------------
     gt = np.where(rng.random((H, W)) < 0.1, 255, rng.integers(0, 19, (H, W))).astype(np.uint8)
-    assert remap.invalid_values(gt, 19, 255).size == 0
+    assert kernels.invalid_values(gt, 19, 255).size == 0
     med = bench({
-        "invalid_values": lambda: remap.invalid_values(gt, 19, 255),
+        "invalid_values": lambda: kernels.invalid_values(gt, 19, 255),
         "np.copyto": lambda: np.copyto(dst8, gt),
         "np.unique": lambda: np.unique(gt),
     }, rep(20), warmup=2, inner=5)
@@ -251,15 +233,15 @@ def main(argv=None):
     for name, groups in layouts.items():
         ch = np.sort(np.concatenate(groups))
         M = dense_matrix(groups, U, np.float32)
-        r = remap.scores_to_test(x, groups)
+        r = kernels.scores_to_test(x, groups)
         np.testing.assert_allclose(r, (M @ xf).reshape(r.shape), rtol=1e-5, atol=1e-5)
         fns = {
-            "scores_to_test": lambda: remap.scores_to_test(x, groups),
+            "scores_to_test": lambda: kernels.scores_to_test(x, groups),
             "add.reduce(x[ch], 0)": lambda: np.add.reduce(x[ch], axis=0),
             "one pass over ch (no gather)": (lambda: np.add.reduce(x, axis=0)) if ch.size == U
             else (lambda: one_pass_views(x, ch)),
             "dense matmul M @ x": lambda: M @ xf,
-            "scores_to_test 1 thread": with_threads(1, lambda: remap.scores_to_test(x, groups)),
+            "scores_to_test 1 thread": with_threads(1, lambda: kernels.scores_to_test(x, groups)),
         }
         med = bench(fns, rep(7), settle={"dense matmul M @ x"}, inner=3 if groups is camvid else 1)
         targets = [("one pass over ch (no gather)", "le", 1.5), ("add.reduce(x[ch], 0)", "le", 1.5)]
@@ -270,15 +252,15 @@ def main(argv=None):
     for name, groups in layouts.items():
         M = dense_matrix(groups, U, np.float32)
         sub = (slice(None), slice(0, 16), slice(None))
-        r = remap.scores_to_test(x[sub], groups, from_logits=True)
+        r = kernels.scores_to_test(x[sub], groups, from_logits=True)
         np.testing.assert_allclose(r, naive_softmax_matmul(x[sub], M), rtol=1e-4, atol=1e-6)
         med = bench({
-            "scores_to_test(from_logits)": lambda: remap.scores_to_test(x, groups, from_logits=True),
+            "scores_to_test(from_logits)": lambda: kernels.scores_to_test(x, groups, from_logits=True),
             "x.sum(axis=0)": lambda: x.sum(axis=0),
             "naive softmax + matmul": lambda: naive_softmax_matmul(x, M),
             "exp floor (np.exp of every element)": lambda: exp_floor(x),
             "scores_to_test(from_logits) 1 thread": with_threads(
-                1, lambda: remap.scores_to_test(x, groups, from_logits=True)),
+                1, lambda: kernels.scores_to_test(x, groups, from_logits=True)),
         }, rep(5), settle={"naive softmax + matmul"})
         report(f"scores_to_test logits -> {name}", med, "scores_to_test(from_logits)", [
             ("x.sum(axis=0)", "le", 4), ("naive softmax + matmul", "ge", 6),
@@ -290,15 +272,15 @@ def main(argv=None):
         M = dense_matrix(groups, U, np.float32)
         sub = (slice(None), slice(0, 16), slice(None))
         ref = naive_softmax_matmul(x[sub], M)
-        got = remap.labels_from_scores(x[sub], groups, from_logits=True)
+        got = kernels.labels_from_scores(x[sub], groups, from_logits=True)
         picked = np.take_along_axis(ref, got[None].astype(np.intp), 0)[0]
         assert np.all(picked >= ref.max(0) - 1e-5)
         fns = {
-            "labels_from_scores(from_logits)": lambda: remap.labels_from_scores(x, groups, from_logits=True),
-            "labels_from_scores(probs)": lambda: remap.labels_from_scores(x, groups),
+            "labels_from_scores(from_logits)": lambda: kernels.labels_from_scores(x, groups, from_logits=True),
+            "labels_from_scores(probs)": lambda: kernels.labels_from_scores(x, groups),
             "naive softmax+matmul+argmax": lambda: naive_softmax_matmul(x, M).argmax(0).astype(np.uint8),
             "labels_from_scores(from_logits) 1 thread": with_threads(
-                1, lambda: remap.labels_from_scores(x, groups, from_logits=True)),
+                1, lambda: kernels.labels_from_scores(x, groups, from_logits=True)),
         }
         med = bench(fns, rep(5), settle={"naive softmax+matmul+argmax"})
         report(f"labels_from_scores logits -> {name}", med, "labels_from_scores(from_logits)", [
@@ -316,7 +298,7 @@ def main(argv=None):
             "numpy": np.__version__,
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
-            "threads": remap.get_num_threads(),
+            "threads": kernels.get_num_threads(),
             "score_shape": [U, SH, SW],
         }
         Path(args.json).write_text(json.dumps({"meta": meta, "cases": RESULTS}, indent=2))

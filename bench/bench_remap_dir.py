@@ -99,7 +99,7 @@ def main() -> int:
               f"{platform.python_version()}, numpy {np.__version__}, Pillow {Image.__version__}", flush=True)
         cands = {"pillow loop": lambda d: pillow_loop(src, d, lut)}
         for k in worker_counts:
-            cands[f"remap-dir -j {k}"] = (lambda k: lambda d: remap_dir(tax, src, d, k))(k)
+            cands[f"remap-dir -j {k}"] = (lambda j: lambda d: remap_dir(tax, src, d, j))(k)
         # check once that both produce the same files
         a, b = tmp / "check-a", tmp / "check-b"
         cands["pillow loop"](a)

@@ -10,9 +10,10 @@ Imports numpy and the standard library only; reads what `unitax compile` wrote.
 
 from .errors import IntegrityError, LabelError, UnitaxError, UnknownDatasetError
 from .evaluate import EvalResult, Evaluator
-from .transforms import RemapLabels
 from .taxonomy import FingerprintError, StaleBuildWarning, Taxonomy, load, names_fingerprint, reorder_rows
+from .transforms import RemapLabels
 
-__all__ = ["EvalResult", "Evaluator", "FingerprintError", "IntegrityError", "LabelError", "RemapLabels", "StaleBuildWarning", "Taxonomy", "UnitaxError",
-           "UnknownDatasetError", "load", "names_fingerprint", "reorder_rows"]
+__all__ = ["EvalResult", "Evaluator", "FingerprintError", "IntegrityError", "LabelError", "RemapLabels",
+           "StaleBuildWarning", "Taxonomy", "UnitaxError", "UnknownDatasetError", "load", "names_fingerprint",
+           "reorder_rows"]
 __version__ = "0.1.0"

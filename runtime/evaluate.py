@@ -42,8 +42,9 @@ validation costs nothing extra. Other dtypes use ``gt * (n + 1) + pred`` over va
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -96,17 +97,19 @@ class EvalResult:
     @property
     def gt_pixels(self) -> np.ndarray:
         """(n,) int64 ground-truth pixels per class."""
-        return self.confusion.sum(axis=1) + self.unpredicted
+        total: np.ndarray = self.confusion.sum(axis=1) + self.unpredicted
+        return total
 
     @property
     def pred_pixels(self) -> np.ndarray:
         """(n,) int64 pixels predicted as each class (over valid ground truth)."""
-        return self.confusion.sum(axis=0)
+        predicted: np.ndarray = self.confusion.sum(axis=0)
+        return predicted
 
     @property
     def absent(self) -> tuple[str, ...]:
         """Names of the classes that never occur in the ground truth."""
-        return tuple(n for n, p in zip(self.names, self.present) if not p)
+        return tuple(n for n, p in zip(self.names, self.present, strict=True) if not p)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (NaN written as None, absent classes flagged)."""
@@ -242,7 +245,7 @@ class Evaluator:
         """A copy of the (n, n) int64 confusion matrix so far (rows ground truth)."""
         return self._conf[:, : self.n].copy()
 
-    def merge(self, other: "Evaluator") -> "Evaluator":
+    def merge(self, other: Evaluator) -> Evaluator:
         """Add another evaluator's counts (e.g. from another worker) to this one; returns self."""
         if other.names != self.names or other.ignore_index != self.ignore_index:
             raise ValueError("can only merge evaluators of the same label space")
@@ -358,7 +361,8 @@ def _as_numpy(x: Any) -> np.ndarray:
         t = x.detach().cpu()
         if str(t.dtype) == "torch.bfloat16":
             t = t.float()
-        return t.resolve_conj().resolve_neg().numpy()
+        arr: np.ndarray = t.resolve_conj().resolve_neg().numpy()
+        return arr
     try:
         a = np.asarray(x)
     except (ValueError, TypeError) as e:

@@ -72,7 +72,8 @@ def _read_regular(root: Path, p: Path, limit: int, too_big: str = "more than the
                     else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
             raise IntegrityError(f"{p}: cannot be read: {kind}, not a regular file (the build was tampered with)")
         if st.st_size > limit:
-            raise IntegrityError(f"{p}: {st.st_size} bytes, " + too_big.format(limit=limit) + " (truncated or replaced)")
+            raise IntegrityError(f"{p}: {st.st_size} bytes, " + too_big.format(limit=limit)
+                                 + " (truncated or replaced)")
         chunks, left = [], limit + 1
         while left > 0:
             try:

@@ -87,7 +87,8 @@ def _image(image: Any, shape: tuple[int, ...]) -> np.ndarray:
     if np.issubdtype(img.dtype, np.floating):
         if img.size and not (np.nanmin(img) >= 0 and np.nanmax(img) <= 1):
             raise ValueError("a float image must hold values in 0..1 (else convert it to uint8)")
-        return np.clip(np.nan_to_num(img) * 255 + 0.5, 0, 255).astype(np.uint8)
+        rgb: np.ndarray = np.clip(np.nan_to_num(img) * 255 + 0.5, 0, 255).astype(np.uint8)
+        return rgb
     if np.issubdtype(img.dtype, np.integer):
         if img.size and (img.min() < 0 or img.max() > 255):
             raise ValueError(f"an integer image must hold values in 0..255, got {img.min()}..{img.max()}")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import remap as _k
+from . import kernels as _k
 from .errors import IntegrityError, LabelError, UnitaxError, UnknownDatasetError
 from .evaluate import Evaluator, check_convention
 from .format import label_dtype, lut_size
@@ -92,7 +92,7 @@ def _label_array(arr: np.ndarray, space: str) -> np.ndarray:
     return arr
 
 
-def _finite_message(count: int, pos: tuple, value: float, channel: int, name: str, reader: str) -> str:
+def _finite_message(count: int, pos: tuple[int, ...], value: float, channel: int, name: str, reader: str) -> str:
     return (f"scores hold {count} non-finite value(s) (NaN or infinity) in the channels {reader} reads; the first "
             f"is {value} at index {pos} (universal class {name!r}, id {channel}); pass check_finite=False to skip "
             "this check")
@@ -113,7 +113,7 @@ class Taxonomy:
         self._tables = compiled.tables
         self._remaps = {(e["source"], e["target"]): k for k, e in t["tables"].items() if k.startswith("remap/")}
         self._padded: dict[str, np.ndarray] = {}
-        self._device_cache: dict[tuple, Any] = {}  # (table key, part, device, dtype) -> tensor
+        self._device_cache: dict[tuple[Any, ...], Any] = {}  # (table key, part, device, dtype) -> tensor
         self._groups: dict[str, tuple[np.ndarray, ...]] = {}
 
     def __repr__(self) -> str:
@@ -130,7 +130,8 @@ class Taxonomy:
     @property
     def specs_sha256(self) -> str:
         """sha256 of the specs this build was compiled from."""
-        return self._c.manifest["specs_sha256"]
+        sha: str = self._c.manifest["specs_sha256"]
+        return sha
 
     @cached_property
     def universal_names(self) -> tuple[str, ...]:
@@ -183,7 +184,8 @@ class Taxonomy:
 
     def role(self, dataset: str) -> str:
         """``train``, ``test``, ``source`` (or ``universal``)."""
-        return self._space(dataset)["role"]
+        role: str = self._space(dataset)["role"]
+        return role
 
     def ignore_index(self, dataset: str) -> int:
         """The label value of unlabeled pixels in ``dataset`` (255, or 65535 for uint16 label spaces)."""
@@ -454,7 +456,7 @@ class Taxonomy:
                 total = sum((xm[c].sum(dtype=acc) for c in channels), np.float32(0))
             else:
                 total = arr.sum(dtype=acc)
-        if not scan and np.isfinite(total):
+        if not scan and np.isfinite(total):  # type: ignore[arg-type]  # total is set unless scan
             return
         mask = np.zeros(xm.shape, bool)
         for c in channels:
@@ -507,9 +509,10 @@ class Taxonomy:
     def _read_channels(self, dataset: str, groups: Any) -> np.ndarray:
         """The universal channels the groups of ``dataset`` read (cached)."""
         cache = self.__dict__.setdefault("_read", {})
-        ch = cache.get(dataset)
+        ch: np.ndarray | None = cache.get(dataset)
         if ch is None:
-            ch = cache[dataset] = np.unique(np.concatenate([np.asarray(g, np.intp) for g in groups] + [np.zeros(0, np.intp)]))
+            parts = [np.asarray(g, np.intp) for g in groups] + [np.zeros(0, np.intp)]
+            ch = cache[dataset] = np.unique(np.concatenate(parts))
         return ch
 
     def _finite_checker(self, reader: str, check_finite: bool) -> Any:
@@ -517,7 +520,7 @@ class Taxonomy:
         if not check_finite:
             return None
 
-        def fail(count: int, pos: tuple, value: float, channel: int) -> None:
+        def fail(count: int, pos: tuple[int, ...], value: float, channel: int) -> None:
             raise LabelError(_finite_message(count, pos, value, channel, self.universal_names[channel], reader))
 
         return fail
@@ -552,7 +555,7 @@ class Taxonomy:
             return self._apply(arr if like is None else x, lut, UNIVERSAL, out, out_of_range, key)
         _no_out_with_tensor(out, like)
         arr, ax = self._check_scores(arr, axis)
-        flag: list | None = [] if check_finite else None
+        flag: list[bool] | None = [] if check_finite else None
         with np.errstate(invalid="ignore", over="ignore"):
             res = _k.labels_from_scores(arr, groups, axis=ax, from_logits=from_logits, out=out, nonfinite=flag)
         if flag:  # a group score was non-finite: find the bad input values (or an overflowed sum: none)
@@ -679,13 +682,15 @@ class Taxonomy:
         """
         if fingerprint == self.fingerprint:
             return
-        msg = f"checkpoint fingerprint {str(fingerprint)[:12]}... differs from this taxonomy's {self.fingerprint[:12]}..."
+        msg = (f"checkpoint fingerprint {str(fingerprint)[:12]}... differs from this taxonomy's "
+               f"{self.fingerprint[:12]}...")
         if names is not None:
             old, new = list(names), list(self.universal_names)
             moved = sum(1 for i, n in enumerate(old) if n in new and new.index(n) != i)
             gone = sorted(set(old) - set(new))
             added = sorted(set(new) - set(old))
-            msg += (f": {moved} class(es) moved, {len(gone)} gone ({', '.join(gone[:5])}{' ...' if len(gone) > 5 else ''}), "
+            msg += (f": {moved} class(es) moved, "
+                    f"{len(gone)} gone ({', '.join(gone[:5])}{' ...' if len(gone) > 5 else ''}), "
                     f"{len(added)} new ({', '.join(added[:5])}{' ...' if len(added) > 5 else ''})")
         msg += "; `unitax diff` shows the changes, unitax.reorder_rows() moves a final layer's rows to the new order"
         raise FingerprintError(msg)

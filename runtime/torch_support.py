@@ -1,6 +1,6 @@
 """Runtime: PyTorch paths, imported only when a caller hands unitax a tensor or asks for a module.
 
-CPU tensors go through the numpy kernels of :mod:`unitax.remap` without copies (``Tensor.numpy()``
+CPU tensors go through the numpy kernels of :mod:`unitax.kernels` without copies (``Tensor.numpy()``
 shares memory); tensors on other devices (CUDA) are remapped there with torch ops, so data never
 leaves the device. Nothing here is imported by ``import unitax``.
 """
@@ -14,7 +14,9 @@ import torch
 
 from .errors import LabelError
 
-def device_table(cache: dict, key: tuple, make: Any, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
+
+def device_table(cache: dict[Any, Any], key: tuple[Any, ...], make: Any, device: torch.device,
+                 dtype: torch.dtype | None = None) -> torch.Tensor:
     """A cached copy on ``device`` of the array ``make()`` returns, cached under what it is.
 
     ``cache`` belongs to one loaded taxonomy and ``key`` names the table (e.g.
@@ -45,7 +47,7 @@ def check_labels(label: torch.Tensor, n: int, ignore: int, space: str, out_of_ra
     return label
 
 
-def apply_lut(label: torch.Tensor, lut: np.ndarray, cache: dict, key: str) -> torch.Tensor:
+def apply_lut(label: torch.Tensor, lut: np.ndarray, cache: dict[Any, Any], key: str) -> torch.Tensor:
     """``lut[label]`` on label's device, int32 indices (not int64) where the device needs indices at all."""
     table = device_table(cache, (key, "lut"), lambda: lut, label.device,
                          torch.uint8 if lut.dtype == np.uint8 else torch.int32)
@@ -55,7 +57,10 @@ def apply_lut(label: torch.Tensor, lut: np.ndarray, cache: dict, key: str) -> to
 
 
 def check_finite(x: torch.Tensor, axis: int, used: torch.Tensor, logits: bool, fail: Any) -> None:
-    """Call ``fail(count, first index, its value, channel)`` where the channels ``used`` of ``x`` hold NaN/inf (one fused pass)."""
+    """Call ``fail(count, first index, its value, channel)`` where the channels ``used`` of ``x`` hold NaN/inf.
+
+    One fused pass.
+    """
     if fail is None or x.numel() == 0:
         return
     sub = x.index_select(axis, used)
@@ -72,7 +77,7 @@ def _used(matrix: np.ndarray) -> np.ndarray:
     return np.flatnonzero(matrix.any(axis=0)).astype(np.int64)
 
 
-def scores_to_test(x: torch.Tensor, matrix: np.ndarray, axis: int, from_logits: bool, cache: dict, key: str,
+def scores_to_test(x: torch.Tensor, matrix: np.ndarray, axis: int, from_logits: bool, cache: dict[Any, Any], key: str,
                    fail: Any = None) -> torch.Tensor:
     """Sum universal scores (or softmax of logits) into test classes along ``axis``, on x's device."""
     idx = device_table(cache, (key, "used"), lambda: _used(matrix), x.device)
@@ -88,8 +93,8 @@ def scores_to_test(x: torch.Tensor, matrix: np.ndarray, axis: int, from_logits: 
     return torch.matmul(moved, m.T).movedim(-1, axis)
 
 
-def labels_from_scores(x: torch.Tensor, matrix: np.ndarray, axis: int, from_logits: bool, cache: dict, key: str,
-                       fail: Any = None) -> torch.Tensor:
+def labels_from_scores(x: torch.Tensor, matrix: np.ndarray, axis: int, from_logits: bool, cache: dict[Any, Any],
+                       key: str, fail: Any = None) -> torch.Tensor:
     """argmax over test classes of the summed scores; with logits only the feeding channels are read."""
     idx = device_table(cache, (key, "used"), lambda: _used(matrix), x.device)
     check_finite(x, axis, idx, from_logits, fail)
@@ -108,6 +113,9 @@ class ToTest(torch.nn.Module):
     The binary matrix is a buffer, not a parameter: it moves with ``.to(device)`` and is saved
     in ``state_dict`` but never trained.
     """
+
+    used: torch.Tensor  # buffers (registered in __init__)
+    weight: torch.Tensor
 
     def __init__(self, matrix: np.ndarray, test_dataset: str, from_logits: bool = True, dim: int = 1,
                  check_finite: bool = True, names: Any = None):
@@ -128,7 +136,8 @@ class ToTest(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[self.dim] != self.n_universal:
-            raise LabelError(f"expected {self.n_universal} universal channels on dim {self.dim}, got {x.shape[self.dim]}")
+            raise LabelError(f"expected {self.n_universal} universal channels on dim {self.dim}, "
+                             f"got {x.shape[self.dim]}")
         if self.check_finite:
             dim = self.dim % x.ndim
             idx = torch.arange(x.shape[dim], device=x.device) if self.from_logits else self.used
@@ -139,10 +148,11 @@ class ToTest(torch.nn.Module):
         return torch.matmul(sub.movedim(self.dim, -1), self.weight.to(sub.dtype).T).movedim(-1, self.dim)
 
 
-    def _fail(self, count: int, pos: tuple, value: float, channel: int) -> None:
+    def _fail(self, count: int, pos: tuple[int, ...], value: float, channel: int) -> None:
         name = f"{self._names[channel]!r}, " if self._names else ""
         raise LabelError(f"scores hold {count} non-finite value(s) (NaN or infinity) in the channels "
-                         f"{self.test_dataset} reads; the first is {value} at index {pos} (universal class {name}id {channel}); "
+                         f"{self.test_dataset} reads; the first is {value} at index {pos} "
+                         f"(universal class {name}id {channel}); "
                          "pass check_finite=False to skip this check")
 
 

@@ -33,8 +33,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import unitax  # noqa: E402
 from support.hostile import snapshot  # noqa: E402
+
+import unitax  # noqa: E402
 from unitax.tools import remap_dir as rd  # noqa: E402
 
 TAX = unitax.load()

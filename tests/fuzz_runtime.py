@@ -31,6 +31,8 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from support.bundled import N_UNIVERSAL  # noqa: E402
+
 import unitax  # noqa: E402
 import unitax.taxonomy as T  # noqa: E402
 from unitax import LabelError, UnitaxError  # noqa: E402
@@ -161,7 +163,7 @@ def score_case(draw):
     dt = draw(st.sampled_from(["f2", "f4", "f8"]))
     rest = tuple(draw(st.lists(st.integers(0, 4), min_size=0, max_size=2)))
     axis = draw(st.integers(0, len(rest)))
-    shape = rest[:axis] + (194,) + rest[axis:]
+    shape = rest[:axis] + (N_UNIVERSAL,) + rest[axis:]
     seed = draw(st.integers(0, 2**32 - 1))
     logits = draw(st.booleans())
     rng = np.random.default_rng(seed)
@@ -198,7 +200,7 @@ def check_scores(case) -> None:
     else:
         inp = x
     groups = _groups(entry, ds)
-    read = np.zeros(194, bool)
+    read = np.zeros(N_UNIVERSAL, bool)
     for g in groups:
         read[g] = True
     if entry == "to_test" and logits:

@@ -29,7 +29,6 @@ import collections
 import inspect
 import json
 import random
-import shutil
 import sys
 import tempfile
 import time
@@ -44,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 from unitax.compiler import build, load, registry, rules, schema  # noqa: E402
 from unitax.tools import importer  # noqa: E402
 from unitax.compiler.errors import SpecError  # noqa: E402
+from unitax.tools import importer  # noqa: E402
 
 FILE_LEVEL = {"file-too-large", "symlink-outside", "missing-file", "not-a-file", "duplicate-file", "not-a-folder",
               "symlink-loop", "unreadable", "stray-file"}
@@ -83,11 +83,13 @@ BASE = mini_taxonomy()
 # self-mapping, a test dataset with no mapping, a mapping from a dataset nobody declares.
 EXTRA = {
     "mappings/city_to_city-raw.yaml": importer.render_mapping(importer.MappingSpec(
-        "city", "city-raw", [("road", "road"), ("car", "auto"), ("sky", "sky")], ["walker"], ["bus", "void"], "n")).encode(),
+        "city", "city-raw", [("road", "road"), ("car", "auto"), ("sky", "sky")], ["walker"], ["bus", "void"],
+        "n")).encode(),
     "mappings/eval_to_eval.yaml": importer.render_mapping(importer.MappingSpec(
         "eval", "eval", [("Road", "Road")], ["Vehicle", "Human"], ["Vehicle", "Human"], "n")).encode(),
     "datasets/extra.yaml": BASE["datasets/eval.yaml"].replace(b"name: eval", b"name: extra"),
-    "mappings/ghost_to_universal.yaml": BASE["mappings/city_to_universal.yaml"].replace(b"source: city", b"source: ghost"),
+    "mappings/ghost_to_universal.yaml": BASE["mappings/city_to_universal.yaml"].replace(b"source: city",
+                                                                                         b"source: ghost"),
 }
 ORIGINAL = {**BASE, **EXTRA}
 NAMES = sorted(ORIGINAL)
@@ -116,9 +118,10 @@ def structural(draw, data):
                        st.just([]), st.just({}), st.lists(st.integers(-1, 300), max_size=4))
     for _ in range(draw(st.integers(1, 4))):
         # walk to a random container
-        node, parents = data, []
+        node = data
         for _ in range(draw(st.integers(0, 3))):
-            kids = list(node.items()) if isinstance(node, dict) else list(enumerate(node)) if isinstance(node, list) else []
+            kids = (list(node.items()) if isinstance(node, dict)
+                    else list(enumerate(node)) if isinstance(node, list) else [])
             kids = [(k, v) for k, v in kids if isinstance(v, (dict, list))]
             if not kids:
                 break
@@ -165,7 +168,8 @@ def semantic(draw, data):
     elif what == "class-name":
         c = draw(st.sampled_from(classes))
         n = c["name"]
-        c["name"] = draw(st.sampled_from([n.upper(), n.title(), n.replace("a", "a  ", 1), n + "s", n[:-1] or n] + WORDS))
+        c["name"] = draw(st.sampled_from([n.upper(), n.title(), n.replace("a", "a  ", 1), n + "s", n[:-1] or n]
+                                         + WORDS))
     elif what == "class-id":
         c = draw(st.sampled_from(classes))
         c["id"] = draw(st.sampled_from([255, 256, 65535, 65536, 0, len(classes), c["id"] + 1]))
@@ -223,7 +227,8 @@ def inputs(draw) -> tuple[str, str, bytes]:
     if kind == "structure":
         data = semantic(draw, DATA[rel]) if draw(st.booleans()) else structural(draw, DATA[rel])
     else:
-        leaf = st.one_of(st.none(), st.booleans(), st.integers(-1, 300), st.sampled_from(CLASS_NAMES), st.text(max_size=6))
+        leaf = st.one_of(st.none(), st.booleans(), st.integers(-1, 300), st.sampled_from(CLASS_NAMES),
+                         st.text(max_size=6))
         data = draw(st.recursive(leaf, lambda kids: st.one_of(
             st.lists(kids, max_size=4), st.dictionaries(st.sampled_from(FIELDS + CLASS_NAMES), kids, max_size=5)),
             max_leaves=20))
@@ -270,7 +275,8 @@ class Run:
             assert registry.is_registered(p.rule), f"unknown rule: {p}"
             assert p.path.startswith("$") and p.message, f"no path or message: {p}"
             assert (p.line == 0) == (p.rule in FILE_LEVEL), f"line {p.line} for rule {p.rule}: {p}"
-            other = raw if p.file == (self.root / rel).as_posix() else BASE[Path(p.file).relative_to(self.root).as_posix()]
+            other = (raw if p.file == (self.root / rel).as_posix()
+                     else BASE[Path(p.file).relative_to(self.root).as_posix()])
             assert p.line <= other.count(b"\n") + 1, f"line {p.line} beyond the file's {nlines} lines: {p}"
             self.rules[p.rule] += 1
         errors = [p for p in problems if p.severity == "error"]
@@ -321,7 +327,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=None, help="seed for a reproducible run")
     args = ap.parse_args()
     rng = random.Random(args.seed)
-    with tempfile.TemporaryDirectory(prefix="unitax-fuzz-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
+    shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
+    with tempfile.TemporaryDirectory(prefix="unitax-fuzz-", dir=shm) as tmp:
         run = Run(Path(tmp))
         assert run.check(NAMES[0], BASE[NAMES[0]]) == [], "the fuzz base taxonomy does not compile"
 

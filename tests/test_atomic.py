@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.corpus import make_specs
+from support.paths import ROOT
 
 import unitax
-from conftest import ROOT
-from test_corpus import make_specs
 from unitax.compiler import build
 from unitax.tools.cli import main
 

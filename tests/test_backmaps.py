@@ -8,9 +8,10 @@ import json
 
 import numpy as np
 import pytest
+from support.bundled import N_UNIVERSAL
+from support.paths import GENERATED
 
 import unitax
-from conftest import GENERATED
 from unitax.compiler import analysis
 from unitax.compiler.model import ClassDef, LabelSpace, Mapping
 
@@ -19,13 +20,19 @@ def forward_datasets(tax) -> list[str]:
     return [d for d in tax.datasets if f"to_universal/{d}" in tax._tables]
 
 
+@pytest.mark.mseg_specs
+def test_mseg_has_18_datasets_with_a_mapping_to_universal():
+    tax = unitax.load()
+    assert len(forward_datasets(tax)) == 18  # 16 train + nyudepthv2-37, scannet-37
+
+
 def test_every_dataset_with_a_mapping_to_universal_has_a_back_map(tax):
     ds = forward_datasets(tax)
-    assert set(tax.train_datasets) <= set(ds) and len(ds) == 18  # 16 train + nyudepthv2-37, scannet-37
+    assert set(tax.train_datasets) <= set(ds)
     for d in ds:
         b = tax.back_map(d)
         assert b.shape == (256,) and b.dtype == np.uint8 and not b.flags.writeable
-        assert (b[194:] == 255).all()  # beyond the universal ids: ignore, never 0
+        assert (b[N_UNIVERSAL:] == 255).all()  # beyond the universal ids: ignore, never 0
     with pytest.raises(unitax.UnknownDatasetError, match="no back-map"):
         tax.back_map("camvid-11")
 
@@ -38,7 +45,7 @@ def test_back_map_is_the_brute_force_inverse_of_the_forward_table(tax, dataset):
     n = len(names)
     back = tax.back_map(dataset)
     merged, dropped = {}, []
-    for u in range(194):
+    for u in range(N_UNIVERSAL):
         srcs = [c for c in range(n) if fwd[c] == u]
         assert back[u] == (min(srcs) if srcs else 255), (dataset, tax.universal_names[u])
         if len(srcs) > 1:
@@ -85,7 +92,7 @@ def test_from_universal_labels_and_scores(tax):
     with pytest.raises(unitax.LabelError, match="outside universal"):
         tax.from_universal(np.array([200], np.uint8), "coco-panoptic-133")
     assert tax.from_universal(np.array([200], np.uint8), "coco-panoptic-133", out_of_range="ignore").tolist() == [255]
-    scores = np.zeros((3, 194), np.float32)
+    scores = np.zeros((3, N_UNIVERSAL), np.float32)
     scores[[0, 1, 2], [98, 176, 142]] = 1
     assert tax.from_universal(scores, "cityscapes-19", axis=1).tolist() == [0, 13, 10]
     logits = np.log(scores + 1e-6)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.paths import GENERATED, ROOT, SPECS
 
-from conftest import GENERATED, ROOT, SPECS
 from unitax.compiler import build
 from unitax.tools.cli import main
 
@@ -27,6 +27,7 @@ def specs_copy(tmp_path: Path) -> Path:
     return dst
 
 
+@pytest.mark.mseg_specs
 def test_check_passes_on_the_bundled_taxonomy():
     r = run("check")
     assert r.returncode == 0, r.stderr

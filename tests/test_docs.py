@@ -16,9 +16,9 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 from markupsafe import escape
+from support.goldens import check_goldens
+from support.paths import GENERATED, ROOT, SPECS
 
-from conftest import GENERATED, ROOT, SPECS
-from goldens.check import check_goldens
 from unitax.compiler import build
 from unitax.compiler.emit import docs as emit_docs
 from unitax.compiler.emit.docs import gh_anchor, slug
@@ -65,6 +65,7 @@ def _maps(model: Model, kind: str):
 # ---------------------------------------------------------------- the specs behind the docs
 
 
+@pytest.mark.mseg_specs
 def test_every_universal_class_has_a_definition(model):
     assert len(model.universal.classes) == 194
     empty = [c.name for c in model.universal.classes if not (c.definition or "").strip()]
@@ -84,7 +85,7 @@ def test_an_empty_definition_is_reported(tmp_path):
 
 
 def test_definitions_are_in_our_own_words(reference, model):
-    import mseg_reference as R
+    from support import mseg_reference as R
 
     _, rows = R.master(reference)
     theirs = {r["universal"]: r["Defn (Most of the meanings are derived from WordNet 3.1)"].strip().lower()
@@ -97,6 +98,7 @@ def test_definitions_are_in_our_own_words(reference, model):
 # ---------------------------------------------------------------- what the docs hold
 
 
+@pytest.mark.mseg_specs
 def test_a_page_for_every_class_dataset_category_and_legend(model, docs):
     u = model.universal
     parents = {c.parent for c in u.classes}
@@ -241,7 +243,7 @@ def test_legends_show_every_class_in_its_colour(model, docs):
         swatches = root.findall("s:g/s:rect", ns)
         labels = [t.text for t in root.findall("s:g/s:text", ns)]
         assert len(swatches) == len(labels) == len(classes), name
-        for c, rect, label in zip(classes, swatches, labels):
+        for c, rect, label in zip(classes, swatches, labels, strict=False):
             assert label.startswith(f"{c.id} ")
             assert c.name.startswith(label[len(f"{c.id} "):].rstrip("…"))
             if all(x.color is not None for x in classes):
@@ -254,7 +256,8 @@ def test_legends_show_every_class_in_its_colour(model, docs):
 
 def test_docs_are_deterministic(model, docs):
     assert emit_docs.render(model) == docs
-    code = ("import hashlib, sys; from pathlib import Path; from unitax.compiler import build; from unitax.compiler.emit import docs as emit_docs; "
+    code = ("import hashlib, sys; from pathlib import Path; from unitax.compiler import build; "
+            "from unitax.compiler.emit import docs as emit_docs; "
             "m, _ = build.check_specs(Path(sys.argv[1])); f = emit_docs.render(m); "
             "print(hashlib.sha256(b''.join(k.encode() + b'\\0' + v for k, v in sorted(f.items()))).hexdigest())")
     r = subprocess.run([sys.executable, "-c", code, str(SPECS)], capture_output=True, text=True,
@@ -307,7 +310,7 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def browser(chromium, tmp_path_factory):
-    from cdp import Browser
+    from support.cdp import Browser
 
     with Browser(chromium, tmp_path_factory.mktemp("chromium") / "profile") as b:
         yield b
@@ -379,7 +382,7 @@ def test_minibike_in_two_clicks(browser, site, model, tmp_path):
     assert rows["camvid-11"] == want
     page.screenshot(tmp_path / "class-page.png")
 
-    page.click("#folded a[href$='ade20k-150.html#id-%d']" % ade.index["minibike"], navigates=True)  # click 2
+    page.click(f"#folded a[href$='ade20k-150.html#id-{ade.index['minibike']}']", navigates=True)  # click 2
     assert page.eval("location.hash") == f"#id-{ade.index['minibike']}"
     assert page.eval("document.querySelector(':target').cells[2].textContent") == "minibike"
     assert page.errors() == []

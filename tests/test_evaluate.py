@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.bundled import N_UNIVERSAL
 
 import unitax
 from unitax import Evaluator, LabelError
@@ -122,13 +123,14 @@ def mseg_meter(pred: np.ndarray, gt: np.ndarray, n: int, ignore: int) -> dict:
     area_t = np.array([np.sum(gt == c) for c in range(n)], np.float64)
     iou = inter / (area_p + area_t - inter + 1e-10)
     acc = inter / (area_t + 1e-10)
-    return {"iou": iou, "acc": acc, "miou": iou.mean(), "macc": acc.mean(), "pacc": inter.sum() / (area_t.sum() + 1e-10)}
+    return {"iou": iou, "acc": acc, "miou": iou.mean(), "macc": acc.mean(),
+            "pacc": inter.sum() / (area_t.sum() + 1e-10)}
 
 
 def brute_force(pred: np.ndarray, gt: np.ndarray, n: int, ignore: int) -> dict:
     """Metrics by the definitions, one pixel at a time."""
     tp, gt_n, pred_n = [0] * n, [0] * n, [0] * n
-    for p, g in zip(pred.ravel().tolist(), gt.ravel().tolist()):
+    for p, g in zip(pred.ravel().tolist(), gt.ravel().tolist(), strict=False):
         if g == ignore:
             continue
         gt_n[g] += 1
@@ -199,7 +201,7 @@ def test_fast_and_general_paths_and_batching_agree(n, seed, parts):
     pred = rng.integers(0, n, size=997)
     pred[rng.random(997) < 0.1] = 255
     fast, general = Evaluator(range(n)), Evaluator(range(n))
-    for p, g in zip(np.array_split(pred, parts), np.array_split(gt, parts)):
+    for p, g in zip(np.array_split(pred, parts), np.array_split(gt, parts), strict=False):
         fast.update(p.astype(np.uint8), g.astype(np.uint8))
     general.update(pred.astype(np.int64), gt.astype(np.int64))
     assert np.array_equal(fast.confusion, general.confusion)
@@ -269,7 +271,7 @@ def test_uint16_label_space_with_ignore_65535():
 
 def test_universal_scores_in_a_test_dataset(tax):
     rng = np.random.default_rng(1)
-    probs = rng.random((194, 2, 16, 16)).astype(np.float32)
+    probs = rng.random((N_UNIVERSAL, 2, 16, 16)).astype(np.float32)
     gt = rng.integers(0, 11, size=(2, 16, 16)).astype(np.uint8)
     ev = tax.evaluator("camvid-11")
     ev.update(probs, gt, axis=0)
@@ -295,13 +297,13 @@ def test_train_dataset_evaluation_through_its_back_map(tax):
     gt = np.repeat(np.arange(n, dtype=np.uint8), 3).reshape(1, -1)
     universal = tax.to_universal(gt, ds)
     # pixels of dropped classes: the model says some universal class ADE20K-150 has no class for
-    elsewhere = int(np.flatnonzero(tax.back_map(ds)[:194] == 255)[0])
+    elsewhere = int(np.flatnonzero(tax.back_map(ds)[:N_UNIVERSAL] == 255)[0])
     universal[universal == 255] = elsewhere
     ev = tax.evaluator(ds)
     ev.update(universal, gt, pred_space="universal")
     # scores give the same labels wherever the winning universal class has an ADE20K-150 class
     # (elsewhere the argmax over ADE20K-150 classes of all-zero sums is class 0, as for any test set)
-    onehot = np.zeros((194,) + gt.shape, np.float32)
+    onehot = np.zeros((N_UNIVERSAL,) + gt.shape, np.float32)
     onehot[universal, 0, np.arange(gt.shape[1])] = 1.0
     kept = universal != elsewhere
     assert kept.sum() > 300
@@ -321,7 +323,7 @@ def test_universal_space_evaluation(tax):
     gt = np.array([[0, 193, 255]], np.uint8)
     ev = tax.evaluator("universal")
     ev.update(np.array([[0, 193, 5]], np.uint8), gt)
-    scores = np.zeros((1, 3, 194), np.float32)
+    scores = np.zeros((1, 3, N_UNIVERSAL), np.float32)
     scores[0, :, 7] = 1
     ev.update(scores, gt, axis=-1)
     r = ev.result()

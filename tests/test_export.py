@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 import unitax
 from unitax import pictures
-from unitax.tools.cli import main
 from unitax.tools import export
+from unitax.tools.cli import main
 
 FORMATS = list(export.FORMATS)
 SPACES = ["universal", "cityscapes-34", "ade20k-150", "camvid-11", "camvid-32", "coco-panoptic-201",
@@ -225,7 +225,8 @@ def test_cityscapes_universal_and_test_spaces(tax, tmp_path):
     g = exported(tmp_path, "cityscapes", "universal")
     u = tax._space("universal")
     assert [(lab.id, lab.trainId) for lab in g["labels"][:-1]] == [(i, i) for i in range(len(u["names"]))]
-    assert [lab.category for lab in g["labels"][:-1]] == [p or n for n, p in zip(u["names"], u["parents"])]
+    assert [lab.category for lab in g["labels"][:-1]] == [
+        p or n for n, p in zip(u["names"], u["parents"], strict=False)]
     t = exported(tmp_path, "cityscapes", "camvid-11")
     cats = {lab.name: lab.category for lab in t["labels"]}
     assert cats["Car"] == "vehicle" and cats["Sky"] == "sky"
@@ -293,7 +294,7 @@ def test_hostile_class_names_stay_data(tmp_path):
 
 
 def test_compiled_option_reads_that_build(tax, tmp_path):
-    from conftest import GENERATED
+    from support.paths import GENERATED
 
     out = tmp_path / "a.json"
     r = cli("export", "huggingface", "--space", "kitti-19", "--compiled", str(GENERATED), "-o", str(out))

@@ -8,9 +8,10 @@ import shutil
 
 import numpy as np
 import pytest
+from support.bundled import N_UNIVERSAL
+from support.paths import GENERATED, SPECS
 
 import unitax
-from conftest import GENERATED, SPECS
 from unitax.compiler import analysis, build
 from unitax.compiler.emit import tables as emit
 
@@ -59,7 +60,7 @@ def test_a_compiled_fingerprint_that_disagrees_with_the_names_is_refused(tmp_pat
     (dst / "manifest.json").write_bytes(emit.json_bytes(m))
     tax = unitax.load(dst)
     with pytest.raises(unitax.IntegrityError, match="fingerprint"):
-        tax.fingerprint
+        _ = tax.fingerprint  # the property reads and verifies taxonomy.json
 
 
 def test_reorder_rows_moves_renames_and_fills():
@@ -84,10 +85,10 @@ def test_reorder_rows_moves_renames_and_fills():
 
 
 def test_reorder_rows_on_the_universal_head(tax):
-    """A 194-row head, old order reversed: reordering recovers the row of every class by name."""
+    """A head of one row per universal class, old order reversed: reordering recovers the row of every class by name."""
     names = list(tax.universal_names)
     old = names[::-1]
     head = np.array([[names.index(n)] * 3 for n in old], dtype=np.float64)
     fixed = unitax.reorder_rows(head, old, names)
-    assert fixed[:, 0].tolist() == list(range(194))
+    assert fixed[:, 0].tolist() == list(range(N_UNIVERSAL))
     tax.check_fingerprint(unitax.names_fingerprint(names))

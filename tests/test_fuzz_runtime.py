@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import fuzz_runtime
+import pytest
 
 
 @pytest.mark.parametrize("which", ["labels", "scores"])

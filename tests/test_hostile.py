@@ -8,11 +8,11 @@ import pkgutil
 import traceback
 from pathlib import Path
 
+import hostile
 import pytest
 from click.testing import CliRunner
-
-import hostile
 from support.hostile import Case, snapshot
+
 from unitax.tools.cli import main
 
 

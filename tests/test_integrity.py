@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.bundled import N_UNIVERSAL
+from support.corpus import make_specs
 
 import unitax
-from test_corpus import make_specs
 from unitax.compiler import build
 
 
@@ -86,8 +87,10 @@ BROKEN = {
                          r"{root}/manifest.json: missing; is {root} a folder written by `unitax compile`\?"),
     "manifest-not-json": (lambda r: (r / "manifest.json").write_text("{files: "),
                           r"{root}/manifest.json: unreadable or not JSON"),
-    "manifest-a-list": (lambda r: (r / "manifest.json").write_text("[]"), r"{root}/manifest.json: not a unitax manifest"),
-    "manifest-no-files": (lambda r: write_manifest(r, {"format_version": 1}), r"{root}/manifest.json: not a unitax manifest"),
+    "manifest-a-list": (lambda r: (r / "manifest.json").write_text("[]"),
+                        r"{root}/manifest.json: not a unitax manifest"),
+    "manifest-no-files": (lambda r: write_manifest(r, {"format_version": 1}),
+                          r"{root}/manifest.json: not a unitax manifest"),
     "format-newer": (lambda r: write_manifest(r, {**manifest(r), "format_version": 2}),
                      r"{root}/manifest.json: format version 2, this runtime reads 1; upgrade unitax"),
     "format-older": (lambda r: write_manifest(r, {**manifest(r), "format_version": 0}),
@@ -211,8 +214,9 @@ def test_labels_outside_the_ids_are_named_or_sent_to_ignore(tax):
     assert got.tolist() == [[lut[0], lut[18], 255], [255, 255, lut[7]]]
     with pytest.raises(unitax.LabelError, match=r"outside camvid-32's ids 0\.\.31 .*: 32"):
         tax.remap(np.array([32], np.uint16), "camvid-32", "camvid-11")
-    with pytest.raises(unitax.LabelError, match=r"outside universal's ids 0\.\.193 .*: 194, 200"):
-        tax.to_test_labels(np.array([200, 194, 3], np.int32), "camvid-11")
+    n = N_UNIVERSAL
+    with pytest.raises(unitax.LabelError, match=rf"outside universal's ids 0\.\.{n - 1} .*: {n}, 300"):
+        tax.to_test_labels(np.array([300, n, 3], np.int32), "camvid-11")
     assert tax.to_test_labels(np.array([200, 255]), "camvid-11", out_of_range="ignore").tolist() == [255, 255]
 
 
@@ -226,7 +230,7 @@ def test_wide_and_negative_label_values_are_refused(tax, value):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.bool_, np.complex64, object, "U3"])
 def test_labels_that_are_not_integers_are_refused(tax, dtype):
     label = np.zeros((2, 2), dtype=dtype)
-    with pytest.raises(unitax.LabelError, match=rf"cityscapes-19 labels must be an integer array, got dtype"):
+    with pytest.raises(unitax.LabelError, match=r"cityscapes-19 labels must be an integer array, got dtype"):
         tax.to_universal(label, "cityscapes-19")
 
 
@@ -235,7 +239,7 @@ def test_unknown_out_of_range_mode_is_refused(tax):
         tax.to_universal(np.zeros(3, np.uint8), "cityscapes-19", out_of_range="clip")
 
 
-SCORES = (194, 3, 4)
+SCORES = (N_UNIVERSAL, 3, 4)
 
 
 @pytest.mark.parametrize("call", ["to_test", "to_test_labels"])
@@ -243,8 +247,10 @@ SCORES = (194, 3, 4)
     (lambda: np.zeros(SCORES, np.int64), r"scores must be a float array, got dtype int64"),
     (lambda: np.zeros(SCORES, np.complex64), r"scores must be a float array, got dtype complex64"),
     (lambda: np.float32(0.5), r"scores must have a class axis"),
-    (lambda: np.zeros((193, 3, 4), np.float32), r"scores have 193 channels on axis 0; the universal taxonomy has 194"),
-    (lambda: np.zeros((3, 4, 194), np.float32), r"scores have 3 channels on axis 0; the universal taxonomy has 194"),
+    (lambda: np.zeros((N_UNIVERSAL - 1, 3, 4), np.float32),
+     rf"scores have {N_UNIVERSAL - 1} channels on axis 0; the universal taxonomy has {N_UNIVERSAL}"),
+    (lambda: np.zeros((3, 4, N_UNIVERSAL), np.float32),
+     rf"scores have 3 channels on axis 0; the universal taxonomy has {N_UNIVERSAL}"),
 ], ids=["int", "complex", "0-d", "193-channels", "channels-last-on-axis-0"])
 def test_scores_of_the_wrong_type_or_shape_are_refused(tax, call, bad, pattern):
     if call == "to_test_labels" and np.issubdtype(np.asarray(bad()).dtype, np.integer):

@@ -19,8 +19,7 @@ import ast
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT
+from support.paths import ROOT
 
 ROOMS = {"compiler": "unitax.compiler", "tools": "unitax.tools", "runtime": "unitax"}
 #: the one runtime module the compiler may import (see the module docstring)
@@ -74,7 +73,8 @@ def is_runtime(mod: str) -> bool:
 def test_relative_imports_resolve():
     got = imports(ROOT / "compiler" / "emit" / "coverage.py")
     assert {"unitax.compiler.analysis", "unitax.compiler.emit.tables", "unitax.compiler.model"} <= got
-    assert {"unitax.remap", "unitax.errors"} <= imports(ROOT / "runtime" / "taxonomy.py")
+    assert {"unitax.kernels", "unitax.errors"} <= imports(ROOT / "runtime" / "taxonomy.py")
+    assert {"unitax.kernels.blocks"} <= imports(ROOT / "runtime" / "kernels" / "scores.py")
 
 
 def test_the_compiler_imports_neither_tools_nor_runtime():

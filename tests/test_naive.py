@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from support.paths import SPECS
 
 import unitax
-from conftest import SPECS
 from unitax.compiler import build
 from unitax.tools import naive
 from unitax.tools.cli import main

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hostile.cases_writes import fake_build, reference
+from hostile.cases_writes import specs as base_specs
+from support.paths import GENERATED, SPECS
 
-from conftest import GENERATED, SPECS
 from unitax.compiler import build, outputs
 from unitax.tools import importer
 from unitax.tools.cli import main, os_error_line
-
-from hostile.cases_writes import fake_build, reference, specs as base_specs
 
 
 def test_the_committed_build_is_a_build_and_may_be_replaced():

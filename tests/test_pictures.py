@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from support.bundled import N_UNIVERSAL
 
 import unitax
-from unitax.tools.cli import main
 from unitax.pictures import voc_colormap
+from unitax.tools.cli import main
 from unitax.tools.show import confusion_picture
 
 RNG = np.random.default_rng(7)
@@ -43,11 +44,15 @@ def test_colorize_uses_the_space_colours_and_black_for_ignore(tax):
     assert tax.colorize(label.astype(np.int64)[None], "cityscapes-19").shape == (1, 5, 7, 3)  # any shape, dtype
 
 
+@pytest.mark.mseg_specs
+def test_the_mseg_universal_colours_are_the_voc_colour_map(tax):
+    assert np.array_equal(voc_colormap(len(tax.universal_names)), tax.colors("universal"))
+
+
 def test_spaces_without_colours_get_the_voc_colour_map(tax):
     assert tax.colors("camvid-11") is None
     label = np.arange(11, dtype=np.uint8)
     assert np.array_equal(tax.colorize(label, "camvid-11"), voc_colormap(11))
-    assert np.array_equal(voc_colormap(194), tax.colors("universal"))  # the universal colours' own rule
     assert len(np.unique(voc_colormap(460), axis=0)) == 460 and not (voc_colormap(460) == 0).all(1).any()
 
 
@@ -68,7 +73,7 @@ def test_colorize_refuses_ids_outside_the_space(tax, bad):
 
 
 def test_overlay_blends_and_leaves_ignored_pixels(tax):
-    label = RNG.integers(0, 194, (6, 8)).astype(np.uint8)
+    label = RNG.integers(0, N_UNIVERSAL, (6, 8)).astype(np.uint8)
     label[:2] = 255
     image = RNG.integers(0, 256, (6, 8, 3)).astype(np.uint8)
     col = tax.colorize(label, "universal")
@@ -146,7 +151,8 @@ def test_show_draws_label_and_legend(tax, tmp_path):
 def test_show_reads_palette_and_16_bit_labels(tmp_path):
     p = Image.fromarray(np.array([[0, 1], [2, 255]], np.uint8), "L").convert("P")
     p.save(tmp_path / "p.png")
-    assert cli("show", str(tmp_path / "p.png"), "--space", "universal", "-o", str(tmp_path / "p-out.png")).exit_code == 0
+    r = cli("show", str(tmp_path / "p.png"), "--space", "universal", "-o", str(tmp_path / "p-out.png"))
+    assert r.exit_code == 0
     Image.fromarray(np.array([[0, 459], [65535, 3]], np.uint16)).save(tmp_path / "w.png")
     r = cli("show", str(tmp_path / "w.png"), "--space", "pascal-context-460", "-o", str(tmp_path / "w-out.png"))
     assert r.exit_code == 0, r.output

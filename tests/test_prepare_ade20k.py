@@ -28,7 +28,8 @@ def _fake_root(tmp_path, with_seg=True):
              ("ade20k-150", "train"): [f"images/training/{KEY}.jpg annotations_semseg150/training/{KEY}.png"],
              ("ade20k-150-relabeled", "train"): [
                  f"images/training/{KEY}.jpg annotations_semseg150_relabeled/training/{KEY}.png",
-                 "images/training/ADE_train_09999999.jpg annotations_semseg150_relabeled/training/ADE_train_09999999.png"]}
+                 "images/training/ADE_train_09999999.jpg "
+                 "annotations_semseg150_relabeled/training/ADE_train_09999999.png"]}
     return root, label, lists
 
 

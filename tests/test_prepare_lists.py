@@ -7,10 +7,9 @@ import hashlib
 
 import pytest
 from click.testing import CliRunner
+from support.paths import SPECS
 
 from unitax.tools.prepare import lists
-
-from conftest import SPECS
 
 
 def test_shipped_lists_equal_the_reference(reference):
@@ -40,7 +39,8 @@ def test_shipped_lists_are_small_and_match_their_index(tax):
     assert {space for space, _ in shipped} <= set(tax.datasets)   # every list belongs to a compiled space
     pairs = lists.split_pairs("ade20k-150", "val", SPECS)
     assert len(pairs) == 2000
-    assert pairs[0] == ("images/validation/ADE_val_00000001.jpg", "annotations_semseg150/validation/ADE_val_00000001.png")
+    assert pairs[0] == ("images/validation/ADE_val_00000001.jpg",
+                        "annotations_semseg150/validation/ADE_val_00000001.png")
 
 
 def _fake_reference(root, mtime):

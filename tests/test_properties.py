@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import unicodedata
 from pathlib import Path
 
@@ -29,9 +28,9 @@ from hypothesis import strategies as st
 
 import unitax
 from unitax.compiler import build
-from unitax.tools import importer
 from unitax.compiler.load import parse_yaml
 from unitax.compiler.names import odd_characters, skeleton
+from unitax.tools import importer
 
 
 def _key(name: str) -> str:
@@ -175,7 +174,7 @@ def test_importer_output_reads_back_as_drawn(tx):
         if rel == "universal.yaml":
             assert [c["name"] for c in d["classes"]] == [u["name"] for u in tx["universal"]]
             assert [c["id"] for c in d["classes"]] == list(range(len(tx["universal"])))
-            for c, u in zip(d["classes"], tx["universal"]):
+            for c, u in zip(d["classes"], tx["universal"], strict=False):
                 assert (c["parent"], c["synset"], c["wordnet_modified"]) == (u["parent"], u["synset"],
                                                                               u["wordnet_modified"])
                 assert c.get("synset_note") == u.get("synset_note")
@@ -213,7 +212,7 @@ def test_compile_succeeds_and_does_not_depend_on_order(tx, seed, tmp_path_factor
     other = spec_files(shuffled(tx, rnd))
     b = write(other, tmp / "b", rnd.sample(sorted(other), len(other)))
     ra = build.compile_taxonomy(a, tmp / "out-a")
-    rb = build.compile_taxonomy(b, tmp / "out-b")
+    build.compile_taxonomy(b, tmp / "out-b")
     assert [w for w in ra.warnings if w.severity == "error"] == []
     assert _tree_without_spec_hash(tmp / "out-a") == _tree_without_spec_hash(tmp / "out-b")
     again = build.compile_taxonomy(a, tmp / "out-a")
@@ -233,7 +232,8 @@ def test_remaps_compose_as_drawn_and_every_value_has_an_output(tx, tmp_path_fact
     to_u = {m.source: m for m in tx["mappings"] if m.target == "universal"}
     from_u = {m.target: m for m in tx["mappings"] if m.source == "universal"}
     assert set(tax.train_datasets) == set(to_u) and set(tax.test_datasets) == set(from_u)
-    event(f"{len(to_u)} train, {len(from_u)} test, {sum('universal' not in (m.source, m.target) for m in tx['mappings'])} "
+    n_remaps = sum('universal' not in (m.source, m.target) for m in tx['mappings'])
+    event(f"{len(to_u)} train, {len(from_u)} test, {n_remaps} "
           f"remaps; uint16: {any(s.label_dtype == 'uint16' for s in spaces.values())}; "
           f"void: {any(len(set(s.names)) < len(s.names) for s in spaces.values())}")
 

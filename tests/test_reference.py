@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import mseg_reference as R
 
-import mseg_reference as R
+pytestmark = pytest.mark.mseg_specs  # every test here compares the build with the MSeg reference
 
 TRAIN_COLUMNS = [
     "mapillary-public65", "mapillary-public65-relabeled", "coco-panoptic-133", "coco-panoptic-133-relabeled",

@@ -11,15 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.paths import GENERATED, SPECS
 
 import unitax
-from conftest import GENERATED, SPECS
 from unitax.compiler import build, relabel
 from unitax.compiler.emit import relabel as emit_relabel
+from unitax.relabel import relabel_segments
 from unitax.tools import relabel_import
 from unitax.tools.cli import main
-from unitax.relabel import relabel_segments
 
 # The reference's dataset names and the declared dataset whose records they are (the test's own
 # statement of the mapping the importer must implement).
@@ -95,7 +96,7 @@ def test_compiled_tables_hold_every_reference_segment_once(reference, tax):
         for split in rl.splits:
             for key in rl.keys(split):
                 h = rl.segments(key, split)
-                for sid, cls in zip(h.segment_ids.tolist(), h.classes.tolist()):
+                for sid, cls in zip(h.segment_ids.tolist(), h.classes.tolist(), strict=False):
                     got[(split, key, sid)] = cls
         want = {(sp, k, sid): (ignore if to == "unlabeled" else names.index(to)) for _, sp, k, sid, to in items}
         assert got == want, dataset
@@ -157,7 +158,8 @@ def test_runtime_lookup(tax):
     assert hit is not None and hit.segment_ids.tolist() == sorted(hit.segment_ids.tolist())
     assert rl.segments("hamburg/no_such_image", "train") is None
     assert [h.split for h in rl.find("hamburg/hamburg_000000_052122")] == ["train"]
-    assert rl.sha256 == unitax.load().relabel("cityscapes-19-relabeled").sha256 != tax.relabel("idd-39-relabeled").sha256
+    other = tax.relabel("idd-39-relabeled").sha256
+    assert rl.sha256 == unitax.load().relabel("cityscapes-19-relabeled").sha256 != other
     with pytest.raises(unitax.UnknownDatasetError, match="has no relabel records of split 'test'"):
         rl.segments("x", "test")
     with pytest.raises(unitax.UnknownDatasetError, match="'cityscapes-19' has no relabel records; datasets with"):
@@ -189,7 +191,7 @@ def test_relabel_segments_moves_exactly_the_listed_segments():
     classes = np.array([200, 201, 202, 203], np.uint8)
     missing = relabel_segments(label, seg, ids, classes)
     assert missing.tolist() == [99007]
-    for s, c in zip(ids[:3], classes[:3]):
+    for s, c in zip(ids[:3], classes[:3], strict=False):
         assert (label[seg == s] == c).all()
     others = ~np.isin(seg, ids)
     assert (label[others] == before[others]).all()
@@ -278,7 +280,8 @@ def _where(root: Path, rel: str) -> str:
     return (root / "relabel" / rel).as_posix()
 
 
-STRAY_A = "cityscapes-19-relabeled/a.tsv $: no record names this segment file; delete it or add a record [stray-segment-file]"
+STRAY_A = ("cityscapes-19-relabeled/a.tsv $: no record names this segment file; delete it or add a record "
+           "[stray-segment-file]")
 STRAY_B = STRAY_A.replace("/a.tsv", "/sub/b.tsv")
 
 
@@ -311,7 +314,8 @@ STRAY_B = STRAY_A.replace("/a.tsv", "/sub/b.tsv")
 def test_each_rule_names_file_line_and_path(tmp_path, model, old, new, line, path, rule, message, more):
     assert GOOD.count(old) == 1
     root = _specs(tmp_path, GOOD.replace(old, new))
-    want = f"{_where(root, 'cityscapes-19-relabeled.yaml')}:{line} {path}: {message.format(root=root.as_posix())} [{rule}]"
+    where = _where(root, 'cityscapes-19-relabeled.yaml')
+    want = f"{where}:{line} {path}: {message.format(root=root.as_posix())} [{rule}]"
     assert sorted(_problems(root, model)) == sorted([want] + [f"{(root / 'relabel').as_posix()}/{m}" for m in more])
 
 
@@ -344,7 +348,8 @@ def test_file_name_and_alias_claimed_twice(tmp_path, model):
       "[stray-segment-file]"]),
     ({"a.tsv": "k\t1\nj\t1\nk\t1\n", "sub/b.tsv": "k\t1\n"},  # twice in one file; the val one is another split
      ["cityscapes-19-relabeled/a.tsv:3 $: segment 1 of train image 'k' is also moved by "
-      "{root}/relabel/cityscapes-19-relabeled/a.tsv:1 (rider_other -> bicyclist); a segment moves once [segment-twice]"]),
+      "{root}/relabel/cityscapes-19-relabeled/a.tsv:1 (rider_other -> bicyclist); "
+      "a segment moves once [segment-twice]"]),
 ])
 def test_segment_files_are_checked(tmp_path, model, files, expect):
     root = _specs(tmp_path, files=files)

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from support.paths import ROOT
 
 import unitax
-from conftest import ROOT
 from unitax.tools import remap_dir as rd
 from unitax.tools.cli import main
 
@@ -194,13 +194,14 @@ def test_relabel_records_move_exactly_the_listed_segments(tmp_path, tax):
         _png(src / folder / f"{h.key}.png", label)
         _png(seg / folder / f"{h.key}_seg.png", segmap)
         want = tax.remap(tax.remap(label, "ade20k-151", "ade20k-150"), "ade20k-150", ds)
-        for s, c in zip(listed, h.classes.tolist()):
+        for s, c in zip(listed, h.classes.tolist(), strict=False):
             assert (segmap == s).any()
             want[segmap == s] = c
         expected[f"{folder}/{h.key}.png"] = want
     plain = rng.integers(0, 151, size=(30, 40), dtype=np.uint8)  # an image no record names: no segment map needed
     _png(src / "training" / "ADE_train_99999999.png", plain)
-    expected["training/ADE_train_99999999.png"] = tax.remap(tax.remap(plain, "ade20k-151", "ade20k-150"), "ade20k-150", ds)
+    via_150 = tax.remap(plain, "ade20k-151", "ade20k-150")
+    expected["training/ADE_train_99999999.png"] = tax.remap(via_150, "ade20k-150", ds)
 
     r = _cli(src, dst, "--from", "ade20k-151", "--to", ds, "--segments", seg, "--partial", "-j", "2", "--no-progress")
     assert r.exit_code == 0, r.output
@@ -264,13 +265,13 @@ def test_coco_rgb_segment_maps_and_ambiguous_splits(tmp_path, tax):
     assert (f"{src}/img-000152.png: image img-000152 has relabel records in splits train, val and its path names "
             "none of them; run each split on its own with --split") in r.stderr
     out = _read(tmp_path / "d2" / "train" / "img-000152.png")  # the folder named the split
-    for s, c in zip(train.segment_ids.tolist(), train.classes.tolist()):
+    for s, c in zip(train.segment_ids.tolist(), train.classes.tolist(), strict=False):
         assert (out[sm == s] == c).all()
     r = _cli(src, tmp_path / "d3", "--from", "sunrgbd-37", "--to", sun, "--segments", seg, "--split", "val",
              "--no-progress")
     assert r.exit_code == 0, r.output
     out = _read(tmp_path / "d3" / "img-000152.png")
-    for s, c in zip(val.segment_ids.tolist(), val.classes.tolist()):
+    for s, c in zip(val.segment_ids.tolist(), val.classes.tolist(), strict=False):
         assert (out[sm == s] == c).all()
     assert train.classes.tolist() != val.classes.tolist() or train.segment_ids.tolist() != val.segment_ids.tolist()
 
@@ -485,7 +486,7 @@ def test_sunrgbd_records_apply_on_mseg_layout(tmp_path, tax):
     assert "of 2 image(s) matched files" in r.stderr
     for folder, (sm, h) in want.items():
         out = _read(dst / folder / "00000152.png")
-        for s, c in zip(h.segment_ids.tolist(), h.classes.tolist()):
+        for s, c in zip(h.segment_ids.tolist(), h.classes.tolist(), strict=False):
             assert (out[sm == s] == c).all()
     r = _cli(src, tmp_path / "o2", "--from", "sunrgbd-37", "--to", sun, "--segments", seg, "--partial", "--no-progress")
     assert r.exit_code == 0 and "(a subset was asked for)" in r.stderr, r.output

@@ -1,4 +1,4 @@
-"""Property tests of the runtime hot paths (``unitax.remap``) against plain numpy.
+"""Property tests of the runtime hot paths (``unitax.kernels``) against plain numpy.
 
 References: ``lut[label.astype(np.int64)]``; ``np.unique`` of the invalid values;
 softmax in float64 followed by a dense binary (n_test x U) matrix; ``np.argmax``.
@@ -7,21 +7,14 @@ No timing assertions here (see ``bench/bench_kernels.py``).
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-try:  # installed package
-    from unitax import remap as R
-except ImportError:  # source checkout: runtime/ is the package, load the module by path
-    _path = Path(__file__).resolve().parents[1] / "runtime" / "remap.py"
-    _spec = importlib.util.spec_from_file_location("unitax_remap_under_test", _path)
-    R = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(R)
+from unitax import kernels as R
+from unitax.kernels import scores as S
+from unitax.kernels.scores import _get_plan
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -336,7 +329,7 @@ def test_labels_from_scores_is_argmax(case, from_logits, scale, linear, use_out)
         out = np.full(oshape, -1, np.int64)
     elif use_out == "strided":
         out = np.full(oshape[:-1] + (2 * oshape[-1],), 99, np.uint8)[..., ::2] if oshape else None
-    plan = R._get_plan(groups, shape[axis])
+    plan = _get_plan(groups, shape[axis])
     old = plan.argmax_linear
     plan.argmax_linear = linear  # exercise both from-logits strategies
     try:
@@ -380,7 +373,7 @@ def test_labels_uint16_for_many_classes():
 @pytest.mark.parametrize("layout", ["planar", "batched", "channel_last", "sliced"])
 def test_large_inputs_multi_chunk(threads, layout, monkeypatch):
     # big enough for many chunks (and for the thread split, with the threshold lowered)
-    monkeypatch.setattr(R, "_SCORE_PARALLEL_MIN", 1)
+    monkeypatch.setattr(S, "_SCORE_PARALLEL_MIN", 1)
     old = R.get_num_threads()
     R.set_num_threads(threads)
     try:
@@ -469,7 +462,7 @@ def test_group_log_sum_exp_is_exact(linear, size):
     x = np.zeros((U, deltas.size), np.float64)
     x[size] = np.log(size) + deltas
     groups = (np.arange(size), np.array([size]))
-    plan = R._get_plan(groups, U)
+    plan = _get_plan(groups, U)
     old = plan.argmax_linear
     plan.argmax_linear = linear
     try:

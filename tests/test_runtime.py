@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.bundled import N_UNIVERSAL
+from support.paths import GENERATED, ROOT
 
 import unitax
-from conftest import GENERATED, ROOT
 
 
 def test_usage_example_from_the_readme(tax):
@@ -23,7 +24,7 @@ def test_usage_example_from_the_readme(tax):
     assert u.shape == label.shape and u.dtype == np.uint8
     assert (u == tax.lut("ade20k-150")[label]).all()
     assert (u[0, :5] == 255).all()
-    probs = rng.random((194, 8, 9), dtype=np.float32)
+    probs = rng.random((N_UNIVERSAL, 8, 9), dtype=np.float32)
     p = tax.to_test(probs, "camvid-11", axis=0)
     assert p.shape == (11, 8, 9)
     np.testing.assert_allclose(p, np.einsum("tu,uhw->thw", tax.matrix("camvid-11").astype(np.float32), probs),
@@ -144,7 +145,8 @@ def test_wheel_in_a_fresh_venv_checks_and_compiles_a_users_own_taxonomy(tmp_path
     r = subprocess.run(cmd + (["--no-build-isolation"] if _setuptools_builds_us() else []),
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    banners = [ln for ln in (r.stdout + r.stderr).splitlines() if "DeprecationWarning" in ln or "BuildBackendWarning" in ln]
+    banners = [ln for ln in (r.stdout + r.stderr).splitlines()
+               if "DeprecationWarning" in ln or "BuildBackendWarning" in ln]
     assert not banners, banners  # no setuptools deprecation banners (license, packages)
     (wheel,) = wheels.glob("unitax-*.whl")
     venv = tmp_path / "venv"

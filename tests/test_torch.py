@@ -11,6 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'unitax[torch]')")
 
+from support.bundled import N_UNIVERSAL  # noqa: E402
+
 import unitax  # noqa: E402
 
 
@@ -21,7 +23,7 @@ def test_tensors_in_tensors_out(tax):
     u = tax.to_universal(t, "ade20k-150")
     assert isinstance(u, torch.Tensor) and u.device == t.device
     assert (u.numpy() == tax.to_universal(label, "ade20k-150")).all()
-    probs = rng.random((2, 194, 6, 7), dtype=np.float32)
+    probs = rng.random((2, N_UNIVERSAL, 6, 7), dtype=np.float32)
     p = tax.to_test(torch.from_numpy(probs), "camvid-11", axis=1)
     assert isinstance(p, torch.Tensor) and p.shape == (2, 11, 6, 7)
     np.testing.assert_allclose(p.numpy(), tax.to_test(probs, "camvid-11", axis=1), rtol=1e-6)
@@ -36,10 +38,11 @@ def test_device_paths_agree_with_numpy(tax):
     rng = np.random.default_rng(2)
     label = torch.from_numpy(rng.integers(0, 19, size=(5, 9), dtype=np.uint8))
     checked = ts.check_labels(label, 19, 255, "cityscapes-19", "raise")
-    assert (ts.apply_lut(checked, tax.lut("cityscapes-19"), {}, "to_universal/cityscapes-19").numpy() == tax.lut("cityscapes-19")[label.numpy()]).all()
+    got = ts.apply_lut(checked, tax.lut("cityscapes-19"), {}, "to_universal/cityscapes-19").numpy()
+    assert (got == tax.lut("cityscapes-19")[label.numpy()]).all()
     with pytest.raises(unitax.LabelError, match="19"):
         ts.check_labels(torch.tensor([0, 19]), 19, 255, "cityscapes-19", "raise")
-    x = rng.standard_normal((194, 4, 5)).astype(np.float32)
+    x = rng.standard_normal((N_UNIVERSAL, 4, 5)).astype(np.float32)
     m = tax.matrix("pascal-context-60")
     np.testing.assert_allclose(ts.scores_to_test(torch.from_numpy(x), m, 0, True, {}, "m").numpy(),
                                tax.to_test(x, "pascal-context-60", from_logits=True), rtol=1e-4, atol=1e-6)
@@ -50,7 +53,7 @@ def test_device_paths_agree_with_numpy(tax):
 def test_torch_module(tax):
     mod = tax.torch_module("camvid-11")
     assert not list(mod.parameters())
-    x = torch.randn(2, 194, 3, 4)
+    x = torch.randn(2, N_UNIVERSAL, 3, 4)
     y = mod(x)
     np.testing.assert_allclose(y.numpy(), tax.to_test(x.numpy(), "camvid-11", axis=1, from_logits=True),
                                rtol=1e-5, atol=1e-7)
@@ -66,8 +69,8 @@ def test_transform_is_picklable_and_works_in_dataloader_workers(tax):
     assert (tr2(label) == tax.remap(label, "cityscapes-34", "cityscapes-19")).all()
     assert len(pickle.dumps(tr)) < 300  # names and a path, never the tables
     to_cam = unitax.RemapLabels("cityscapes-19", "camvid-11")
-    assert (to_cam(np.array([0], np.uint8)) == tax.to_test_labels(tax.to_universal(np.array([0], np.uint8),
-                                                                                     "cityscapes-19"), "camvid-11")).all()
+    via_universal = tax.to_test_labels(tax.to_universal(np.array([0], np.uint8), "cityscapes-19"), "camvid-11")
+    assert (to_cam(np.array([0], np.uint8)) == via_universal).all()
 
     class DS(torch.utils.data.Dataset):
         def __len__(self):
@@ -96,10 +99,10 @@ def test_device_tables_alternating_datasets_match_numpy(tax, monkeypatch):
     rng = np.random.default_rng(3)
     for i in range(40):
         ds = tax.test_datasets[i % len(tax.test_datasets)]
-        x = rng.random((2, 194, 3, 2), dtype=np.float32)
+        x = rng.random((2, N_UNIVERSAL, 3, 2), dtype=np.float32)
         got = tax.to_test(torch.from_numpy(x), ds, axis=1)
         np.testing.assert_allclose(got.numpy(), tax.to_test(x, ds, axis=1), rtol=1e-5, atol=1e-6)
         lab = tax.to_test_labels(torch.from_numpy(x), ds, axis=1, from_logits=True)
         assert (lab.numpy() == tax.to_test_labels(x, ds, axis=1, from_logits=True)).all()
-        u = rng.integers(0, 194, size=(3, 4), dtype=np.uint8)
+        u = rng.integers(0, N_UNIVERSAL, size=(3, 4), dtype=np.uint8)
         assert (tax.to_test_labels(torch.from_numpy(u), ds).numpy() == tax.test_lut(ds)[u]).all()

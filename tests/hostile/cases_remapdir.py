@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
 from support.hostile import Case
 
 CS34, CS19 = "cityscapes-34", "cityscapes-19"

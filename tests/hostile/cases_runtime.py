@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from support.bundled import N_UNIVERSAL
+from support.hostile import Case
 
 import unitax
-from support.hostile import Case
 from unitax import IntegrityError, LabelError
 from unitax.relabel import relabel_segments
 
@@ -49,7 +50,7 @@ def read_channel(test: str = TEST) -> int:
 
 
 def scores(bad: float | None = None, channel: int | None = None, shape=(4, 5), dtype=np.float32, at=(1, 2)):
-    x = np.random.default_rng(0).random((194,) + shape).astype(dtype)
+    x = np.random.default_rng(0).random((N_UNIVERSAL,) + shape).astype(dtype)
     if bad is not None:
         x[(read_channel() if channel is None else channel,) + at] = bad
     return x
@@ -214,7 +215,7 @@ CASES: list[Case] = [
        raises=LabelError, expect=("bool",)),
     rt("float-labels", "dtype", lambda: tax().to_universal(np.array([1.0, 2.0]), TRAIN),
        raises=LabelError, expect=("integer", "float64")),
-    rt("complex-scores", "dtype", lambda: tax().to_test_labels(np.ones((194, 2), complex), TEST),
+    rt("complex-scores", "dtype", lambda: tax().to_test_labels(np.ones((N_UNIVERSAL, 2), complex), TEST),
        raises=LabelError, expect=("float", "complex")),
     rt("str-labels", "dtype", lambda: tax().to_universal(np.array(["1"]), TRAIN), raises=LabelError,
        expect=("integer",)),
@@ -225,7 +226,7 @@ CASES: list[Case] = [
        check=lambda r: same(r, ref_lut(np.uint8(3)))),
     rt("empty-label", "shape", lambda: tax().to_universal(np.zeros((0, 7), np.uint16), TRAIN),
        check=lambda r: r.shape == (0, 7)),
-    rt("empty-scores", "shape", lambda: tax().to_test_labels(np.zeros((194, 0, 3), np.float32), TEST),
+    rt("empty-scores", "shape", lambda: tax().to_test_labels(np.zeros((N_UNIVERSAL, 0, 3), np.float32), TEST),
        check=lambda r: r.shape == (0, 3)),
     rt("negative-strides", "shape",
        lambda: tax().to_universal(np.arange(300, dtype=np.uint16).reshape(20, 15)[::-2, ::-3] % 150, TRAIN),
@@ -238,7 +239,7 @@ CASES: list[Case] = [
     rt("axis-not-int", "shape", lambda: tax().to_test(scores(), TEST, axis=0.5), raises=LabelError,
        expect=("axis",)),
     rt("wrong-channel-count", "shape", lambda: tax().to_test(np.zeros((19, 2), np.float32), TEST),
-       raises=LabelError, expect=("19 channels", "194")),
+       raises=LabelError, expect=("19 channels", str(N_UNIVERSAL))),
     Case(name="runtime/memmap-read-only-label", klass="shape",
          setup=lambda root: np.save(root / "l.npy", (np.arange(60, dtype=np.uint16) % 150).reshape(6, 10)),
          call=lambda root: tax().to_universal(np.load(root / "l.npy", mmap_mode="r"), TRAIN),
@@ -367,7 +368,8 @@ CASES += [
              ("{tmp}/build/" + TABLE, "100 bytes")),
     tampered("table-huge-sparse", lambda b: _huge(b / TABLE, 1 << 20), ("{tmp}/build/" + TABLE, "bytes")),
     tampered("tables-swapped", _swap, ("{tmp}/build/",)),
-    tampered("manifest-huge", lambda b: _huge(b / "manifest.json", (16 << 20) + 1), ("{tmp}/build/manifest.json", "manifest")),
+    tampered("manifest-huge", lambda b: _huge(b / "manifest.json", (16 << 20) + 1),
+             ("{tmp}/build/manifest.json", "manifest")),
     tampered("manifest-deeply-nested", lambda b: _nested(b / "manifest.json"), ("{tmp}/build/manifest.json",)),
     tampered("taxonomy-deeply-nested", lambda b: _nested(b / "taxonomy.json"), ("{tmp}/build/taxonomy.json",)),
     tampered("manifest-size-lie", _manifest_lie, ("{tmp}/build/" + TABLE, "bytes")),

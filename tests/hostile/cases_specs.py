@@ -14,8 +14,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import SPECS
 from support.hostile import Case
+from support.paths import SPECS
 
 BASE = (
     "universal.yaml",
@@ -182,7 +182,8 @@ CASES = [
          expect=(f"{T}/datasets/kitti-19.yaml $: is not a regular file (a FIFO) [not-a-file]", ONE)),
     Case("specs/mapping-is-a-fifo", "special-file", setup=with_base(_fifo("mappings/kitti-19_to_universal.yaml")),
          argv=compile_, expect=(f"{T}/mappings/kitti-19_to_universal.yaml $: is not a regular file (a FIFO)", ONE)),
-    Case("specs/dataset-links-to-dev-zero", "special-file", setup=with_base(_link("datasets/kitti-19.yaml", "/dev/zero")),
+    Case("specs/dataset-links-to-dev-zero", "special-file",
+         setup=with_base(_link("datasets/kitti-19.yaml", "/dev/zero")),
          argv=check(), expect=(f"{T}/datasets/kitti-19.yaml $: is a link to /dev/zero, outside the spec folder", ONE)),
     Case("specs/sparse-3gib-dataset", "file-content", setup=with_base(_sparse), argv=check(),
          outputs=("taxonomy/datasets/huge.yaml",),
@@ -215,7 +216,8 @@ CASES = [
                  "[file-too-large]", ONE)),
     # ----- stray files: read by nobody, warned about once per folder -------------------------------------
     Case("specs/relabel-stray-files-warned", "data-loss",
-         setup=with_base(_all(_relabel, _write("relabel/notes.txt", "x\n"), _write("relabel/cityscapes-19/a.csv", "x\n"))),
+         setup=with_base(_all(_relabel, _write("relabel/notes.txt", "x\n"),
+                              _write("relabel/cityscapes-19/a.csv", "x\n"))),
          argv=check(), exit_code=0,
          expect=(f"{T}/relabel $: warning: 2 file(s) that are neither relabel files (<dataset>.yaml) nor segment files "
                  "(<dataset>/*.tsv) are not read: relabel/cityscapes-19/a.csv, relabel/notes.txt [stray-file]",)),

@@ -1,4 +1,5 @@
-"""Golden files: what the emitters make of the tiny fixture taxonomy in ``specs/``, kept in ``out/``.
+"""Golden files: what the emitters make of the tiny fixture taxonomy in ``tests/goldens/specs/``, kept in
+``tests/goldens/out/`` (the fixture is the tests' own, so the goldens hold for any user taxonomy).
 
 Run the tests with ``UNITAX_UPDATE_GOLDENS=1`` to rewrite them after an intended change, then
 review the diff of ``tests/goldens/out`` like any other change.
@@ -12,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-OUT = Path(__file__).resolve().parent / "out"
+from .paths import ROOT
+
+OUT = ROOT / "tests" / "goldens" / "out"
+SPECS = ROOT / "tests" / "goldens" / "specs"
 
 
 def updating() -> bool:

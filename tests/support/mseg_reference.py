@@ -21,7 +21,7 @@ def master(ref: Path) -> tuple[list[str], list[dict[str, str]]]:
     """(header, rows as dicts) of MSeg_master.tsv, the `unlabeled` row last."""
     rows = _tsv(ref / "class_remapping_files" / "MSeg_master.tsv")
     header = rows[0]
-    return header, [dict(zip(header, r)) for r in rows[1:]]
+    return header, [dict(zip(header, r, strict=False)) for r in rows[1:]]
 
 
 def cell_names(cell: str) -> list[str]:

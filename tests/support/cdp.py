@@ -51,7 +51,7 @@ class Browser:
         os.close(from_browser_w)
         self._w, self._r = to_browser_w, from_browser_r
 
-    def __enter__(self) -> "Browser":
+    def __enter__(self) -> Browser:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -114,7 +114,7 @@ class Browser:
             if "method" in m:
                 self.events.append(m)
 
-    def new_page(self) -> "Page":
+    def new_page(self) -> Page:
         target = self.send("Target.createTarget", url="about:blank")["targetId"]
         session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         page = Page(self, session)
@@ -171,7 +171,8 @@ class Page:
                 continue
             p = e.get("params", {})
             if e["method"] == "Runtime.exceptionThrown":
-                out.append(f"exception: {p['exceptionDetails'].get('text')} {p['exceptionDetails'].get('exception', {})}")
+                details = p["exceptionDetails"]
+                out.append(f"exception: {details.get('text')} {details.get('exception', {})}")
             elif e["method"] == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
                 out.append(f"console.{p['type']}: {[a.get('value', a.get('description')) for a in p.get('args', [])]}")
             elif e["method"] == "Log.entryAdded" and p["entry"].get("level") == "error":
