@@ -41,7 +41,6 @@ from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
 from unitax.compiler import build, load, registry, rules, schema  # noqa: E402
-from unitax.tools import importer  # noqa: E402
 from unitax.compiler.errors import SpecError  # noqa: E402
 from unitax.tools import importer  # noqa: E402
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 from click.testing import CliRunner
+from support.paths import ROOT
 
-from conftest import ROOT
 from unitax.compiler import registry
 from unitax.tools.cli import main
 
@@ -49,7 +48,7 @@ def emitted() -> dict[str, set[str]]:
                 values += _strings(node.value)
             elif isinstance(node, ast.FunctionDef):  # def _bad(..., rule: str = "reference-format")
                 args = node.args.args[len(node.args.args) - len(node.args.defaults):]
-                values += [s for a, d in zip(args, node.args.defaults) if a.arg == "rule" for s in _strings(d)]
+                values += [s for a, d in zip(args, node.args.defaults, strict=True) if a.arg == "rule" for s in _strings(d)]
             for v in values:
                 if RULE_ID.match(v):
                     found.setdefault(v, set()).add(rel)

@@ -72,7 +72,8 @@ def test_route_chains_compiled_tables(tax):
     assert tax.route("ade20k-151", "ade20k-150-relabeled") == ("ade20k-151", "ade20k-150", "ade20k-150-relabeled")
     assert tax.route(CS34, "universal") == (CS34, "universal")
     assert tax.route(CS34, "camvid-11") == (CS34, "universal", "camvid-11")
-    with pytest.raises(unitax.UnknownDatasetError, match="no chain of compiled tables leads from camvid-11 to cityscapes-34"):
+    with pytest.raises(unitax.UnknownDatasetError,
+                       match="no chain of compiled tables leads from camvid-11 to cityscapes-34"):
         tax.route("camvid-11", CS34)
     lut = tax.chain_lut([CS34, CS19, CS19R])
     assert (lut == tax.remap_lut(CS19, CS19R)[tax.remap_lut(CS34, CS19)]).all()

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
 from support.hostile import Case
 
 ADE = "ade20k-150"
@@ -29,7 +28,8 @@ def _pair() -> tuple[int, int] | None:
 
 
 def _no_pair() -> str | None:
-    return None if _pair() else "the compiled ade20k-150 no longer has awning and curtain sharing one colour (MSeg fact)"
+    return None if _pair() else ("the compiled ade20k-150 no longer has awning and curtain sharing one colour "
+                                 "(MSeg fact)")
 
 
 def _rgb_label(t: Path, ambiguous: bool) -> None:
