@@ -48,7 +48,8 @@ def emitted() -> dict[str, set[str]]:
                 values += _strings(node.value)
             elif isinstance(node, ast.FunctionDef):  # def _bad(..., rule: str = "reference-format")
                 args = node.args.args[len(node.args.args) - len(node.args.defaults):]
-                values += [s for a, d in zip(args, node.args.defaults, strict=True) if a.arg == "rule" for s in _strings(d)]
+                pairs = zip(args, node.args.defaults, strict=True)
+                values += [s for a, d in pairs if a.arg == "rule" for s in _strings(d)]
             for v in values:
                 if RULE_ID.match(v):
                     found.setdefault(v, set()).add(rel)
