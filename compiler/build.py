@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import analysis, load, outputs, relabel, rules, schema, tables
+from . import analysis, load, outputs, relabel, rules, schema, tables, unions
 from .emit import coverage as emit_coverage, docs as emit_docs, sheets as emit_sheets, tables as emit
 from .errors import BuildError, Problem, SpecError
 from .model import Model
@@ -79,6 +79,7 @@ def render(root: Path) -> tuple[Model, dict[str, bytes], list[Problem]]:
     if model is None:
         raise SpecError(problems)
     relabels, more = relabel.check(root, model)  # relabel/: needs the model, so after it
+    more = more + unions.check(model, relabels)  # union mappings against the records they replace
     problems = sorted(set(problems + more))
     if any(p.severity == "error" for p in problems):
         raise SpecError(problems)
