@@ -79,7 +79,8 @@ def render(root: Path) -> tuple[Model, dict[str, bytes], list[Problem]]:
     if model is None:
         raise SpecError(problems)
     relabels, more = relabel.check(root, model)  # relabel/: needs the model, so after it
-    more = more + unions.check(model, relabels)  # union mappings against the records they replace
+    if not any(p.severity == "error" for p in more):  # a broken relabel file is reported already
+        more = more + unions.check(model, relabels)  # union mappings against the records they replace
     problems = sorted(set(problems + more))
     if any(p.severity == "error" for p in problems):
         raise SpecError(problems)
