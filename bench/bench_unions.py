@@ -51,7 +51,7 @@ def child(kind: str, dataset: str, shape: tuple[int, ...], repeats: int) -> dict
     tax = unitax.load()
     cuda = torch.cuda.is_available()
     dev = torch.device("cuda" if cuda else "cpu")
-    n, u = shape[0], shape[1]
+    n = shape[0]
     k = len(tax.names(dataset))
     sets = torch.from_numpy(np.array(tax.class_sets(dataset))).to(dev)
     label = torch.randint(0, k, (n, *shape[2:]), device=dev)

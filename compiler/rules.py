@@ -42,7 +42,8 @@ RULES: dict[str, str] = {
     "union-target": "a union mapping must map a train dataset to universal",
     "empty-set": "a union mapping sends a source class to an empty list",
     "duplicate-in-set": "a union mapping names a class twice in one set",
-    "overlapping-sets": "two source classes of a union mapping cover overlapping sets and neither says why in overlap_reason",
+    "overlapping-sets": "two source classes of a union mapping cover overlapping sets and neither says why "
+                        "in overlap_reason",
     "union-relabel": "a relabel record moves segments of a class to a universal class outside that class's union",
 }
 
@@ -415,7 +416,8 @@ def rule_union_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpac
     sets: dict[str, list[str]] = {}
     for s, t in d["map"].items():
         if s not in src.index:
-            ctx.add(doc, ("map", s), "unknown-class", f"{quote(s)} is not a class of {src.name}{suggest(s, list(src.names))}")
+            ctx.add(doc, ("map", s), "unknown-class",
+                    f"{quote(s)} is not a class of {src.name}{suggest(s, list(src.names))}")
             ok = False
         members = t if isinstance(t, list) else [t]
         if not members:
@@ -429,7 +431,8 @@ def rule_union_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpac
                 hint = suggest(u, list(dst.names))
                 if not hint and u == dst.ignore_name:
                     hint = "; list the source class under ignore instead"
-                ctx.add(doc, where, "unknown-class", f"{quote(s)} maps to {quote(u)}, which is not a universal class{hint}")
+                ctx.add(doc, where, "unknown-class",
+                        f"{quote(s)} maps to {quote(u)}, which is not a universal class{hint}")
                 ok = False
             elif u in seen_here:
                 ctx.add(doc, where, "duplicate-in-set", f"{quote(s)} names {quote(u)} twice in its set")
@@ -461,30 +464,35 @@ def rule_union_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpac
                 reported.add(pair)
                 shared = [v for v in sets[s] if v in set(sets[other])]
                 ctx.add(doc, ("map", max(pair)), "overlapping-sets",
-                        f"{quote(pair[0])} ⊇ {_set_text(sets[pair[0]])} and {quote(pair[1])} ⊇ {_set_text(sets[pair[1]])} "
+                        f"{quote(pair[0])} ⊇ {_set_text(sets[pair[0]])} and "
+                        f"{quote(pair[1])} ⊇ {_set_text(sets[pair[1]])} "
                         f"overlap on {_set_text(shared)}; say why under overlap_reason, or make the sets disjoint")
                 ok = False
     seen: set[str] = set(d["map"])
     ignored = []
     for i, s in enumerate(d["ignore"]):
         if s not in src.index:
-            ctx.add(doc, ("ignore", i), "unknown-class", f"ignored {quote(s)} is not a class of {src.name}{suggest(s, list(src.names))}")
+            ctx.add(doc, ("ignore", i), "unknown-class",
+                    f"ignored {quote(s)} is not a class of {src.name}{suggest(s, list(src.names))}")
             ok = False
         elif s in d["map"]:
-            ctx.add(doc, ("ignore", i), "mapped-twice", f"{quote(s)} is both mapped (to {_set_text(sets[s])}) and ignored")
+            ctx.add(doc, ("ignore", i), "mapped-twice",
+                    f"{quote(s)} is both mapped (to {_set_text(sets[s])}) and ignored")
             ok = False
         else:
             seen.add(s)
             ignored.append(src.index[s])
     for c in src.real_classes:
         if c.name not in seen:
-            ctx.add(doc, ("map",), "unmapped-class", f"{src.name} class {quote(c.name)} (id {c.id}) is neither mapped nor ignored")
+            ctx.add(doc, ("map",), "unmapped-class",
+                    f"{src.name} class {quote(c.name)} (id {c.id}) is neither mapped nor ignored")
             ok = False
     fed = {u for members in sets.values() for u in members}
     unfed = []
     for i, u in enumerate(d["unfed"]):
         if u not in dst.index:
-            ctx.add(doc, ("unfed", i), "unknown-class", f"unfed {quote(u)} is not a class of {dst.name}{suggest(u, list(dst.names))}")
+            ctx.add(doc, ("unfed", i), "unknown-class",
+                    f"unfed {quote(u)} is not a class of {dst.name}{suggest(u, list(dst.names))}")
             ok = False
         elif u in fed:
             ctx.add(doc, ("unfed", i), "fed-unfed",
@@ -496,7 +504,8 @@ def rule_union_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpac
     for c in dst.real_classes:
         if c.name not in listed:
             ctx.add(doc, ("unfed",), "undecided-target",
-                    f"universal class {quote(c.name)} (id {c.id}) is in no {src.name} class's set and not listed in unfed")
+                    f"universal class {quote(c.name)} (id {c.id}) is in no {src.name} class's set "
+                    "and not listed in unfed")
             ok = False
     if not ok:
         return None

@@ -269,8 +269,9 @@ class Taxonomy:
 
         p, _ = _to_numpy(pred)
         arr, _ = _to_numpy(label)
-        return unions.union_accuracy(p, _label_array(arr, dataset), self.class_sets(dataset), self.ignore_index(dataset),
-                                     dataset, self.names(dataset), axis=axis, out_of_range=out_of_range)
+        return unions.union_accuracy(p, _label_array(arr, dataset), self.class_sets(dataset),
+                                     self.ignore_index(dataset), dataset, self.names(dataset), axis=axis,
+                                     out_of_range=out_of_range)
 
     def groups(self, test_dataset: str) -> tuple[np.ndarray, ...]:
         """For each test class, the universal ids that sum into it."""

@@ -53,7 +53,8 @@ def _gather_set(logits: torch.Tensor, idx: torch.Tensor, ok: torch.Tensor) -> tu
 
 class _UnionNLL(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, logits: torch.Tensor, rows: torch.Tensor, idx_t: torch.Tensor, ok_t: torch.Tensor) -> torch.Tensor:
+    def forward(ctx: Any, logits: torch.Tensor, rows: torch.Tensor, idx_t: torch.Tensor,
+                ok_t: torch.Tensor) -> torch.Tensor:
         idx = idx_t[rows].movedim(-1, 1)  # (N, M, ...)
         ok = ok_t[rows].movedim(-1, 1)
         _, lse_set = _gather_set(logits, idx, ok)
@@ -104,7 +105,8 @@ def union_nll(logits: torch.Tensor, label: torch.Tensor, dataset: str, ignore_in
     sets = tax.class_sets(dataset)
     k, u = sets.shape
     if logits.dim() < 2 or logits.shape[1] != u:
-        raise LabelError(f"expected logits (N, {u}, ...) with {u} universal channels on dim 1, got {tuple(logits.shape)}")
+        raise LabelError(f"expected logits (N, {u}, ...) with {u} universal channels on dim 1, "
+                         f"got {tuple(logits.shape)}")
     if label.shape != logits.shape[:1] + logits.shape[2:]:
         raise LabelError(f"label of shape {tuple(label.shape)} does not match logits {tuple(logits.shape)} "
                          "(expected (N, ...) without the channel dim)")

@@ -21,7 +21,7 @@ def forward_datasets(tax) -> list[str]:
 
 def test_every_dataset_with_a_mapping_to_universal_has_a_back_map(tax):
     ds = forward_datasets(tax)
-    assert set(tax.train_datasets) <= set(ds) and len(ds) == 20  # 16 train + 2 union variants + nyudepthv2-37, scannet-37
+    assert set(tax.train_datasets) <= set(ds) and len(ds) == 20  # 16 train, 2 union variants, nyudepthv2-37, scannet-37
     for d in ds:
         b = tax.back_map(d)
         assert b.shape == (256,) and b.dtype == np.uint8 and not b.flags.writeable

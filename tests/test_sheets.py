@@ -191,7 +191,8 @@ def test_xlsx_reads_back_equal_to_the_specs(model, sheets):
             t = target.get(c.id)
             want = (c.id, c.name, t, dst.classes[t].name) if t is not None else (c.id, c.name, dst.ignore, "unlabeled")
             if m.form == "union" and len(dict(m.sets).get(c.id, ())) > 1:  # a larger set: its names in braces
-                want = (c.id, c.name, dst.ignore, "{" + ", ".join(dst.classes[u].name for u in dict(m.sets)[c.id]) + "}")
+                names = ", ".join(dst.classes[u].name for u in dict(m.sets)[c.id])
+                want = (c.id, c.name, dst.ignore, "{" + names + "}")
             assert row == want, f"{name}: {row} != {want}"
             assert _fill(cells[1]) == _hex(c.color)
             assert _fill(cells[3]) == (_hex(dst.classes[t].color) if t is not None else None)

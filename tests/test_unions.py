@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import GENERATED, SPECS
 
 import unitax
-from conftest import GENERATED, SPECS
 from unitax.compiler import build, relabel, unions
 from unitax.errors import LabelError
 from unitax.tools import importer, union_import
@@ -37,7 +37,8 @@ unfed:
 def _specs(tmp_path: Path, mapping: str = UNION, extra: dict[str, str] | None = None) -> Path:
     uni = [{"name": n, "parent": "thing", "synset": f"{n}.n.01", "wordnet_modified": False} for n in UNIVERSAL]
     files = {"universal.yaml": importer.render_universal(uni, {n: f"A {n}." for n in UNIVERSAL}),
-             "datasets/city.yaml": importer.render_dataset(importer.Space("city", "train", ["road", "vehicle", "animal", "sky"])),
+             "datasets/city.yaml": importer.render_dataset(
+                 importer.Space("city", "train", ["road", "vehicle", "animal", "sky"])),
              "datasets/other.yaml": importer.render_dataset(importer.Space("other", "train", ["road"])),
              "mappings/other_to_universal.yaml": importer.render_mapping(importer.MappingSpec(
                  "other", "universal", [("road", "road")], [], [n for n in UNIVERSAL if n != "road"], "n")),
@@ -199,7 +200,7 @@ def test_union_accuracy_matches_a_plain_loop(tax):
             pred[label == y] = k[-1]
     score = tax.union_accuracy(pred, label, DS)
     correct = total = 0
-    for p, y in zip(pred.ravel(), label.ravel()):
+    for p, y in zip(pred.ravel(), label.ravel(), strict=True):
         if y != 255 and sets[y].any():
             total += 1
             correct += bool(sets[y, p])
@@ -219,6 +220,7 @@ def _torch():
 def test_union_nll_is_cross_entropy_for_one_to_one_mappings(tax, reduction):
     torch = _torch()
     import torch.nn.functional as F
+
     import unitax.torch as ut
 
     ds = "ade20k-150"

@@ -98,7 +98,8 @@ def render(model: Model, records: list, base: str, relabeled: str) -> dict[str, 
           f"note: {q(f'derived from mappings/{base}_to_universal.yaml and relabel/{relabeled}.yaml')}",
           "instead_of:", f"  relabeled: {relabeled}", f"  via: {base}", "map:"]
     for cls, members in sets.items():
-        mp.append(f"  {q(cls)}: " + (q(members[0]) if len(members) == 1 else "[" + ", ".join(q(x) for x in members) + "]"))
+        value = q(members[0]) if len(members) == 1 else "[" + ", ".join(q(x) for x in members) + "]"
+        mp.append(f"  {q(cls)}: {value}")
     if reasons:
         mp.append("overlap_reason:")
         mp += [f"  {q(k)}: {q(v)}" for k, v in sorted(reasons.items())]

@@ -279,6 +279,7 @@ def render(model: Model) -> dict[str, bytes]:
     """Every sheet file as path (relative to the compiled folder) -> bytes."""
     files = {"sheets/master.tsv": _csv(master_rows(model), "\t")}
     for m in model.mappings:
-        files[f"sheets/mappings/{m.key}.csv"] = _csv([UNION_HEADER if m.form == "union" else MAPPING_HEADER, *mapping_rows(model, m)])
+        header = UNION_HEADER if m.form == "union" else MAPPING_HEADER
+        files[f"sheets/mappings/{m.key}.csv"] = _csv([header, *mapping_rows(model, m)])
     files["sheets/taxonomy.xlsx"] = workbook(model)
     return files
