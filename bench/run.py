@@ -3,9 +3,10 @@ measured in the same run on the same machine (never timed assertions in tests).
 
 Runs: the runtime kernels on the real MSeg tables (bench_kernels.py), a fresh process doing
 `import unitax; unitax.load()` vs a bare interpreter, `unitax compile` cold and a no-change
-`make compile`, remap-dir files/s (bench_remap_dir.py), and the top-1/top-3 agreement of
+`make compile`, remap-dir files/s (bench_remap_dir.py), the top-1/top-3 agreement of
 `unitax new-dataset`'s suggestions with the curated mappings (bench_suggest.py; a score, not a
-time). Results: bench/results/*.json.
+time) and union_nll's peak memory and time against cross_entropy (bench_unions.py). Results:
+bench/results/*.json.
 
     python bench/run.py [--quick]
 """
@@ -87,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n== new-dataset suggestions, each train dataset held out (bench/bench_suggest.py)", flush=True)
     subprocess.run([sys.executable, str(ROOT / "bench" / "bench_suggest.py"), "--json", str(OUT / "suggest.json")],
                    check=True)
+    print("\n== union_nll vs cross_entropy (bench/bench_unions.py)", flush=True)
+    subprocess.run([sys.executable, str(ROOT / "bench" / "bench_unions.py"), "--json", str(OUT / "unions.json"),
+                    *quick], check=True)
     (OUT / "startup_compile.json").write_text(json.dumps(results["startup_compile"], indent=1) + "\n")
     print(f"\nresults in {OUT.relative_to(ROOT)}/")
     shutil.rmtree(ROOT / "bench" / "__pycache__", ignore_errors=True)

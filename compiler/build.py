@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import accept, analysis, load, outputs, relabel, rules, schema, tables
+from . import accept, analysis, load, outputs, relabel, rules, schema, tables, unions
 from .emit import coverage as emit_coverage
 from .emit import docs as emit_docs
 from .emit import relabel as emit_relabel
@@ -83,6 +83,8 @@ def render(root: Path) -> tuple[Model, dict[str, bytes], list[Problem]]:
     if model is None:
         raise SpecError(accept.apply(problems, root, stale=False))
     relabels, more = relabel.check(root, model)  # relabel/: needs the model, so after it
+    if not any(p.severity == "error" for p in more):  # a broken relabel file is reported already
+        more = more + unions.check(model, relabels)  # union mappings against the records they replace
     problems = sorted(set(problems + more))
     if any(p.severity == "error" for p in problems):
         raise SpecError(accept.apply(problems, root, stale=False))

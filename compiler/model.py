@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 UNIVERSAL = "universal"
@@ -84,10 +84,28 @@ class Mapping:
     ignored: tuple[int, ...]
     unfed: tuple[int, ...]
     note: str | None = None
+    #: "one-to-one" (every mapped source class has one target) or "union" (a mapping to universal
+    #: whose source classes may cover a set of universal classes; ``pairs`` then holds only the
+    #: classes whose set has one member, so the lookup table sends the others to ignore)
+    form: str = "one-to-one"
+    #: union mappings: (source id, sorted target ids) for every mapped source class, in source id order
+    sets: tuple[tuple[int, tuple[int, ...]], ...] = ()
+    #: union mappings: (relabeled dataset, via dataset) whose relabel records the unions replace
+    instead_of: tuple[str, str] | None = None
+    #: where the spec lives: (file, ((source class name, line), ...), line of instead_of); for messages only
+    origin: tuple[str, tuple[tuple[str, int], ...], int] | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
         return f"{self.source}_to_{self.target}"
+
+    @property
+    def class_sets(self) -> tuple[tuple[int, tuple[int, ...]], ...]:
+        """(source id, target ids) for every mapped source class: the union mapping's sets, or a
+        one-to-one mapping's pairs as sets of one (so both kinds agree by construction)."""
+        if self.form == "union":
+            return self.sets
+        return tuple((s, (t,)) for s, t in self.pairs)
 
     @property
     def kind(self) -> str:

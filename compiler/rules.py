@@ -372,7 +372,8 @@ def check(docs: list[Document], broken: AbstractSet[str] = frozenset()) -> tuple
     mappings: dict[tuple[str, str], Mapping | None] = {}
     if UNIVERSAL in spaces and "datasets" not in bad:
         for key, doc in sorted(mapping_docs.items()):
-            mappings[key] = rule_mapping(ctx, doc, spaces, broken)
+            mappings[key] = (rule_union_mapping if doc.data.get("kind") == "union" else rule_one_to_one)(
+                ctx, doc, spaces, broken)
     if "mappings" not in bad:
         rule_roles(ctx, datasets, mapping_docs, broken)
     rule_cycles(ctx, mapping_docs)
@@ -386,3 +387,149 @@ def check(docs: list[Document], broken: AbstractSet[str] = frozenset()) -> tuple
     )
     return model, ctx.problems
 
+
+
+def rule_one_to_one(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], broken: set[str]) -> Mapping | None:
+    """union-in-one-to-one, then the rules of :func:`rule_mapping`."""
+    lists = [s for s, t in doc.data["map"].items() if isinstance(t, list)]
+    for s in lists:
+        ctx.add(doc, ("map", s), "union-in-one-to-one",
+                f"{quote(s)} maps to a list {doc.data['map'][s]}, but this mapping is one-to-one; write one class, "
+                "or declare `kind: union` (mappings to universal only)")
+    if lists:
+        return None
+    return rule_mapping(ctx, doc, spaces, broken)
+
+
+def _set_text(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+    return "{" + shown + "}"
+
+
+def rule_union_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], broken: set[str]) -> Mapping | None:
+    """union-target, unknown-dataset, unknown-class, empty-set, duplicate-in-set, overlapping-sets, mapped-twice,
+    unmapped-class, undecided-target, fed-unfed for a union mapping (``kind: union``).
+
+    A source class maps to a universal class name or a list of them (a list of one is a set of
+    one). The model's ``pairs`` keep the sets of one (the lookup table sends the others to
+    ignore), ``sets`` every set.
+    """
+    d = doc.data
+    if d["source"] in broken or d["target"] in broken:
+        return None
+    ok = True
+    for side in ("source", "target"):
+        if d[side] not in spaces:
+            ctx.add(doc, (side,), "unknown-dataset",
+                    f"{side} {quote(d[side])} is not a declared dataset{suggest(d[side], sorted(spaces))}")
+            ok = False
+    if not ok:
+        return None
+    src, dst = spaces[d["source"]], spaces[d["target"]]
+    if dst.name != UNIVERSAL or src.role != "train":
+        ctx.add(doc, ("kind",), "union-target",
+                f"a union mapping maps a train dataset to universal, not {src.name} ({src.role}) -> {dst.name}")
+        return None
+    sets: dict[str, list[str]] = {}
+    for s, t in d["map"].items():
+        if s not in src.index:
+            ctx.add(doc, ("map", s), "unknown-class",
+                    f"{quote(s)} is not a class of {src.name}{suggest(s, list(src.names))}")
+            ok = False
+        members = t if isinstance(t, list) else [t]
+        if not members:
+            ctx.add(doc, ("map", s), "empty-set",
+                    f"{quote(s)} maps to an empty set; list it under ignore, or name the classes it covers")
+            ok = False
+        seen_here: set[str] = set()
+        for j, u in enumerate(members):
+            where = ("map", s, j) if isinstance(t, list) else ("map", s)
+            if u not in dst.index:
+                hint = suggest(u, list(dst.names))
+                if not hint and u == dst.ignore_name:
+                    hint = "; list the source class under ignore instead"
+                ctx.add(doc, where, "unknown-class",
+                        f"{quote(s)} maps to {quote(u)}, which is not a universal class{hint}")
+                ok = False
+            elif u in seen_here:
+                ctx.add(doc, where, "duplicate-in-set", f"{quote(s)} names {quote(u)} twice in its set")
+                ok = False
+            seen_here.add(u)
+        sets[s] = sorted(seen_here, key=lambda u: dst.index.get(u, -1))
+    reasons = d.get("overlap_reason", {})
+    for s in reasons:
+        if s not in d["map"]:
+            ctx.add(doc, ("overlap_reason", s), "unknown-class",
+                    f"overlap_reason names {quote(s)}, which is not a mapped class of this mapping"
+                    f"{suggest(s, list(d['map']))}")
+            ok = False
+    # overlaps: a class whose set has more than one member shares a class with another class's set
+    # (two sets of one naming the same class are an ordinary merge, as in one-to-one mappings)
+    holders: dict[str, list[str]] = defaultdict(list)
+    for s, members in sets.items():
+        for u in members:
+            holders[u].append(s)
+    reported: set[tuple[str, str]] = set()
+    for s, members in sets.items():
+        for u in members:
+            for other in holders[u]:
+                if other == s or (len(sets[s]) < 2 and len(sets[other]) < 2):
+                    continue
+                pair = (min(s, other), max(s, other))
+                if pair in reported or s in reasons or other in reasons:
+                    continue
+                reported.add(pair)
+                shared = [v for v in sets[s] if v in set(sets[other])]
+                ctx.add(doc, ("map", max(pair)), "overlapping-sets",
+                        f"{quote(pair[0])} ⊇ {_set_text(sets[pair[0]])} and "
+                        f"{quote(pair[1])} ⊇ {_set_text(sets[pair[1]])} "
+                        f"overlap on {_set_text(shared)}; say why under overlap_reason, or make the sets disjoint")
+                ok = False
+    seen: set[str] = set(d["map"])
+    ignored = []
+    for i, s in enumerate(d["ignore"]):
+        if s not in src.index:
+            ctx.add(doc, ("ignore", i), "unknown-class",
+                    f"ignored {quote(s)} is not a class of {src.name}{suggest(s, list(src.names))}")
+            ok = False
+        elif s in d["map"]:
+            ctx.add(doc, ("ignore", i), "mapped-twice",
+                    f"{quote(s)} is both mapped (to {_set_text(sets[s])}) and ignored")
+            ok = False
+        else:
+            seen.add(s)
+            ignored.append(src.index[s])
+    for c in src.real_classes:
+        if c.name not in seen:
+            ctx.add(doc, ("map",), "unmapped-class",
+                    f"{src.name} class {quote(c.name)} (id {c.id}) is neither mapped nor ignored")
+            ok = False
+    fed = {u for members in sets.values() for u in members}
+    unfed = []
+    for i, u in enumerate(d["unfed"]):
+        if u not in dst.index:
+            ctx.add(doc, ("unfed", i), "unknown-class",
+                    f"unfed {quote(u)} is not a class of {dst.name}{suggest(u, list(dst.names))}")
+            ok = False
+        elif u in fed:
+            ctx.add(doc, ("unfed", i), "fed-unfed",
+                    f"{quote(u)} is listed as unfed but the sets of {sorted(holders[u])} cover it")
+            ok = False
+        else:
+            unfed.append(dst.index[u])
+    listed = fed | set(d["unfed"])
+    for c in dst.real_classes:
+        if c.name not in listed:
+            ctx.add(doc, ("unfed",), "undecided-target",
+                    f"universal class {quote(c.name)} (id {c.id}) is in no {src.name} class's set "
+                    "and not listed in unfed")
+            ok = False
+    if not ok:
+        return None
+    id_sets = tuple(sorted((src.index[s], tuple(dst.index[u] for u in members)) for s, members in sets.items()))
+    pairs = tuple((s, members[0]) for s, members in id_sets if len(members) == 1)
+    inst = d.get("instead_of")
+    origin = (doc.file, tuple((s, doc.line(("map", s))) for s in d["map"]), doc.line(("instead_of",)) if inst else 0)
+    return Mapping(src.name, dst.name, pairs, tuple(sorted(ignored)), tuple(sorted(unfed)), d.get("note"),
+                   form="union", sets=id_sets, instead_of=(inst["relabeled"], inst["via"]) if inst else None,
+                   origin=origin)

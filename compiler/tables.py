@@ -29,6 +29,19 @@ def binary_matrix(mapping: Mapping, src: LabelSpace, dst: LabelSpace) -> np.ndar
     return m
 
 
+def class_set_matrix(mapping: Mapping, src: LabelSpace, dst: LabelSpace) -> np.ndarray:
+    """(n_source, n_target) bool matrix, True where the source class covers the target class.
+
+    One row per source id (void, ignored and unused ids: all False). For a one-to-one mapping
+    each mapped row holds exactly the lookup table's target; for a union mapping a row holds its
+    whole set (the lookup table then gives the target for sets of one, ignore for larger sets).
+    """
+    m = np.zeros((len(src.classes), len(dst.classes)), dtype=np.bool_)
+    for s, targets in mapping.class_sets:
+        m[s, list(targets)] = True
+    return m
+
+
 def build_tables(model: Model) -> dict[str, np.ndarray]:
     """Every compiled table, keyed by its path under ``tables/`` without suffix, in a fixed order.
 
@@ -41,6 +54,7 @@ def build_tables(model: Model) -> dict[str, np.ndarray]:
         src, dst = spaces[m.source], spaces[m.target]
         if m.kind == "to_universal":
             out[f"to_universal/{m.source}"] = lookup_table(m, src, dst)
+            out[f"class_sets/{m.source}"] = class_set_matrix(m, src, dst)
         elif m.kind == "from_universal":
             out[f"from_universal/{m.target}"] = lookup_table(m, src, dst)
             out[f"matrix/{m.target}"] = binary_matrix(m, src, dst)

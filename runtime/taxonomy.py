@@ -298,6 +298,40 @@ class Taxonomy:
                 raise UnknownDatasetError(f"no compiled table leads from {a} to {b}")
             lut = step[lut]  # every table covers its source dtype's whole range, ignore included
         return np.ascontiguousarray(lut)
+    # ----- unions (dataset classes as sets of universal classes) -----------------------------
+
+    def class_sets(self, dataset: str) -> np.ndarray:
+        """Read-only (n_dataset_classes, n_universal) bool matrix: which universal classes each class of
+        ``dataset`` covers (one per mapped class for one-to-one mappings, a set for union mappings)."""
+        return self._table(f"class_sets/{dataset}", "mapping to universal", dataset)
+
+    def is_union(self, dataset: str) -> bool:
+        """Whether ``dataset`` maps to universal through a union mapping (some class covers several classes)."""
+        self.class_sets(dataset)
+        return self._c.taxonomy["tables"][f"class_sets/{dataset}"].get("form") == "union"
+
+    def partial_targets(self, label: Any, dataset: str, *, compact: bool = False, out_of_range: str = "raise") -> Any:
+        """Per-pixel target sets of a ``dataset`` label map: a (…, n_universal) bool mask (all False
+        where ignored), or with ``compact=True`` a :class:`unitax.unions.PartialTargets`
+        ``(index, sets)`` that does not allocate the mask (``sets[index]`` for ``index >= 0``)."""
+        from . import unions
+
+        arr, _ = _to_numpy(label)
+        return unions.partial_targets(_label_array(arr, dataset), self.class_sets(dataset), self.ignore_index(dataset),
+                                      dataset, compact=compact, out_of_range=out_of_range)
+
+    def union_accuracy(self, pred: Any, label: Any, dataset: str, *, axis: int | None = None,
+                       out_of_range: str = "raise") -> Any:
+        """Score universal predictions (ids, or scores with ``axis``) on a ``dataset`` label map whose
+        classes are sets: a pixel is correct when the prediction lies in its class's set. Returns a
+        :class:`unitax.unions.UnionScore` (add them up over a validation set)."""
+        from . import unions
+
+        p, _ = _to_numpy(pred)
+        arr, _ = _to_numpy(label)
+        return unions.union_accuracy(p, _label_array(arr, dataset), self.class_sets(dataset),
+                                     self.ignore_index(dataset), dataset, self.names(dataset), axis=axis,
+                                     out_of_range=out_of_range)
 
     def groups(self, test_dataset: str) -> tuple[np.ndarray, ...]:
         """For each test class, the universal ids that sum into it."""

@@ -31,7 +31,8 @@ def specs_copy(tmp_path: Path) -> Path:
 def test_check_passes_on_the_bundled_taxonomy():
     r = run("check")
     assert r.returncode == 0, r.stderr
-    assert "194 universal classes, 36 datasets, 44 mappings" in r.stdout
+    # bundled facts: MSeg's 36 datasets and 44 mappings, plus the two union variants (issue 15)
+    assert "194 universal classes, 38 datasets, 46 mappings" in r.stdout
     assert "up to date" in r.stdout
 
 
@@ -113,6 +114,8 @@ def test_import_mseg_reproduces_the_committed_specs(reference, tmp_path):
     for p in sorted(SPECS.rglob("*.yaml")):
         rel = p.relative_to(SPECS)
         if rel.parts[0] == "relabel":  # written by import-relabel: tests/test_relabel.py
+            continue
+        if rel.stem.split("_to_")[0].endswith("-unions"):  # written by import-unions: tests/test_unions.py
             continue
         assert (specs / rel).read_text() == p.read_text(), f"{rel} differs from the importer's output"
     model, problems = build.check_specs(specs)

@@ -67,7 +67,8 @@ def retotal(root: Path) -> None:
         rel = p.relative_to(root).as_posix()
         m = read(root, rel)
         if m["target"] == "universal":
-            m["unfed"] = [n for n in names if n not in m["map"].values()]
+            fed = {n for v in m["map"].values() for n in (v if isinstance(v, list) else [v])}  # union mappings: sets
+            m["unfed"] = [n for n in names if n not in fed]
         elif m["source"] == "universal":
             m["map"] = {k: v for k, v in m["map"].items() if k in names}
             m["ignore"] = [n for n in names if n not in m["map"]]

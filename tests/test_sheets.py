@@ -104,9 +104,16 @@ def test_master_sheet_definitions_are_ours(reference, model, sheets):
 def test_one_csv_per_mapping_row_per_source_class(model, sheets):
     csvs = {k for k in sheets if k.startswith("sheets/mappings/")}
     assert csvs == {f"sheets/mappings/{m.key}.csv" for m in model.mappings}
-    assert len(csvs) == len(model.mappings) == 44
+    assert len(csvs) == len(model.mappings) == 46  # bundled: 44 MSeg mappings + 2 union variants
     for m in model.mappings:
         rows = list(csv.reader(io.StringIO(sheets[f"sheets/mappings/{m.key}.csv"].decode(), newline="")))
+        if m.form == "union":  # a set per row (tests/test_unions.py); the sets of one read as above
+            assert rows[0] == ["source_id", "source_name", "target_id", "target_name", "target_ids"]
+            ones = [r[:4] for r in rows[1:] if r[4] and " " not in r[4]]
+            singles = {s: ts[0] for s, ts in m.sets if len(ts) == 1}
+            assert ones == [[str(s), model.spaces[m.source].classes[s].name, str(t),
+                                 model.universal.classes[t].name] for s, t in sorted(singles.items())], m.key
+            continue
         assert rows[0] == ["source_id", "source_name", "target_id", "target_name"]
         src, dst = model.spaces[m.source], model.spaces[m.target]
         target = dict(m.pairs)
@@ -184,6 +191,9 @@ def test_xlsx_reads_back_equal_to_the_specs(model, sheets):
         for c, row, cells in zip(real, got[1:], ws.iter_rows(min_row=2), strict=False):
             t = target.get(c.id)
             want = (c.id, c.name, t, dst.classes[t].name) if t is not None else (c.id, c.name, dst.ignore, "unlabeled")
+            if m.form == "union" and len(dict(m.sets).get(c.id, ())) > 1:  # a larger set: its names in braces
+                names = ", ".join(dst.classes[u].name for u in dict(m.sets)[c.id])
+                want = (c.id, c.name, dst.ignore, "{" + names + "}")
             assert row == want, f"{name}: {row} != {want}"
             assert _fill(cells[1]) == _hex(c.color)
             assert _fill(cells[3]) == (_hex(dst.classes[t].color) if t is not None else None)

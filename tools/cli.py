@@ -222,6 +222,32 @@ def import_cmd(reference: Path, specs: Path, keep_definitions: bool, definitions
     click.echo(f"wrote {len(files)} spec files to {specs}")
 
 
+@main.command("import-unions")
+@click.argument("datasets", nargs=-1, required=True)
+@SPECS
+def import_unions_cmd(datasets: tuple[str, ...], specs: Path) -> None:
+    """Write SPECS/datasets/<D>-unions.yaml and SPECS/mappings/<D>-unions_to_universal.yaml for each train
+    dataset D: D's classes as unions of universal classes, derived from the relabel records of D-relabeled.
+
+    Only those files are written; the specs must validate before and after.
+    """
+    from . import union_import
+
+    try:
+        files = union_import.render_specs(specs, list(datasets))
+    except SpecError as e:
+        _fail(e.problems)
+        return
+    union_import.write_specs(files, specs)
+    try:
+        build.render(specs)
+    except SpecError as e:
+        _report(e.errors)
+        click.echo(f"unitax: the union specs do not validate ({len(e.errors)} error(s))", err=True)
+        sys.exit(1)
+    click.echo(f"wrote {len(files)} spec files to {specs}")
+
+
 @main.command("import-relabel")
 @click.argument("reference", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @SPECS

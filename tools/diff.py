@@ -205,7 +205,7 @@ def _spaces_of(key: str, model: Model) -> tuple[str, str]:
         return name, UNIVERSAL
     if kind in ("from_universal", "back_map"):
         return UNIVERSAL, name
-    if kind == "matrix":
+    if kind in ("matrix", "class_sets"):  # class_sets: (dataset classes, universal), the same layout
         return name, UNIVERSAL
     m = next(m for m in model.mappings if m.key == name)
     return m.source, m.target
@@ -233,7 +233,7 @@ def table_changes(old: Side, new: Side) -> dict[str, Any]:
         src_o, dst_o = (old.model.spaces[s] for s in _spaces_of(key, old.model))
         src_n, dst_n = (new.model.spaces[s] for s in _spaces_of(key, new.model))
         entries = []
-        if key.startswith("matrix/"):
+        if key.startswith(("matrix/", "class_sets/")):
             rows, cols = max(a.shape[0], b.shape[0]), max(a.shape[1], b.shape[1])
             pa = np.zeros((rows, cols), np.uint8)
             pb = np.zeros((rows, cols), np.uint8)

@@ -234,16 +234,21 @@ def _class_rows(view: View, paths: Paths) -> list[Row]:
     """One row per universal class, with every fact the index, class pages and Markdown show."""
     rows = []
     ucls = view.u.classes
+    covers = _union_covers(view)
     for c in ucls:
         folded: list[dict[str, Any]] = []
-        for d, route, cs in view.folded.get(c.id, []):
+        extra = covers.get(c.id, {})
+        listed = [d for d, _, _ in view.folded.get(c.id, [])]
+        listed += [view.model.spaces[n] for n in sorted(extra) if view.model.spaces[n] not in listed]
+        for d in listed:
+            route, cs = next(((r, cs) for x, r, cs in view.folded.get(c.id, []) if x == d), (view.routes[d.name], []))
             html, md = paths.space(d.name)
-            members = _listing([paths.member(d.name, x) for x in cs])
+            members = _listing([paths.member(d.name, x) for x in cs] + extra.get(d.name, []))
             folded.append({
                 "dataset": d.name, "role": d.role, "via": _via(route), "ihref": html, "href": UP + html,
                 "md_href": UP + md,
                 "classes": members,
-                "names": ", ".join(x.name for x in cs),
+                "names": ", ".join([x.name for x in cs] + [x["text"] for x in extra.get(d.name, [])]),
                 "md_names": ", ".join(x["md"] for x in members),
             })
         tests: list[dict[str, Any]] = []
@@ -288,6 +293,27 @@ def _class_rows(view: View, paths: Paths) -> list[Row]:
     return rows
 
 
+def _union_covers(view: View) -> dict[int, dict[str, list[Row]]]:
+    """Universal id -> {union dataset: links to its classes whose set (of more than one) covers it},
+    each shown as ``animal ⊇ {bird, cat, ...}``."""
+    paths_member = Paths(view.model).member
+    out: dict[int, dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
+    for m in view.model.mappings:
+        if m.form != "union" or m.target != UNIVERSAL:
+            continue
+        src = view.model.spaces[m.source]
+        for s, ts in m.sets:
+            if len(ts) < 2:
+                continue
+            text = "{" + ", ".join(view.u.classes[u].name for u in ts) + "}"
+            link = dict(paths_member(m.source, src.classes[s]))
+            link["text"] = f"{src.classes[s].name} ⊇ {text}"
+            link["md"] = f"{link['md']} ⊇ {md_text(text)}"
+            for u in ts:
+                out[u][m.source].append(link)
+    return out
+
+
 def _listing(items: list[Row]) -> list[Row]:
     """Mark each link of a comma-separated list but the first, to be preceded by a comma (cheaper in
     jinja than ``loop.first``, which builds a loop context per list)."""
@@ -311,6 +337,10 @@ def _dataset_page(view: View, paths: Paths, d: LabelSpace) -> Row:
         columns.append({"title": f"→ {m.target}", "href": UP + html, "md_href": UP + md})
         cells.append({c.id: _cell([] if (k := ids.get(c.id)) is None else [paths.member(m.target, target.classes[k])],
                                   "ignored") for c in real})
+        if m.form == "union":  # a union mapping: every class of the set, not only sets of one
+            sets = dict(m.sets)
+            cells[-1] = {c.id: _cell([paths.member(m.target, target.classes[u]) for u in sets.get(c.id, ())], "ignored")
+                         for c in real}
     route = view.routes.get(d.name)
     if route is not None and route.via:
         columns.append({"title": f"→ universal ({_via(route)})", "href": UP + "index.html",

@@ -68,7 +68,8 @@ def _modified(c: ClassDef) -> str:
 def master_rows(model: Model) -> list[list[str]]:
     """The master sheet as rows of strings, the header first and the ignore row last."""
     u = model.universal
-    to_u = {m.source: m for m in model.mappings_of("to_universal")}
+    # MSeg's layout has one target per class: union mappings show in their own mapping sheets
+    to_u = {m.source: m for m in model.mappings_of("to_universal") if m.form != "union"}
     from_u = {m.target: m for m in model.mappings_of("from_universal")}
     train = _ordered(set(to_u), MSEG_TRAIN_ORDER)
     test = _ordered(set(from_u), MSEG_TEST_ORDER)
@@ -123,8 +124,31 @@ def mapping_pairs(model: Model, m: Mapping) -> list[tuple[ClassDef, ClassDef | N
 def mapping_rows(model: Model, m: Mapping) -> list[list[str]]:
     """The CSV rows of a mapping; an ignored class goes to the target's ignore id and name."""
     dst = model.spaces[m.target]
+    if m.form == "union":
+        return union_rows(model, m)
     return [[str(s.id), s.name, *((str(t.id), t.name) if t is not None else (str(dst.ignore), dst.ignore_name))]
             for s, t in mapping_pairs(model, m)]
+
+
+def union_rows(model: Model, m: Mapping) -> list[list[str]]:
+    """A union mapping's rows: target_id is the lookup table's value (the class for a set of one,
+    ignore for a larger set), target_name the set as ``{a, b, c}``, target_ids its ids ``1 5 9``."""
+    src, dst = model.spaces[m.source], model.spaces[m.target]
+    sets = dict(m.sets)
+    rows = []
+    for c in src.real_classes:
+        ts = sets.get(c.id, ())
+        if not ts:
+            rows.append([str(c.id), c.name, str(dst.ignore), dst.ignore_name, ""])
+        elif len(ts) == 1:
+            rows.append([str(c.id), c.name, str(ts[0]), dst.classes[ts[0]].name, str(ts[0])])
+        else:
+            rows.append([str(c.id), c.name, str(dst.ignore), cell([dst.classes[u].name for u in ts]),
+                         " ".join(str(u) for u in ts)])
+    return rows
+
+
+UNION_HEADER = ["source_id", "source_name", "target_id", "target_name", "target_ids"]
 
 
 MAPPING_HEADER = ["source_id", "source_name", "target_id", "target_name"]
@@ -247,6 +271,11 @@ def workbook(model: Model) -> bytes:
             target: list[object] = ([tc.id, (tc.name, tc.color)] if tc is not None
                                     else [dst.ignore, (dst.ignore_name, None)])
             rows.append([sc.id, (sc.name, sc.color), *target])
+        if m.form == "union":  # a larger set shows as {a, b, c} beside ignore, the lookup table's value
+            src = model.spaces[m.source]
+            rows = [[int(r[0]), (r[1], src.classes[int(r[0])].color), int(r[2]),
+                     (r[3], dst.classes[int(r[2])].color if int(r[2]) < len(dst.classes) else None)]
+                    for r in union_rows(model, m)]
         ws = wb.add_worksheet(name)
         _table(ws, fmt, header, rows, [_width(header, rows, j) for j in range(len(header))])
     wb.close()
@@ -257,6 +286,7 @@ def render(model: Model) -> dict[str, bytes]:
     """Every sheet file as path (relative to the compiled folder) -> bytes."""
     files = {"sheets/master.tsv": _csv(master_rows(model), "\t")}
     for m in model.mappings:
-        files[f"sheets/mappings/{m.key}.csv"] = _csv([MAPPING_HEADER, *mapping_rows(model, m)])
+        header = UNION_HEADER if m.form == "union" else MAPPING_HEADER
+        files[f"sheets/mappings/{m.key}.csv"] = _csv([header, *mapping_rows(model, m)])
     files["sheets/taxonomy.xlsx"] = workbook(model)
     return files

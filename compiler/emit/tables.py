@@ -57,6 +57,8 @@ def taxonomy_json(model: Model, tables: dict[str, np.ndarray]) -> dict[str, Any]
         if kind == "remap":
             m = next(m for m in model.mappings if m.key == name)
             entry.update(source=m.source, target=m.target)
+        elif kind == "class_sets":  # one-to-one or union: which lookup table semantics apply
+            entry["form"] = next(m.form for m in model.mappings if m.kind == "to_universal" and m.source == name)
         elif kind == "back_map":  # lossless flag, merged and dropped classes by name
             entry.update(analysis.back_map_index(back[name], model))
         index[key] = entry
