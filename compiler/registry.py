@@ -130,6 +130,8 @@ _TABLE: tuple[tuple[str, str, str, str], ...] = (
     # ----- import: reading MSeg's reference files (tools/importer.py, tools/relabel_import.py) -
     ("reference-format", "import", "error",
      "a reference file (MSeg's names lists, master sheet, relabel lists) is not in the expected format"),
+    ("import-unions", "import", "error",
+     "`unitax import-unions` cannot derive a union variant (not a train dataset, no relabel records)"),
 )
 
 REGISTRY: dict[str, Rule] = {r[0]: Rule(*r) for r in _TABLE}

@@ -17,8 +17,6 @@ from .errors import Problem
 from .model import UNIVERSAL, Model
 from .names import quote
 
-RULE = "union-relabel"
-
 
 def check(model: Model, relabels: list) -> list[Problem]:
     """Problems for every union mapping whose sets miss a relabel record's target (rule union-relabel)."""
@@ -34,17 +32,17 @@ def check(model: Model, relabels: list) -> list[Problem]:
         line_of = dict(lines)
         src = model.spaces[m.source]
         if relabeled not in model.spaces or via not in model.spaces or (via, relabeled) not in maps:
-            out.append(Problem(file, inst_line, "$.instead_of", RULE,
+            out.append(Problem(file, inst_line, "$.instead_of", "union-relabel",
                                f"instead_of needs declared datasets {quote(relabeled)} and {quote(via)} and "
                                f"mappings/{via}_to_{relabeled}.yaml"))
             continue
         if model.spaces[via].names != src.names:
-            out.append(Problem(file, inst_line, "$.instead_of.via", RULE,
+            out.append(Problem(file, inst_line, "$.instead_of.via", "union-relabel",
                                f"{m.source} does not have the class list of {via} (same ids and names), "
                                "so the relabel records cannot be matched to its classes"))
             continue
         if relabeled not in records:
-            out.append(Problem(file, inst_line, "$.instead_of.relabeled", RULE,
+            out.append(Problem(file, inst_line, "$.instead_of.relabeled", "union-relabel",
                                f"there are no relabel records relabel/{relabeled}.yaml to check the unions against"))
             continue
         rel = model.spaces[relabeled]
@@ -63,7 +61,7 @@ def check(model: Model, relabels: list) -> list[Problem]:
                 missing = sorted(targets - sets[s])
                 if missing:
                     name = src.classes[s].name
-                    out.append(Problem(file, line_of.get(name, 0), f"$.map.{name}", RULE,
+                    out.append(Problem(file, line_of.get(name, 0), f"$.map.{name}", "union-relabel",
                                        f"{quote(name)} (was {frm} in {relabeled}): the relabel records of {frm} move "
                                        f"segments to {', '.join(missing)}, outside its union; add them to its set"))
     return out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import GENERATED, SPECS
+from support.paths import GENERATED, SPECS
 
 import unitax
 from unitax.compiler import build, relabel, unions

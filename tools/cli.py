@@ -237,14 +237,13 @@ def import_unions_cmd(datasets: tuple[str, ...], specs: Path) -> None:
         files = union_import.render_specs(specs, list(datasets))
     except SpecError as e:
         _fail(e.problems)
-        return
+    outputs.check_spec_import(specs, list(files))  # replaces only spec files of their kind (else refused, exit 2)
     union_import.write_specs(files, specs)
     try:
         build.render(specs)
     except SpecError as e:
         _report(e.errors)
-        click.echo(f"unitax: the union specs do not validate ({len(e.errors)} error(s))", err=True)
-        sys.exit(1)
+        exit_with(PROBLEMS, f"unitax: the union specs do not validate ({len(e.errors)} error(s))")
     click.echo(f"wrote {len(files)} spec files to {specs}")
 
 

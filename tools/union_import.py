@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from ..compiler import build, relabel
+from ..compiler import build, load, relabel
 from ..compiler.errors import Problem, SpecError
 from ..compiler.model import UNIVERSAL, Model
 from ..compiler.yamlquote import q
@@ -73,8 +73,12 @@ def derive(model: Model, records: list, base: str, relabeled: str) -> tuple[dict
     return sets, reasons
 
 
-def render(model: Model, records: list, base: str, relabeled: str) -> dict[str, str]:
-    """The two spec files (relative path -> text) of ``<base>-unions``."""
+def render(model: Model, records: list, base: str, relabeled: str,
+           accepted: list[dict[str, str]] | None = None) -> dict[str, str]:
+    """The two spec files (relative path -> text) of ``<base>-unions``.
+
+    ``accepted``: the base dataset spec's ``accept:`` entries; the class list is the same, so
+    what a person accepted about its classes (a shared colour) holds for the variant too."""
     sets, reasons = derive(model, records, base, relabeled)
     src = model.spaces[base]
     name = base + SUFFIX
@@ -89,6 +93,10 @@ def render(model: Model, records: list, base: str, relabeled: str) -> dict[str, 
     for c in src.classes:
         color = f", color: [{', '.join(str(v) for v in c.color)}]" if c.color is not None else ""
         ds.append(f"  - {{id: {c.id}, name: {q(c.name)}{color}{', void: true' if c.void else ''}}}")
+    if accepted:
+        ds += [f"# Accepted warnings, as in datasets/{base}.yaml (the same classes).", "accept:"]
+        for a in accepted:
+            ds += [f"  - rule: {q(a['rule'])}", f"    class: {q(a['class'])}", f"    reason: {q(a['reason'])}"]
     fed = {x for v in sets.values() for x in v}
     u = model.universal
     mp = [f"# {name} -> universal as unions: a class maps to the set of universal classes its pixels",
@@ -110,6 +118,14 @@ def render(model: Model, records: list, base: str, relabeled: str) -> dict[str, 
     return {f"datasets/{name}.yaml": "\n".join(ds) + "\n", f"mappings/{name}_to_universal.yaml": "\n".join(mp) + "\n"}
 
 
+def _accepted(specs: Path, base: str) -> list[dict[str, str]]:
+    """The ``accept:`` entries of ``datasets/<base>.yaml`` about its classes (the file validated)."""
+    doc, _ = load.parse_yaml((specs / "datasets" / f"{base}.yaml").read_bytes(), f"datasets/{base}.yaml",
+                             f"datasets/{base}.yaml")
+    data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
+    return [a for a in data.get("accept") or [] if isinstance(a, dict) and {"rule", "class", "reason"} <= set(a)]
+
+
 def render_specs(specs: Path, bases: list[str]) -> dict[str, str]:
     """Spec files for each base dataset, from the specs under ``specs`` (which must validate)."""
     model, problems = build.check_specs(Path(specs))
@@ -126,7 +142,7 @@ def render_specs(specs: Path, bases: list[str]) -> dict[str, str]:
         relabeled = f"{base}-relabeled"
         if relabeled not in by_name:
             raise _fail(base, f"no relabel records relabel/{relabeled}.yaml to derive unions from")
-        files.update(render(model, list(by_name[relabeled].records), base, relabeled))
+        files.update(render(model, list(by_name[relabeled].records), base, relabeled, _accepted(Path(specs), base)))
     return dict(sorted(files.items()))
 
 
