@@ -99,8 +99,8 @@ def test_check_prints_warnings_and_notes_but_passes(model):
     assert r.stderr.count("[composition]") == 2
     # ade20k-150 and its union variant (the same class list): awning and curtain are both (140, 140, 140)
     assert r.stderr.count("[duplicate-color]") == 2
-    # all three are accepted in the specs (accept: with a reason) and still shown, as accepted
-    assert r.stderr.count(": accepted: ") == 3 and "0 warning(s), 3 accepted" in r.stdout
+    # all four are accepted in the specs (accept: with a reason) and still shown, as accepted
+    assert r.stderr.count(": accepted: ") == 4 and "0 warning(s), 4 accepted" in r.stdout
     notes = [line for line in r.stdout.splitlines() if line.startswith("note: ")]
     assert notes[0].startswith("note: back-maps: 11 of 18 lossless; lossy: ade20k-150 (38 classes merged into 14, "
                                "9 dropped)")
