@@ -421,6 +421,10 @@ from unitax.tools.export import export_cmd  # noqa: E402
 main.add_command(export_cmd)
 from unitax.tools.show import show_cmd  # noqa: E402
 main.add_command(show_cmd)
+from unitax.tools.prepare.command import prepare_cmd  # noqa: E402
+main.add_command(prepare_cmd)
+from unitax.tools.prepare.lists import import_lists_command  # noqa: E402
+main.add_command(import_lists_command())
 
 if __name__ == "__main__":  # pragma: no cover
     main()
