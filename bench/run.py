@@ -3,7 +3,8 @@ measured in the same run on the same machine (never timed assertions in tests).
 
 Runs: the runtime kernels on the real MSeg tables (bench_kernels.py), a fresh process doing
 `import unitax; unitax.load()` vs a bare interpreter, `unitax compile` cold and a no-change
-`make compile`, and remap-dir files/s (bench_remap_dir.py). Results: bench/results/*.json.
+`make compile`, remap-dir files/s (bench_remap_dir.py) and
+`unitax prepare` files/s per family (bench_prepare.py). Results: bench/results/*.json.
 
     python bench/run.py [--quick]
 """
@@ -82,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n== remap-dir (bench/bench_remap_dir.py)", flush=True)
     subprocess.run([sys.executable, str(ROOT / "bench" / "bench_remap_dir.py"), "--json",
                     str(OUT / "remap_dir.json"), *quick], check=True)
+    print("\n== prepare (bench/bench_prepare.py)", flush=True)
+    subprocess.run([sys.executable, str(ROOT / "bench" / "bench_prepare.py"), "--json",
+                    str(OUT / "prepare.json"), *quick], check=True)
     (OUT / "startup_compile.json").write_text(json.dumps(results["startup_compile"], indent=1) + "\n")
     print(f"\nresults in {OUT.relative_to(ROOT)}/")
     shutil.rmtree(ROOT / "bench" / "__pycache__", ignore_errors=True)
