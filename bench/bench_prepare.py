@@ -51,7 +51,8 @@ def make_download(tax, lists, name: str, out: Path, n: int, shape: tuple[int, in
     make_native.build_tree(name, out, tax, lists)
     base = out / fam.bases[0]
     rls = [tax.relabel(s) for s in fam.spaces if s in tax.relabel_datasets]
-    split = max((sp for (s, sp) in lists if s == fam.root), key=lambda sp: len(lists[(fam.root, sp)]))
+    split = max((sp for (s, sp) in lists if s == fam.root),
+                key=lambda sp: sum(" " in ln for ln in lists[(fam.root, sp)]))   # the largest split with labels
     lines = [ln.split(" ") for ln in lists[(fam.root, split)] if " " in ln]
     template = next(p for p in lines if (base / re.sub(fam.label_src[0], fam.label_src[1], p[1])).is_file())
     t_label = base / re.sub(fam.label_src[0], fam.label_src[1], template[1])

@@ -13,6 +13,7 @@ bookkeeping files: a stamp naming ``unitax prepare``; a folder of another job is
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -62,6 +63,7 @@ class PrepJob:
     luts: dict[str, np.ndarray]               # space -> table from the root space
     images: str                               # link | copy | none
     compress_level: int = 6
+    copy_root: str = ""                       # the root space, where its native PNGs are copied as they are
 
     def process_task(self, t: PrepTask) -> rd.Outcome:
         from ..labelio import LabelFileError
@@ -73,15 +75,15 @@ class PrepJob:
             return rd.Outcome(t.rel, False, str(e))
 
     # the root space's class map (and a segment map the reader gives for free)
-    def _read(self, t: PrepTask) -> tuple[np.ndarray, np.ndarray | None]:
-        from ..labelio import read_label
+    def _read(self, t: PrepTask, data: bytes | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        from ..labelio import decode, read_label
         from .readers import coco_panoptic, pascal_context, png_labels, polygons
         from .readers._io import rgb_array
 
         p = t.label_src
         assert p is not None
         if self.reader == "grey":
-            a = read_label(p)
+            a = read_label(p) if data is None else decode(p, data)
             bad = rd._invalid(a, self.root_classes, self.root_ignore)
             if bad:
                 raise NativeFormatError(p, f"{bad} of {_root_space(self.family)} "
@@ -129,10 +131,12 @@ class PrepJob:
         from ..labelio import encode_png
 
         srcs = [p for p in (t.label_src, t.seg_src) if p is not None] + [s for s, _ in t.images]
-        ident: dict[str, Any] = {"srcs": {p: _ident(p) for p in srcs}}
+        raw: dict[str, bytes] = {}
+        ident: dict[str, Any] = {"srcs": {p: _ident(p, raw if p == t.label_src else None) for p in srcs}}
         outs: dict[str, Any] = {}
         if t.label_src is not None:
-            cls, free = self._read(t)
+            cls, free = self._read(t, raw.get(t.label_src))
+            encoded: list[tuple[np.ndarray, bytes]] = []   # equal label maps of several spaces: one encode
             seg = None
             recs = {space: (ids, classes) for space, ids, classes in t.records}
             for space, dst in t.outputs:
@@ -149,8 +153,18 @@ class PrepJob:
                         shown = ", ".join(str(int(s)) for s in missing[:10])
                         return rd.Outcome(t.rel, False, f"{t.seg_src or t.label_src} lacks segment(s) {shown} that "
                                                         f"{space}'s relabel records move")
-                _write_atomic(dst, lambda tmp, out=out: encode_png(out).save(tmp, format="PNG",
-                                                                             compress_level=self.compress_level))
+                data = None
+                if space == self.copy_root and t.label_src in raw and space not in recs:
+                    data = raw[t.label_src]        # the native grey PNG already holds these ids: copy it
+                for a, b in encoded:
+                    if data is None and a.dtype == out.dtype and a.shape == out.shape and np.array_equal(a, out):
+                        data = b
+                if data is None:
+                    buf = io.BytesIO()
+                    encode_png(out).save(buf, format="PNG", compress_level=self.compress_level)
+                    data = buf.getvalue()
+                    encoded.append((out, data))
+                _write_atomic(dst, lambda tmp, data=data: Path(tmp).write_bytes(data))
                 st = os.stat(dst)
                 outs[dst] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
         for src, dst in t.images:
@@ -168,7 +182,7 @@ def _root_space(family: str) -> str:
     return FAMILIES[family].root
 
 
-def _ident(path: str) -> dict[str, Any]:
+def _ident(path: str, keep: dict[str, bytes] | None = None) -> dict[str, Any]:
     from ..labelio import digest
     try:
         st = os.stat(path)
@@ -178,6 +192,8 @@ def _ident(path: str) -> dict[str, Any]:
         raise NativeFormatError(path, "no such file (missing from the download)") from None
     except OSError as e:
         raise NativeFormatError(path, f"cannot read: {e.strerror or e}") from None
+    if keep is not None:
+        keep[path] = data
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest(data)}
 
 
@@ -340,7 +356,8 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
     if fam.reader in ("rgb", "palette"):
         colors = np.asarray(tax.colors(fam.root), dtype=np.uint8)
     job = PrepJob(fam.name, fam.reader, fam.segments, len(tax.names(fam.root)), tax.ignore_index(fam.root),
-                  tuple(tax.names(fam.root)), colors, luts, images, compress_level)
+                  tuple(tax.names(fam.root)), colors, luts, images, compress_level,
+                  copy_root=fam.root if fam.reader == "grey" else "")
     relabels = {s: tax.relabel(s) for s in fam.spaces if s in tax.relabel_datasets}
     h = hashlib.sha256()
     for s in sorted(luts):
