@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import sys
@@ -38,52 +37,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-
-
-def make_download(tax, lists, name: str, out: Path, n: int, shape: tuple[int, int]) -> int:
-    import make_native
-    from unitax.tools.prepare import engine
-    from unitax.tools.prepare.plans import FAMILIES
-
-    make_native.TREE_SHAPE = shape
-    make_native.POLY_SHAPE = shape
-    fam = FAMILIES[name]
-    make_native.build_tree(name, out, tax, lists)
-    base = out / fam.bases[0]
-    rls = [tax.relabel(s) for s in fam.spaces if s in tax.relabel_datasets]
-    split = max((sp for (s, sp) in lists if s == fam.root),
-                key=lambda sp: sum(" " in ln for ln in lists[(fam.root, sp)]))   # the largest split with labels
-    lines = [ln.split(" ") for ln in lists[(fam.root, split)] if " " in ln]
-    template = next(p for p in lines if (base / re.sub(fam.label_src[0], fam.label_src[1], p[1])).is_file())
-    t_label = base / re.sub(fam.label_src[0], fam.label_src[1], template[1])
-    t_image = base / template[0]
-    made = 0
-    for image, label in lines:
-        if made >= n:
-            break
-        if any(rl.segments(engine._key(fam, label), engine._record_split(fam, label) or "train")
-               for rl in rls if (engine._record_split(fam, label) or "train") in rl.splits):
-            continue
-        dst = base / re.sub(fam.label_src[0], fam.label_src[1], label)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if not dst.exists():
-            shutil.copyfile(t_label, dst)
-        (base / image).parent.mkdir(parents=True, exist_ok=True)
-        if not (base / image).exists():
-            shutil.copyfile(t_image, base / image)
-        made += 1
-    if name == "coco-panoptic":   # every copied PNG needs its JSON entry
-        for jf in (base / "annotations").glob("panoptic_*.json"):
-            data = json.loads(jf.read_text())
-            proto = next((a for a in data["annotations"] if a["file_name"] == t_label.name), None)
-            if proto is None:
-                continue
-            have = {a["file_name"] for a in data["annotations"]}
-            for p in sorted((base / "annotations" / jf.stem).glob("*.png")):
-                if p.name not in have:
-                    data["annotations"].append({**proto, "file_name": p.name, "image_id": int(p.stem)})
-            jf.write_text(json.dumps(data))
-    return made
+import make_native  # noqa: E402
 
 
 def plain_loop(tax, p, out: Path) -> int:
@@ -129,7 +83,7 @@ def main() -> int:
         fam = FAMILIES[name]
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            n = make_download(tax, lists, name, tmp / "native", args.files, (h, w))
+            n = make_native.grow_tree(tax, lists, name, tmp / "native", args.files, (h, w))
             rates: dict[str, list[float]] = {"loop": [], "j1": [], "j2": []}
             for r in range(args.repeats):
                 for mode in ("loop", "j1", "j2"):

@@ -87,6 +87,24 @@ def test_prepare_then_verify_every_family(name, tax, tmp_path):
     v = _run("--verify", name, str(out))
     assert v.exit_code == 0, v.output + v.stderr
     assert v.output.strip().endswith("ok")
+    v = _run("--verify", name, str(out), str(native))        # every moved segment, pixel by pixel
+    assert v.exit_code == 0, v.output + v.stderr
+
+
+def test_verify_with_native_checks_every_moved_segment(tax, tmp_path):
+    native = make_native.build_tree("ade20k", tmp_path / "native", tax)
+    out = tmp_path / "out"
+    assert _run("ade20k", str(native), str(out), "--partial", "-j", "1", "--no-progress").exit_code == 0
+    hit = tax.relabel("ade20k-150-relabeled").segments("ADE_train_00000004", "train")   # bundled MSeg records
+    lab_path = out / "annotations_semseg150_relabeled/training/ADE_train_00000004.png"
+    lab = np.asarray(Image.open(lab_path)).copy()
+    sid, cls = int(hit.segment_ids[0]), int(hit.classes[0])
+    seg = np.asarray(Image.open(next(native.rglob("ADE_train_00000004_seg.png"))))[::3, ::3, 2]
+    r, c = np.argwhere(seg == sid)[0]
+    lab[r, c] = (cls + 1) % 150
+    Image.fromarray(lab).save(lab_path)
+    v = _run("--verify", "ade20k", str(out), str(native))
+    assert v.exit_code == 1 and f"segment {sid} should hold class {cls}" in v.stderr
 
 
 def test_prepare_outputs_follow_the_tables(tax, tmp_path):
@@ -247,3 +265,74 @@ def test_real_sunrgbd_sample(reference):
     if not (reference / "samples/SUNRGBD_test_data/label38").is_dir():
         pytest.skip("the SUN RGB-D sample holds semseg-label37 (MSeg's output) but not label38, the download "
                     "prepare reads")
+
+
+@pytest.mark.slow
+def test_a_killed_process_resumes_to_the_same_bytes(tax, tmp_path):
+    """SIGKILL a real `unitax prepare` once its ledger holds a finished sample; the rerun finishes
+    the job, and the tree equals an uninterrupted run's."""
+    import signal
+    import subprocess
+    import time
+
+    from unitax.tools.prepare.lists import load_lists
+
+    native = tmp_path / "native"
+    make_native.grow_tree(tax, load_lists(), "pascal-context", native, 150, (96, 128))
+    cli = [sys.executable, "-m", "unitax.tools.cli", "prepare", "pascal-context", str(native)]
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    subprocess.run(cli + [str(ref), "--partial", "-j", "1", "--no-progress"], check=True, capture_output=True)
+    proc = subprocess.Popen(cli + [str(out), "--partial", "-j", "1", "--no-progress"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (out / LEDGER).is_file() and (out / LEDGER).stat().st_size > 0:
+            break
+        time.sleep(0.01)
+    killed = proc.poll() is None
+    if killed:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if not killed:
+        pytest.skip("the run finished before it could be killed (machine too fast for 150 samples)")
+    assert not (out / "pascal-context-460" / "list").exists()     # killed before the lists
+    r = subprocess.run(cli + [str(out), "--partial", "-j", "1", "--no-progress"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert " 0 already done" not in r.stdout
+    keep = lambda s: {k: v for k, v in s.items() if not k.startswith(".unitax")}  # noqa: E731
+    assert keep(_snapshot(out)) == keep(_snapshot(ref))
+
+
+@pytest.mark.slow
+def test_prepare_on_a_dask_cluster(tax, tmp_path):
+    """The same job on a Dask cluster on loopback (a child process, as in test_remap_dir) gives the same bytes."""
+    import subprocess
+
+    pytest.importorskip("distributed", reason="Dask distributed is in the test extra: pip install -e '.[test]'")
+    from test_remap_dir import CLUSTER
+
+    native = make_native.build_tree("coco-panoptic", tmp_path / "native", tax)
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _run("coco-panoptic", str(native), str(a), "--partial", "-j", "1", "--no-progress").exit_code == 0
+    script = tmp_path / "cluster.py"
+    script.write_text(CLUSTER)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "DASK_DISTRIBUTED__WORKER__DAEMON": "True"}
+    cluster = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, cwd=tmp_path, env=env)
+    try:
+        address = cluster.stdout.readline().strip()
+        assert address.startswith("tcp://127.0.0.1:"), address
+        r = subprocess.run([sys.executable, "-m", "unitax.tools.cli", "prepare", "coco-panoptic", str(native), str(b),
+                            "--partial", "--scheduler", address, "--no-progress"], capture_output=True, text=True,
+                           env=env, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+    finally:
+        cluster.stdin.close()
+        try:
+            cluster.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            cluster.kill()
+            cluster.wait(timeout=30)
+        cluster.stdout.close()
+    keep = lambda s: {k: v for k, v in s.items() if not k.startswith(".unitax")}  # noqa: E731
+    assert keep(_snapshot(a)) == keep(_snapshot(b))

@@ -10,7 +10,8 @@ import click
 @click.command("prepare")
 @click.argument("args", nargs=-1)
 @click.option("--list", "list_", is_flag=True, help="Print, per dataset, what to download and the folder it expects.")
-@click.option("--verify", is_flag=True, help="Check a prepared OUT_ROOT: `unitax prepare --verify DATASET OUT_ROOT`.")
+@click.option("--verify", is_flag=True, help="Check a prepared OUT_ROOT: `unitax prepare --verify DATASET OUT_ROOT "
+                                            "[NATIVE_ROOT]` (with NATIVE_ROOT, every moved segment pixel by pixel).")
 @click.option("--images", type=click.Choice(["link", "copy", "none"]), default="link", show_default=True,
               help="Images: symlinked, copied, or left in NATIVE_ROOT.")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None, help="Worker processes (default: all cores).")
@@ -39,10 +40,11 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
 
     tax = unitax.load()
     if verify:
-        if len(args) != 2:
-            raise click.UsageError("--verify takes DATASET OUT_ROOT")
+        if len(args) not in (2, 3):
+            raise click.UsageError("--verify takes DATASET OUT_ROOT [NATIVE_ROOT]")
         try:
-            checks, general = engine.verify(tax, args[0], Path(args[1]))
+            checks, general = engine.verify(tax, args[0], Path(args[1]),
+                                            native=Path(args[2]) if len(args) == 3 else None)
         except engine.PrepareError as e:
             raise click.ClickException(str(e)) from None
         click.echo(f"{'space':32} {'split':16} {'lines':>7} {'MSeg':>7} {'labels':>7}  problems")

@@ -507,8 +507,13 @@ class SpaceCheck:
 
 
 def verify(tax: Any, dataset: str, out: str | os.PathLike, *, lists: dict | None = None,
-           max_problems: int = 20) -> tuple[list[SpaceCheck], list[str]]:
-    """Check a prepared OUT_ROOT; returns per-(space, split) checks and general problems."""
+           max_problems: int = 20, native: str | os.PathLike | None = None) -> tuple[list[SpaceCheck], list[str]]:
+    """Check a prepared OUT_ROOT; returns per-(space, split) checks and general problems.
+
+    Without ``native`` a relabeled label is checked to hold every class its records move segments
+    to; with it (the NATIVE_ROOT of the job), the segment maps are decoded again and every pixel of
+    every moved segment must hold its new class.
+    """
     from unitax.remap import invalid_values
 
     from ..labelio import LabelFileError, read_label
@@ -589,4 +594,49 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike, *, lists: dict | None
                                 "which the label does not hold")
     if not checks:
         general.append(f"{out}: no split lists (<space>/{LIST_DIR}/<split>.txt) found")
+    if native is not None:
+        general.extend(_verify_segments(tax, fam, out, Path(native), stamp, lists, max_problems))
     return checks, general
+
+
+def _verify_segments(tax: Any, fam: Family, out: Path, native: Path, stamp: dict, lists: dict,
+                     max_problems: int) -> list[str]:
+    """Every pixel of every segment the relabel records move holds its new class (segment maps re-decoded)."""
+    from ..labelio import LabelFileError, read_label
+
+    problems: list[str] = []
+    try:
+        p = plan(tax, fam.name, native, out, images=stamp.get("images", "link"), partial=True, overwrite=True,
+                 lists=dict(lists))
+    except (PrepareError, rd.RemapDirError) as e:
+        return [f"cannot re-read the segment maps from {native}: {e}"]
+    checked = 0
+    for t in p.tasks:
+        if not t.records:
+            continue
+        try:
+            cls, free = p.job._read(t)
+            seg = p.job._segments(t, cls, free)
+        except (NativeFormatError, LabelFileError) as e:
+            problems.append(str(e))
+            continue
+        dst = dict(t.outputs)
+        for space, ids, classes in t.records:
+            try:
+                lab = read_label(dst[space])
+            except (LabelFileError, KeyError) as e:
+                problems.append(f"{dst.get(space, space)}: {e}")
+                continue
+            for sid, c in zip(ids.tolist(), classes.tolist()):
+                m = seg == sid
+                checked += 1
+                if not m.any():
+                    problems.append(f"{dst[space]}: segment {sid} is not in its segment map")
+                elif not np.all(lab[m] == c):
+                    problems.append(f"{dst[space]}: segment {sid} should hold class {c} of {space}, "
+                                    f"{int((lab[m] != c).sum())} of its {int(m.sum())} pixels do not")
+            if len(problems) >= max_problems:
+                return problems + ["... (more problems not shown)"]
+    if not checked and not problems:
+        return []
+    return problems
