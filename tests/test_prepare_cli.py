@@ -20,7 +20,7 @@ from PIL import Image
 from unitax.tools.cli import main
 from unitax.tools.prepare import engine
 from unitax.tools.prepare.plans import FAMILIES
-from unitax.tools.remap_dir import FAILED, LEDGER, STAMP, TMP_MARK
+from unitax.tools.remap_dir import FAILED, LEDGER, TMP_MARK
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import make_native  # noqa: E402
@@ -51,7 +51,7 @@ def _record_images(tax, fam, tree: Path) -> dict[str, int]:
             continue
         rl = tax.relabel(space)
         n = 0
-        for split, line in make_native._pick(fam, {k: v for k, v in load_lists().items() if k[0] == fam.root}, tax):
+        for _split, line in make_native._pick(fam, {k: v for k, v in load_lists().items() if k[0] == fam.root}, tax):
             parts = line.split(" ")
             if len(parts) > 1:
                 rs = engine._record_split(fam, parts[1])
@@ -255,7 +255,10 @@ def test_real_coco_sample(reference, tax, tmp_path):
     r = _run("coco-panoptic", str(native), str(out), "--partial", "--images", "none", "-j", "1", "--no-progress")
     assert r.exit_code == 0, r.output + r.stderr
     assert "derived from annotations/panoptic_train2017.json" in r.output
-    v = _run("--verify", "coco-panoptic", str(out))
+    rl = tax.relabel("coco-panoptic-133-relabeled")   # the bundled MSeg records of the two sample images
+    n = sum(len(rl.segments(k, s).segment_ids) for k, s in (("000000000139", "val"), ("000000000009", "train")))
+    assert f"{n} segments of 2 images" in r.output, r.output
+    v = _run("--verify", "coco-panoptic", str(out), str(native))   # every moved segment, pixel by pixel
     assert v.exit_code == 0, v.output + v.stderr
     assert (out / "semantic_relabeled133/val2017/000000000139.png").is_file()
     assert (out / "semantic_relabeled133/train2017/000000000009.png").is_file()

@@ -145,7 +145,8 @@ class PrepJob:
                     if seg is None:
                         seg = self._segments(t, cls, free)
                         if seg.shape != cls.shape:
-                            return rd.Outcome(t.rel, False, f"segment map {t.seg_src} is {seg.shape[1]}x{seg.shape[0]}, "
+                            return rd.Outcome(t.rel, False, f"segment map {t.seg_src} is "
+                                                            f"{seg.shape[1]}x{seg.shape[0]}, "
                                                             f"the label {cls.shape[1]}x{cls.shape[0]}")
                     ids, classes = recs[space]
                     missing = relabel_segments(out, seg, ids, classes.astype(out.dtype))
@@ -485,7 +486,7 @@ def run(p: Plan, *, workers: int | None = None, scheduler: str | None = None, pr
     bad = {o.rel for o in summary.failed}
     ok = p.present - bad  # type: ignore[attr-defined]
     for (space, split), rels in sorted(p.samples.items()):
-        lines = [line for line, rel in zip(p.lists[(space, split)], rels) if rel in ok]
+        lines = [line for line, rel in zip(p.lists[(space, split)], rels, strict=True) if rel in ok]
         path = p.dst / space / LIST_DIR / f"{split}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
         data = "".join(line + "\n" for line in lines)
@@ -627,7 +628,7 @@ def _verify_segments(tax: Any, fam: Family, out: Path, native: Path, stamp: dict
             except (LabelFileError, KeyError) as e:
                 problems.append(f"{dst.get(space, space)}: {e}")
                 continue
-            for sid, c in zip(ids.tolist(), classes.tolist()):
+            for sid, c in zip(ids.tolist(), classes.tolist(), strict=True):
                 m = seg == sid
                 checked += 1
                 if not m.any():

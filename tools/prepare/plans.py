@@ -63,7 +63,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
         folder_out="BDD/bdd100k"),
     Family(
         "camvid",
-        "CamVid (Cambridge-driving Labeled Video Database, http://mi.eng.cam.ac.uk/research/projects/VideoRec/CamVid/): "
+        "CamVid (Cambridge-driving Labeled Video Database, "
+        "http://mi.eng.cam.ac.uk/research/projects/VideoRec/CamVid/): "
         "701_StillsRaw_full.zip and LabeledApproved_full.zip (32-class RGB colour labels)",
         ("CamVid", "."), "LabeledApproved_full", "camvid-32", "rgb",
         (r"^Labels32-RGB/(.*)$", r"LabeledApproved_full/\1"), {"camvid-11": "camvid-32"},
@@ -112,7 +113,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
         folder_out="MapillaryVistasPublic"),
     Family(
         "pascal-context",
-        "PASCAL-Context trainval.tar.gz (459-class full .mat release, https://cs.stanford.edu/~roozbeh/pascal-context/) "
+        "PASCAL-Context trainval.tar.gz (459-class full .mat release, "
+        "https://cs.stanford.edu/~roozbeh/pascal-context/) "
         "and the VOC2010 JPEGImages",
         ("PASCAL_Context", "."), "trainval", "pascal-context-460", "mat",
         (r"^Segmentation_GT_460cls/(.*)\.png$", r"trainval/\1.mat"), {"pascal-context-60": "pascal-context-460"},
