@@ -404,16 +404,16 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
     matched: dict[str, list] = {s: [] for s in relabels}
     skipped = 0
     present: set[str] = set()
+    absent: set[str] = set()
     for rel, ent in by_rel.items():
         label, image, split = ent["label"], ent["image"], ent["split"]
         label_src = seg_src = None
         info = None
         if label is not None:
-            expected[split] += 1
             pat, rep = fam.label_src
             label_src = str(base / re.sub(pat, rep, label))
             if not os.path.isfile(label_src):
-                missing[split] += 1
+                absent.add(rel)
                 if not partial:
                     failed.append(rd.Outcome(rel, False, f"missing from the download: {label_src}"))
                 continue
@@ -433,7 +433,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
         if images != "none":
             if not img_src.is_file():
                 if label is None:
-                    missing[split + " (images)"] += 1
+                    absent.add(rel)
                     if not partial:
                         failed.append(rd.Outcome(rel, False, f"missing from the download: image {img_src}"))
                     continue
@@ -469,6 +469,12 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
             skipped += 1
             continue
         tasks.append(t)
+    for (space, split), rels in samples.items():   # per split of MSeg's lists (a sample may be in several)
+        if space == fam.root:
+            for rel in rels:
+                what = split if by_rel[rel]["label"] is not None else f"{split} (images)"
+                expected[what] += 1
+                missing[what] += rel in absent
     records = {s: rd._record_report(rl, None, matched[s], True) for s, rl in relabels.items()}
     p = Plan(job, fam, native, base, dst, lists, tasks, len(by_rel), skipped, failed, missing, expected,
              samples, records, notes, stamp, job_id, partial)
