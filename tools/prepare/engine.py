@@ -132,7 +132,8 @@ class PrepJob:
 
         srcs = [p for p in (t.label_src, t.seg_src) if p is not None] + [s for s, _ in t.images]
         raw: dict[str, bytes] = {}
-        ident: dict[str, Any] = {"srcs": {p: _ident(p, raw if p == t.label_src else None) for p in srcs}}
+        ident: dict[str, Any] = {"srcs": {p: _ident(p, raw if p == t.label_src else None,
+                                                    content=p not in dict(t.images)) for p in srcs}}
         outs: dict[str, Any] = {}
         if t.label_src is not None:
             cls, free = self._read(t, raw.get(t.label_src))
@@ -183,10 +184,13 @@ def _root_space(family: str) -> str:
     return FAMILIES[family].root
 
 
-def _ident(path: str, keep: dict[str, bytes] | None = None) -> dict[str, Any]:
+def _ident(path: str, keep: dict[str, bytes] | None = None, content: bool = True) -> dict[str, Any]:
+    """size, mtime_ns and (for label sources; images are linked or copied whole) sha256 of a source."""
     from ..labelio import digest
     try:
         st = os.stat(path)
+        if not content:
+            return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
@@ -230,7 +234,8 @@ def _done(t: PrepTask, entry: dict[str, Any] | None) -> bool:
     want_src = [p for p in (t.label_src, t.seg_src) if p is not None] + [s for s, _ in t.images]
     want_out = [d for _, d in t.outputs] + [d for _, d in t.images]
     return (sorted(srcs) == sorted(want_src) and sorted(outs) == sorted(want_out)
-            and all(rd._same_file(p, srcs[p]) for p in want_src) and all(_lstat_same(p, outs[p]) for p in want_out))
+            and all(rd._same_file(p, srcs[p], content="sha256" in (srcs[p] or {})) for p in want_src)
+            and all(_lstat_same(p, outs[p]) for p in want_out))
 
 
 # ----- planning ------------------------------------------------------------------------------------
