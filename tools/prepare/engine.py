@@ -281,7 +281,7 @@ def find_base(fam: Family, native: Path) -> Path:
                                    f"says what {fam.name} expects)")
     for cand in fam.bases:
         base = native / cand
-        if base.is_dir() and (not fam.marker or (base / fam.marker).exists()):
+        if base.is_dir() and (not fam.marker or next(base.glob(fam.marker), None) is not None):
             return base
     where = " or ".join(f"{native / b}" if b != "." else str(native) for b in fam.bases)
     raise PrepareError(f"{native}: no {fam.name} download recognised: expected {where}"

@@ -5,7 +5,7 @@ code that runs them. A row says:
 
 - ``download``: the archives (and version) to get from the dataset's own site, and ``bases``:
   the folder below NATIVE_ROOT they unpack to (candidates tried in order; ``.`` = NATIVE_ROOT
-  itself), recognised by ``marker`` (a path below the base that the right version has).
+  itself), recognised by ``marker`` (a path or glob below the base that the right version has).
 - ``other_versions``: paths below NATIVE_ROOT or the base that mean a release this plan does
   not know; prepare refuses them instead of guessing.
 - ``root``: the label space the native files decode to, read by ``reader`` from ``label_src``
@@ -128,7 +128,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
     Family(
         "scannet",
         "ScanNet v2 scannet_frames_25k.zip (25k subsampled frames, color/ + label/ NYU-40 ids), http://www.scan-net.org",
-        ("scannet_frames_25k", "."), "", "scannet-41", "grey", (r"^(.*)$", r"\1"),
+        ("scannet_frames_25k", "."), "scene*_*/label", "scannet-41", "grey", (r"^(.*)$", r"\1"),
         {"scannet-20": "scannet-41"}, folder_out="ScanNet/scannet_frames_25k"),
     Family(
         "sunrgbd",
