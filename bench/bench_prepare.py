@@ -61,6 +61,7 @@ def main() -> int:
     ap.add_argument("--families", default="")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--quick", action="store_true", help="40 files of 256x512, 2 rounds")
+    ap.add_argument("--compress-level", type=int, default=6, help="prepare's PNG zlib level (the loop keeps 6)")
     args = ap.parse_args()
     if args.quick:
         args.files, args.size, args.repeats = 40, "256x512", 2
@@ -73,7 +74,7 @@ def main() -> int:
     tax = unitax.load()
     lists = load_lists()
     names = [f for f in (args.families.split(",") if args.families else FAMILIES)]
-    results: dict = {"files": args.files, "size": args.size, "cpus": os.cpu_count(), "families": {}}
+    results: dict = {"files": args.files, "size": args.size, "compress_level": args.compress_level, "cpus": os.cpu_count(), "families": {}}
     total_s_16 = 0.0
     print(f"{'family':16} {'files':>6} {'loop f/s':>9} {'j1 f/s':>8} {'j2 f/s':>8} {'j1/loop':>8} {'j2/j1':>6} "
           f"{'MSeg files':>10} {'16 cores':>9}")
@@ -86,7 +87,8 @@ def main() -> int:
             for r in range(args.repeats):
                 for mode in ("loop", "j1", "j2"):
                     out = tmp / f"out-{mode}-{r}"
-                    p = engine.plan(tax, name, tmp / "native", out, partial=True, lists=lists)
+                    p = engine.plan(tax, name, tmp / "native", out, partial=True, lists=lists,
+                                    compress_level=args.compress_level)
                     t0 = time.perf_counter()   # planning (lists, tables, ledger) is left out: it is per job
                     if mode == "loop":
                         out.mkdir()
