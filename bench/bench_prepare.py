@@ -17,7 +17,8 @@ relabel records), then, round by round:
 - ``prepare -j 2``: the process pool.
 
 Reports files/s (files = samples), files/s per core, prepare -j 1 against the plain loop (goal
->= 0.9x per core; prepare writes more files than the loop, which the ratio does not forgive),
+>= 0.9x per core; prepare writes one label file per space, ``out`` of them, where the loop writes
+one: ``outs/loop`` compares label files written per second),
 the 1 -> 2 worker speed-up (goal >= 1.8x), and a projection of the wall time of all of MSeg
 (the label files of MSeg's lists, ~220,000) on one 16-core machine from the -j 1 rate per core.
 """
@@ -74,10 +75,11 @@ def main() -> int:
     tax = unitax.load()
     lists = load_lists()
     names = [f for f in (args.families.split(",") if args.families else FAMILIES)]
-    results: dict = {"files": args.files, "size": args.size, "compress_level": args.compress_level, "cpus": os.cpu_count(), "families": {}}
+    results: dict = {"files": args.files, "size": args.size, "compress_level": args.compress_level,
+                     "cpus": os.cpu_count(), "families": {}}
     total_s_16 = 0.0
-    print(f"{'family':16} {'files':>6} {'loop f/s':>9} {'j1 f/s':>8} {'j2 f/s':>8} {'j1/loop':>8} {'j2/j1':>6} "
-          f"{'MSeg files':>10} {'16 cores':>9}")
+    print(f"{'family':16} {'files':>6} {'loop f/s':>9} {'j1 f/s':>8} {'j2 f/s':>8} {'j1/loop':>8} {'out':>3} "
+          f"{'outs/loop':>8} {'j2/j1':>6} {'MSeg files':>10} {'16 cores':>9}")
     for name in names:
         fam = FAMILIES[name]
         with tempfile.TemporaryDirectory() as tmp:
@@ -101,14 +103,17 @@ def main() -> int:
                     shutil.rmtree(out)
         med = {m: statistics.median(v) for m, v in rates.items()}
         mseg = len({ln.split(" ")[1] for (s, sp), v in lists.items() if s == fam.root for ln in v if " " in ln})
+        k = len(fam.all_spaces)          # label files written per sample (the loop writes one)
         proj = mseg / (med["j1"] * 16)
         total_s_16 += proj
         results["families"][name] = {"samples": n, "loop_files_s": med["loop"], "prepare_j1_files_s": med["j1"],
                                      "prepare_j2_files_s": med["j2"], "j1_over_loop": med["j1"] / med["loop"],
-                                     "j2_over_j1": med["j2"] / med["j1"], "mseg_label_files": mseg,
+                                     "j2_over_j1": med["j2"] / med["j1"], "label_files_per_sample": k,
+                                     "j1_label_files_over_loop": med["j1"] * k / med["loop"], "mseg_samples": mseg,
                                      "projected_16_cores_s": proj}
         print(f"{name:16} {n:6} {med['loop']:9.1f} {med['j1']:8.1f} {med['j2']:8.1f} {med['j1'] / med['loop']:8.2f} "
-              f"{med['j2'] / med['j1']:6.2f} {mseg:10} {proj / 60:8.1f}m", flush=True)
+              f"{k:3} {med['j1'] * k / med['loop']:8.2f} {med['j2'] / med['j1']:6.2f} {mseg:10} {proj / 60:8.1f}m",
+              flush=True)
     results["projected_all_mseg_16_cores_s"] = total_s_16
     print(f"projection, every family, one 16-core machine (from -j 1 per-core rates, {args.size} labels): "
           f"{total_s_16 / 60:.1f} min")
