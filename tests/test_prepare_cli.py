@@ -70,7 +70,7 @@ def test_prepare_then_verify_every_family(name, tax, tmp_path):
     assert r.exit_code == 0, r.output + r.stderr
     assert _snapshot(native) == before                          # NATIVE_ROOT only read
     # every label space MSeg derives, at the label paths of MSeg's lists, with the lists
-    for space in fam.all_spaces:
+    for space in [*fam.all_spaces, *fam.copies]:
         assert list((out / space / "list").glob("*.txt")), space
         for lf in (out / space / "list").glob("*.txt"):
             for line in lf.read_text().splitlines():

@@ -108,7 +108,7 @@ def prepare_sample(tax, p: Plan, s: Sample) -> np.ndarray:
     if int(label.max(initial=0)) >= len(tax.names("ade20k-151")):
         raise NativeFormatError(s.label, f"value {int(label.max())} is not an ade20k-151 id")
     out = label
-    for a, b in zip(p.chain, p.chain[1:]):
+    for a, b in zip(p.chain, p.chain[1:], strict=False):
         out = tax.remap(out, a, b)
     if s.seg is not None:
         from unitax.relabel import relabel_segments

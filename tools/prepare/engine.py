@@ -49,6 +49,7 @@ class PrepTask:
     outputs: tuple = ()                       # (space, dst path)
     records: tuple = ()                       # (space, segment ids, classes)
     images: tuple = ()                        # (src, dst)
+    copies: tuple = ()                        # (native label file, dst): spaces that keep it as is
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,13 @@ class PrepJob:
                 _write_atomic(dst, lambda tmp, data=data: Path(tmp).write_bytes(data))
                 st = os.stat(dst)
                 outs[dst] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        for src, dst in t.copies:
+            if src in raw:
+                _write_atomic(dst, lambda tmp, data=raw[src]: Path(tmp).write_bytes(data))
+            else:
+                _write_atomic(dst, lambda tmp, src=src: shutil.copyfile(src, tmp))
+            st = os.stat(dst)
+            outs[dst] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
         for src, dst in t.images:
             if self.images == "link":
                 _write_atomic(dst, lambda tmp, src=src: os.symlink(os.path.abspath(src), tmp))
@@ -232,7 +240,7 @@ def _done(t: PrepTask, entry: dict[str, Any] | None) -> bool:
         return False
     srcs, outs = entry.get("srcs") or {}, entry.get("outs") or {}
     want_src = [p for p in (t.label_src, t.seg_src) if p is not None] + [s for s, _ in t.images]
-    want_out = [d for _, d in t.outputs] + [d for _, d in t.images]
+    want_out = [d for _, d in t.outputs] + [d for _, d in t.images] + [d for _, d in t.copies]
     return (sorted(srcs) == sorted(want_src) and sorted(outs) == sorted(want_out)
             and all(rd._same_file(p, srcs[p], content="sha256" in (srcs[p] or {})) for p in want_src)
             and all(_lstat_same(p, outs[p]) for p in want_out))
@@ -344,7 +352,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
     if lists is None:
         from .lists import load_lists
         lists = load_lists()
-    lists = {k: v for k, v in lists.items() if k[0] in fam.all_spaces}
+    lists = {k: v for k, v in lists.items() if k[0] in fam.all_spaces or k[0] in fam.copies}
     notes = []
     if fam.name == "coco-panoptic":
         derived = _coco_train_lists(lists, base, fam.all_spaces)
@@ -387,7 +395,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
     splits = sorted({sp for (s, sp) in lists if s == fam.root})
     for split in splits:
         root_lines = lists[(fam.root, split)]
-        per_space = {s: lists.get((s, split)) for s in fam.all_spaces}
+        per_space = {s: lists.get((s, split)) for s in [*fam.all_spaces, *fam.copies]}
         for s, ls in per_space.items():
             if ls is not None and len(ls) != len(root_lines):
                 raise PrepareError(f"MSeg's {s}/{split} list has {len(ls)} lines, {fam.root}'s {len(root_lines)}")
@@ -467,8 +475,9 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
                                                          f"{seg_src or PurePosixPath(label).stem + '_seg.png'} that "
                                                          "relabel records need"))
                     continue
-        outs = tuple((s, str(dst / p)) for s, p in sorted(ent["outs"].items()))
-        t = PrepTask(rel, label_src, seg_src, info, outs, tuple(recs), imgs)
+        outs = tuple((s, str(dst / p)) for s, p in sorted(ent["outs"].items()) if s not in fam.copies)
+        copies = tuple((label_src, str(dst / p)) for s, p in sorted(ent["outs"].items()) if s in fam.copies)
+        t = PrepTask(rel, label_src, seg_src, info, outs, tuple(recs), imgs, copies)
         present.add(rel)
         if _done(t, ledger.get(rel)):
             skipped += 1
@@ -528,7 +537,7 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike, *, lists: dict | None
     """
     from unitax.remap import invalid_values
 
-    from ..labelio import LabelFileError, read_label
+    from ..labelio import LabelFileError, read_label, read_segments
 
     fam = family(dataset)
     out = Path(out)
@@ -551,7 +560,8 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike, *, lists: dict | None
         general.append(f"{len(failed)} sample(s) failed in the prepare run (see {out / rd.FAILED})")
     relabels = {s: tax.relabel(s) for s in fam.spaces if s in tax.relabel_datasets}
     checks: list[SpaceCheck] = []
-    for space in fam.all_spaces:
+    for space in [*fam.all_spaces, *fam.copies]:
+        copied = space in fam.copies   # the native file as is (COCO's panoptic PNG): RGB segment ids
         n, ign = len(tax.names(space)), tax.ignore_index(space)
         ldir = out / space / LIST_DIR
         for lf in sorted(ldir.glob("*.txt")) if ldir.is_dir() else []:
@@ -577,7 +587,7 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike, *, lists: dict | None
                     continue
                 lp = out / parts[1]
                 try:
-                    a = read_label(lp)
+                    a = read_segments(lp) if copied else read_label(lp)
                 except LabelFileError as e:
                     bad(f"{lf}:{i}: {e}")
                     continue
@@ -591,7 +601,7 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike, *, lists: dict | None
                             bad(f"{lf}:{i}: label {parts[1]} is {a.shape[1]}x{a.shape[0]}, its image {w}x{h}")
                     except OSError as e:
                         bad(f"{lf}:{i}: image {parts[0]} unreadable: {e}")
-                v = invalid_values(a, n, ign)
+                v = invalid_values(a, n, ign) if not copied else np.zeros(0)
                 if v.size:
                     bad(f"{lf}:{i}: {parts[1]} holds values {v[:5].tolist()} that are no ids of {space} "
                         f"(0..{n - 1}, ignore {ign})")

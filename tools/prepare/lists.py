@@ -78,7 +78,8 @@ def _digest(lines: list[str]) -> str:
 def render(lists: dict[tuple[str, str], list[str]]) -> dict[str, bytes]:
     """The files of the lists folder (name -> bytes) for ``lists``; deterministic."""
     text = io.StringIO()
-    index = ["# MSeg split lists, written by `unitax import-lists`: space, split, lines, sha256 of the lines joined by \\n",
+    index = ["# MSeg split lists, written by `unitax import-lists`: space, split, lines, "
+             "sha256 of the lines joined by \\n",
              "space\tsplit\tlines\tsha256"]
     for (space, split) in sorted(lists):
         lines = lists[(space, split)]

@@ -37,6 +37,7 @@ class Family:
     record_splits: dict[str, str] = field(default_factory=dict)   # path word -> record split
     other_versions: dict[str, str] = field(default_factory=dict)  # path -> what it is
     folder_out: str = ""                # the dataset's folder name in MSeg's layout (informational)
+    copies: tuple[str, ...] = ()        # spaces whose label file is the native label file, copied as is
 
     @property
     def all_spaces(self) -> list[str]:
@@ -86,7 +87,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
         (r"^semantic_annotations201/(\w+?)2017/(.*)$", r"annotations/panoptic_\g<1>2017/\2"),
         {"coco-panoptic-133": "coco-panoptic-201", "coco-panoptic-133-relabeled": "coco-panoptic-133"},
         segments="coco", key_parts=1, record_splits={"val2017": "val", "train2017": "train"},
-        folder_out="COCOPanoptic"),
+        folder_out="COCOPanoptic", copies=("coco-panoptic-inst-201",)),
     Family(
         "idd",
         "IDD Segmentation (IDD Part I, idd-segmentation.tar.gz, polygon JSON), https://idd.insaan.iiit.ac.in",
@@ -152,4 +153,4 @@ def describe(fam: Family) -> str:
     bases = " or ".join("NATIVE_ROOT" if b == "." else f"NATIVE_ROOT/{b}" for b in fam.bases)
     return (f"{fam.name}: {fam.download}\n    expects {bases}"
             + (f" holding {fam.marker}/" if fam.marker else "")
-            + f"\n    writes {', '.join(fam.all_spaces)}")
+            + f"\n    writes {', '.join(fam.all_spaces + list(fam.copies))}")
