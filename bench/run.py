@@ -3,10 +3,10 @@ measured in the same run on the same machine (never timed assertions in tests).
 
 Runs: the runtime kernels on the real MSeg tables (bench_kernels.py), a fresh process doing
 `import unitax; unitax.load()` vs a bare interpreter, `unitax compile` cold and a no-change
-`make compile`, remap-dir files/s (bench_remap_dir.py), the top-1/top-3 agreement of
-`unitax new-dataset`'s suggestions with the curated mappings (bench_suggest.py; a score, not a
-time) and union_nll's peak memory and time against cross_entropy (bench_unions.py). Results:
-bench/results/*.json.
+`make compile`, remap-dir files/s (bench_remap_dir.py), `unitax prepare` files/s per family
+(bench_prepare.py), the top-1/top-3 agreement of `unitax new-dataset`'s suggestions with the
+curated mappings (bench_suggest.py; a score, not a time) and union_nll's peak memory and time
+against cross_entropy (bench_unions.py). Results: bench/results/*.json.
 
     python bench/run.py [--quick]
 """
@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n== remap-dir (bench/bench_remap_dir.py)", flush=True)
     subprocess.run([sys.executable, str(ROOT / "bench" / "bench_remap_dir.py"), "--json",
                     str(OUT / "remap_dir.json"), *quick], check=True)
+    print("\n== prepare (bench/bench_prepare.py)", flush=True)
+    subprocess.run([sys.executable, str(ROOT / "bench" / "bench_prepare.py"), "--json",
+                    str(OUT / "prepare.json"), *quick], check=True)
     print("\n== new-dataset suggestions, each train dataset held out (bench/bench_suggest.py)", flush=True)
     subprocess.run([sys.executable, str(ROOT / "bench" / "bench_suggest.py"), "--json", str(OUT / "suggest.json")],
                    check=True)

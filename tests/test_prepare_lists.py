@@ -1,4 +1,4 @@
-"""MSeg's split lists shipped in taxonomy/lists/ (tools/prepare/lists.py)."""
+"""MSeg's split lists shipped in tools/prepare/data/lists/ (tools/prepare/lists.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from support.paths import SPECS
 
 from unitax.tools.prepare import lists
+
+SPECS = lists.default_specs()   # the shipped lists: tools/prepare/data/lists/
 
 
 def test_shipped_lists_equal_the_reference(reference):

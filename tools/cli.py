@@ -453,15 +453,16 @@ def diff_cmd(old: str, new: str, specs: Path, fmt: str) -> None:
         exit_with(PROBLEMS)
 
 
+# Commands that live in their own modules (imported here so `unitax --help` lists them).
 from unitax.tools.export import export_cmd  # noqa: E402
-
-main.add_command(export_cmd)
+from unitax.tools.onboard import new_dataset_cmd  # noqa: E402
+from unitax.tools.prepare.command import prepare_cmd  # noqa: E402
+from unitax.tools.prepare.lists import import_lists_command  # noqa: E402
 from unitax.tools.show import show_cmd  # noqa: E402
 
-main.add_command(show_cmd)
-from unitax.tools.onboard import new_dataset_cmd  # noqa: E402
+for _cmd in (export_cmd, show_cmd, new_dataset_cmd, prepare_cmd, import_lists_command()):
+    main.add_command(_cmd)
 
-main.add_command(new_dataset_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

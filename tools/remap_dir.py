@@ -267,9 +267,10 @@ def process(job: Job, task: Task) -> Outcome:
 def run_batch(job: Job, tasks: list[Task]) -> list[Outcome]:
     """Process a batch of files (the unit of work of the pool and of the cluster)."""
     out = []
+    step = getattr(job, "process_task", None)  # another tool's job (unitax prepare) brings its own step
     for t in tasks:
         try:
-            out.append(process(job, t))
+            out.append(step(t) if step is not None else process(job, t))
         except Exception as e:  # a bug or an odd file must not take the batch down with it
             out.append(Outcome(t.rel, False, f"internal error: {type(e).__name__}: {e}"))
     return out
@@ -692,8 +693,10 @@ class Summary:
 class Progress:
     """A one-line progress bar on a terminal (rate, ETA); on a pipe, a line every ``every`` seconds."""
 
-    def __init__(self, total: int, stream: Any = None, enabled: bool = True, every: float = 10.0):
+    def __init__(self, total: int, stream: Any = None, enabled: bool = True, every: float = 10.0,
+                 name: str = "remap-dir"):
         self.total, self.stream, self.enabled = total, stream or sys.stderr, enabled and total > 0
+        self.name = name
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.every = 0.1 if self.tty else every
         self.start = self.last = time.monotonic()
@@ -717,7 +720,7 @@ class Progress:
         bar = "#" * fill + "-" * (width - fill)
         eta_s = "--:--" if eta == float("inf") else _clock(eta)
         fail = f"  {self.failed} failed" if self.failed else ""
-        return (f"remap-dir [{bar}] {self.done}/{self.total} {100 * self.done / max(self.total, 1):5.1f}%  "
+        return (f"{self.name} [{bar}] {self.done}/{self.total} {100 * self.done / max(self.total, 1):5.1f}%  "
                 f"{rate:7.1f} files/s  elapsed {_clock(elapsed)}  ETA {eta_s}{fail}")
 
     def _draw(self, now: float) -> None:

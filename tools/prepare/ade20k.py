@@ -8,7 +8,7 @@ Input, as downloaded (see :mod:`.readers.ade20k_full` for the archives)::
 
 Output: MSeg's label files of ``target`` (``ade20k-151``, ``ade20k-150`` or
 ``ade20k-150-relabeled``) at the label paths of MSeg's split lists (shipped in
-``taxonomy/lists/``), e.g. ``annotations_semseg150_relabeled/training/ADE_train_00000004.png``,
+``tools/prepare/data/lists/``), e.g. ``annotations_semseg150_relabeled/training/ADE_train_00000004.png``,
 below an output folder. One sample: read the challenge PNG (ade20k-151), remap it through the
 compiled chain 151 -> 150 (-> 150-relabeled); for ``-relabeled``, decode the full-format
 ``_seg.png``'s instances at the challenge size (MSeg's resize) and move the segments that the
@@ -108,7 +108,7 @@ def prepare_sample(tax, p: Plan, s: Sample) -> np.ndarray:
     if int(label.max(initial=0)) >= len(tax.names("ade20k-151")):
         raise NativeFormatError(s.label, f"value {int(label.max())} is not an ade20k-151 id")
     out = label
-    for a, b in zip(p.chain, p.chain[1:]):
+    for a, b in zip(p.chain, p.chain[1:], strict=False):
         out = tax.remap(out, a, b)
     if s.seg is not None:
         from unitax.relabel import relabel_segments

@@ -3,7 +3,8 @@
 MSeg names every sample of every split of every label space in
 ``dataset_lists/<space>/list/<split>.txt.gz`` (one line per sample, ``<image path> <label path>``
 relative to the dataset's root in MSeg's on-disk layout; test lists of some spaces have the image
-path alone). :func:`import_lists` copies all of them into ``taxonomy/lists/``:
+path alone). :func:`import_lists` copies all of them into ``tools/prepare/data/lists/`` (package data of
+``unitax.tools.prepare``):
 
 - ``mseg-lists.txt.xz``: one xz stream (stdlib ``lzma``, fixed preset, no timestamps, so the same
   reference always gives the same bytes) of a text file with one block per list, in sorted
@@ -41,8 +42,9 @@ class ListsError(ValueError):
 
 
 def default_specs() -> Path:
-    """The ``taxonomy/`` folder of this checkout."""
-    return Path(__file__).resolve().parents[2] / "taxonomy"
+    """The folder whose ``lists/`` holds the shipped lists: ``tools/prepare/data`` (package data of
+    ``unitax.tools.prepare``, so ``prepare`` finds them after ``pip install .``)."""
+    return Path(__file__).resolve().parent / "data"
 
 
 def read_reference(reference: str | os.PathLike) -> dict[tuple[str, str], list[str]]:
@@ -74,9 +76,10 @@ def _digest(lines: list[str]) -> str:
 
 
 def render(lists: dict[tuple[str, str], list[str]]) -> dict[str, bytes]:
-    """The files of ``taxonomy/lists/`` (name -> bytes) for ``lists``; deterministic."""
+    """The files of the lists folder (name -> bytes) for ``lists``; deterministic."""
     text = io.StringIO()
-    index = ["# MSeg split lists, written by `unitax import-lists`: space, split, lines, sha256 of the lines joined by \\n",
+    index = ["# MSeg split lists, written by `unitax import-lists`: space, split, lines, "
+             "sha256 of the lines joined by \\n",
              "space\tsplit\tlines\tsha256"]
     for (space, split) in sorted(lists):
         lines = lists[(space, split)]
@@ -92,7 +95,7 @@ def import_lists(reference: str | os.PathLike, specs: str | os.PathLike | None =
     """Write ``<specs>/lists/`` from the reference's split lists; returns {file name: size in bytes}.
 
     Each file is written under a temporary name and renamed, so a killed import leaves the old
-    files whole. This is the body of ``unitax import-lists REFERENCE [--specs taxonomy]``.
+    files whole. This is the body of ``unitax import-lists REFERENCE [--specs DIR]``.
     """
     files = render(read_reference(reference))
     folder = Path(specs if specs is not None else default_specs()) / LISTS_DIR
@@ -151,16 +154,16 @@ def import_lists_command():
 
     @click.command("import-lists")
     @click.argument("reference", type=click.Path(exists=True, file_okay=False, path_type=Path))
-    @click.option("--specs", "specs", type=click.Path(path_type=Path), default=Path("taxonomy"), show_default=True,
-                  help="The taxonomy folder; the lists go to SPECS/lists/.")
+    @click.option("--specs", "specs", type=click.Path(path_type=Path), default=None,
+                  help="Write to SPECS/lists/ (default: the package's own, tools/prepare/data/lists/).")
     def cmd(reference: Path, specs: Path) -> None:
-        """Write SPECS/lists/ (MSeg's split lists) from REFERENCE's dataset_lists/*/list/*.txt.gz."""
+        """Write the shipped split lists (or SPECS/lists/) from REFERENCE's dataset_lists/*/list/*.txt.gz."""
         try:
             sizes = import_lists(reference, specs)
         except ListsError as exc:
             raise click.ClickException(str(exc)) from None
         n = len(load_lists(specs))
-        click.echo(f"wrote {n} split lists to {specs}/{LISTS_DIR} ("
+        click.echo(f"wrote {n} split lists to {specs if specs is not None else default_specs()}/{LISTS_DIR} ("
                    + ", ".join(f"{k} {v:,} B" for k, v in sizes.items()) + ")")
 
     return cmd

@@ -7,7 +7,7 @@ Every reader is a pure function on decoded arrays (``decode_*``) plus a thin fil
 | module | format |
 | --- | --- |
 | :mod:`.coco_panoptic` | COCO panoptic 2017 PNG + ``panoptic_{split}2017.json`` -> coco-panoptic-201 |
-| :mod:`.ade20k_full` | full ADE20K (``ADE20K_2016_07_26``) ``*_seg.png`` -> ade20k class + instance, at challenge size |
+| :mod:`.ade20k_full` | full ADE20K (``ADE20K_2016_07_26``) ``*_seg.png`` -> ade20k class + instance (challenge size) |
 | :mod:`.polygons` | Cityscapes / IDD ``*_polygons.json`` -> cityscapes-34 / idd-40 |
 | :mod:`.pascal_context` | PASCAL-Context ``trainval/*.mat`` (``LabelMap``) -> pascal-context-460 (uint16) |
 | :mod:`.png_labels` | palette PNGs, RGB colour labels (CamVid), 16-bit instance PNGs (Mapillary) |

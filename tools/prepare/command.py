@@ -1,0 +1,94 @@
+"""The ``unitax prepare`` click command (registered in tools/cli.py)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("prepare")
+@click.argument("args", nargs=-1)
+@click.option("--list", "list_", is_flag=True, help="Print, per dataset, what to download and the folder it expects.")
+@click.option("--verify", is_flag=True, help="Check a prepared OUT_ROOT: `unitax prepare --verify DATASET OUT_ROOT "
+                                            "[NATIVE_ROOT]` (with NATIVE_ROOT, every moved segment pixel by pixel).")
+@click.option("--images", type=click.Choice(["link", "copy", "none"]), default="link", show_default=True,
+              help="Images: symlinked, copied, or left in NATIVE_ROOT.")
+@click.option("-j", "--jobs", type=click.IntRange(1), default=None, help="Worker processes (default: all cores).")
+@click.option("--scheduler", default=None, help="Run on the Dask cluster whose scheduler listens here.")
+@click.option("--partial", is_flag=True, help="NATIVE_ROOT holds part of the dataset: prepare what is there "
+                                               "(lists keep those samples) instead of failing on what is missing.")
+@click.option("--overwrite", is_flag=True, help="Redo every file of an earlier prepare job in OUT_ROOT.")
+@click.option("--compress-level", type=click.IntRange(0, 9), default=6, show_default=True,
+              help="zlib level of the label PNGs (1: about 3x faster writes, larger files).")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, jobs: int | None,
+                scheduler: str | None, partial: bool, overwrite: bool, compress_level: int, progress: bool) -> None:
+    """Prepare one MSeg dataset from its download: `unitax prepare DATASET NATIVE_ROOT OUT_ROOT`.
+
+    Writes under OUT_ROOT every label space MSeg derives from DATASET at the paths of MSeg's split
+    lists, the images (--images), and OUT_ROOT/<space>/list/<split>.txt. NATIVE_ROOT is only read.
+    """
+    from .plans import FAMILIES, describe
+
+    if list_:
+        for fam in FAMILIES.values():
+            click.echo(describe(fam))
+        return
+    import unitax
+
+    from .. import remap_dir as rd
+    from . import engine
+
+    tax = unitax.load()
+    if verify:
+        if len(args) not in (2, 3):
+            raise click.UsageError("--verify takes DATASET OUT_ROOT [NATIVE_ROOT]")
+        try:
+            checks, general = engine.verify(tax, args[0], Path(args[1]),
+                                            native=Path(args[2]) if len(args) == 3 else None)
+        except engine.PrepareError as e:
+            raise click.ClickException(str(e)) from None
+        click.echo(f"{'space':32} {'split':16} {'lines':>7} {'MSeg':>7} {'labels':>7}  problems")
+        for c in checks:
+            click.echo(f"{c.space:32} {c.split:16} {c.lines:7} {c.mseg:7} {c.labels:7}  {len(c.problems)}")
+        problems = general + [p for c in checks for p in c.problems]
+        for p in problems:
+            click.echo(f"problem: {p}", err=True)
+        if problems:
+            sys.exit(1)
+        click.echo("ok")
+        return
+    if len(args) != 3:
+        raise click.UsageError("give DATASET NATIVE_ROOT OUT_ROOT (or --list, or --verify DATASET OUT_ROOT)")
+    dataset, native, out = args[0], Path(args[1]), Path(args[2])
+    try:
+        p = engine.plan(tax, dataset, native, out, images=images, partial=partial, overwrite=overwrite,
+                         compress_level=compress_level)
+    except (engine.PrepareError, rd.RemapDirError) as e:
+        raise click.ClickException(str(e)) from None
+    for n in p.notes:
+        click.echo(f"note: {n}")
+    bar = rd.Progress(len(p.tasks), enabled=progress, name=f"prepare {dataset}")
+    try:
+        s = engine.run(p, workers=jobs, scheduler=scheduler, progress=bar, overwrite=overwrite)
+    except rd.RemapDirError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{dataset}: {s.written} samples written, {s.skipped} already done, {len(s.failed)} failed "
+               f"({p.files} in MSeg's lists; {s.seconds:.1f} s)")
+    miss = sum(v for k, v in p.missing.items() if not k.endswith("(images)"))
+    if miss:
+        per = ", ".join(f"{k} {v} of {p.expected.get(k, v)}" for k, v in sorted(p.missing.items()))
+        click.echo(f"{'partial' if partial else 'partial download'}: label sources missing: {per}")
+    for space, r in p.records.items():
+        click.echo(f"relabel {space}: {r['records_applied']} of {r['records']} records applied, {r['segments']} "
+                   f"segments of {r['images']} images; {r['records_unmatched']} records and {r['images_unmatched']} "
+                   "images unmatched by the files prepared")
+    if s.failed:
+        click.echo(f"failures: {rd.FAILED} in {out} lists each", err=True)
+        for o in s.failed[:10]:
+            click.echo(f"failed: {o.rel}: {o.reason}", err=True)
+        sys.exit(1)
+    if s.interrupted:
+        click.echo("interrupted; run the same command again to resume", err=True)
+        sys.exit(130)

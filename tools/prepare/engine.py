@@ -1,0 +1,664 @@
+"""``unitax prepare``: run one :class:`.plans.Family` row: plan, run (remap-dir's runner), verify.
+
+- :func:`plan`: MSeg's lists of every space of the family -> one :class:`PrepTask` per sample
+  (native sources, the outputs of every space, the relabel records of its image, the image to
+  link/copy), what is missing from the download, and what an earlier run of this job finished.
+- :func:`run`: :func:`unitax.tools.remap_dir.run` on the plan (all cores, or a Dask cluster;
+  atomic writes; OUT_ROOT's stamp, lock, ledger and failures TSV), then the split lists.
+- :func:`verify`: re-read a prepared OUT_ROOT and check it against MSeg's lists and the taxonomy.
+
+NATIVE_ROOT is only read. OUT_ROOT must be absent, empty or an earlier prepare job's (remap-dir's
+bookkeeping files: a stamp naming ``unitax prepare``; a folder of another job is refused).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from .. import remap_dir as rd
+from .errors import NativeFormatError
+from .plans import FAMILIES, Family
+
+TOOL = "unitax prepare"
+LIST_DIR = "list"
+
+
+class PrepareError(Exception):
+    """prepare cannot start: unknown dataset, unrecognised release, a bad OUT_ROOT."""
+
+
+# ----- what a worker needs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrepTask:
+    rel: str                                  # the root space's list label path (or the image path)
+    label_src: str | None
+    seg_src: str | None = None
+    coco_info: tuple | None = None            # segments_info of a COCO panoptic PNG
+    outputs: tuple = ()                       # (space, dst path)
+    records: tuple = ()                       # (space, segment ids, classes)
+    images: tuple = ()                        # (src, dst)
+    copies: tuple = ()                        # (native label file, dst): spaces that keep it as is
+
+
+@dataclass(frozen=True)
+class PrepJob:
+    family: str
+    reader: str
+    segments: str
+    root_classes: int
+    root_ignore: int
+    names: tuple[str, ...]
+    colors: np.ndarray | None
+    luts: dict[str, np.ndarray]               # space -> table from the root space
+    images: str                               # link | copy | none
+    compress_level: int = 6
+    copy_root: str = ""                       # the root space, where its native PNGs are copied as they are
+
+    def process_task(self, t: PrepTask) -> rd.Outcome:
+        from ..labelio import LabelFileError
+        try:
+            return self._process(t)
+        except (NativeFormatError, LabelFileError) as e:
+            return rd.Outcome(t.rel, False, str(e))
+        except ImportError as e:
+            return rd.Outcome(t.rel, False, str(e))
+
+    # the root space's class map (and a segment map the reader gives for free)
+    def _read(self, t: PrepTask, data: bytes | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        from ..labelio import decode, read_label
+        from .readers import coco_panoptic, pascal_context, png_labels, polygons
+        from .readers._io import rgb_array
+
+        p = t.label_src
+        assert p is not None
+        if self.reader == "grey":
+            a = read_label(p) if data is None else decode(p, data)
+            bad = rd._invalid(a, self.root_classes, self.root_ignore)
+            if bad:
+                raise NativeFormatError(p, f"{bad} of {_root_space(self.family)} "
+                                           f"(ids 0..{self.root_classes - 1}, ignore {self.root_ignore})")
+            return a.astype(np.uint16 if self.root_ignore > 255 else np.uint8, copy=False), None
+        if self.reader == "rgb":
+            return png_labels.read_rgb(p, self.colors), None
+        if self.reader == "palette":
+            return png_labels.read_palette(p, self.colors, self.root_ignore), None
+        if self.reader == "polygons":
+            return polygons.read(p, self.names, _root_space(self.family))
+        if self.reader == "mat":
+            return pascal_context.read(p), None
+        if self.reader == "coco":
+            if t.coco_info is None:
+                raise NativeFormatError(p, "has no entry in the panoptic JSON")
+            return coco_panoptic.decode(rgb_array(p), t.coco_info, self.names, p)
+        raise AssertionError(self.reader)
+
+    def _segments(self, t: PrepTask, cls: np.ndarray, free: np.ndarray | None) -> np.ndarray:
+        from .readers import ade20k_full, png_labels, polygons
+        from .readers._io import rgb_array
+
+        kind = self.segments
+        if kind in ("coco",) or (kind == "polygons" and free is not None):
+            assert free is not None
+            return free
+        if kind.startswith("classes:"):
+            from unitax.remap import apply_lut
+            return apply_lut(cls, self.luts[kind.split(":", 1)[1]])
+        if t.seg_src is None:
+            raise NativeFormatError(t.label_src, "no segment file for it, and relabel records move its segments")
+        if kind == "ade-full":
+            return ade20k_full.decode(rgb_array(t.seg_src), cls.shape, t.seg_src)[1]
+        if kind == "polygons":
+            return polygons.read(t.seg_src, self.names, _root_space(self.family))[1]
+        if kind == "instances":
+            return png_labels.read_instances(t.seg_src)[1]
+        raise AssertionError(kind)
+
+    def _process(self, t: PrepTask) -> rd.Outcome:
+        from unitax.relabel import relabel_segments
+        from unitax.remap import apply_lut
+
+        from ..labelio import encode_png
+
+        srcs = [p for p in (t.label_src, t.seg_src) if p is not None] + [s for s, _ in t.images]
+        raw: dict[str, bytes] = {}
+        ident: dict[str, Any] = {"srcs": {p: _ident(p, raw if p == t.label_src else None,
+                                                    content=p not in dict(t.images)) for p in srcs}}
+        outs: dict[str, Any] = {}
+        if t.label_src is not None:
+            cls, free = self._read(t, raw.get(t.label_src))
+            encoded: list[tuple[np.ndarray, bytes]] = []   # equal label maps of several spaces: one encode
+            seg = None
+            recs = {space: (ids, classes) for space, ids, classes in t.records}
+            for space, dst in t.outputs:
+                out = apply_lut(cls, self.luts[space])
+                if space in recs and len(recs[space][0]):
+                    if seg is None:
+                        seg = self._segments(t, cls, free)
+                        if seg.shape != cls.shape:
+                            return rd.Outcome(t.rel, False, f"segment map {t.seg_src} is "
+                                                            f"{seg.shape[1]}x{seg.shape[0]}, "
+                                                            f"the label {cls.shape[1]}x{cls.shape[0]}")
+                    ids, classes = recs[space]
+                    missing = relabel_segments(out, seg, ids, classes.astype(out.dtype))
+                    if missing.size:
+                        shown = ", ".join(str(int(s)) for s in missing[:10])
+                        return rd.Outcome(t.rel, False, f"{t.seg_src or t.label_src} lacks segment(s) {shown} that "
+                                                        f"{space}'s relabel records move")
+                data = None
+                if space == self.copy_root and t.label_src in raw and space not in recs:
+                    data = raw[t.label_src]        # the native grey PNG already holds these ids: copy it
+                for a, b in encoded:
+                    if data is None and a.dtype == out.dtype and a.shape == out.shape and np.array_equal(a, out):
+                        data = b
+                if data is None:
+                    buf = io.BytesIO()
+                    encode_png(out).save(buf, format="PNG", compress_level=self.compress_level)
+                    data = buf.getvalue()
+                    encoded.append((out, data))
+                _write_atomic(dst, lambda tmp, data=data: Path(tmp).write_bytes(data))
+                st = os.stat(dst)
+                outs[dst] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        for src, dst in t.copies:
+            if src in raw:
+                _write_atomic(dst, lambda tmp, data=raw[src]: Path(tmp).write_bytes(data))
+            else:
+                _write_atomic(dst, lambda tmp, src=src: shutil.copyfile(src, tmp))
+            st = os.stat(dst)
+            outs[dst] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        for src, dst in t.images:
+            if self.images == "link":
+                _write_atomic(dst, lambda tmp, src=src: os.symlink(os.path.abspath(src), tmp))
+            else:
+                _write_atomic(dst, lambda tmp, src=src: shutil.copyfile(src, tmp))
+            st = os.lstat(dst)
+            outs[dst] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        ident["outs"] = outs
+        return rd.Outcome(t.rel, True, ident=ident)
+
+
+def _root_space(family: str) -> str:
+    return FAMILIES[family].root
+
+
+def _ident(path: str, keep: dict[str, bytes] | None = None, content: bool = True) -> dict[str, Any]:
+    """size, mtime_ns and (for label sources; images are linked or copied whole) sha256 of a source."""
+    from ..labelio import digest
+    try:
+        st = os.stat(path)
+        if not content:
+            return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise NativeFormatError(path, "no such file (missing from the download)") from None
+    except OSError as e:
+        raise NativeFormatError(path, f"cannot read: {e.strerror or e}") from None
+    if keep is not None:
+        keep[path] = data
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest(data)}
+
+
+def _write_atomic(dst: str, write) -> None:
+    tmp = f"{dst}{rd.TMP_MARK}{os.getpid()}"
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    try:
+        write(tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _lstat_same(path: str, ident: Any) -> bool:
+    if not isinstance(ident, dict):
+        return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return st.st_size == ident.get("size") and st.st_mtime_ns == ident.get("mtime_ns")
+
+
+def _done(t: PrepTask, entry: dict[str, Any] | None) -> bool:
+    """This job wrote every output of the sample from these very sources, untouched since."""
+    if entry is None:
+        return False
+    srcs, outs = entry.get("srcs") or {}, entry.get("outs") or {}
+    want_src = [p for p in (t.label_src, t.seg_src) if p is not None] + [s for s, _ in t.images]
+    want_out = [d for _, d in t.outputs] + [d for _, d in t.images] + [d for _, d in t.copies]
+    return (sorted(srcs) == sorted(want_src) and sorted(outs) == sorted(want_out)
+            and all(rd._same_file(p, srcs[p], content="sha256" in (srcs[p] or {})) for p in want_src)
+            and all(_lstat_same(p, outs[p]) for p in want_out))
+
+
+# ----- planning ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    job: PrepJob
+    family: Family
+    native: Path
+    base: Path
+    dst: Path
+    lists: dict[tuple[str, str], list[str]]
+    tasks: list[PrepTask]
+    files: int
+    skipped: int
+    failed: list[rd.Outcome]
+    missing: Counter = field(default_factory=Counter)        # split -> label sources absent
+    expected: Counter = field(default_factory=Counter)       # split -> samples with labels
+    samples: dict[tuple[str, str], list[str | None]] = field(default_factory=dict)  # (space, split) -> rel per line
+    records: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    stamp: dict[str, Any] = field(default_factory=dict)
+    job_id: str = ""
+    partial: bool = False
+
+
+def family(name: str) -> Family:
+    if name not in FAMILIES:
+        raise PrepareError(f"unknown dataset {name!r}; known: {', '.join(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def find_base(fam: Family, native: Path) -> Path:
+    """The folder of ``native`` where MSeg's list paths resolve; refuses releases it does not know."""
+    if not native.is_dir():
+        raise PrepareError(f"{native} is not a folder")
+    for cand in fam.bases:
+        base = native / cand
+        for path, what in fam.other_versions.items():
+            if (native / path).exists() or (base / path).exists():
+                raise PrepareError(f"{native}: found {path}, {what}; refusing to guess (`unitax prepare --list` "
+                                   f"says what {fam.name} expects)")
+    for cand in fam.bases:
+        base = native / cand
+        if base.is_dir() and (not fam.marker or next(base.glob(fam.marker), None) is not None):
+            return base
+    where = " or ".join(f"{native / b}" if b != "." else str(native) for b in fam.bases)
+    raise PrepareError(f"{native}: no {fam.name} download recognised: expected {where}"
+                       + (f" holding {fam.marker}" if fam.marker else "")
+                       + f" ({fam.download})")
+
+
+def _coco_train_lists(lists: dict, base: Path, spaces: list[str]) -> list[str]:
+    """COCO-Panoptic's train lists, which the MSeg reference lacks: derived from panoptic_train2017.json
+    in its annotation order, with the val lists' folder names."""
+    jp = base / "annotations" / "panoptic_train2017.json"
+    if not jp.is_file():
+        return []
+    from .readers.coco_panoptic import load_annotations
+    names = sorted(load_annotations(jp))
+    done = []
+    for space in spaces:
+        if (space, "train") in lists or (space, "val") not in lists:
+            continue
+        first = lists[(space, "val")][0].split(" ")
+        img_dir = str(PurePosixPath(first[0]).parent).replace("val2017", "train2017")
+        lab_dir = str(PurePosixPath(first[1]).parent).replace("val2017", "train2017")
+        lists[(space, "train")] = [f"{img_dir}/{n[:-4]}.jpg {lab_dir}/{n}" for n in names]
+        done.append(space)
+    return done
+
+
+def _key(fam: Family, label: str) -> str:
+    parts = PurePosixPath(label).with_suffix("").parts[-fam.key_parts:]
+    key = "/".join(parts)
+    if fam.key_strip:
+        key = re.sub(fam.key_strip, "", key)
+    if fam.key_format and key.isdigit():
+        key = fam.key_format.format(int(key))
+    return key
+
+
+def _record_split(fam: Family, label: str) -> str | None:
+    for part in PurePosixPath(label).parts[:-1]:
+        w = fam.record_splits.get(part) or rd.SPLIT_WORDS.get(part.lower())
+        if w:
+            return fam.record_splits.get(w, w)
+    return None
+
+
+def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLike, *, images: str = "link",
+         partial: bool = False, overwrite: bool = False, lists: dict | None = None,
+         compress_level: int = 6) -> Plan:
+    fam = family(dataset)
+    native, dst = Path(native), Path(out)
+    if images not in ("link", "copy", "none"):
+        raise PrepareError(f"--images must be link, copy or none, not {images!r}")
+    base = find_base(fam, native)
+    try:
+        rd.check_dst(dst)
+    except rd.RemapDirError as e:
+        raise PrepareError(str(e)) from None
+    if rd._overlaps(native, dst):
+        raise PrepareError(f"{dst} and {native} overlap; NATIVE_ROOT is only read: write elsewhere")
+    if lists is None:
+        from .lists import load_lists
+        lists = load_lists()
+    lists = {k: v for k, v in lists.items() if k[0] in fam.all_spaces or k[0] in fam.copies}
+    notes = []
+    if fam.name == "coco-panoptic":
+        derived = _coco_train_lists(lists, base, fam.all_spaces)
+        if derived:
+            notes.append(f"train lists of {', '.join(derived)} derived from annotations/panoptic_train2017.json "
+                         "(sorted by file name; the MSeg reference lacks them)")
+    # tables from the root space
+    luts: dict[str, np.ndarray] = {}
+    for space in fam.all_spaces:
+        chain = [space]
+        while chain[-1] != fam.root:
+            chain.append(fam.spaces[chain[-1]])
+        luts[space] = rd.compose(tax, chain[::-1])
+    colors = None
+    if fam.reader in ("rgb", "palette"):
+        colors = np.asarray(tax.colors(fam.root), dtype=np.uint8)
+    job = PrepJob(fam.name, fam.reader, fam.segments, len(tax.names(fam.root)), tax.ignore_index(fam.root),
+                  tuple(tax.names(fam.root)), colors, luts, images, compress_level,
+                  copy_root=fam.root if fam.reader == "grey" else "")
+    relabels = {s: tax.relabel(s) for s in fam.spaces if s in tax.relabel_datasets}
+    h = hashlib.sha256()
+    for s in sorted(luts):
+        h.update(s.encode() + luts[s].tobytes())
+    for s in sorted(relabels):
+        h.update(relabels[s].sha256.encode())
+    stamp = {"tool": TOOL, "dataset": fam.name, "native": str(native.resolve()), "spaces": fam.all_spaces,
+             "images": images, "partial": partial, "compress_level": compress_level, "tables_sha256": h.hexdigest()}
+    job_id = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()
+    ledger = {} if overwrite else rd.read_ledger(dst, job_id)
+
+    coco_ann: dict[str, dict] = {}
+    seg_index: dict[str, Path] = {}
+    if fam.segments == "ade-full":
+        from .ade20k import _full_seg_index
+        seg_index = _full_seg_index(native)
+
+    # samples: one per root label path (or per image for label-less test lines)
+    by_rel: dict[str, dict[str, Any]] = {}
+    samples: dict[tuple[str, str], list[str | None]] = {}
+    splits = sorted({sp for (s, sp) in lists if s == fam.root})
+    for split in splits:
+        root_lines = lists[(fam.root, split)]
+        per_space = {s: lists.get((s, split)) for s in [*fam.all_spaces, *fam.copies]}
+        for s, ls in per_space.items():
+            if ls is not None and len(ls) != len(root_lines):
+                raise PrepareError(f"MSeg's {s}/{split} list has {len(ls)} lines, {fam.root}'s {len(root_lines)}")
+        for i, line in enumerate(root_lines):
+            parts = line.split(" ")
+            image, label = parts[0], (parts[1] if len(parts) > 1 else None)
+            rel = label or image
+            ent = by_rel.setdefault(rel, {"image": image, "label": label, "outs": {}, "split": split})
+            for s, ls in per_space.items():
+                if ls is None:
+                    continue
+                sp = ls[i].split(" ")
+                if len(sp) > 1:
+                    ent["outs"][s] = sp[1]
+                samples.setdefault((s, split), []).append(rel)
+    tasks: list[PrepTask] = []
+    failed: list[rd.Outcome] = []
+    missing, expected = Counter(), Counter()
+    matched: dict[str, list] = {s: [] for s in relabels}
+    skipped = 0
+    present: set[str] = set()
+    absent: set[str] = set()
+    for rel, ent in by_rel.items():
+        label, image, split = ent["label"], ent["image"], ent["split"]
+        label_src = seg_src = None
+        info = None
+        if label is not None:
+            pat, rep = fam.label_src
+            label_src = str(base / re.sub(pat, rep, label))
+            if not os.path.isfile(label_src):
+                absent.add(rel)
+                if not partial:
+                    failed.append(rd.Outcome(rel, False, f"missing from the download: {label_src}"))
+                continue
+            if fam.reader == "coco":
+                jname = PurePosixPath(label_src).parent.name + ".json"
+                if jname not in coco_ann:
+                    from .readers.coco_panoptic import load_annotations
+                    jp = base / "annotations" / jname
+                    try:
+                        coco_ann[jname] = load_annotations(jp)
+                    except NativeFormatError as e:
+                        raise PrepareError(str(e)) from None
+                segs = coco_ann[jname].get(PurePosixPath(label_src).name)
+                info = tuple(segs) if segs is not None else None
+        img_src = base / image
+        imgs: tuple = ()
+        if images != "none":
+            if not img_src.is_file():
+                if label is None:
+                    absent.add(rel)
+                    if not partial:
+                        failed.append(rd.Outcome(rel, False, f"missing from the download: image {img_src}"))
+                    continue
+                if not partial:
+                    failed.append(rd.Outcome(rel, False, f"missing from the download: image {img_src}"))
+                    continue
+            else:
+                imgs = ((str(img_src), str(dst / image)),)
+        recs = []
+        if label is not None and relabels:
+            key, rsplit = _key(fam, label), _record_split(fam, label)
+            for s, rl in relabels.items():
+                hit = rl.segments(key, rsplit) if rsplit else None
+                if hit is not None:
+                    recs.append((s, np.asarray(hit.segment_ids), np.asarray(hit.classes)))
+                    matched[s].append(hit)
+            if recs and fam.seg_src[0]:
+                seg_src = str(base / re.sub(fam.seg_src[0], fam.seg_src[1], label))
+            elif recs and fam.segments == "ade-full":
+                p = seg_index.get(PurePosixPath(label).stem)
+                seg_src = str(p) if p is not None else None
+            if recs and fam.segments in ("ade-full", "instances") or (recs and fam.segments == "polygons"
+                                                                      and fam.reader != "polygons"):
+                if seg_src is None or not os.path.isfile(seg_src):
+                    failed.append(rd.Outcome(rel, False, f"missing from the download: the segment file "
+                                                         f"{seg_src or PurePosixPath(label).stem + '_seg.png'} that "
+                                                         "relabel records need"))
+                    continue
+        outs = tuple((s, str(dst / p)) for s, p in sorted(ent["outs"].items()) if s not in fam.copies)
+        copies = tuple((label_src, str(dst / p)) for s, p in sorted(ent["outs"].items()) if s in fam.copies)
+        t = PrepTask(rel, label_src, seg_src, info, outs, tuple(recs), imgs, copies)
+        present.add(rel)
+        if _done(t, ledger.get(rel)):
+            skipped += 1
+            continue
+        tasks.append(t)
+    for (space, split), rels in samples.items():   # per split of MSeg's lists (a sample may be in several)
+        if space == fam.root:
+            for rel in rels:
+                what = split if by_rel[rel]["label"] is not None else f"{split} (images)"
+                expected[what] += 1
+                missing[what] += rel in absent
+    records = {s: rd._record_report(rl, None, matched[s], True) for s, rl in relabels.items()}
+    p = Plan(job, fam, native, base, dst, lists, tasks, len(by_rel), skipped, failed, missing, expected,
+             samples, records, notes, stamp, job_id, partial)
+    p.present = present  # type: ignore[attr-defined]
+    return p
+
+
+# ----- running -------------------------------------------------------------------------------------
+
+
+def run(p: Plan, *, workers: int | None = None, scheduler: str | None = None, progress: Any = None,
+        overwrite: bool = False) -> rd.Summary:
+    """Write every task (remap-dir's runner: pool or Dask, ledger, failures TSV), then the lists."""
+    summary = rd.run(p, workers=workers, scheduler=scheduler, progress=progress, overwrite=overwrite)  # type: ignore[arg-type]
+    bad = {o.rel for o in summary.failed}
+    ok = p.present - bad  # type: ignore[attr-defined]
+    for (space, split), rels in sorted(p.samples.items()):
+        lines = [line for line, rel in zip(p.lists[(space, split)], rels, strict=True) if rel in ok]
+        path = p.dst / space / LIST_DIR / f"{split}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = "".join(line + "\n" for line in lines)
+        _write_atomic(str(path), lambda tmp, data=data: Path(tmp).write_text(data, "utf-8"))
+    return summary
+
+
+# ----- verify --------------------------------------------------------------------------------------
+
+
+@dataclass
+class SpaceCheck:
+    space: str
+    split: str
+    lines: int
+    mseg: int
+    labels: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def verify(tax: Any, dataset: str, out: str | os.PathLike, *, lists: dict | None = None,
+           max_problems: int = 20, native: str | os.PathLike | None = None) -> tuple[list[SpaceCheck], list[str]]:
+    """Check a prepared OUT_ROOT; returns per-(space, split) checks and general problems.
+
+    Without ``native`` a relabeled label is checked to hold every class its records move segments
+    to; with it (the NATIVE_ROOT of the job), the segment maps are decoded again and every pixel of
+    every moved segment must hold its new class.
+    """
+    from unitax.remap import invalid_values
+
+    from ..labelio import LabelFileError, read_label, read_segments
+
+    fam = family(dataset)
+    out = Path(out)
+    general: list[str] = []
+    try:
+        stamp = json.loads((out / rd.STAMP).read_text("utf-8"))
+    except (OSError, ValueError):
+        return [], [f"{out}: no unitax prepare job here ({rd.STAMP} missing or unreadable)"]
+    if stamp.get("tool") != TOOL or stamp.get("dataset") != fam.name:
+        return [], [f"{out}: holds {stamp.get('tool')} output of {stamp.get('dataset', '?')}, not {TOOL} {fam.name}"]
+    partial = bool(stamp.get("partial"))
+    if lists is None:
+        from .lists import load_lists
+        lists = load_lists()
+    try:
+        failed = rd.read_failures(out)
+    except OSError:
+        failed = []
+    if failed:
+        general.append(f"{len(failed)} sample(s) failed in the prepare run (see {out / rd.FAILED})")
+    relabels = {s: tax.relabel(s) for s in fam.spaces if s in tax.relabel_datasets}
+    checks: list[SpaceCheck] = []
+    for space in [*fam.all_spaces, *fam.copies]:
+        copied = space in fam.copies   # the native file as is (COCO's panoptic PNG): RGB segment ids
+        n, ign = len(tax.names(space)), tax.ignore_index(space)
+        ldir = out / space / LIST_DIR
+        for lf in sorted(ldir.glob("*.txt")) if ldir.is_dir() else []:
+            split = lf.name[:-4]
+            lines = lf.read_text("utf-8").splitlines()
+            c = SpaceCheck(space, split, len(lines), len(lists.get((space, split), [])))
+            checks.append(c)
+
+            def bad(msg: str, c: SpaceCheck = c) -> None:
+                if len(c.problems) < max_problems:
+                    c.problems.append(msg)
+                elif len(c.problems) == max_problems:
+                    c.problems.append("... (more problems not shown)")
+
+            if (space, split) in lists and c.lines != c.mseg and not partial:
+                bad(f"{c.lines} lines, MSeg's list has {c.mseg}")
+            for i, line in enumerate(lines, 1):
+                parts = line.split(" ")
+                image = out / parts[0]
+                if stamp.get("images") != "none" and not image.exists():
+                    bad(f"{lf}:{i}: image {parts[0]} does not exist")
+                if len(parts) < 2:
+                    continue
+                lp = out / parts[1]
+                try:
+                    a = read_segments(lp) if copied else read_label(lp)
+                except LabelFileError as e:
+                    bad(f"{lf}:{i}: {e}")
+                    continue
+                c.labels += 1
+                if image.exists():
+                    try:
+                        from PIL import Image
+                        with Image.open(image) as im:
+                            w, h = im.size
+                        if (h, w) != a.shape:
+                            bad(f"{lf}:{i}: label {parts[1]} is {a.shape[1]}x{a.shape[0]}, its image {w}x{h}")
+                    except OSError as e:
+                        bad(f"{lf}:{i}: image {parts[0]} unreadable: {e}")
+                v = invalid_values(a, n, ign) if not copied else np.zeros(0)
+                if v.size:
+                    bad(f"{lf}:{i}: {parts[1]} holds values {v[:5].tolist()} that are no ids of {space} "
+                        f"(0..{n - 1}, ignore {ign})")
+                rsplit = _record_split(fam, parts[1]) or _record_split(fam, parts[0])
+                if space in relabels and rsplit in relabels[space].splits:
+                    hit = relabels[space].segments(_key(fam, parts[1]), rsplit)
+                    if hit is not None:
+                        present = np.bincount(a.ravel(), minlength=max(int(a.max()) + 1, 1) if a.size else 1)
+                        gone = [int(k) for k in np.unique(hit.classes) if k >= len(present) or not present[k]]
+                        if gone:
+                            bad(f"{lf}:{i}: {parts[1]}: relabel records move segments to class(es) {gone}, "
+                                "which the label does not hold")
+    if not checks:
+        general.append(f"{out}: no split lists (<space>/{LIST_DIR}/<split>.txt) found")
+    if native is not None:
+        general.extend(_verify_segments(tax, fam, out, Path(native), stamp, lists, max_problems))
+    return checks, general
+
+
+def _verify_segments(tax: Any, fam: Family, out: Path, native: Path, stamp: dict, lists: dict,
+                     max_problems: int) -> list[str]:
+    """Every pixel of every segment the relabel records move holds its new class (segment maps re-decoded)."""
+    from ..labelio import LabelFileError, read_label
+
+    problems: list[str] = []
+    try:
+        p = plan(tax, fam.name, native, out, images=stamp.get("images", "link"), partial=True, overwrite=True,
+                 lists=dict(lists))
+    except (PrepareError, rd.RemapDirError) as e:
+        return [f"cannot re-read the segment maps from {native}: {e}"]
+    checked = 0
+    for t in p.tasks:
+        if not t.records:
+            continue
+        try:
+            cls, free = p.job._read(t)
+            seg = p.job._segments(t, cls, free)
+        except (NativeFormatError, LabelFileError) as e:
+            problems.append(str(e))
+            continue
+        dst = dict(t.outputs)
+        for space, ids, classes in t.records:
+            try:
+                lab = read_label(dst[space])
+            except (LabelFileError, KeyError) as e:
+                problems.append(f"{dst.get(space, space)}: {e}")
+                continue
+            for sid, c in zip(ids.tolist(), classes.tolist(), strict=True):
+                m = seg == sid
+                checked += 1
+                if not m.any():
+                    problems.append(f"{dst[space]}: segment {sid} is not in its segment map")
+                elif not np.all(lab[m] == c):
+                    problems.append(f"{dst[space]}: segment {sid} should hold class {c} of {space}, "
+                                    f"{int((lab[m] != c).sum())} of its {int(m.sum())} pixels do not")
+            if len(problems) >= max_problems:
+                return problems + ["... (more problems not shown)"]
+    if not checked and not problems:
+        return []
+    return problems
