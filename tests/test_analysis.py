@@ -102,7 +102,7 @@ def test_check_prints_warnings_and_notes_but_passes(model):
     # all four are accepted in the specs (accept: with a reason) and still shown, as accepted
     assert r.stderr.count(": accepted: ") == 4 and "0 warning(s), 4 accepted" in r.stdout
     notes = [line for line in r.stdout.splitlines() if line.startswith("note: ")]
-    assert notes[0].startswith("note: back-maps: 11 of 18 lossless; lossy: ade20k-150 (38 classes merged into 14, "
+    assert notes[0].startswith("note: back-maps: 11 of 20 lossless; lossy: ade20k-150 (38 classes merged into 14, "
                                "9 dropped)")
     assert "7 same-label-set pair(s)" in notes[1] and "188 class routes, 2 not the identity" in notes[1]
     assert "125 of 194 universal classes are evaluated" in notes[2] and "69 feed only catch-all" in notes[2]

@@ -313,7 +313,7 @@ def test_prepare_on_a_dask_cluster(tax, tmp_path):
     import subprocess
 
     pytest.importorskip("distributed", reason="Dask distributed is in the test extra: pip install -e '.[test]'")
-    from test_remap_dir import CLUSTER
+    from support.cluster import CLUSTER
 
     native = make_native.build_tree("coco-panoptic", tmp_path / "native", tax)
     a, b = tmp_path / "a", tmp_path / "b"

@@ -7,7 +7,6 @@ import hashlib
 
 import pytest
 from click.testing import CliRunner
-from support.paths import SPECS
 
 from unitax.tools.prepare import lists
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from support.cluster import CLUSTER
 from support.paths import ROOT
 
 import unitax
@@ -366,17 +367,6 @@ def test_ctrl_c_stops_counts_what_was_written_and_resumes(tmp_path):
 
 # ----- on a Dask cluster --------------------------------------------------------------------
 
-CLUSTER = """
-import sys
-from distributed import LocalCluster
-
-if __name__ == "__main__":
-    cluster = LocalCluster(host="127.0.0.1", scheduler_port=0, n_workers=2, threads_per_worker=1,
-                           processes=True, dashboard_address=None)
-    print(cluster.scheduler_address, flush=True)
-    sys.stdin.read()  # until the test closes our stdin
-    cluster.close(timeout=30)
-"""
 
 
 @pytest.mark.slow

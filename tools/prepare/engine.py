@@ -365,7 +365,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
         chain = [space]
         while chain[-1] != fam.root:
             chain.append(fam.spaces[chain[-1]])
-        luts[space] = rd.compose(tax, chain[::-1])
+        luts[space] = tax.chain_lut(chain[::-1])
     colors = None
     if fam.reader in ("rgb", "palette"):
         colors = np.asarray(tax.colors(fam.root), dtype=np.uint8)
