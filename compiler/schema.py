@@ -50,9 +50,16 @@ def schema_dir(root: Path) -> Path:
     return own if (own / "mapping.schema.json").is_file() else REPO_SCHEMAS
 
 
+def validators_for(root: Path) -> dict[str, Draft202012Validator]:
+    """The validators of the schemas a spec root answers to, by schema name; built once per
+    distinct schema content (an edited schema is read again, even within one process)."""
+    directory = Path(str(schema_dir(Path(root))))
+    return _validators(tuple((n, (directory / f"{n}.schema.json").read_bytes()) for n in SCHEMA_NAMES))
+
+
 @lru_cache(maxsize=8)
-def _validators(directory: str) -> dict[str, Draft202012Validator]:
-    schemas = {n: json.loads((Path(directory) / f"{n}.schema.json").read_text("utf-8")) for n in SCHEMA_NAMES}
+def _validators(texts: tuple[tuple[str, bytes], ...]) -> dict[str, Draft202012Validator]:
+    schemas = {n: json.loads(text.decode("utf-8")) for n, text in texts}
     registry = Registry().with_resources(
         (s["$id"], Resource.from_contents(s)) for s in schemas.values()
     )
@@ -104,7 +111,7 @@ def _first_repeat(items: object) -> tuple[int, int] | None:
 
 def validate_structure(doc: Document, root: Path, validator: Draft202012Validator | None = None) -> list[Problem]:
     """Validate one document against its schema (or ``validator``); returns problems (empty when valid)."""
-    validator = validator if validator is not None else _validators(str(schema_dir(root)))[kind_of(doc)]
+    validator = validator if validator is not None else validators_for(root)[kind_of(doc)]
     problems = []
     for err in validator.iter_errors(doc.data):
         path = tuple(err.absolute_path)

@@ -1,0 +1,139 @@
+"""Stages 1-2 with a content-addressed cache: read, parse and schema-validate every spec file, and
+remember the result of each file by the hash of everything that decides it.
+
+Parsing (YAML -> plain data + line map) and structural validation of one spec file depend only on
+its bytes, its path, the schemas and the compiler's code. The key of a file's entry is a sha256 of
+exactly those: the file's shown path and relative path, its bytes, the schema files in use (the
+package's or the spec root's own ``schemas/``), every ``compiler/`` source and schema file, the
+Python, PyYAML and jsonschema builds. A hit returns the same data, line map and problems that a
+fresh parse and validation would; anything else (a changed spec, schema or compiler, a missing,
+corrupt or foreign cache file) is a miss and recomputes.
+
+The cache is used only when a folder is given (``unitax compile --cache-dir``; the Makefile
+passes ``.make/cache``); it holds one file, ``specs.marshal``, written atomically and holding only
+the entries of the last run, so it never grows. ``marshal`` (not pickle) is used: loading it
+runs no code, and the values are plain data (dict, list, str, int, float, bool, None).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import marshal
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from . import load, schema
+from .errors import Problem
+
+CACHE_FILE = "specs.marshal"
+_MAGIC = "unitax-spec-cache-1"
+_COMPILER = Path(__file__).resolve().parent
+
+
+def _code_key(root: Path) -> bytes:
+    """What, besides a file's own bytes, decides how it parses and validates."""
+    h = hashlib.sha256(f"{_MAGIC}\0{sys.version}\0{yaml.__version__}\0{yaml.__with_libyaml__}\0".encode())
+    spec = importlib.util.find_spec("jsonschema")
+    if spec is not None and spec.origin:  # the installed jsonschema build (reinstalls rewrite these)
+        base = Path(spec.origin).parent
+        for name in ("__init__.py", "validators.py", "_keywords.py", "_types.py"):
+            try:
+                st = os.stat(base / name)
+                h.update(f"{name}:{st.st_size}:{st.st_mtime_ns}\0".encode())
+            except OSError:
+                h.update(f"{name}:-\0".encode())
+    own = sorted(_COMPILER.glob("*.py")) + sorted((_COMPILER / "schemas").glob("*.json"))
+    sdir = Path(str(schema.schema_dir(Path(root))))
+    used = sorted(sdir.glob("*.schema.json"))
+    for p in own + used:
+        h.update(p.as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.digest()
+
+
+def _problem_rows(problems: list[Problem]) -> list[tuple]:
+    return [(p.file, p.line, p.path, p.rule, p.message, p.severity) for p in problems]
+
+
+def _read(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            data = marshal.load(f)
+    except Exception:  # absent, truncated, corrupt or written by another Python: a plain miss
+        return {}
+    if not (isinstance(data, tuple) and len(data) == 2 and data[0] == _MAGIC and isinstance(data[1], dict)):
+        return {}
+    return data[1]
+
+
+def _write(path: Path, entries: dict) -> None:
+    """Write the cache atomically; a cache that cannot be written is only a slower next run."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".specs-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                marshal.dump((_MAGIC, entries), f)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except (OSError, ValueError):
+        pass
+
+
+def load_and_validate(root: Path, cache_dir: Path | None = None
+                      ) -> tuple[list[tuple[load.Document, list[Problem]]], list[Problem]]:
+    """Every spec file under ``root`` parsed and validated: ([(document, its schema problems)],
+    problems of files that could not be found, read or parsed). The same as ``load.load_specs``
+    followed by ``schema.validate_structure`` on each document, with or without a cache."""
+    root = Path(root)
+    files, problems = load.spec_files(root)
+    cache_path = Path(cache_dir) / CACHE_FILE if cache_dir is not None else None
+    old = _read(cache_path) if cache_path is not None else {}
+    new: dict[bytes, tuple] = {}
+    code = _code_key(root) if cache_path is not None else b""
+    out: list[tuple[load.Document, list[Problem]]] = []
+    validators = None  # built on the first miss only
+    for rel, p in files:
+        shown = p.as_posix()
+        raw, probs = load.read_spec(p, shown)
+        problems += probs
+        if raw is None:
+            continue
+        key = b""
+        if cache_path is not None:
+            key = hashlib.sha256(code + shown.encode() + b"\0" + rel.encode() + b"\0" + raw).digest()
+            hit = old.get(key)
+            if hit is not None:
+                try:
+                    ok, data, lines, parse_rows, schema_rows = hit
+                    parse_probs = [Problem(*r) for r in parse_rows]
+                    schema_probs = [Problem(*r) for r in schema_rows]
+                    doc = load.Document(shown, rel, data, dict(lines), raw) if ok else None
+                except (TypeError, ValueError):
+                    hit = None
+                else:
+                    new[key] = hit
+                    problems += parse_probs
+                    if doc is not None:
+                        out.append((doc, schema_probs))
+                    continue
+        doc, parse_probs = load.parse_yaml(raw, shown, rel)
+        problems += parse_probs
+        if doc is not None and validators is None:
+            validators = schema.validators_for(root)
+        schema_probs = schema.validate_structure(doc, root, validators[schema.kind_of(doc)]) if doc is not None else []
+        if doc is not None:
+            out.append((doc, schema_probs))
+        if cache_path is not None:
+            new[key] = (doc is not None, doc.data if doc is not None else None,
+                        list(doc.lines.items()) if doc is not None else [],
+                        _problem_rows(parse_probs), _problem_rows(schema_probs))
+    if cache_path is not None and new.keys() != old.keys():
+        _write(cache_path, new)
+    return out, problems
