@@ -105,7 +105,8 @@ def startup_and_compile(repeats: int) -> dict:
     print(f"  import numpy                  {numpy:8.1f} ms")
     print(f"  import unitax; unitax.load()  {load:8.1f} ms   over bare: {load - bare:6.1f} ms  (target <= 50; "
           f"numpy alone is {numpy - bare:.1f})   reference converter: 2139 ms")
-    print(f"  (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: wall time grows with it, CPU time much less)")
+    print(f"  (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: wall time grows with it, "
+          "CPU time much less)")
     print(_line("unitax compile (cold)", cold, 1000))
     print(_line("  the same, UNITAX_JOBS=1", serial))
     print(_line("compile, one spec edited", edit))

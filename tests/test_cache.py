@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import SPECS
+
 from unitax.compiler import build, cache, perf, schema
 
 
