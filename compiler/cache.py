@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from . import load, schema
+from . import load, perf, schema
 from .errors import Problem
 
 CACHE_FILE = "specs.marshal"
@@ -86,54 +86,84 @@ def _write(path: Path, entries: dict) -> None:
         pass
 
 
+def _check_one(raw: bytes, shown: str, rel: str, validators: dict) -> tuple:
+    """Parse and validate one file: the cache entry (valid, data, lines, parse problems, schema problems)."""
+    doc, parse_probs = load.parse_yaml(raw, shown, rel)
+    schema_probs = schema.validate_structure(doc, Path("."), validators[schema.kind_of(doc)]) if doc is not None else []
+    return (doc is not None, doc.data if doc is not None else None,
+            list(doc.lines.items()) if doc is not None else [],
+            _problem_rows(parse_probs), _problem_rows(schema_probs))
+
+
+def _check_all(items: list[tuple[bytes, str, str]], validators: dict) -> list[tuple]:
+    return [_check_one(raw, shown, rel, validators) for raw, shown, rel in items]
+
+
+# Below this many files to parse, a second process costs more than it saves.
+PARALLEL_MIN_FILES = 12
+
+
 def load_and_validate(root: Path, cache_dir: Path | None = None
                       ) -> tuple[list[tuple[load.Document, list[Problem]]], list[Problem]]:
     """Every spec file under ``root`` parsed and validated: ([(document, its schema problems)],
     problems of files that could not be found, read or parsed). The same as ``load.load_specs``
-    followed by ``schema.validate_structure`` on each document, with or without a cache."""
+    followed by ``schema.validate_structure`` on each document, with or without a cache.
+
+    Files not in the cache are parsed and validated in two halves, one of them in a forked child
+    (perf.Background) when there are enough of them; the results are the same either way."""
     root = Path(root)
     files, problems = load.spec_files(root)
     cache_path = Path(cache_dir) / CACHE_FILE if cache_dir is not None else None
     old = _read(cache_path) if cache_path is not None else {}
-    new: dict[bytes, tuple] = {}
     code = _code_key(root) if cache_path is not None else b""
-    out: list[tuple[load.Document, list[Problem]]] = []
-    validators = None  # built on the first miss only
+    read: list[tuple[bytes, str, str, bytes]] = []  # (key, shown, rel, raw) in file order
     for rel, p in files:
         shown = p.as_posix()
         raw, probs = load.read_spec(p, shown)
         problems += probs
-        if raw is None:
-            continue
-        key = b""
-        if cache_path is not None:
-            key = hashlib.sha256(code + shown.encode() + b"\0" + rel.encode() + b"\0" + raw).digest()
-            hit = old.get(key)
-            if hit is not None:
-                try:
-                    ok, data, lines, parse_rows, schema_rows = hit
-                    parse_probs = [Problem(*r) for r in parse_rows]
-                    schema_probs = [Problem(*r) for r in schema_rows]
-                    doc = load.Document(shown, rel, data, dict(lines), raw) if ok else None
-                except (TypeError, ValueError):
-                    hit = None
-                else:
-                    new[key] = hit
-                    problems += parse_probs
-                    if doc is not None:
-                        out.append((doc, schema_probs))
-                    continue
-        doc, parse_probs = load.parse_yaml(raw, shown, rel)
-        problems += parse_probs
-        if doc is not None and validators is None:
+        if raw is not None:
+            key = hashlib.sha256(code + shown.encode() + b"\0" + rel.encode() + b"\0" + raw).digest() if code else b""
+            read.append((key, shown, rel, raw))
+    entries: dict[int, tuple] = {}
+    for i, (key, _, _, _) in enumerate(read):
+        hit = old.get(key) if key else None
+        if isinstance(hit, tuple) and len(hit) == 5:
+            entries[i] = hit
+    todo = [i for i in range(len(read)) if i not in entries]
+    if todo:
+        validators = schema.validators_for(root)  # built before the fork: the child shares them
+        by_size = sorted(todo, key=lambda i: -len(read[i][3]))
+        mine, theirs = (by_size[0::2], by_size[1::2]) if len(todo) >= PARALLEL_MIN_FILES else (by_size, [])
+        side = perf.Background(_check_all, [(read[i][3], read[i][1], read[i][2]) for i in theirs], validators)
+        try:
+            done = _check_all([(read[i][3], read[i][1], read[i][2]) for i in mine], validators)
+            for i, entry in zip(mine, done, strict=True):
+                entries[i] = entry
+            if theirs:
+                for i, entry in zip(theirs, side.result(), strict=True):
+                    entries[i] = entry
+        finally:
+            side.close()
+    out: list[tuple[load.Document, list[Problem]]] = []
+    new: dict[bytes, tuple] = {}
+    for i, (key, shown, rel, raw) in enumerate(read):
+        try:
+            ok, data, lines, parse_rows, schema_rows = entries[i]
+            parse_probs = [Problem(*r) for r in parse_rows]
+            schema_probs = [Problem(*r) for r in schema_rows]
+            doc = load.Document(shown, rel, data, dict(lines), raw) if ok else None
+        except (TypeError, ValueError):  # a cache entry of the wrong shape: check the file afresh
             validators = schema.validators_for(root)
-        schema_probs = schema.validate_structure(doc, root, validators[schema.kind_of(doc)]) if doc is not None else []
+            entries[i] = _check_one(raw, shown, rel, validators)
+            ok, data, lines, parse_rows, schema_rows = entries[i]
+            parse_probs = [Problem(*r) for r in parse_rows]
+            schema_probs = [Problem(*r) for r in schema_rows]
+            doc = load.Document(shown, rel, data, dict(lines), raw) if ok else None
+        problems += parse_probs
         if doc is not None:
             out.append((doc, schema_probs))
-        if cache_path is not None:
-            new[key] = (doc is not None, doc.data if doc is not None else None,
-                        list(doc.lines.items()) if doc is not None else [],
-                        _problem_rows(parse_probs), _problem_rows(schema_probs))
+        if key:
+            new[key] = entries[i]
     if cache_path is not None and new.keys() != old.keys():
         _write(cache_path, new)
     return out, problems

@@ -36,15 +36,19 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+_SENT = "unitax-background-1"
+
+
 def _parallel() -> bool:
     return hasattr(os, "fork") and os.environ.get("UNITAX_JOBS", "") != "1" and (os.cpu_count() or 1) > 1
 
 
 class Background:
-    """``fn(*args)`` (a dict of str -> bytes) computed in a forked child while the caller goes on;
-    ``result()`` returns it, or computes it in the caller if the child could not."""
+    """``fn(*args)`` (plain data that ``marshal`` can carry: dicts, lists, tuples, str, bytes,
+    numbers) computed in a forked child while the caller goes on; ``result()`` returns it, or
+    computes it in the caller if the child could not."""
 
-    def __init__(self, fn: Callable[..., dict[str, bytes]], *args: Any):
+    def __init__(self, fn: Callable[..., Any], *args: Any):
         self.fn, self.args = fn, args
         self.pid = 0
         self.fd = -1
@@ -66,7 +70,7 @@ class Background:
             code = 1
             try:
                 os.close(r)
-                data = marshal.dumps(fn(*args))
+                data = marshal.dumps((_SENT, fn(*args)))
                 with os.fdopen(w, "wb") as f:
                     f.write(len(data).to_bytes(8, "little"))
                     f.write(data)
@@ -78,10 +82,10 @@ class Background:
         os.close(w)
         self.pid, self.fd = pid, r
 
-    def _collect(self) -> dict[str, bytes] | None:
+    def _collect(self) -> tuple | None:
         if not self.pid:
             return None
-        value = None
+        value: Any = None
         try:
             with os.fdopen(self.fd, "rb") as f:
                 self.fd = -1
@@ -95,11 +99,11 @@ class Background:
             value = None
         finally:
             self.close()
-        return value if isinstance(value, dict) else None
+        return value if isinstance(value, tuple) and len(value) == 2 and value[0] == _SENT else None
 
-    def result(self) -> dict[str, bytes]:
+    def result(self) -> Any:
         value = self._collect()
-        return value if value is not None else self.fn(*self.args)
+        return value[1] if value is not None else self.fn(*self.args)
 
     def close(self) -> None:
         """Reap the child (ending it first if its result is no longer wanted)."""

@@ -26,7 +26,7 @@ def _checked(root: Path, cache_dir: Path | None):
     return [(d.file, d.rel, d.data, d.lines, d.raw, probs) for d, probs in checked], sorted(problems)
 
 
-def test_a_cache_hit_gives_what_a_fresh_parse_and_validation_give(specs_copy, tmp_path):
+def test_a_cache_hit_gives_what_a_fresh_parse_and_validation_give(specs_copy, tmp_path, monkeypatch):
     # a broken file and a file with schema problems are cached too, problems and lines included
     (specs_copy / "mappings" / "camvid-11_to_universal.yaml").write_text("map: [unclosed\n")
     p = specs_copy / "datasets" / "camvid-11.yaml"
@@ -36,6 +36,8 @@ def test_a_cache_hit_gives_what_a_fresh_parse_and_validation_give(specs_copy, tm
     assert (tmp_path / "cache" / cache.CACHE_FILE).is_file()
     again = _checked(specs_copy, tmp_path / "cache")
     assert fresh == first == again
+    monkeypatch.setenv("UNITAX_JOBS", "1")  # all files checked in this process: the same again
+    assert _checked(specs_copy, None) == fresh
     rules = {p.rule for p in fresh[1]} | {q.rule for *_, probs in fresh[0] for q in probs}
     assert {"yaml-syntax", "unknown-field"} <= rules
 
