@@ -11,13 +11,16 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from jsonschema import Draft202012Validator as _Draft202012, ValidationError, validators
 from referencing import Registry, Resource
 
+from . import fastcheck
 from .errors import Problem
 from .load import Document, format_path
 
@@ -109,9 +112,26 @@ def _first_repeat(items: object) -> tuple[int, int] | None:
     return None
 
 
+# validator id -> (the validator, kept alive so that its id is not reused; its fast check or None)
+_FAST: dict[int, tuple[object, Callable[[Any], bool] | None]] = {}
+
+
+def _fast_check(validator: Any) -> Callable[[Any], bool] | None:
+    entry = _FAST.get(id(validator))
+    if entry is None or entry[0] is not validator:
+        entry = (validator, fastcheck.compile_check(getattr(validator, "schema", None)))
+        _FAST[id(validator)] = entry
+    return entry[1]
+
+
 def validate_structure(doc: Document, root: Path, validator: Draft202012Validator | None = None) -> list[Problem]:
-    """Validate one document against its schema (or ``validator``); returns problems (empty when valid)."""
+    """Validate one document against its schema (or ``validator``); returns problems (empty when valid).
+
+    A document the fast check (fastcheck.py) finds valid is valid; any other goes to jsonschema."""
     validator = validator if validator is not None else validators_for(root)[kind_of(doc)]
+    fast = _fast_check(validator)
+    if fast is not None and fast(doc.data):
+        return []
     problems = []
     for err in validator.iter_errors(doc.data):
         path = tuple(err.absolute_path)
