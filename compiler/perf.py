@@ -4,7 +4,8 @@ length of a compile, and independent emitters rendered in a forked child process
 Both leave the output byte-identical: the child runs the very same render functions on the very
 same model (a fork is a copy of the parent) and hands back their bytes; if anything about the
 child fails (no fork on this platform, an exception, a crash, a short read) the parent renders
-the same thing itself. ``UNITAX_JOBS=1`` in the environment renders everything in the parent.
+the same thing itself. ``UNITAX_JOBS=1`` in the environment renders everything in the parent, as
+does a single CPU or a process with other threads running.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import marshal
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,7 +42,10 @@ _SENT = "unitax-background-1"
 
 
 def _parallel() -> bool:
-    return hasattr(os, "fork") and os.environ.get("UNITAX_JOBS", "") != "1" and (os.cpu_count() or 1) > 1
+    # Never fork a process that runs other threads: one of them may hold a lock (the import lock,
+    # a logging lock) that the child would then wait on for ever.
+    return (hasattr(os, "fork") and os.environ.get("UNITAX_JOBS", "") != "1" and (os.cpu_count() or 1) > 1
+            and threading.active_count() == 1)
 
 
 class Background:

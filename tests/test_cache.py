@@ -241,3 +241,19 @@ def test_a_schema_outside_the_fast_subset_goes_to_jsonschema():
     assert fastcheck.compile_check({"enum": [[1]]}) is None
     check = fastcheck.compile_check({"type": "array", "uniqueItems": True})
     assert check([1, True]) and not check([1, 1.0]) and not check([[1], [2]])  # lists as items: not sure
+
+
+def test_no_fork_while_other_threads_run(monkeypatch):
+    import threading
+    monkeypatch.delenv("UNITAX_JOBS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        side = perf.Background(_child_value, os.getpid())
+        assert side.pid == 0  # no child: computed here
+        assert side.result() == {"pid": b"False", "big": bytes(range(256)) * 5000}
+    finally:
+        stop.set()
+        t.join()
