@@ -12,7 +12,8 @@ corrupt or foreign cache file) is a miss and recomputes.
 The cache is used only when a folder is given (``unitax compile --cache-dir``; the Makefile
 passes ``.make/cache``); it holds one file, ``specs.marshal``, written atomically and holding only
 the entries of the last run, so it never grows. ``marshal`` (not pickle) is used: loading it
-runs no code, and the values are plain data (dict, list, str, int, float, bool, None).
+runs no code, and the values are plain data (dict, list, str, int, float, bool, None); the
+payload's sha256 is checked first, so a truncated or damaged file is a miss, never a crash.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .errors import Problem
 
 CACHE_FILE = "specs.marshal"
 _MAGIC = "unitax-spec-cache-1"
+_HEADER = b"unitax spec cache 1\n"  # then the sha256 of the marshal payload, then the payload
 _COMPILER = Path(__file__).resolve().parent
 
 
@@ -60,10 +62,15 @@ def _problem_rows(problems: list[Problem]) -> list[tuple]:
 
 
 def _read(path: Path) -> dict:
+    """The entries of the cache file; {} for an absent, truncated, corrupt or foreign one (the
+    payload's sha256 is checked before marshal reads a byte of it)."""
     try:
-        with open(path, "rb") as f:
-            data = marshal.load(f)
-    except Exception:  # absent, truncated, corrupt or written by another Python: a plain miss
+        blob = path.read_bytes()
+        head, digest, payload = blob[:len(_HEADER)], blob[len(_HEADER):len(_HEADER) + 32], blob[len(_HEADER) + 32:]
+        if head != _HEADER or hashlib.sha256(payload).digest() != digest:
+            return {}
+        data = marshal.loads(payload)
+    except Exception:  # noqa: BLE001 - unreadable or written by another Python: a plain miss
         return {}
     if not (isinstance(data, tuple) and len(data) == 2 and data[0] == _MAGIC and isinstance(data[1], dict)):
         return {}
@@ -76,8 +83,9 @@ def _write(path: Path, entries: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".specs-", suffix=".tmp", dir=path.parent)
         try:
+            payload = marshal.dumps((_MAGIC, entries))
             with os.fdopen(fd, "wb") as f:
-                marshal.dump((_MAGIC, entries), f)
+                f.write(_HEADER + hashlib.sha256(payload).digest() + payload)
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)

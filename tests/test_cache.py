@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -100,7 +101,8 @@ def test_a_corrupt_or_foreign_cache_is_ignored_and_rebuilt(specs_copy, tmp_path,
     f = c / cache.CACHE_FILE
     if content is None:  # valid marshal data of the wrong shape, and entries of the wrong shape
         import marshal
-        f.write_bytes(marshal.dumps((cache._MAGIC, {b"x": (1, 2)})))
+        payload = marshal.dumps((cache._MAGIC, {b"x": (1, 2)}))
+        f.write_bytes(cache._HEADER + hashlib.sha256(payload).digest() + payload)
     else:
         f.write_bytes(content)
     assert _checked(specs_copy, c) == fresh
@@ -113,8 +115,25 @@ def test_entries_of_wrong_shape_under_a_right_key_are_recomputed(specs_copy, tmp
     fresh = _checked(specs_copy, None)
     _checked(specs_copy, c)
     import marshal
-    magic, entries = marshal.loads((c / cache.CACHE_FILE).read_bytes())
-    (c / cache.CACHE_FILE).write_bytes(marshal.dumps((magic, {k: ("bad",) for k in entries})))
+    entries = cache._read(c / cache.CACHE_FILE)
+    assert len(entries) == len(fresh[0])
+    for bad in ({k: ("bad",) for k in entries}, {k: (True, 1, 2, 3, 4) for k in entries}):
+        payload = marshal.dumps((cache._MAGIC, bad))
+        (c / cache.CACHE_FILE).write_bytes(cache._HEADER + hashlib.sha256(payload).digest() + payload)
+        assert _checked(specs_copy, c) == fresh
+
+
+def test_a_damaged_cache_file_is_a_miss(specs_copy, tmp_path):
+    c = tmp_path / "cache"
+    fresh = _checked(specs_copy, None)
+    _checked(specs_copy, c)
+    f = c / cache.CACHE_FILE
+    blob = bytearray(f.read_bytes())
+    blob[len(blob) // 2] ^= 0x40  # one flipped bit in the payload
+    f.write_bytes(bytes(blob))
+    assert cache._read(f) == {}
+    f.write_bytes(bytes(blob[: len(blob) // 3]))  # truncated
+    assert cache._read(f) == {}
     assert _checked(specs_copy, c) == fresh
 
 
