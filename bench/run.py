@@ -83,7 +83,8 @@ def startup_and_compile(repeats: int) -> dict:
         subprocess.run(edit_cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         count = iter(range(10**6))
         edit = runs(edit_cmd, n, before=lambda: edited.write_text(edited.read_text() + f"# edit {next(count)}\n"))
-    subprocess.run(["make", "-s", "compile"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["make", "-s", "compile"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     nochange = runs(["make", "-s", "compile"], repeats)
     rows = {
         "bare_interpreter_ms": bare,
