@@ -13,7 +13,8 @@ The cache is used only when a folder is given (``unitax compile --cache-dir``; t
 passes ``.make/cache``); it holds one file, ``specs.marshal``, written atomically and holding only
 the entries of the last run, so it never grows. ``marshal`` (not pickle) is used: loading it
 runs no code, and the values are plain data (dict, list, str, int, float, bool, None); the
-payload's sha256 is checked first, so a truncated or damaged file is a miss, never a crash.
+payload's sha256 is checked first, so a truncated or damaged file is a miss, never a crash. A
+``specs.marshal`` that unitax did not write (no header of its own) is never replaced.
 """
 
 from __future__ import annotations
@@ -77,8 +78,22 @@ def _read(path: Path) -> dict:
     return data[1]
 
 
+def _ours(path: Path) -> bool:
+    """May the cache file be (re)placed: absent, empty, or a file unitax wrote (its header)?"""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(_HEADER)) in (_HEADER, b"")
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
 def _write(path: Path, entries: dict) -> None:
-    """Write the cache atomically; a cache that cannot be written is only a slower next run."""
+    """Write the cache atomically; a cache that cannot be written is only a slower next run.
+    A ``specs.marshal`` that unitax did not write is left as it is (and nothing is cached)."""
+    if not _ours(path) or (os.path.lexists(path) and not path.is_file()) or path.is_symlink():
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".specs-", suffix=".tmp", dir=path.parent)

@@ -94,7 +94,7 @@ def test_a_changed_compiler_changes_every_key(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage", b"\xe3\x00\x00\x00", None])
-def test_a_corrupt_or_foreign_cache_is_ignored_and_rebuilt(specs_copy, tmp_path, content):
+def test_a_corrupt_or_foreign_cache_is_ignored(specs_copy, tmp_path, content):
     c = tmp_path / "cache"
     fresh = _checked(specs_copy, None)
     c.mkdir()
@@ -107,7 +107,10 @@ def test_a_corrupt_or_foreign_cache_is_ignored_and_rebuilt(specs_copy, tmp_path,
         f.write_bytes(content)
     assert _checked(specs_copy, c) == fresh
     assert _checked(specs_copy, c) == fresh  # and from the rebuilt cache
-    assert len(cache._read(f)) == len(fresh[0])  # one entry per spec file parsed
+    if content in (None, b""):  # unitax's own (or empty): rebuilt, one entry per spec file parsed
+        assert len(cache._read(f)) == len(fresh[0])
+    else:  # not unitax's: left as it is, nothing cached
+        assert f.read_bytes() == content
 
 
 def test_entries_of_wrong_shape_under_a_right_key_are_recomputed(specs_copy, tmp_path, monkeypatch):
@@ -276,3 +279,13 @@ def test_no_fork_while_other_threads_run(monkeypatch):
     finally:
         stop.set()
         t.join()
+
+
+def test_a_cache_file_unitax_did_not_write_is_left_alone(specs_copy, tmp_path):
+    c = tmp_path / "mine"
+    c.mkdir()
+    (c / cache.CACHE_FILE).write_bytes(b"the user's own file")
+    fresh = _checked(specs_copy, None)
+    assert _checked(specs_copy, c) == fresh
+    assert (c / cache.CACHE_FILE).read_bytes() == b"the user's own file"
+    assert sorted(p.name for p in c.iterdir()) == [cache.CACHE_FILE]  # no temporary file left either
