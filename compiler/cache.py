@@ -26,6 +26,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -58,11 +59,11 @@ def _code_key(root: Path) -> bytes:
     return h.digest()
 
 
-def _problem_rows(problems: list[Problem]) -> list[tuple]:
+def _problem_rows(problems: list[Problem]) -> list[tuple[Any, ...]]:
     return [(p.file, p.line, p.path, p.rule, p.message, p.severity) for p in problems]
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> dict[Any, Any]:
     """The entries of the cache file; {} for an absent, truncated, corrupt or foreign one (the
     payload's sha256 is checked before marshal reads a byte of it)."""
     try:
@@ -89,7 +90,7 @@ def _ours(path: Path) -> bool:
         return False
 
 
-def _write(path: Path, entries: dict) -> None:
+def _write(path: Path, entries: dict[Any, Any]) -> None:
     """Write the cache atomically; a cache that cannot be written is only a slower next run.
     A ``specs.marshal`` that unitax did not write is left as it is (and nothing is cached)."""
     if not _ours(path) or (os.path.lexists(path) and not path.is_file()) or path.is_symlink():
@@ -109,7 +110,7 @@ def _write(path: Path, entries: dict) -> None:
         pass
 
 
-def _check_one(raw: bytes, shown: str, rel: str, validators: dict) -> tuple:
+def _check_one(raw: bytes, shown: str, rel: str, validators: dict[str, Any]) -> tuple[Any, ...]:
     """Parse and validate one file: the cache entry (valid, data, lines, parse problems, schema problems)."""
     doc, parse_probs = load.parse_yaml(raw, shown, rel)
     schema_probs = schema.validate_structure(doc, Path("."), validators[schema.kind_of(doc)]) if doc is not None else []
@@ -118,7 +119,7 @@ def _check_one(raw: bytes, shown: str, rel: str, validators: dict) -> tuple:
             _problem_rows(parse_probs), _problem_rows(schema_probs))
 
 
-def _check_all(items: list[tuple[bytes, str, str]], validators: dict) -> list[tuple]:
+def _check_all(items: list[tuple[bytes, str, str]], validators: dict[str, Any]) -> list[tuple[Any, ...]]:
     return [_check_one(raw, shown, rel, validators) for raw, shown, rel in items]
 
 
@@ -147,7 +148,7 @@ def load_and_validate(root: Path, cache_dir: Path | None = None
         if raw is not None:
             key = hashlib.sha256(code + shown.encode() + b"\0" + rel.encode() + b"\0" + raw).digest() if code else b""
             read.append((key, shown, rel, raw))
-    entries: dict[int, tuple] = {}
+    entries: dict[int, tuple[Any, ...]] = {}
     for i, (key, _, _, _) in enumerate(read):
         hit = old.get(key) if key else None
         if isinstance(hit, tuple) and len(hit) == 5:
@@ -168,7 +169,7 @@ def load_and_validate(root: Path, cache_dir: Path | None = None
         finally:
             side.close()
     out: list[tuple[load.Document, list[Problem]]] = []
-    new: dict[bytes, tuple] = {}
+    new: dict[bytes, tuple[Any, ...]] = {}
     for i, (key, shown, rel, raw) in enumerate(read):
         try:
             ok, data, lines, parse_rows, schema_rows = entries[i]

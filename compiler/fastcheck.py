@@ -43,7 +43,7 @@ class _Unsupported(Exception):
     pass
 
 
-def _scalar_key(x: Any) -> tuple:
+def _scalar_key(x: Any) -> tuple[Any, ...]:
     """A key under which two scalars are equal exactly when jsonschema's ``equal`` says so."""
     if isinstance(x, bool):
         return ("b", x)
@@ -54,6 +54,19 @@ def _scalar_key(x: Any) -> tuple:
     if x is None:
         return ("z",)
     raise _Unsupported
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def _bound(kind: type | tuple[type, ...], measure: Callable[[Any], Any], limit: Any, at_least: bool) -> Check:
+    """``measure(x) >= limit`` (or ``<=``) for instances of ``kind`` (never bools); others pass."""
+    def check(x: Any) -> bool:
+        if not isinstance(x, kind) or isinstance(x, bool):
+            return True
+        return bool(measure(x) >= limit) if at_least else bool(measure(x) <= limit)
+    return check
 
 
 def compile_check(schema: Any) -> Check | None:
@@ -94,23 +107,15 @@ def _compile(schema: Any) -> Check:
     if "pattern" in schema:
         rx = re.compile(re.sub(r"(?<!\\)\$", r"\\Z", schema["pattern"]))  # as schema._ecma
         checks.append(lambda x: not isinstance(x, str) or rx.search(x) is not None)
-    for key, op in (("minLength", "ge"), ("maxLength", "le")):
+    for key, kind, at_least in (("minLength", str, True), ("maxLength", str, False), ("minItems", list, True),
+                                ("maxItems", list, False)):
         if key in schema:
-            n = schema[key]
-            checks.append((lambda x, n=n: not isinstance(x, str) or len(x) >= n) if op == "ge"
-                          else (lambda x, n=n: not isinstance(x, str) or len(x) <= n))
-    for key, op in (("minimum", "ge"), ("maximum", "le")):
+            checks.append(_bound(kind, len, schema[key], at_least))
+    for key, at_least in (("minimum", True), ("maximum", False)):
         if key in schema:
-            n = schema[key]
-            if not _is_number(n):
+            if not _is_number(schema[key]):
                 raise _Unsupported
-            checks.append((lambda x, n=n: not _is_number(x) or x >= n) if op == "ge"
-                          else (lambda x, n=n: not _is_number(x) or x <= n))
-    for key, op in (("minItems", "ge"), ("maxItems", "le")):
-        if key in schema:
-            n = schema[key]
-            checks.append((lambda x, n=n: not isinstance(x, list) or len(x) >= n) if op == "ge"
-                          else (lambda x, n=n: not isinstance(x, list) or len(x) <= n))
+            checks.append(_bound((int, float), _identity, schema[key], at_least))
     if schema.get("uniqueItems") is True:
         def unique(x: Any) -> bool:
             if not isinstance(x, list):
@@ -135,8 +140,8 @@ def _compile(schema: Any) -> Check:
     required = schema.get("required", [])
     if not (isinstance(required, list) and all(isinstance(k, str) for k in required)):
         raise _Unsupported
-    names = _compile(schema["propertyNames"]) if "propertyNames" in schema else None
-    if prop_checks or extra is not True or required or names is not None:
+    key_check = _compile(schema["propertyNames"]) if "propertyNames" in schema else None
+    if prop_checks or extra is not True or required or key_check is not None:
         def obj(x: Any) -> bool:
             if not isinstance(x, dict):
                 return True
@@ -144,7 +149,7 @@ def _compile(schema: Any) -> Check:
                 if k not in x:
                     return False
             for k, v in x.items():
-                if names is not None and not names(k):
+                if key_check is not None and not key_check(k):
                     return False
                 c = prop_checks.get(k)
                 if c is not None:

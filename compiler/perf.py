@@ -87,7 +87,7 @@ class Background:
         os.close(w)
         self.pid, self.fd = pid, r
 
-    def _collect(self) -> tuple | None:
+    def _collect(self) -> tuple[Any, ...] | None:
         if not self.pid:
             return None
         value: Any = None
