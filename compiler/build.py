@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import accept, analysis, load, outputs, relabel, rules, schema, tables, unions
+from . import accept, analysis, cache, load, outputs, perf, relabel, rules, schema, tables, unions
 from .emit import coverage as emit_coverage
 from .emit import docs as emit_docs
 from .emit import relabel as emit_relabel
@@ -38,14 +38,16 @@ def specs_hash(root: Path) -> str:
     return h.hexdigest()
 
 
-def check_specs(root: Path) -> tuple[Model | None, list[Problem]]:
-    """Load and validate the specs under ``root``; returns (model or None, every problem)."""
+def check_specs(root: Path, cache_dir: Path | None = None) -> tuple[Model | None, list[Problem]]:
+    """Load and validate the specs under ``root``; returns (model or None, every problem).
+
+    With ``cache_dir``, each file's parse and schema validation come from a content-addressed
+    cache there when nothing that decides them changed (compiler/cache.py)."""
     root = Path(root)
-    docs, problems = load.load_specs(root)
+    checked, problems = cache.load_and_validate(root, cache_dir)
     valid: list[load.Document] = []
     broken: set[str] = set()
-    for doc in docs:
-        probs = schema.validate_structure(doc, root)
+    for doc, probs in checked:
         if probs:
             problems += probs
             broken.add(Path(doc.rel).stem if doc.rel.startswith("datasets/") else "")
@@ -77,23 +79,34 @@ class Result:
     changed: bool
 
 
-def render(root: Path) -> tuple[Model, dict[str, bytes], list[Problem]]:
+def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, bytes], list[Problem]]:
     """Validate and compile in memory; raises SpecError with every problem if the specs are invalid."""
-    model, problems = check_specs(root)
-    if model is None:
-        raise SpecError(accept.apply(problems, root, stale=False))
-    relabels, more = relabel.check(root, model)  # relabel/: needs the model, so after it
-    if not any(p.severity == "error" for p in more):  # a broken relabel file is reported already
-        more = more + unions.check(model, relabels)  # union mappings against the records they replace
-    problems = sorted(set(problems + more))
-    if any(p.severity == "error" for p in problems):
-        raise SpecError(accept.apply(problems, root, stale=False))
-    extra = {**emit_docs.render(model), **emit_sheets.render(model), **emit_relabel.render(relabels)}
-    problems = sorted(set(problems) | set(analysis.warnings(model, root)))  # warnings only, never errors
-    problems = accept.apply(problems, root)  # those the specs accept, with a reason
-    extra.update(emit_coverage.render(model))  # docs/html/coverage.html, docs/coverage.svg
-    files = emit.render(model, tables.build_tables(model), specs_hash(root), extra)
+    with perf.paused_gc():
+        model, problems = check_specs(root, cache_dir)
+        if model is None:
+            raise SpecError(accept.apply(problems, root, stale=False))
+        # docs and sheets need only the model: a forked child renders them meanwhile (perf.py)
+        side = perf.Background(_docs_and_sheets, model)
+        try:
+            relabels, more = relabel.check(root, model)  # relabel/: needs the model, so after it
+            if not any(p.severity == "error" for p in more):  # a broken relabel file is reported already
+                more = more + unions.check(model, relabels)  # union mappings against the records they replace
+            problems = sorted(set(problems + more))
+            if any(p.severity == "error" for p in problems):
+                raise SpecError(accept.apply(problems, root, stale=False))
+            problems = sorted(set(problems) | set(analysis.warnings(model, root)))  # warnings only, never errors
+            problems = accept.apply(problems, root)  # those the specs accept, with a reason
+            coverage = emit_coverage.render(model)  # docs/html/coverage.html, docs/coverage.svg
+            table_data = tables.build_tables(model)
+            extra = {**side.result(), **emit_relabel.render(relabels), **coverage}
+        finally:
+            side.close()
+        files = emit.render(model, table_data, specs_hash(root), extra)
     return model, files, problems
+
+
+def _docs_and_sheets(model: Model) -> dict[str, bytes]:
+    return {**emit_docs.render(model), **emit_sheets.render(model)}
 
 
 def read_tree(out: Path) -> dict[str, bytes]:
@@ -212,17 +225,18 @@ def _swap_in(files: dict[str, bytes], out: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def compile_taxonomy(root: Path, out: Path) -> Result:
+def compile_taxonomy(root: Path, out: Path, cache_dir: Path | None = None) -> Result:
     """Compile the specs under ``root`` into ``out``; raises SpecError and leaves ``out`` untouched on bad specs.
 
     When the output would be byte-identical to what ``out`` holds, nothing is written (but
     folders left by an interrupted compile are still removed, so `unitax check` passes again).
     Raises OutputRefused, before reading the specs, when ``out`` is not a folder a build may
     replace (outputs.check_build_out: absent, empty or a previous build; not the specs).
+    ``cache_dir``: where to keep the per-file parse/validation cache (none when None).
     """
     out = Path(out)
     outputs.check_build_out(out, Path(root))
-    model, files, warnings = render(Path(root))
+    model, files, warnings = render(Path(root), cache_dir)
     remove_leftovers(out)
     changed = read_tree(out) != files
     if changed:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator as _Draft202012
 from jsonschema import ValidationError, validators
 from referencing import Registry, Resource
 
+from . import fastcheck
 from .errors import Problem
 from .load import Document, format_path
 
@@ -57,9 +58,16 @@ def schema_dir(root: Path) -> Path:
     return own if (own / "mapping.schema.json").is_file() else REPO_SCHEMAS
 
 
+def validators_for(root: Path) -> dict[str, SchemaValidator]:
+    """The validators of the schemas a spec root answers to, by schema name; built once per
+    distinct schema content (an edited schema is read again, even within one process)."""
+    directory = Path(str(schema_dir(Path(root))))
+    return _validators(tuple((n, (directory / f"{n}.schema.json").read_bytes()) for n in SCHEMA_NAMES))
+
+
 @lru_cache(maxsize=8)
-def _validators(directory: str) -> dict[str, SchemaValidator]:
-    schemas = {n: json.loads((Path(directory) / f"{n}.schema.json").read_text("utf-8")) for n in SCHEMA_NAMES}
+def _validators(texts: tuple[tuple[str, bytes], ...]) -> dict[str, SchemaValidator]:
+    schemas = {n: json.loads(text.decode("utf-8")) for n, text in texts}
     registry = Registry().with_resources(
         (s["$id"], Resource.from_contents(s)) for s in schemas.values()
     )
@@ -128,11 +136,28 @@ def _first_repeat(items: object) -> tuple[int, int] | None:
     return None
 
 
+# validator id -> (the validator, kept alive so that its id is not reused; its fast check or None)
+_FAST: dict[int, tuple[object, Callable[[Any], bool] | None]] = {}
+
+
+def _fast_check(validator: Any) -> Callable[[Any], bool] | None:
+    entry = _FAST.get(id(validator))
+    if entry is None or entry[0] is not validator:
+        entry = (validator, fastcheck.compile_check(getattr(validator, "schema", None)))
+        _FAST[id(validator)] = entry
+    return entry[1]
+
+
 def validate_structure(doc: Document, root: Path, validator: SchemaValidator | None = None) -> list[Problem]:
-    """Validate one document against its schema (or ``validator``); returns problems (empty when valid)."""
+    """Validate one document against its schema (or ``validator``); returns problems (empty when valid).
+
+    A document the fast check (fastcheck.py) finds valid is valid; any other goes to jsonschema."""
     if validator is None:
         kind = kind_of(doc)
-        validator = relabel_validator(root) if kind == "relabel" else _validators(str(schema_dir(root)))[kind]
+        validator = relabel_validator(root) if kind == "relabel" else validators_for(root)[kind]
+    fast = _fast_check(validator)
+    if fast is not None and fast(doc.data):
+        return []
     problems = []
     for err in validator.iter_errors(doc.data):
         if err.validator == "oneOf" and err.context:  # e.g. unfed: a list, or {all_others, as_of}

@@ -155,7 +155,10 @@ def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
 @click.option("--naive", is_flag=True,
               help="Compile the naive baseline of the MSeg ablation instead: the union of the train datasets' "
                    "lower-cased class names, into OUT (default generated-naive; never generated/).")
-def compile_cmd(specs: Path, out: Path, naive: bool) -> None:
+@click.option("--cache-dir", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep each spec file's parse and schema check here, keyed by content hashes, and reuse them "
+                   "while nothing that decides them changed (`make compile` uses .make/cache).")
+def compile_cmd(specs: Path, out: Path, naive: bool, cache_dir: Path | None) -> None:
     """Validate the specs and write tables, class lists and manifest to the compiled folder (atomically).
 
     The compiled folder must be absent, an empty folder or a previous unitax build (its manifest, nothing else);
@@ -164,7 +167,7 @@ def compile_cmd(specs: Path, out: Path, naive: bool) -> None:
     if naive:
         _compile_naive(specs, Path("generated-naive") if out == Path("generated") else out)
         return
-    result = _build_or_exit(build.compile_taxonomy, specs, out)
+    result = _build_or_exit(lambda s, o: build.compile_taxonomy(s, o, cache_dir), specs, out)
     _report(result.warnings)
     what = "wrote" if result.changed else "unchanged:"
     click.echo(f"{what} {out} ({len(result.files)} files: {len(result.model.datasets)} datasets, "

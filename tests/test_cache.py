@@ -1,0 +1,291 @@
+"""The edit loop's speed-ups never change what a compile gives: the per-file parse/validation cache
+(compiler/cache.py) and the forked docs/sheets render (compiler/perf.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import SPECS
+
+from unitax.compiler import build, cache, perf, schema
+
+
+@pytest.fixture
+def specs_copy(tmp_path: Path) -> Path:
+    dst = tmp_path / "taxonomy"
+    shutil.copytree(SPECS, dst)
+    return dst
+
+
+def _checked(root: Path, cache_dir: Path | None):
+    checked, problems = cache.load_and_validate(root, cache_dir)
+    return [(d.file, d.rel, d.data, d.lines, d.raw, probs) for d, probs in checked], sorted(problems)
+
+
+def test_a_cache_hit_gives_what_a_fresh_parse_and_validation_give(specs_copy, tmp_path, monkeypatch):
+    # a broken file and a file with schema problems are cached too, problems and lines included
+    (specs_copy / "mappings" / "camvid-11_to_universal.yaml").write_text("map: [unclosed\n")
+    p = specs_copy / "datasets" / "camvid-11.yaml"
+    p.write_text(p.read_text() + "colour_space: rgb\n")
+    fresh = _checked(specs_copy, None)
+    first = _checked(specs_copy, tmp_path / "cache")
+    assert (tmp_path / "cache" / cache.CACHE_FILE).is_file()
+    again = _checked(specs_copy, tmp_path / "cache")
+    assert fresh == first == again
+    monkeypatch.setenv("UNITAX_JOBS", "1")  # all files checked in this process: the same again
+    assert _checked(specs_copy, None) == fresh
+    rules = {p.rule for p in fresh[1]} | {q.rule for *_, probs in fresh[0] for q in probs}
+    assert {"yaml-syntax", "unknown-field"} <= rules
+
+
+def test_a_cached_compile_is_byte_identical(specs_copy, tmp_path):
+    plain = build.render(specs_copy)[1]
+    build.render(specs_copy, tmp_path / "cache")
+    assert build.render(specs_copy, tmp_path / "cache")[1] == plain
+
+
+def test_an_edited_spec_is_read_again(specs_copy, tmp_path):
+    c = tmp_path / "cache"
+    model, problems = build.check_specs(specs_copy, c)
+    assert model is not None
+    p = specs_copy / "datasets" / "camvid-11.yaml"
+    text = p.read_text()
+    p.write_text(text + "colour_space: rgb\n")  # an unknown field: a schema problem
+    model, problems = build.check_specs(specs_copy, c)
+    assert model is None and any(q.rule == "unknown-field" and q.file.endswith("camvid-11.yaml") for q in problems)
+    p.write_text(text)  # and back: valid again
+    model, problems = build.check_specs(specs_copy, c)
+    assert model is not None
+
+
+def test_an_edited_schema_invalidates_the_cache(specs_copy, tmp_path):
+    own = specs_copy / "schemas"
+    own.mkdir()
+    for name in schema.SCHEMA_NAMES:
+        shutil.copy(Path(str(schema.REPO_SCHEMAS)) / f"{name}.schema.json", own)
+    c = tmp_path / "cache"
+    assert build.check_specs(specs_copy, c)[0] is not None
+    s = json.loads((own / "dataset.schema.json").read_text())
+    s["required"] = [*s.get("required", []), "no_such_field"]
+    (own / "dataset.schema.json").write_text(json.dumps(s))
+    model, problems = build.check_specs(specs_copy, c)
+    assert model is None
+    assert any(q.rule == "missing-field" and "no_such_field" in q.message for q in problems)
+
+
+def test_a_changed_compiler_changes_every_key(tmp_path, monkeypatch):
+    code = tmp_path / "compiler"
+    shutil.copytree(Path(cache.__file__).parent, code, ignore=shutil.ignore_patterns("__pycache__", "emit"))
+    monkeypatch.setattr(cache, "_COMPILER", code)
+    before = cache._code_key(SPECS)
+    assert cache._code_key(SPECS) == before
+    with open(code / "load.py", "a") as f:
+        f.write("\n# changed\n")
+    after_code = cache._code_key(SPECS)
+    assert after_code != before
+    with open(code / "schemas" / "dataset.schema.json", "a") as f:
+        f.write("\n")
+    assert cache._code_key(SPECS) not in (before, after_code)
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage", b"\xe3\x00\x00\x00", None])
+def test_a_corrupt_or_foreign_cache_is_ignored(specs_copy, tmp_path, content):
+    c = tmp_path / "cache"
+    fresh = _checked(specs_copy, None)
+    c.mkdir()
+    f = c / cache.CACHE_FILE
+    if content is None:  # valid marshal data of the wrong shape, and entries of the wrong shape
+        import marshal
+        payload = marshal.dumps((cache._MAGIC, {b"x": (1, 2)}))
+        f.write_bytes(cache._HEADER + hashlib.sha256(payload).digest() + payload)
+    else:
+        f.write_bytes(content)
+    assert _checked(specs_copy, c) == fresh
+    assert _checked(specs_copy, c) == fresh  # and from the rebuilt cache
+    if content in (None, b""):  # unitax's own (or empty): rebuilt, one entry per spec file parsed
+        assert len(cache._read(f)) == len(fresh[0])
+    else:  # not unitax's: left as it is, nothing cached
+        assert f.read_bytes() == content
+
+
+def test_entries_of_wrong_shape_under_a_right_key_are_recomputed(specs_copy, tmp_path, monkeypatch):
+    c = tmp_path / "cache"
+    fresh = _checked(specs_copy, None)
+    _checked(specs_copy, c)
+    import marshal
+    entries = cache._read(c / cache.CACHE_FILE)
+    assert len(entries) == len(fresh[0])
+    for bad in ({k: ("bad",) for k in entries}, {k: (True, 1, 2, 3, 4) for k in entries}):
+        payload = marshal.dumps((cache._MAGIC, bad))
+        (c / cache.CACHE_FILE).write_bytes(cache._HEADER + hashlib.sha256(payload).digest() + payload)
+        assert _checked(specs_copy, c) == fresh
+
+
+def test_a_damaged_cache_file_is_a_miss(specs_copy, tmp_path):
+    c = tmp_path / "cache"
+    fresh = _checked(specs_copy, None)
+    _checked(specs_copy, c)
+    f = c / cache.CACHE_FILE
+    blob = bytearray(f.read_bytes())
+    blob[len(blob) // 2] ^= 0x40  # one flipped bit in the payload
+    f.write_bytes(bytes(blob))
+    assert cache._read(f) == {}
+    f.write_bytes(bytes(blob[: len(blob) // 3]))  # truncated
+    assert cache._read(f) == {}
+    assert _checked(specs_copy, c) == fresh
+
+
+def test_an_unwritable_cache_folder_only_costs_speed(specs_copy, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert _checked(specs_copy, blocker / "cache") == _checked(specs_copy, None)
+
+
+def test_the_forked_render_equals_the_serial_one(specs_copy, monkeypatch):
+    parallel = build.render(specs_copy)[1]
+    monkeypatch.setenv("UNITAX_JOBS", "1")
+    assert build.render(specs_copy)[1] == parallel
+
+
+def _dies_in_child(parent: int) -> dict[str, bytes]:
+    if os.getpid() != parent:
+        os._exit(3)
+    return {"a": b"from the parent"}
+
+
+def _raises_in_child(parent: int) -> dict[str, bytes]:
+    if os.getpid() != parent:
+        raise RuntimeError("child")
+    return {"a": b"from the parent"}
+
+
+def _child_value(parent: int) -> dict[str, bytes]:
+    return {"pid": str(os.getpid() != parent).encode(), "big": bytes(range(256)) * 5000}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_background_falls_back_to_the_parent_when_the_child_fails(monkeypatch):
+    monkeypatch.delenv("UNITAX_JOBS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    for fn in (_dies_in_child, _raises_in_child):
+        side = perf.Background(fn, os.getpid())
+        assert side.pid  # a child was started
+        assert side.result() == {"a": b"from the parent"}
+    side = perf.Background(_child_value, os.getpid())
+    assert side.result() == {"pid": b"True", "big": bytes(range(256)) * 5000}  # computed by the child
+    side = perf.Background(_child_value, os.getpid())
+    side.close()  # not wanted any more: reaped, no zombie
+    assert side.pid == 0
+
+
+def test_paused_gc_restores_the_collector():
+    import gc
+    assert gc.isenabled()
+    with perf.paused_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+_ODD_VALUES = [None, True, False, 0, 1, 6.0, -1, 255, 65535, 70000, 1.5, "", " x", "x\n", "car", "Car", "train",
+               "uint8", [], {}, [1, 1], ["a", "a"], [0, 0, 0], [300, 0, 0], {"zz": 1}, {"name": "x"}]
+
+
+def _paths(node, path=()):
+    yield path
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, path + (i,))
+
+
+def _mutate(data, rng):
+    import copy
+    data = copy.deepcopy(data)
+    paths = list(_paths(data))
+    path = rng.choice(paths[1:]) if len(paths) > 1 else ()
+    parent = data
+    for part in path[:-1]:
+        parent = parent[part]
+    last = path[-1] if path else None
+    action = rng.randrange(4)
+    if last is None:
+        return rng.choice(_ODD_VALUES)
+    if action == 0 and isinstance(parent, dict):
+        del parent[last]
+    elif action == 1 and isinstance(parent, dict):
+        parent[rng.choice(["colour", "nmae", "extra", last + "_"]) if isinstance(last, str) else "x"] = 1
+    elif action == 2 and isinstance(parent, list):
+        parent.append(copy.deepcopy(parent[last]))
+    else:
+        parent[last] = copy.deepcopy(rng.choice(_ODD_VALUES))
+    return data
+
+
+def test_the_fast_check_never_passes_what_jsonschema_fails():
+    """fastcheck.py may send a valid document to jsonschema, but must never call an invalid one valid
+    (checked on random mutations of the bundled MSeg specs, plus the specs themselves)."""
+    import random
+
+    from unitax.compiler import fastcheck, load
+    rng = random.Random(12)
+    validators = schema.validators_for(SPECS)
+    files, _ = load.spec_files(SPECS)
+    docs = [load.parse_yaml(p.read_bytes(), rel, rel)[0] for rel, p in files]
+    outcomes = {True: 0, False: 0}
+    for doc in docs:
+        v = validators[schema.kind_of(doc)]
+        check = fastcheck.compile_check(v.schema)
+        assert check is not None  # the spec schemas are within the fast subset
+        assert check(doc.data)  # and the bundled specs are valid
+        for _ in range(12):
+            data = _mutate(doc.data, rng)
+            fast = check(data)
+            full = next(v.iter_errors(data), None) is None
+            assert full or not fast, (doc.rel, data if len(str(data)) < 2000 else "...")
+            outcomes[full] += 1
+            if full == fast:
+                outcomes.setdefault("agree", 0)
+                outcomes["agree"] += 1
+    assert outcomes[True] > 50 and outcomes[False] > 300  # both kinds were exercised
+    assert outcomes["agree"] == outcomes[True] + outcomes[False]  # and on these it is exact
+
+
+def test_a_schema_outside_the_fast_subset_goes_to_jsonschema():
+    from unitax.compiler import fastcheck
+    assert fastcheck.compile_check({"type": "object", "oneOf": [{}]}) is None
+    assert fastcheck.compile_check({"enum": [[1]]}) is None
+    check = fastcheck.compile_check({"type": "array", "uniqueItems": True})
+    assert check([1, True]) and not check([1, 1.0]) and not check([[1], [2]])  # lists as items: not sure
+
+
+def test_no_fork_while_other_threads_run(monkeypatch):
+    import threading
+    monkeypatch.delenv("UNITAX_JOBS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        side = perf.Background(_child_value, os.getpid())
+        assert side.pid == 0  # no child: computed here
+        assert side.result() == {"pid": b"False", "big": bytes(range(256)) * 5000}
+    finally:
+        stop.set()
+        t.join()
+
+
+def test_a_cache_file_unitax_did_not_write_is_left_alone(specs_copy, tmp_path):
+    c = tmp_path / "mine"
+    c.mkdir()
+    (c / cache.CACHE_FILE).write_bytes(b"the user's own file")
+    fresh = _checked(specs_copy, None)
+    assert _checked(specs_copy, c) == fresh
+    assert (c / cache.CACHE_FILE).read_bytes() == b"the user's own file"
+    assert sorted(p.name for p in c.iterdir()) == [cache.CACHE_FILE]  # no temporary file left either
