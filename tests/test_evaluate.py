@@ -384,6 +384,29 @@ def test_cli_evaluate_over_two_directories(tmp_path, tax):
     assert r.exit_code == 2 and "'cityscapes' is not one of 'standard', 'mseg'" in r.output
 
 
+def test_cli_evaluate_draws_the_confusion_matrix(tmp_path, tax):
+    """--confusion-png writes a picture of the run's matrix; an existing file is replaced only with --force."""
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    gt = rng.integers(0, 6, size=(16, 24)).astype(np.uint8)
+    pred = np.where(rng.random(gt.shape) < 0.6, gt, rng.integers(0, 6, size=gt.shape)).astype(np.uint8)
+    _png(tmp_path / "pred" / "x.png", pred)
+    _png(tmp_path / "gt" / "x.png", gt)
+    pic = tmp_path / "conf.png"
+    args = ["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "-d", "kitti-19", "--confusion-png", str(pic)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    with Image.open(pic) as im:
+        assert im.format == "PNG" and im.mode == "RGB" and min(im.size) > 100
+    before = pic.read_bytes()
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2 and f"{pic}: exists; pass --force to replace it" in r.output
+    assert pic.read_bytes() == before
+    r = CliRunner().invoke(main, args + ["--force"])
+    assert r.exit_code == 0 and pic.read_bytes() == before  # the same matrix draws the same bytes
+
+
 def test_cli_evaluate_universal_labels_and_errors(tmp_path, tax):
     gt = np.array([[0, 1, 255]], np.uint8)
     upred = np.array([[98, 176, 0]], np.uint8)  # universal road, car

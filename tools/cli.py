@@ -287,8 +287,12 @@ def import_relabel_cmd(reference: Path, specs: Path) -> None:
 @click.option("--convention", type=click.Choice(["standard", "mseg"]), default="standard", show_default=True,
               help="standard: IoU NaN only where TP+FP+FN = 0, means skip NaN (Cityscapes, mmsegmentation); "
                    "mseg: mseg-semantic's I/(U+1e-10) averaged over all classes (absent ones count 0).")
+@click.option("--confusion-png", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also draw the row-normalised confusion matrix (classes present, names on both axes) as a PNG "
+                   "(refused if the file exists, unless --force).")
+@click.option("--force", is_flag=True, help="Replace an existing --confusion-png file.")
 def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, compiled: Path | None, fmt: str,
-                 convention: str) -> None:
+                 convention: str, confusion_png: Path | None, force: bool) -> None:
     """Score label PNGs in PRED_DIR against the ground-truth PNGs in GT_DIR (paired by relative path).
 
     Prints per-class IoU and accuracy, mIoU, frequency-weighted IoU, pixel accuracy and mean class
@@ -299,6 +303,10 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
 
     import unitax
 
+    if confusion_png is not None and (os.path.islink(confusion_png) or (confusion_png.exists()
+                                                                       and (not force or not confusion_png.is_file()))):
+        raise CommandError(f"{confusion_png}: exists; pass --force to replace it" if confusion_png.is_file()
+                           and not os.path.islink(confusion_png) else f"{confusion_png}: is not a regular file")
     ev = unitax.load(compiled).evaluator(dataset, convention=convention)
     from .remap_dir import _walk
 
@@ -327,6 +335,11 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
         click.echo(result.table(), nl=False)
         click.echo(f"{dataset}: {len(gts)} image(s); predictions read as "
                    f"{dataset if pred_space == 'dataset' else 'universal'} labels (--pred-space {pred_space})")
+    if confusion_png is not None:
+        from .show import confusion_picture
+
+        confusion_picture(result.confusion, result.names, confusion_png, title=f"{dataset} ({convention})")
+        click.echo(f"wrote {confusion_png}", err=fmt == "json")
 
 
 @main.command("remap-dir")
