@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SPECS
+from support.paths import SPECS
 
 from unitax.compiler import build, cache, perf, schema
 
