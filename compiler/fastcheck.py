@@ -20,8 +20,9 @@ Check = Callable[[Any], bool]
 
 # Keywords that never constrain an instance.
 _ANNOTATIONS = {"$schema", "$id", "$defs", "$comment", "title", "description", "examples", "default"}
-_SUPPORTED = {"type", "enum", "pattern", "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems",
-              "uniqueItems", "items", "properties", "additionalProperties", "required", "propertyNames"}
+_SUPPORTED = {"type", "enum", "const", "pattern", "minLength", "maxLength", "minimum", "maximum", "minItems",
+              "maxItems", "uniqueItems", "items", "properties", "additionalProperties", "required", "propertyNames",
+              "oneOf"}
 
 
 def _is_number(x: Any) -> bool:
@@ -104,6 +105,17 @@ def _compile(schema: Any) -> Check:
             except _Unsupported:
                 return False  # a list or an object is equal to no scalar
         checks.append(one_of)
+    if "const" in schema:
+        wanted = _scalar_key(schema["const"])  # scalars only, else unsupported
+
+        def same(x: Any) -> bool:
+            try:
+                return _scalar_key(x) == wanted
+            except _Unsupported:
+                return False  # a list or an object: let jsonschema compare
+        checks.append(same)
+    if "oneOf" in schema:
+        checks.append(_one_of(schema["oneOf"]))
     if "pattern" in schema:
         rx = re.compile(re.sub(r"(?<!\\)\$", r"\\Z", schema["pattern"]))  # as schema._ecma
         checks.append(lambda x: not isinstance(x, str) or rx.search(x) is not None)
@@ -162,3 +174,28 @@ def _compile(schema: Any) -> Check:
     if len(checks) == 1:
         return checks[0]
     return lambda x: all(c(x) for c in checks)
+
+
+def _branch_types(branch: Any) -> frozenset[str]:
+    """The JSON types a ``oneOf`` branch admits, from its own ``type`` (unsupported without one)."""
+    t = branch.get("type") if isinstance(branch, dict) else None
+    names = t if isinstance(t, list) else [t]
+    if not names or not all(isinstance(n, str) and n in _TYPES for n in names):
+        raise _Unsupported
+    out = set(names)
+    if "number" in out:
+        out.add("integer")  # an integer is a number too: they overlap
+    return frozenset(out)
+
+
+def _one_of(branches: Any) -> Check:
+    """``oneOf`` whose branches admit pairwise disjoint types, so at most one can ever hold: the
+    document is valid when one branch's (sound) check passes. Other ``oneOf``s are unsupported."""
+    if not isinstance(branches, list) or not branches:
+        raise _Unsupported
+    kinds = [_branch_types(b) for b in branches]
+    for i, a in enumerate(kinds):
+        if any(a & b for b in kinds[i + 1:]):
+            raise _Unsupported
+    checks = [_compile(b) for b in branches]
+    return lambda x: any(c(x) for c in checks)

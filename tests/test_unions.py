@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.bundled import N_UNIVERSAL
 from support.paths import GENERATED, SPECS
 
 import unitax
@@ -225,7 +226,7 @@ def test_union_nll_is_cross_entropy_for_one_to_one_mappings(tax, reduction):
 
     ds = "ade20k-150"
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 194, 6, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(2, N_UNIVERSAL, 6, 5, generator=g, dtype=torch.float64, requires_grad=True)
     label = torch.randint(0, len(tax.names(ds)), (2, 6, 5), generator=g)
     label[0, 0] = 255
     loss = ut.union_nll(x, label, ds, reduction=reduction, taxonomy=tax)
@@ -242,7 +243,7 @@ def test_union_nll_is_minus_log_of_the_set_probability(tax):
 
     g = torch.Generator().manual_seed(1)
     sets = torch.from_numpy(np.array(tax.class_sets(DS)))
-    x = (3 * torch.randn(3, 194, 4, 4, generator=g, dtype=torch.float64)).requires_grad_()
+    x = (3 * torch.randn(3, N_UNIVERSAL, 4, 4, generator=g, dtype=torch.float64)).requires_grad_()
     label = torch.randint(0, sets.shape[0], (3, 4, 4), generator=g)
     label[1, 1, 1] = 255
     label[0, 0, 0] = 1  # ade20k `animal`: a set of 12
@@ -255,7 +256,7 @@ def test_union_nll_is_minus_log_of_the_set_probability(tax):
     gx, = torch.autograd.grad(loss, x)
     gr, = torch.autograd.grad(ref, x)
     assert torch.allclose(loss, ref) and torch.allclose(gx, gr)
-    small = torch.randn(1, 194, 2, 1, generator=g, dtype=torch.float64, requires_grad=True)
+    small = torch.randn(1, N_UNIVERSAL, 2, 1, generator=g, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda z: ut.union_nll(z, label[:1, :2, :1], DS, taxonomy=tax), (small,))
 
 
@@ -263,9 +264,9 @@ def test_union_nll_edge_cases(tax):
     torch = _torch()
     import unitax.torch as ut
 
-    x = torch.randn(1, 194, 2, 2)
+    x = torch.randn(1, N_UNIVERSAL, 2, 2)
     assert torch.isnan(ut.union_nll(x, torch.full((1, 2, 2), 255), DS, taxonomy=tax))  # as cross_entropy
-    big = torch.full((1, 194, 2, 2), -1e4)
+    big = torch.full((1, N_UNIVERSAL, 2, 2), -1e4)
     big[:, 8] = 1e4  # dog, inside `animal`'s set: a finite, ~0 loss
     assert float(ut.union_nll(big, torch.ones(1, 2, 2, dtype=torch.long), DS, taxonomy=tax)) < 1e-6
     with pytest.raises(LabelError):
