@@ -331,10 +331,13 @@ def derive_lists(fam: Family, base: Path) -> tuple[dict[tuple[str, str], list[st
     notes: list[str] = []
     counts = []
     for split, (label_glob, image_glob) in sorted(fam.derive.items()):
-        lines, lonely, images = [], [], set()
+        lines, lonely, odd, images = [], [], [], set()
         for f in sorted(p.relative_to(base).as_posix() for p in base.glob(label_glob) if p.is_file()):
-            label = re.sub(fam.derive_label[0], fam.derive_label[1], f, count=1)
-            image = re.sub(fam.derive_image[0], fam.derive_image[1], label, count=1)
+            label, n1 = re.subn(fam.derive_label[0], fam.derive_label[1], f, count=1)
+            image, n2 = re.subn(fam.derive_image[0], fam.derive_image[1], label, count=1)
+            if not (n1 and n2) or image == label:      # a name the rule does not know: no image path for it
+                odd.append(f)
+                continue
             images.add(image)
             if not (base / image).is_file():
                 lonely.append(f)
@@ -344,6 +347,8 @@ def derive_lists(fam: Family, base: Path) -> tuple[dict[tuple[str, str], list[st
             pat, rep = fam.derive_paths.get(space, (r"^", ""))
             lists[(space, split)] = [f"{i} {re.sub(pat, rep, lab, count=1)}" for i, lab in lines]
         counts.append(f"{split} {len(lines)}")
+        if odd:
+            notes.append(f"{split}: {len(odd)} file(s) named unlike {fam.name}'s labels, left out (first: {odd[0]})")
         if lonely:
             notes.append(f"{split}: {len(lonely)} label file(s) without an image, left out (first: {lonely[0]})")
         if image_glob:
@@ -396,7 +401,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
         lists = load_lists()
     lists = {k: v for k, v in lists.items() if k[0] in fam.all_spaces or k[0] in fam.copies}
     if fam.name == "coco-panoptic":
-        derived = _coco_train_lists(lists, base, fam.all_spaces)
+        derived = _coco_train_lists(lists, base, [*fam.all_spaces, *fam.copies])
         if derived:
             notes.append(f"train lists of {', '.join(derived)} derived from annotations/panoptic_train2017.json "
                          "(sorted by file name; the MSeg reference lacks them)")
