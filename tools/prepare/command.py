@@ -18,16 +18,21 @@ import click
 @click.option("--scheduler", default=None, help="Run on the Dask cluster whose scheduler listens here.")
 @click.option("--partial", is_flag=True, help="NATIVE_ROOT holds part of the dataset: prepare what is there "
                                                "(lists keep those samples) instead of failing on what is missing.")
+@click.option("--lists", "list_source", type=click.Choice(["mseg", "derive"]), default="mseg", show_default=True,
+              help="Which samples, in which order: MSeg's shipped split lists, or lists derived from the native "
+                   "files found (per split folder of the family, sorted by path; for another version or subset).")
 @click.option("--overwrite", is_flag=True, help="Redo every file of an earlier prepare job in OUT_ROOT.")
 @click.option("--compress-level", type=click.IntRange(0, 9), default=6, show_default=True,
               help="zlib level of the label PNGs (1: about 3x faster writes, larger files).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, jobs: int | None,
-                scheduler: str | None, partial: bool, overwrite: bool, compress_level: int, progress: bool) -> None:
+                scheduler: str | None, partial: bool, list_source: str, overwrite: bool, compress_level: int,
+                progress: bool) -> None:
     """Prepare one MSeg dataset from its download: `unitax prepare DATASET NATIVE_ROOT OUT_ROOT`.
 
     Writes under OUT_ROOT every label space MSeg derives from DATASET at the paths of MSeg's split
     lists, the images (--images), and OUT_ROOT/<space>/list/<split>.txt. NATIVE_ROOT is only read.
+    With --lists derive, the lists are built from the files found (another version or subset).
     """
     from .plans import FAMILIES, describe
 
@@ -49,7 +54,10 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
                                             native=Path(args[2]) if len(args) == 3 else None)
         except engine.PrepareError as e:
             raise click.ClickException(str(e)) from None
-        click.echo(f"{'space':32} {'split':16} {'lines':>7} {'MSeg':>7} {'labels':>7}  problems")
+        ref = checks[0].source if checks else "MSeg"
+        if ref != "MSeg":
+            click.echo(f"lines compared with the {ref} lists (the run used --lists derive), not MSeg's")
+        click.echo(f"{'space':32} {'split':16} {'lines':>7} {ref:>7} {'labels':>7}  problems")
         for c in checks:
             click.echo(f"{c.space:32} {c.split:16} {c.lines:7} {c.mseg:7} {c.labels:7}  {len(c.problems)}")
         problems = general + [p for c in checks for p in c.problems]
@@ -64,7 +72,7 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
     dataset, native, out = args[0], Path(args[1]), Path(args[2])
     try:
         p = engine.plan(tax, dataset, native, out, images=images, partial=partial, overwrite=overwrite,
-                         compress_level=compress_level)
+                         compress_level=compress_level, derive=list_source == "derive")
     except (engine.PrepareError, rd.RemapDirError) as e:
         raise click.ClickException(str(e)) from None
     for n in p.notes:
@@ -74,8 +82,9 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
         s = engine.run(p, workers=jobs, scheduler=scheduler, progress=bar, overwrite=overwrite)
     except rd.RemapDirError as e:
         raise click.ClickException(str(e)) from None
+    which = "the derived" if list_source == "derive" else "MSeg's"
     click.echo(f"{dataset}: {s.written} samples written, {s.skipped} already done, {len(s.failed)} failed "
-               f"({p.files} in MSeg's lists; {s.seconds:.1f} s)")
+               f"({p.files} in {which} lists; {s.seconds:.1f} s)")
     miss = sum(v for k, v in p.missing.items() if not k.endswith("(images)"))
     if miss:
         per = ", ".join(f"{k} {v} of {p.expected.get(k, v)}" for k, v in sorted(p.missing.items()))

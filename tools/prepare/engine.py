@@ -5,7 +5,8 @@
   link/copy), what is missing from the download, and what an earlier run of this job finished.
 - :func:`run`: :func:`unitax.tools.remap_dir.run` on the plan (all cores, or a Dask cluster;
   atomic writes; OUT_ROOT's stamp, lock, ledger and failures TSV), then the split lists.
-- :func:`verify`: re-read a prepared OUT_ROOT and check it against MSeg's lists and the taxonomy.
+- :func:`verify`: re-read a prepared OUT_ROOT and check it against MSeg's lists (or, after
+  ``--lists derive``, the lists :func:`derive_lists` builds again) and the taxonomy.
 
 NATIVE_ROOT is only read. OUT_ROOT must be absent, empty or an earlier prepare job's (remap-dir's
 bookkeeping files: a stamp naming ``unitax prepare``; a folder of another job is refused).
@@ -317,6 +318,49 @@ def _coco_train_lists(lists: dict, base: Path, spaces: list[str]) -> list[str]:
     return done
 
 
+def derive_lists(fam: Family, base: Path) -> tuple[dict[tuple[str, str], list[str]], list[str]]:
+    """``--lists derive``: (space, split) -> lines built from the native files under ``base``, and notes.
+
+    Per split of ``fam.derive``: every native label file its glob finds whose image exists, sorted by
+    path, written as MSeg's lists write that family's paths. Labels without an image (and images
+    without a label, where the row gives an image glob) are counted in the notes, never dropped silently.
+    """
+    if not fam.derive:
+        raise PrepareError(f"{fam.name}: its plan has no rule to derive split lists; use --lists mseg")
+    lists: dict[tuple[str, str], list[str]] = {}
+    notes: list[str] = []
+    counts = []
+    for split, (label_glob, image_glob) in sorted(fam.derive.items()):
+        lines, lonely, odd, images = [], [], [], set()
+        for f in sorted(p.relative_to(base).as_posix() for p in base.glob(label_glob) if p.is_file()):
+            label, n1 = re.subn(fam.derive_label[0], fam.derive_label[1], f, count=1)
+            image, n2 = re.subn(fam.derive_image[0], fam.derive_image[1], label, count=1)
+            if not (n1 and n2) or image == label:      # a name the rule does not know: no image path for it
+                odd.append(f)
+                continue
+            images.add(image)
+            if not (base / image).is_file():
+                lonely.append(f)
+                continue
+            lines.append((image, label))
+        for space in [*fam.all_spaces, *fam.copies]:
+            pat, rep = fam.derive_paths.get(space, (r"^", ""))
+            lists[(space, split)] = [f"{i} {re.sub(pat, rep, lab, count=1)}" for i, lab in lines]
+        counts.append(f"{split} {len(lines)}")
+        if odd:
+            notes.append(f"{split}: {len(odd)} file(s) named unlike {fam.name}'s labels, left out (first: {odd[0]})")
+        if lonely:
+            notes.append(f"{split}: {len(lonely)} label file(s) without an image, left out (first: {lonely[0]})")
+        if image_glob:
+            unlabelled = sorted(q for q in (p.relative_to(base).as_posix() for p in base.glob(image_glob))
+                                if q not in images)
+            if unlabelled:
+                notes.append(f"{split}: {len(unlabelled)} image(s) without a label file, left out "
+                             f"(first: {unlabelled[0]})")
+    notes.insert(0, f"split lists derived from the files in {base}: {', '.join(counts)} samples")
+    return lists, notes
+
+
 def _key(fam: Family, label: str) -> str:
     parts = PurePosixPath(label).with_suffix("").parts[-fam.key_parts:]
     key = "/".join(parts)
@@ -337,7 +381,7 @@ def _record_split(fam: Family, label: str) -> str | None:
 
 def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLike, *, images: str = "link",
          partial: bool = False, overwrite: bool = False, lists: dict | None = None,
-         compress_level: int = 6) -> Plan:
+         compress_level: int = 6, derive: bool = False) -> Plan:
     fam = family(dataset)
     native, dst = Path(native), Path(out)
     if images not in ("link", "copy", "none"):
@@ -349,13 +393,15 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
         raise PrepareError(str(e)) from None
     if rd._overlaps(native, dst):
         raise PrepareError(f"{dst} and {native} overlap; NATIVE_ROOT is only read: write elsewhere")
-    if lists is None:
+    notes = []
+    if derive:
+        lists, notes = derive_lists(fam, base)
+    elif lists is None:
         from .lists import load_lists
         lists = load_lists()
     lists = {k: v for k, v in lists.items() if k[0] in fam.all_spaces or k[0] in fam.copies}
-    notes = []
     if fam.name == "coco-panoptic":
-        derived = _coco_train_lists(lists, base, fam.all_spaces)
+        derived = _coco_train_lists(lists, base, [*fam.all_spaces, *fam.copies])
         if derived:
             notes.append(f"train lists of {', '.join(derived)} derived from annotations/panoptic_train2017.json "
                          "(sorted by file name; the MSeg reference lacks them)")
@@ -380,6 +426,8 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
         h.update(relabels[s].sha256.encode())
     stamp = {"tool": TOOL, "dataset": fam.name, "native": str(native.resolve()), "spaces": fam.all_spaces,
              "images": images, "partial": partial, "compress_level": compress_level, "tables_sha256": h.hexdigest()}
+    if derive:   # only then: the stamps (and job ids) of MSeg-list runs stay what they were
+        stamp["lists"] = "derive"
     job_id = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()
     ledger = {} if overwrite else rd.read_ledger(dst, job_id)
 
@@ -522,9 +570,10 @@ class SpaceCheck:
     space: str
     split: str
     lines: int
-    mseg: int
+    mseg: int                                 # lines of the reference list (MSeg's, or the derived one)
     labels: int = 0
     problems: list[str] = field(default_factory=list)
+    source: str = "MSeg"                      # which lists ``mseg`` counts: MSeg | derived
 
 
 def verify(tax: Any, dataset: str, out: str | os.PathLike, *, lists: dict | None = None,
@@ -549,6 +598,14 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike, *, lists: dict | None
     if stamp.get("tool") != TOOL or stamp.get("dataset") != fam.name:
         return [], [f"{out}: holds {stamp.get('tool')} output of {stamp.get('dataset', '?')}, not {TOOL} {fam.name}"]
     partial = bool(stamp.get("partial"))
+    source = "MSeg"
+    if stamp.get("lists") == "derive" and lists is None:   # compare with the lists derived again
+        source = "derived"
+        where = Path(native) if native is not None else Path(stamp.get("native", ""))
+        try:
+            lists, _ = derive_lists(fam, find_base(fam, where))
+        except PrepareError as e:
+            return [], [f"{out}: was prepared with --lists derive; cannot derive the lists again: {e}"]
     if lists is None:
         from .lists import load_lists
         lists = load_lists()
@@ -567,7 +624,7 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike, *, lists: dict | None
         for lf in sorted(ldir.glob("*.txt")) if ldir.is_dir() else []:
             split = lf.name[:-4]
             lines = lf.read_text("utf-8").splitlines()
-            c = SpaceCheck(space, split, len(lines), len(lists.get((space, split), [])))
+            c = SpaceCheck(space, split, len(lines), len(lists.get((space, split), [])), source=source)
             checks.append(c)
 
             def bad(msg: str, c: SpaceCheck = c) -> None:
@@ -577,7 +634,7 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike, *, lists: dict | None
                     c.problems.append("... (more problems not shown)")
 
             if (space, split) in lists and c.lines != c.mseg and not partial:
-                bad(f"{c.lines} lines, MSeg's list has {c.mseg}")
+                bad(f"{c.lines} lines, the {source} list has {c.mseg}")
             for i, line in enumerate(lines, 1):
                 parts = line.split(" ")
                 image = out / parts[0]

@@ -13,6 +13,11 @@ code that runs them. A row says:
 - ``spaces``: every label space MSeg derives, each with its parent (compiled tables compose
   along them); relabeled spaces get their segment ids from ``segments``.
 - ``key``: how the relabel records name an image (trailing path parts, suffix stripped, format).
+- ``derive``: how ``prepare --lists derive`` builds the lists from the files found instead of
+  MSeg's: per split, a glob of its native label files (and of its images, to report images
+  without a label; empty: not checked), ``derive_label`` (native path -> the root space's list
+  label path), ``derive_image`` (that -> the image path) and ``derive_paths`` (that -> each other
+  space's list label path), all as MSeg's lists write them.
 """
 from __future__ import annotations
 
@@ -38,6 +43,10 @@ class Family:
     other_versions: dict[str, str] = field(default_factory=dict)  # path -> what it is
     folder_out: str = ""                # the dataset's folder name in MSeg's layout (informational)
     copies: tuple[str, ...] = ()        # spaces whose label file is the native label file, copied as is
+    derive: dict[str, tuple[str, str]] = field(default_factory=dict)  # split -> (label glob, image glob)
+    derive_label: tuple[str, str] = (r"^", "")        # native label path -> root space's list label path
+    derive_image: tuple[str, str] = ("", "")          # root list label path -> image path
+    derive_paths: dict[str, tuple[str, str]] = field(default_factory=dict)  # space -> rewrite of the root path
 
     @property
     def all_spaces(self) -> list[str]:
@@ -53,7 +62,12 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
         {"ade20k-150": "ade20k-151", "ade20k-150-relabeled": "ade20k-150"},
         segments="ade-full", key_parts=1,
         other_versions={"ADE20K_2021_17_01": "the 2021 full ADE20K release (MSeg uses ADE20K_2016_07_26)"},
-        folder_out="ADE20K/ADEChallengeData2016"),
+        folder_out="ADE20K/ADEChallengeData2016",
+        derive={"train": ("annotations/training/*.png", "images/training/*.jpg"),
+                "val": ("annotations/validation/*.png", "images/validation/*.jpg")},
+        derive_image=(r"^annotations/(.*)\.png$", r"images/\1.jpg"),
+        derive_paths={"ade20k-150": (r"^annotations/", "annotations_semseg150/"),
+                      "ade20k-150-relabeled": (r"^annotations/", "annotations_semseg150_relabeled/")}),
     Family(
         "bdd",
         "BDD100K '10K Images' (bdd100k_images.zip) and 'Segmentation' (bdd100k_seg.zip, the 2018 release "
@@ -61,7 +75,11 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
         ("bdd100k", "."), "seg/labels", "bdd", "grey", (r"^(.*)$", r"\1"),
         {"bdd-relabeled": "bdd"}, segments="classes:bdd", key_strip=r"_train_id$",
         other_versions={"labels/sem_seg": "the 2020 BDD100K layout (labels/sem_seg/masks); MSeg uses seg/labels"},
-        folder_out="BDD/bdd100k"),
+        folder_out="BDD/bdd100k",
+        derive={"train": ("seg/labels/train/*_train_id.png", "seg/images/train/*.jpg"),
+                "val": ("seg/labels/val/*_train_id.png", "seg/images/val/*.jpg")},
+        derive_image=(r"^seg/labels/(.*)_train_id\.png$", r"seg/images/\1.jpg"),
+        derive_paths={"bdd-relabeled": (r"^seg/", "seg_relabeled/")}),
     Family(
         "camvid",
         "CamVid (Cambridge-driving Labeled Video Database, "
@@ -69,7 +87,11 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
         "701_StillsRaw_full.zip and LabeledApproved_full.zip (32-class RGB colour labels)",
         ("CamVid", "."), "LabeledApproved_full", "camvid-32", "rgb",
         (r"^Labels32-RGB/(.*)$", r"LabeledApproved_full/\1"), {"camvid-11": "camvid-32"},
-        folder_out="Camvid"),
+        folder_out="Camvid",
+        derive={"all": ("LabeledApproved_full/*_L.png", "")},
+        derive_label=(r"^LabeledApproved_full/", "Labels32-RGB/"),
+        derive_image=(r"^Labels32-RGB/(.*)_L\.png$", r"701_StillsRaw_full/\1.png"),
+        derive_paths={"camvid-11": (r"^Labels32-RGB/", "semseg11/")}),
     Family(
         "cityscapes",
         "gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip, https://www.cityscapes-dataset.com",
@@ -77,7 +99,13 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
         {"cityscapes-19": "cityscapes-34", "cityscapes-19-relabeled": "cityscapes-19",
          "cityscapes-34-relabeled": "cityscapes-34"},
         segments="polygons", seg_src=(r"_gtFine_labelIds\.png$", "_gtFine_polygons.json"),
-        key_parts=2, key_strip=r"_gtFine_labelIds$", folder_out="Cityscapes"),
+        key_parts=2, key_strip=r"_gtFine_labelIds$", folder_out="Cityscapes",
+        derive={s: (f"gtFine/{s}/*/*_gtFine_labelIds.png", f"leftImg8bit/{s}/*/*_leftImg8bit.png")
+                for s in ("train", "val")},
+        derive_image=(r"^gtFine/(.*)_gtFine_labelIds\.png$", r"leftImg8bit/\1_leftImg8bit.png"),
+        derive_paths={"cityscapes-19": (r"^gtFine/", "gtFine_19cls/"),
+                      "cityscapes-19-relabeled": (r"^gtFine/", "gtFine_19cls_relabeled/"),
+                      "cityscapes-34-relabeled": (r"^gtFine/", "gtFine_34cls_relabeled/")}),
     Family(
         "coco-panoptic",
         "COCO 2017 images (train2017.zip, val2017.zip, moved to images/) and panoptic_annotations_trainval2017.zip "
@@ -87,7 +115,14 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
         (r"^semantic_annotations201/(\w+?)2017/(.*)$", r"annotations/panoptic_\g<1>2017/\2"),
         {"coco-panoptic-133": "coco-panoptic-201", "coco-panoptic-133-relabeled": "coco-panoptic-133"},
         segments="coco", key_parts=1, record_splits={"val2017": "val", "train2017": "train"},
-        folder_out="COCOPanoptic", copies=("coco-panoptic-inst-201",)),
+        folder_out="COCOPanoptic",
+        derive={s: (f"annotations/panoptic_{s}2017/*.png", f"images/{s}2017/*.jpg") for s in ("train", "val")},
+        derive_label=(r"^annotations/panoptic_(\w+?)2017/", r"semantic_annotations201/\g<1>2017/"),
+        derive_image=(r"^semantic_annotations201/(\w+?2017)/(.*)\.png$", r"images/\1/\2.jpg"),
+        derive_paths={"coco-panoptic-133": (r"^semantic_annotations201/", "semantic_annotations133/"),
+                      "coco-panoptic-133-relabeled": (r"^semantic_annotations201/", "semantic_relabeled133/"),
+                      "coco-panoptic-inst-201": (r"^semantic_annotations201/(\w+?2017)/", r"annotations/panoptic_\1/")},
+        copies=("coco-panoptic-inst-201",)),
     Family(
         "idd",
         "IDD Segmentation (IDD Part I, idd-segmentation.tar.gz, polygon JSON), https://idd.insaan.iiit.ac.in",
@@ -95,13 +130,21 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
         (r"_gtFine_labelids\.png$", "_gtFine_polygons.json"),
         {"idd-39": "idd-40", "idd-39-relabeled": "idd-39"}, segments="polygons",
         key_parts=2, key_strip=r"_gtFine_labelids$",
-        other_versions={"IDD_Detection": "IDD Detection, not IDD Segmentation"}, folder_out="IDD/IDD_Segmentation"),
+        other_versions={"IDD_Detection": "IDD Detection, not IDD Segmentation"}, folder_out="IDD/IDD_Segmentation",
+        derive={s: (f"gtFine/{s}/*/*_gtFine_polygons.json", f"leftImg8bit/{s}/*/*_leftImg8bit.png")
+                for s in ("train", "val")},
+        derive_label=(r"_gtFine_polygons\.json$", "_gtFine_labelids.png"),
+        derive_image=(r"^gtFine/(.*)_gtFine_labelids\.png$", r"leftImg8bit/\1_leftImg8bit.png"),
+        derive_paths={"idd-39": (r"^gtFine/", "gtFine39/"), "idd-39-relabeled": (r"^gtFine/", "gtFine39_relabeled/")}),
     Family(
         "kitti",
         "KITTI semantic segmentation benchmark data_semantics.zip (training/semantic, cityscapes-34 ids), "
         "http://www.cvlibs.net/datasets/kitti/eval_semseg.php",
         ("KITTI", "."), "training/semantic", "kitti-34", "grey", (r"^(.*)$", r"\1"),
-        {"kitti-19": "kitti-34"}, folder_out="KITTI"),
+        {"kitti-19": "kitti-34"}, folder_out="KITTI",
+        derive={"training": ("training/semantic/*.png", "training/image_2/*.png")},
+        derive_image=(r"^training/semantic/", "training/image_2/"),
+        derive_paths={"kitti-19": (r"^training/semantic/", "training/label19/")}),
     Family(
         "mapillary",
         "Mapillary Vistas v1.1 (mapillary-vistas-dataset_public_v1.1.zip: 66 classes, palette labels, 16-bit "
@@ -111,7 +154,12 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
         segments="instances", seg_src=(r"/labels/", "/instances/"),
         other_versions={"config_v2.0.json": "Mapillary Vistas v2.0 (124 classes); MSeg uses v1.1",
                         "training/v2.0": "Mapillary Vistas v2.0 (124 classes); MSeg uses v1.1"},
-        folder_out="MapillaryVistasPublic"),
+        folder_out="MapillaryVistasPublic",
+        derive={"train": ("training/labels/*.png", "training/images/*.jpg"),
+                "val": ("validation/labels/*.png", "validation/images/*.jpg")},
+        derive_image=(r"^(\w+)/labels/(.*)\.png$", r"\1/images/\2.jpg"),
+        derive_paths={"mapillary-public65": (r"^(\w+)/labels/", r"\1_semseg65/labels/"),
+                      "mapillary-public65-relabeled": (r"^(\w+)/labels/", r"\1_semseg65_relabeled/labels/")}),
     Family(
         "pascal-context",
         "PASCAL-Context trainval.tar.gz (459-class full .mat release, "
@@ -119,18 +167,27 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
         "and the VOC2010 JPEGImages",
         ("PASCAL_Context", "."), "trainval", "pascal-context-460", "mat",
         (r"^Segmentation_GT_460cls/(.*)\.png$", r"trainval/\1.mat"), {"pascal-context-60": "pascal-context-460"},
-        folder_out="PASCAL_Context"),
+        folder_out="PASCAL_Context",
+        derive={"all": ("trainval/*.mat", "")},
+        derive_label=(r"^trainval/(.*)\.mat$", r"Segmentation_GT_460cls/\1.png"),
+        derive_image=(r"^Segmentation_GT_460cls/(.*)\.png$", r"JPEGImages/\1.jpg"),
+        derive_paths={"pascal-context-60": (r"^Segmentation_GT_460cls/", "Segmentation_GT_60cls/")}),
     Family(
         "voc2012",
         "VOCtrainval_11-May-2012.tar (http://host.robots.ox.ac.uk/pascal/VOC/voc2012/) and SegmentationClassAug.zip "
         "(the SBD-augmented labels) unpacked into VOC2012/",
         ("VOCdevkit/VOC2012", "VOC2012", "."), "SegmentationClassAug", "voc2012", "grey", (r"^(.*)$", r"\1"),
-        {}, folder_out="PASCAL_VOC_2012"),
+        {}, folder_out="PASCAL_VOC_2012",
+        derive={"all": ("SegmentationClassAug/*.png", "")},
+        derive_image=(r"^SegmentationClassAug/(.*)\.png$", r"JPEGImages/\1.jpg")),
     Family(
         "scannet",
         "ScanNet v2 scannet_frames_25k.zip (25k subsampled frames, color/ + label/ NYU-40 ids), http://www.scan-net.org",
         ("scannet_frames_25k", "."), "scene*_*/label", "scannet-41", "grey", (r"^(.*)$", r"\1"),
-        {"scannet-20": "scannet-41"}, folder_out="ScanNet/scannet_frames_25k"),
+        {"scannet-20": "scannet-41"}, folder_out="ScanNet/scannet_frames_25k",
+        derive={"all": ("scene*_*/label/*.png", "scene*_*/color/*.jpg")},
+        derive_image=(r"/label/(.*)\.png$", r"/color/\1.jpg"),
+        derive_paths={"scannet-20": (r"/label/", "/label20/")}),
     Family(
         "sunrgbd",
         "SUN RGB-D (https://rgbd.cs.princeton.edu) 37-class labels as MSeg's download script lays them out: "
@@ -138,13 +195,21 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
         ("SUNRGBD", "."), "label38", "sunrgbd-38", "grey", (r"^(.*)$", r"\1"),
         {"sunrgbd-37": "sunrgbd-38", "sunrgbd-37-relabeled": "sunrgbd-37"},
         segments="classes:sunrgbd-37", key_format="img-{:06d}", record_splits={"test": "val"},
-        folder_out="SUNRGBD"),
+        folder_out="SUNRGBD",
+        derive={"train": ("label38/train/*.png", "image/train/*.jpg"),
+                "val": ("label38/test/*.png", "image/test/*.jpg")},
+        derive_image=(r"^label38/(\w+)/00(\d{6})\.png$", r"image/\1/img-\2.jpg"),
+        derive_paths={"sunrgbd-37": (r"^label38/", "semseg-label37/"),
+                      "sunrgbd-37-relabeled": (r"^label38/", "semseg-relabeled37/")}),
     Family(
         "wilddash",
         "WildDash v1 wd_val_01.zip (labelIds PNGs) and wd_both_01.zip (test images), https://wilddash.cc",
         ("WildDash", "."), "wd_val_01", "wilddash-34", "grey", (r"^(.*)$", r"\1"),
         {"wilddash-19": "wilddash-34"},
-        other_versions={"wd_public_02": "WildDash 2 (wd_public_02); MSeg uses WildDash v1"}, folder_out="WildDash"),
+        other_versions={"wd_public_02": "WildDash 2 (wd_public_02); MSeg uses WildDash v1"}, folder_out="WildDash",
+        derive={"all": ("wd_val_01/*_labelIds.png", "")},
+        derive_image=(r"_labelIds\.png$", ".png"),
+        derive_paths={"wilddash-19": (r"^wd_val_01/", "wd_val_19class/")}),
 ]}
 
 
