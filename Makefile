@@ -76,18 +76,19 @@ fuzz: $(TEST_STAMP)
 clean:
 	rm -rf $(VENV) .make .pytest_cache .hypothesis .lint
 
-# ruff (lint + import order) over every folder of code, and mypy (strict for the runtime), as
-# configured in pyproject.toml. mypy must see the package as it is installed (runtime/ is `unitax`,
-# compiler/ `unitax.compiler`, tools/ `unitax.tools`), which setuptools' package-dir mapping gives
+# ruff (lint + import order) over every folder of code, and mypy (strict for the runtime, the
+# compiler and the tools), as configured in pyproject.toml; .ci/run runs it. mypy must see the
+# package as it is installed (runtime/ is `unitax`, compiler/ `unitax.compiler`, tools/
+# `unitax.tools`), which setuptools' package-dir mapping gives
 # only through the editable install's import hook, and mypy does not run import hooks. So lint
 # builds a throw-away tree of symlinks with the installed layout (.lint/unitax: one link per entry
 # of runtime/, plus compiler and tools), checks the package there, and maps the reported paths back
 # to the checkout's (.lint/unitax/compiler/x.py -> compiler/x.py, .lint/unitax/x.py -> runtime/x.py).
-# MYPY_TARGETS picks what mypy checks, relative to .lint/: by default the runtime's own modules
-# (strict); `make lint MYPY_TARGETS="-p unitax"` checks the compiler and the tools too.
-MYPY_TARGETS ?= $(addprefix unitax/,$(shell cd runtime && find . -name '*.py' -not -path '*/__pycache__/*' | sed 's|^\./||' | sort))
+# MYPY_TARGETS picks what mypy checks, relative to .lint/: by default the whole package (runtime,
+# compiler, tools); e.g. `make lint MYPY_TARGETS=unitax/taxonomy.py` checks one module.
+MYPY_TARGETS ?= -p unitax
 lint: $(TEST_STAMP)
-	$(BIN)/python -m pip install --quiet 'ruff==0.17.6' 'mypy==2.4.1' 'types-PyYAML'
+	$(BIN)/python -m pip install --quiet 'ruff==0.17.6' 'mypy==2.4.1' 'types-PyYAML==6.0.12.20261122'
 	$(BIN)/ruff check compiler tools runtime tests bench
 	rm -rf .lint/unitax && mkdir -p .lint/unitax
 	for f in runtime/*; do case "$$f" in */__pycache__) ;; *) ln -s "../../$$f" .lint/unitax/ ;; esac; done

@@ -16,9 +16,10 @@ from collections import defaultdict
 from .errors import Problem
 from .model import UNIVERSAL, Model
 from .names import quote
+from .relabel import DatasetRelabel
 
 
-def check(model: Model, relabels: list) -> list[Problem]:
+def check(model: Model, relabels: list[DatasetRelabel]) -> list[Problem]:
     """Problems for every union mapping whose sets miss a relabel record's target (rule union-relabel)."""
     out: list[Problem] = []
     u = model.universal

@@ -308,7 +308,8 @@ class Taxonomy:
     def is_union(self, dataset: str) -> bool:
         """Whether ``dataset`` maps to universal through a union mapping (some class covers several classes)."""
         self.class_sets(dataset)
-        return self._c.taxonomy["tables"][f"class_sets/{dataset}"].get("form") == "union"
+        form: str | None = self._c.taxonomy["tables"][f"class_sets/{dataset}"].get("form")
+        return form == "union"
 
     def partial_targets(self, label: Any, dataset: str, *, compact: bool = False, out_of_range: str = "raise") -> Any:
         """Per-pixel target sets of a ``dataset`` label map: a (…, n_universal) bool mask (all False

@@ -17,6 +17,7 @@ gradient softmax - q (q: the softmax restricted to the set) into one (N, U, ...)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -77,6 +78,9 @@ class _UnionNLL(torch.autograd.Function):
         return out, None, None, None
 
 
+# torch declares Function.apply without annotations; this typed name for it is what union_nll calls
+_union_nll_apply: Callable[..., torch.Tensor] = _UnionNLL.apply
+
 _default: list[Any] = []
 
 
@@ -117,7 +121,7 @@ def union_nll(logits: torch.Tensor, label: torch.Tensor, dataset: str, ignore_in
     idx_t = device_table(cache, (key, "union_idx"), lambda: tables[0], logits.device)
     ok_t = device_table(cache, (key, "union_ok"), lambda: tables[1], logits.device)
     rows = torch.where(label == ignore_index, torch.full_like(label, k), label).long()
-    loss = _UnionNLL.apply(logits, rows, idx_t, ok_t)
+    loss = _union_nll_apply(logits, rows, idx_t, ok_t)
     if reduction == "none":
         return loss
     if reduction == "sum":

@@ -27,7 +27,8 @@ class PartialTargets(NamedTuple):
     target); ``sets``: the read-only (n_dataset_classes, n_universal) bool matrix.
     """
 
-    index: np.ndarray
+    # the public field name deliberately shadows tuple.index (the label's row index is what users read)
+    index: np.ndarray  # type: ignore[assignment]
     sets: np.ndarray
 
     def dense(self) -> np.ndarray:

@@ -129,7 +129,7 @@ def _read_colors(folder: Path, ds: str, names: list[str]) -> tuple[list[tuple[in
                     if len(r) != 3 or not all(v.isdigit() and int(v) < 256 for v in r)), 0)
         if bad:
             raise _bad(p, f"line {bad}: a colour is three integers 0..255 separated by spaces", line=bad)
-        return [tuple(int(v) for v in r) for r in rows], notes  # type: ignore[misc]
+        return [(int(r[0]), int(r[1]), int(r[2])) for r in rows], notes  # every row is three ints (checked above)
     return None, notes
 
 

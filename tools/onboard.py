@@ -206,11 +206,11 @@ def new_dataset_cmd(name: str, names_file: Path, colors_file: Path | None, role:
             click.echo(str(p), err=True)
         click.echo(f"unitax new-dataset: the specs in {specs} do not validate; fix them first", err=True)
         sys.exit(1)
-    for p, text in files.items():
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with open(p, "x", encoding="utf-8", newline="\n") as f:  # never replaces a file
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "x", encoding="utf-8", newline="\n") as f:  # never replaces a file
             f.write(text)
-        click.echo(f"wrote {p}")
+        click.echo(f"wrote {path}")
     mapping = list(files)[1]
     click.echo(f"next: review every entry under draft: in {mapping} (fix the map/ignore line if the suggestion "
                "is wrong, then delete the entry), then `unitax check` and `make compile`")

@@ -241,6 +241,7 @@ def process(job: Job, task: Task) -> Outcome:
         if seg.shape != out.shape:
             return Outcome(task.rel, False, f"segment map {task.seg} is {seg.shape[1]}x{seg.shape[0]}, "
                                             f"the label {out.shape[1]}x{out.shape[0]}")
+        assert task.classes is not None  # set together with segment_ids (_with_records)
         missing = relabel_segments(out, seg, task.segment_ids, task.classes)
         if missing.size:
             shown = ", ".join(str(int(s)) for s in missing[:10]) + (" ..." if missing.size > 10 else "")

@@ -24,6 +24,7 @@ from pathlib import Path
 from ..compiler import build, load, relabel
 from ..compiler.errors import Problem, SpecError
 from ..compiler.model import UNIVERSAL, Model
+from ..compiler.relabel import Record
 from ..compiler.yamlquote import q
 
 SUFFIX = "-unions"
@@ -33,7 +34,8 @@ def _fail(file: str, message: str) -> SpecError:
     return SpecError([Problem(file, 0, "$", "import-unions", message)])
 
 
-def derive(model: Model, records: list, base: str, relabeled: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+def derive(model: Model, records: list[Record], base: str,
+           relabeled: str) -> tuple[dict[str, list[str]], dict[str, str]]:
     """(source class -> sorted universal names of its union, source class -> overlap reason)."""
     u = model.universal
     maps = {(m.source, m.target): m for m in model.mappings}
@@ -57,23 +59,23 @@ def derive(model: Model, records: list, base: str, relabeled: str) -> tuple[dict
             why[name] = moved[was]
         sets[name] = sorted(members, key=lambda n: u.index[n])
     holders: dict[str, list[str]] = defaultdict(list)
-    for name, members in sets.items():
-        for m in members:
+    for name, union in sets.items():
+        for m in union:
             holders[m].append(name)
     reasons: dict[str, str] = {}
-    for name, members in sets.items():
-        if len(members) < 2:
+    for name, union in sets.items():
+        if len(union) < 2:
             continue
-        others = sorted({o for m in members for o in holders[m] if o != name})
+        others = sorted({o for m in union for o in holders[m] if o != name})
         if others:
             was = rel.classes[to_r[src.index[name]]].name
-            shared = sorted(set(members) & {x for o in others for x in sets[o]}, key=lambda n: u.index[n])
+            shared = sorted(set(union) & {x for o in others for x in sets[o]}, key=lambda n: u.index[n])
             reasons[name] = (f"the relabel records of {was} move its segments to {', '.join(sorted(why[name]))}; "
                              f"so its set shares {', '.join(shared)} with the set(s) of {', '.join(others)}")
     return sets, reasons
 
 
-def render(model: Model, records: list, base: str, relabeled: str,
+def render(model: Model, records: list[Record], base: str, relabeled: str,
            accepted: list[dict[str, str]] | None = None) -> dict[str, str]:
     """The two spec files (relative path -> text) of ``<base>-unions``.
 

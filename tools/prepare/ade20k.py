@@ -21,8 +21,10 @@ annotations stay the class source, as in MSeg.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +61,8 @@ def _full_seg_index(root: Path) -> dict[str, Path]:
     return out
 
 
-def plan(root: str | os.PathLike, target: str = "ade20k-150-relabeled", splits=("train", "val"), *,
+def plan(root: str | os.PathLike[str], target: str = "ade20k-150-relabeled",
+         splits: Sequence[str] = ("train", "val"), *,
          lists: dict[tuple[str, str], list[str]] | None = None) -> Plan:
     """Every sample of ``splits`` of ``target``'s MSeg lists, with its native sources under ``root``.
 
@@ -99,7 +102,7 @@ def plan(root: str | os.PathLike, target: str = "ade20k-150-relabeled", splits=(
     return out
 
 
-def prepare_sample(tax, p: Plan, s: Sample) -> np.ndarray:
+def prepare_sample(tax: Any, p: Plan, s: Sample) -> np.ndarray:
     """The label map of ``s`` in ``p.target`` (uint8); NativeFormatError for bad input files."""
     img = open_image(s.label)
     if img.mode not in ("L", "P"):
@@ -123,7 +126,7 @@ def prepare_sample(tax, p: Plan, s: Sample) -> np.ndarray:
     return out
 
 
-def run(tax, p: Plan, out_dir: str | os.PathLike) -> list[tuple[str, str]]:
+def run(tax: Any, p: Plan, out_dir: str | os.PathLike[str]) -> list[tuple[str, str]]:
     """Write every sample of ``p`` under ``out_dir`` (atomically, skipping finished files); returns failures."""
     from PIL import Image
 

@@ -71,25 +71,25 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
         raise click.UsageError("give DATASET NATIVE_ROOT OUT_ROOT (or --list, or --verify DATASET OUT_ROOT)")
     dataset, native, out = args[0], Path(args[1]), Path(args[2])
     try:
-        p = engine.plan(tax, dataset, native, out, images=images, partial=partial, overwrite=overwrite,
-                         compress_level=compress_level, derive=list_source == "derive")
+        plan = engine.plan(tax, dataset, native, out, images=images, partial=partial, overwrite=overwrite,
+                           compress_level=compress_level, derive=list_source == "derive")
     except (engine.PrepareError, rd.RemapDirError) as e:
         raise click.ClickException(str(e)) from None
-    for n in p.notes:
+    for n in plan.notes:
         click.echo(f"note: {n}")
-    bar = rd.Progress(len(p.tasks), enabled=progress, name=f"prepare {dataset}")
+    bar = rd.Progress(len(plan.tasks), enabled=progress, name=f"prepare {dataset}")
     try:
-        s = engine.run(p, workers=jobs, scheduler=scheduler, progress=bar, overwrite=overwrite)
+        s = engine.run(plan, workers=jobs, scheduler=scheduler, progress=bar, overwrite=overwrite)
     except rd.RemapDirError as e:
         raise click.ClickException(str(e)) from None
     which = "the derived" if list_source == "derive" else "MSeg's"
     click.echo(f"{dataset}: {s.written} samples written, {s.skipped} already done, {len(s.failed)} failed "
-               f"({p.files} in {which} lists; {s.seconds:.1f} s)")
-    miss = sum(v for k, v in p.missing.items() if not k.endswith("(images)"))
+               f"({plan.files} in {which} lists; {s.seconds:.1f} s)")
+    miss = sum(v for k, v in plan.missing.items() if not k.endswith("(images)"))
     if miss:
-        per = ", ".join(f"{k} {v} of {p.expected.get(k, v)}" for k, v in sorted(p.missing.items()))
+        per = ", ".join(f"{k} {v} of {plan.expected.get(k, v)}" for k, v in sorted(plan.missing.items()))
         click.echo(f"{'partial' if partial else 'partial download'}: label sources missing: {per}")
-    for space, r in p.records.items():
+    for space, r in plan.records.items():
         click.echo(f"relabel {space}: {r['records_applied']} of {r['records']} records applied, {r['segments']} "
                    f"segments of {r['images']} images; {r['records_unmatched']} records and {r['images_unmatched']} "
                    "images unmatched by the files prepared")

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -38,6 +39,9 @@ class PrepareError(Exception):
     """prepare cannot start: unknown dataset, unrecognised release, a bad OUT_ROOT."""
 
 
+Lists = dict[tuple[str, str], list[str]]   # (space, split) -> the lines of MSeg's list
+
+
 # ----- what a worker needs ------------------------------------------------------------------------
 
 
@@ -46,11 +50,11 @@ class PrepTask:
     rel: str                                  # the root space's list label path (or the image path)
     label_src: str | None
     seg_src: str | None = None
-    coco_info: tuple | None = None            # segments_info of a COCO panoptic PNG
-    outputs: tuple = ()                       # (space, dst path)
-    records: tuple = ()                       # (space, segment ids, classes)
-    images: tuple = ()                        # (src, dst)
-    copies: tuple = ()                        # (native label file, dst): spaces that keep it as is
+    coco_info: tuple[dict[str, Any], ...] | None = None                # segments_info of a COCO panoptic PNG
+    outputs: tuple[tuple[str, str], ...] = ()                          # (space, dst path)
+    records: tuple[tuple[str, np.ndarray, np.ndarray], ...] = ()       # (space, segment ids, classes)
+    images: tuple[tuple[str, str], ...] = ()                           # (src, dst)
+    copies: tuple[tuple[str, str], ...] = ()  # (native label file, dst): spaces that keep it as is
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,10 @@ class PrepJob:
                                            f"(ids 0..{self.root_classes - 1}, ignore {self.root_ignore})")
             return a.astype(np.uint16 if self.root_ignore > 255 else np.uint8, copy=False), None
         if self.reader == "rgb":
+            assert self.colors is not None  # plan() gives the rgb and palette readers the root space's colours
             return png_labels.read_rgb(p, self.colors), None
         if self.reader == "palette":
+            assert self.colors is not None
             return png_labels.read_palette(p, self.colors, self.root_ignore), None
         if self.reader == "polygons":
             return polygons.read(p, self.names, _root_space(self.family))
@@ -211,7 +217,9 @@ def _ident(path: str, keep: dict[str, bytes] | None = None, content: bool = True
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest(data)}
 
 
-def _write_atomic(dst: str, write) -> None:
+# write(tmp) writes the file; Callable[..., ...] because the callers' lambdas bind their loop values as
+# default arguments (mypy infers no type for such a lambda against Callable[[str], object])
+def _write_atomic(dst: str, write: Callable[..., object]) -> None:
     tmp = f"{dst}{rd.TMP_MARK}{os.getpid()}"
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     try:
@@ -257,19 +265,20 @@ class Plan:
     native: Path
     base: Path
     dst: Path
-    lists: dict[tuple[str, str], list[str]]
+    lists: Lists
     tasks: list[PrepTask]
     files: int
     skipped: int
     failed: list[rd.Outcome]
-    missing: Counter = field(default_factory=Counter)        # split -> label sources absent
-    expected: Counter = field(default_factory=Counter)       # split -> samples with labels
-    samples: dict[tuple[str, str], list[str | None]] = field(default_factory=dict)  # (space, split) -> rel per line
+    missing: Counter[str] = field(default_factory=Counter)   # split -> label sources absent
+    expected: Counter[str] = field(default_factory=Counter)  # split -> samples with labels
+    samples: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (space, split) -> rel per line
     records: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     stamp: dict[str, Any] = field(default_factory=dict)
     job_id: str = ""
     partial: bool = False
+    present: set[str] = field(default_factory=set)   # rel of every sample whose sources are there
 
 
 def family(name: str) -> Family:
@@ -298,7 +307,7 @@ def find_base(fam: Family, native: Path) -> Path:
                        + f" ({fam.download})")
 
 
-def _coco_train_lists(lists: dict, base: Path, spaces: list[str]) -> list[str]:
+def _coco_train_lists(lists: Lists, base: Path, spaces: list[str]) -> list[str]:
     """COCO-Panoptic's train lists, which the MSeg reference lacks: derived from panoptic_train2017.json
     in its annotation order, with the val lists' folder names."""
     jp = base / "annotations" / "panoptic_train2017.json"
@@ -379,8 +388,8 @@ def _record_split(fam: Family, label: str) -> str | None:
     return None
 
 
-def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLike, *, images: str = "link",
-         partial: bool = False, overwrite: bool = False, lists: dict | None = None,
+def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.PathLike[str], *, images: str = "link",
+         partial: bool = False, overwrite: bool = False, lists: Lists | None = None,
          compress_level: int = 6, derive: bool = False) -> Plan:
     fam = family(dataset)
     native, dst = Path(native), Path(out)
@@ -431,7 +440,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
     job_id = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()
     ledger = {} if overwrite else rd.read_ledger(dst, job_id)
 
-    coco_ann: dict[str, dict] = {}
+    coco_ann: dict[str, dict[str, list[dict[str, Any]]]] = {}
     seg_index: dict[str, Path] = {}
     if fam.segments == "ade-full":
         from .ade20k import _full_seg_index
@@ -439,7 +448,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
 
     # samples: one per root label path (or per image for label-less test lines)
     by_rel: dict[str, dict[str, Any]] = {}
-    samples: dict[tuple[str, str], list[str | None]] = {}
+    samples: dict[tuple[str, str], list[str]] = {}
     splits = sorted({sp for (s, sp) in lists if s == fam.root})
     for split in splits:
         root_lines = lists[(fam.root, split)]
@@ -461,8 +470,9 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
                 samples.setdefault((s, split), []).append(rel)
     tasks: list[PrepTask] = []
     failed: list[rd.Outcome] = []
-    missing, expected = Counter(), Counter()
-    matched: dict[str, list] = {s: [] for s in relabels}
+    missing: Counter[str] = Counter()
+    expected: Counter[str] = Counter()
+    matched: dict[str, list[Any]] = {s: [] for s in relabels}
     skipped = 0
     present: set[str] = set()
     absent: set[str] = set()
@@ -490,7 +500,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
                 segs = coco_ann[jname].get(PurePosixPath(label_src).name)
                 info = tuple(segs) if segs is not None else None
         img_src = base / image
-        imgs: tuple = ()
+        imgs: tuple[tuple[str, str], ...] = ()
         if images != "none":
             if not img_src.is_file():
                 if label is None:
@@ -524,7 +534,8 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
                                                          "relabel records need"))
                     continue
         outs = tuple((s, str(dst / p)) for s, p in sorted(ent["outs"].items()) if s not in fam.copies)
-        copies = tuple((label_src, str(dst / p)) for s, p in sorted(ent["outs"].items()) if s in fam.copies)
+        copies = () if label_src is None else tuple((label_src, str(dst / p)) for s, p in sorted(ent["outs"].items())
+                                                    if s in fam.copies)
         t = PrepTask(rel, label_src, seg_src, info, outs, tuple(recs), imgs, copies)
         present.add(rel)
         if _done(t, ledger.get(rel)):
@@ -538,10 +549,8 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
                 expected[what] += 1
                 missing[what] += rel in absent
     records = {s: rd._record_report(rl, None, matched[s], True) for s, rl in relabels.items()}
-    p = Plan(job, fam, native, base, dst, lists, tasks, len(by_rel), skipped, failed, missing, expected,
-             samples, records, notes, stamp, job_id, partial)
-    p.present = present  # type: ignore[attr-defined]
-    return p
+    return Plan(job, fam, native, base, dst, lists, tasks, len(by_rel), skipped, failed, missing, expected,
+                samples, records, notes, stamp, job_id, partial, present)
 
 
 # ----- running -------------------------------------------------------------------------------------
@@ -550,9 +559,11 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike, out: str | os.PathLi
 def run(p: Plan, *, workers: int | None = None, scheduler: str | None = None, progress: Any = None,
         overwrite: bool = False) -> rd.Summary:
     """Write every task (remap-dir's runner: pool or Dask, ledger, failures TSV), then the lists."""
+    # remap-dir's runner takes prepare's Plan by duck typing (the fields run() reads, a job with its own
+    # process_task); rd.run is annotated with remap-dir's own Plan, hence the one ignore
     summary = rd.run(p, workers=workers, scheduler=scheduler, progress=progress, overwrite=overwrite)  # type: ignore[arg-type]
     bad = {o.rel for o in summary.failed}
-    ok = p.present - bad  # type: ignore[attr-defined]
+    ok = p.present - bad
     for (space, split), rels in sorted(p.samples.items()):
         lines = [line for line, rel in zip(p.lists[(space, split)], rels, strict=True) if rel in ok]
         path = p.dst / space / LIST_DIR / f"{split}.txt"
@@ -576,8 +587,8 @@ class SpaceCheck:
     source: str = "MSeg"                      # which lists ``mseg`` counts: MSeg | derived
 
 
-def verify(tax: Any, dataset: str, out: str | os.PathLike, *, lists: dict | None = None,
-           max_problems: int = 20, native: str | os.PathLike | None = None) -> tuple[list[SpaceCheck], list[str]]:
+def verify(tax: Any, dataset: str, out: str | os.PathLike[str], *, lists: Lists | None = None,
+           max_problems: int = 20, native: str | os.PathLike[str] | None = None) -> tuple[list[SpaceCheck], list[str]]:
     """Check a prepared OUT_ROOT; returns per-(space, split) checks and general problems.
 
     Without ``native`` a relabeled label is checked to hold every class its records move segments
@@ -678,7 +689,7 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike, *, lists: dict | None
     return checks, general
 
 
-def _verify_segments(tax: Any, fam: Family, out: Path, native: Path, stamp: dict, lists: dict,
+def _verify_segments(tax: Any, fam: Family, out: Path, native: Path, stamp: dict[str, Any], lists: Lists,
                      max_problems: int) -> list[str]:
     """Every pixel of every segment the relabel records move holds its new class (segment maps re-decoded)."""
     from ..labelio import LabelFileError, read_label

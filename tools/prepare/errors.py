@@ -11,7 +11,7 @@ class NativeFormatError(ValueError):
     one-line explanation; ``str(err)`` is ``"PATH: REASON"``.
     """
 
-    def __init__(self, path: str | os.PathLike | None, reason: str):
+    def __init__(self, path: str | os.PathLike[str] | None, reason: str):
         self.path = "<array>" if path is None else os.fspath(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")

@@ -27,6 +27,10 @@ import lzma
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
 
 LISTS_DIR = "lists"
 BLOB = "mseg-lists.txt.xz"
@@ -47,7 +51,7 @@ def default_specs() -> Path:
     return Path(__file__).resolve().parent / "data"
 
 
-def read_reference(reference: str | os.PathLike) -> dict[tuple[str, str], list[str]]:
+def read_reference(reference: str | os.PathLike[str]) -> dict[tuple[str, str], list[str]]:
     """(space, split) -> lines of every ``dataset_lists/<space>/list/<split>.txt.gz`` under ``reference``.
 
     ``reference`` is the MSeg reference folder (the one holding ``dataset_lists/``).
@@ -91,7 +95,7 @@ def render(lists: dict[tuple[str, str], list[str]]) -> dict[str, bytes]:
     return {BLOB: blob, INDEX: ("\n".join(index) + "\n").encode("utf-8")}
 
 
-def import_lists(reference: str | os.PathLike, specs: str | os.PathLike | None = None) -> dict[str, int]:
+def import_lists(reference: str | os.PathLike[str], specs: str | os.PathLike[str] | None = None) -> dict[str, int]:
     """Write ``<specs>/lists/`` from the reference's split lists; returns {file name: size in bytes}.
 
     Each file is written under a temporary name and renamed, so a killed import leaves the old
@@ -128,13 +132,13 @@ def _blocks(path: Path) -> Iterator[tuple[str, str, list[str]]]:
         i += 1 + n
 
 
-def load_lists(specs: str | os.PathLike | None = None) -> dict[tuple[str, str], list[str]]:
+def load_lists(specs: str | os.PathLike[str] | None = None) -> dict[tuple[str, str], list[str]]:
     """(space, split) -> lines of every shipped list (``<specs>/lists/mseg-lists.txt.xz``)."""
     path = Path(specs if specs is not None else default_specs()) / LISTS_DIR / BLOB
     return {(space, split): block for space, split, block in _blocks(path)}
 
 
-def split_pairs(space: str, split: str, specs: str | os.PathLike | None = None) -> list[tuple[str, str | None]]:
+def split_pairs(space: str, split: str, specs: str | os.PathLike[str] | None = None) -> list[tuple[str, str | None]]:
     """The samples of one shipped list as (image path, label path or None), in MSeg's order."""
     lists = load_lists(specs)
     if (space, split) not in lists:
@@ -148,7 +152,7 @@ def split_pairs(space: str, split: str, specs: str | os.PathLike | None = None) 
     return out
 
 
-def import_lists_command():
+def import_lists_command() -> click.Command:
     """A click command ``import-lists REFERENCE [--specs DIR]`` to add to the ``unitax`` CLI group."""
     import click
 

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import NativeFormatError
 
+if TYPE_CHECKING:
+    from PIL import Image
 
-def open_image(path: str | os.PathLike):
+
+def open_image(path: str | os.PathLike[str]) -> Image.Image:
     """The Pillow image at ``path``, loaded; NativeFormatError if it is not a readable image."""
     from PIL import Image, UnidentifiedImageError
 
@@ -25,7 +29,7 @@ def open_image(path: str | os.PathLike):
     return img
 
 
-def rgb_array(path: str | os.PathLike) -> np.ndarray:
+def rgb_array(path: str | os.PathLike[str]) -> np.ndarray:
     """(H, W, 3) uint8 of an 8-bit RGB (or RGBA, alpha dropped) image; other modes are refused."""
     img = open_image(path)
     if img.mode not in ("RGB", "RGBA"):

@@ -36,11 +36,12 @@ def nearest_indices(src: int, dst: int) -> np.ndarray:
 def resize_nearest(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``a`` (H, W[, C]) resized to ``size`` = (h, w) with MSeg's nearest-neighbour rule."""
     h, w = size
-    return a[nearest_indices(a.shape[0], h)[:, None], nearest_indices(a.shape[1], w)[None, :]]
+    out: np.ndarray = a[nearest_indices(a.shape[0], h)[:, None], nearest_indices(a.shape[1], w)[None, :]]
+    return out
 
 
 def decode(seg_rgb: np.ndarray, size: tuple[int, int] | None = None,
-           path: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+           path: str | os.PathLike[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(class map uint16 = R // 10 * 256 + G, instance map uint8 = B) of a decoded ``_seg.png``.
 
     With ``size`` = (h, w) (the challenge annotation's shape) both maps are resized with
@@ -58,7 +59,7 @@ def decode(seg_rgb: np.ndarray, size: tuple[int, int] | None = None,
     return cls, np.ascontiguousarray(seg_rgb[..., 2])
 
 
-def read(seg_path: str | os.PathLike, challenge_label: str | os.PathLike | None = None
+def read(seg_path: str | os.PathLike[str], challenge_label: str | os.PathLike[str] | None = None
          ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`decode` of ``seg_path``, resized to the size of ``challenge_label`` (a challenge PNG or JPG) if given."""
     size = None

@@ -28,17 +28,18 @@ from ._io import rgb_array
 IGNORE = 255
 
 
-def segment_ids(rgb: np.ndarray, path: str | os.PathLike | None = None) -> np.ndarray:
+def segment_ids(rgb: np.ndarray, path: str | os.PathLike[str] | None = None) -> np.ndarray:
     """(H, W) uint32 segment ids ``R + 256 G + 256^2 B`` of an (H, W, 3) uint8 panoptic PNG."""
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise NativeFormatError(path, f"expected (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
     c = rgb.astype(np.uint32)
-    return c[..., 0] + (c[..., 1] << 8) + (c[..., 2] << 16)
+    ids: np.ndarray = c[..., 0] + (c[..., 1] << 8) + (c[..., 2] << 16)
+    return ids
 
 
 def decode(rgb: np.ndarray, segments_info: Iterable[Mapping[str, Any]], names: Sequence[str] | None = None,
-           path: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+           path: str | os.PathLike[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(class map uint8 in coco-panoptic-201, segment-id map uint32) of one panoptic PNG.
 
     ``names``: coco-panoptic-201's class names (``tax.names("coco-panoptic-201")``); when given,
@@ -74,7 +75,7 @@ def decode(rgb: np.ndarray, segments_info: Iterable[Mapping[str, Any]], names: S
     return cls, seg
 
 
-def load_annotations(json_path: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
+def load_annotations(json_path: str | os.PathLike[str]) -> dict[str, list[dict[str, Any]]]:
     """``file_name`` -> ``segments_info`` of every annotation in a ``panoptic_{split}2017.json``."""
     try:
         with open(json_path, encoding="utf-8") as f:
@@ -86,7 +87,7 @@ def load_annotations(json_path: str | os.PathLike) -> dict[str, list[dict[str, A
         raise NativeFormatError(json_path, f"not a COCO panoptic JSON ({type(exc).__name__}: {exc})") from None
 
 
-def read(png_path: str | os.PathLike, annotations: Mapping[str, Sequence[Mapping[str, Any]]],
+def read(png_path: str | os.PathLike[str], annotations: Mapping[str, Sequence[Mapping[str, Any]]],
          names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`decode` of the PNG at ``png_path`` with its entry of ``annotations`` (:func:`load_annotations`)."""
     key = os.path.basename(os.fspath(png_path))

@@ -21,7 +21,7 @@ from ..errors import NativeFormatError
 NUM_CLASSES = 460
 
 
-def decode(label_map: np.ndarray, path: str | os.PathLike | None = None) -> np.ndarray:
+def decode(label_map: np.ndarray, path: str | os.PathLike[str] | None = None) -> np.ndarray:
     """``LabelMap`` as a (H, W) uint16 array, checked to be integral ids in 0..459."""
     a = np.asarray(label_map)
     if a.ndim != 2 or a.size == 0:
@@ -39,7 +39,7 @@ def decode(label_map: np.ndarray, path: str | os.PathLike | None = None) -> np.n
     return a.astype(np.uint16)
 
 
-def read(mat_path: str | os.PathLike) -> np.ndarray:
+def read(mat_path: str | os.PathLike[str]) -> np.ndarray:
     """:func:`decode` of ``LabelMap`` in the MATLAB file at ``mat_path`` (needs scipy)."""
     try:
         import scipy.io

@@ -32,7 +32,7 @@ def _colors(colors: np.ndarray) -> np.ndarray:
 
 
 def decode_palette(indices: np.ndarray, palette: np.ndarray | None, colors: np.ndarray,
-                   ignore: int = 255, path: str | os.PathLike | None = None) -> np.ndarray:
+                   ignore: int = 255, path: str | os.PathLike[str] | None = None) -> np.ndarray:
     """(H, W) uint8 ids of a palette image's indices, after checking its palette against ``colors``.
 
     ``palette``: (k, 3) uint8 entries of the PNG's palette (None = no palette, an error).
@@ -60,7 +60,7 @@ def decode_palette(indices: np.ndarray, palette: np.ndarray | None, colors: np.n
     return idx.copy()
 
 
-def read_palette(path: str | os.PathLike, colors: np.ndarray, ignore: int = 255) -> np.ndarray:
+def read_palette(path: str | os.PathLike[str], colors: np.ndarray, ignore: int = 255) -> np.ndarray:
     """:func:`decode_palette` of the palette PNG at ``path``."""
     img = open_image(path)
     if img.mode != "P":
@@ -70,7 +70,7 @@ def read_palette(path: str | os.PathLike, colors: np.ndarray, ignore: int = 255)
     return decode_palette(np.asarray(img), pal_arr, colors, ignore, path)
 
 
-def decode_rgb(rgb: np.ndarray, colors: np.ndarray, path: str | os.PathLike | None = None) -> np.ndarray:
+def decode_rgb(rgb: np.ndarray, colors: np.ndarray, path: str | os.PathLike[str] | None = None) -> np.ndarray:
     """(H, W) uint8 class ids of an (H, W, 3) uint8 colour label image; unknown colours are an error."""
     colors = _colors(colors)
     keys = (colors[:, 0].astype(np.uint32) << 16) | (colors[:, 1].astype(np.uint32) << 8) | colors[:, 2]
@@ -89,16 +89,17 @@ def decode_rgb(rgb: np.ndarray, colors: np.ndarray, path: str | os.PathLike | No
         r, c = np.argwhere(bad)[0]
         raise NativeFormatError(path, f"{int(bad.sum())} pixels have a colour that is no class; first at "
                                       f"(row {r}, col {c}): {tuple(a[r, c].tolist())}")
-    return order[pos].astype(np.uint8)
+    ids: np.ndarray = order[pos].astype(np.uint8)
+    return ids
 
 
-def read_rgb(path: str | os.PathLike, colors: np.ndarray) -> np.ndarray:
+def read_rgb(path: str | os.PathLike[str], colors: np.ndarray) -> np.ndarray:
     """:func:`decode_rgb` of the RGB colour label PNG at ``path``."""
     return decode_rgb(rgb_array(path), colors, path)
 
 
 def decode_instances(values: np.ndarray, num_classes: int | None = None,
-                     path: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     path: str | os.PathLike[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(class map uint8 = value // 256, segment map uint16 = value) of a 16-bit instance PNG.
 
     ``num_classes``: when given, a class id (value // 256) at or above it is an error.
@@ -118,7 +119,7 @@ def decode_instances(values: np.ndarray, num_classes: int | None = None,
     return cls, v
 
 
-def read_instances(path: str | os.PathLike, num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_instances(path: str | os.PathLike[str], num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`decode_instances` of the 16-bit PNG at ``path`` (Pillow modes I;16 or I)."""
     img = open_image(path)
     if img.mode not in ("I;16", "I;16B", "I;16L", "I"):

@@ -35,7 +35,7 @@ DATASETS: dict[str, dict[str, Any]] = {
 NO_SEGMENT = -1
 
 
-def _points(poly: Any, path, k: int) -> list[tuple[float, float]]:
+def _points(poly: Any, path: str | os.PathLike[str] | None, k: int) -> list[tuple[float, float]]:
     try:
         pts = [(float(p[0]), float(p[1])) for p in poly]
     except (TypeError, ValueError, IndexError):
@@ -47,7 +47,7 @@ def _points(poly: Any, path, k: int) -> list[tuple[float, float]]:
 
 def decode(ann: Mapping[str, Any], names: Sequence[str], background: str = "unlabeled",
            never_drawn: Collection[str] = (), on_unknown: str = "error",
-           path: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+           path: str | os.PathLike[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(class map uint8, segment map int32) of a parsed polygon JSON.
 
     ``names``: the dataset's class names in id order (``tax.names("idd-40")``). ``on_unknown``:
@@ -98,7 +98,7 @@ def decode(ann: Mapping[str, Any], names: Sequence[str], background: str = "unla
     return np.asarray(cls_img, dtype=np.uint8), np.asarray(seg_img, dtype=np.int32)
 
 
-def read(json_path: str | os.PathLike, names: Sequence[str], dataset: str | None = None,
+def read(json_path: str | os.PathLike[str], names: Sequence[str], dataset: str | None = None,
          **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
     """:func:`decode` of the file at ``json_path``; ``dataset`` (a key of :data:`DATASETS`) sets its defaults."""
     opts = dict(DATASETS[dataset]) if dataset is not None else {}
