@@ -402,7 +402,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
         raise PrepareError(str(e)) from None
     if rd._overlaps(native, dst):
         raise PrepareError(f"{dst} and {native} overlap; NATIVE_ROOT is only read: write elsewhere")
-    notes = []
+    notes: list[str] = []
     if derive:
         lists, notes = derive_lists(fam, base)
     elif lists is None:
