@@ -92,3 +92,20 @@ def test_import_lists_command(tmp_path):
     assert "wrote 3 split lists to" in res.output
     res = CliRunner().invoke(lists.import_lists_command(), [str(tmp_path / "specs"), "--specs", str(tmp_path / "x")])
     assert res.exit_code == 1 and "no <space>/list/<split>.txt.gz" in res.output
+
+
+def test_plain_text_lists_as_in_an_mseg_api_checkout(tmp_path):
+    """mseg-api keeps `<split>.txt`; the reference gzips them. Both read the same; gzip is told by its
+    bytes, not the name; one split given both ways is refused."""
+    lines = ["images/a.jpg labels/a.png", "images/b.jpg labels/b.png"]
+    plain, zipped, named = tmp_path / "plain", tmp_path / "zipped", tmp_path / "named"
+    for root, name, data in ((plain, "train.txt", "\n".join(lines).encode() + b"\n"),
+                             (zipped, "train.txt.gz", gzip.compress("\n".join(lines).encode(), mtime=0)),
+                             (named, "train.txt", gzip.compress("\n".join(lines).encode(), mtime=0))):
+        d = root / "dataset_lists" / "camvid-11" / "list"
+        d.mkdir(parents=True)
+        (d / name).write_bytes(data)
+        assert lists.read_reference(root) == {("camvid-11", "train"): lines}
+    (zipped / "dataset_lists" / "camvid-11" / "list" / "train.txt").write_text("\n".join(lines) + "\n")
+    with pytest.raises(lists.ListsError, match="the camvid-11 train list is also"):
+        lists.read_reference(zipped)

@@ -52,21 +52,29 @@ def default_specs() -> Path:
 
 
 def read_reference(reference: str | os.PathLike[str]) -> dict[tuple[str, str], list[str]]:
-    """(space, split) -> lines of every ``dataset_lists/<space>/list/<split>.txt.gz`` under ``reference``.
+    """(space, split) -> lines of every ``dataset_lists/<space>/list/<split>.txt.gz`` (the reference's
+    gzipped form) or ``<split>.txt`` (as in an mseg-api checkout) under ``reference``.
 
-    ``reference`` is the MSeg reference folder (the one holding ``dataset_lists/``).
+    ``reference`` is the folder holding ``dataset_lists/``. Whether a file is gzipped is read from its
+    first bytes, not its name; one split given twice (``.txt`` and ``.txt.gz``) is refused.
     """
     root = Path(reference) / "dataset_lists"
-    files = sorted(root.glob("*/list/*.txt.gz"))
+    files = sorted([*root.glob("*/list/*.txt.gz"), *root.glob("*/list/*.txt")])
     if not files:
-        raise ListsError(f"{root}: no <space>/list/<split>.txt.gz files")
+        raise ListsError(f"{root}: no <space>/list/<split>.txt(.gz) files")
     out: dict[tuple[str, str], list[str]] = {}
+    seen: dict[tuple[str, str], Path] = {}
     for f in files:
-        space, split = f.parent.parent.name, f.name[: -len(".txt.gz")]
+        stem = f.name[: -len(".txt.gz")] if f.name.endswith(".txt.gz") else f.name[: -len(".txt")]
+        space, split = f.parent.parent.name, stem
+        if (space, split) in seen:
+            raise ListsError(f"{f}: the {space} {split} list is also {seen[(space, split)]}: keep one")
+        seen[(space, split)] = f
         try:
-            text = gzip.decompress(f.read_bytes()).decode("utf-8")
+            raw = f.read_bytes()
+            text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
         except (OSError, EOFError, UnicodeDecodeError) as exc:
-            raise ListsError(f"{f}: not a gzipped UTF-8 list ({exc})") from None
+            raise ListsError(f"{f}: not a UTF-8 list, plain or gzipped ({exc})") from None
         lines = text.splitlines()
         for i, line in enumerate(lines, 1):
             if not line or line != line.strip() or len(line.split(" ")) > 2 or "\t" in line or "@@" in line:
@@ -161,7 +169,7 @@ def import_lists_command() -> click.Command:
     @click.option("--specs", "specs", type=click.Path(path_type=Path), default=None,
                   help="Write to SPECS/lists/ (default: the package's own, tools/prepare/data/lists/).")
     def cmd(reference: Path, specs: Path) -> None:
-        """Write the shipped split lists (or SPECS/lists/) from REFERENCE's dataset_lists/*/list/*.txt.gz."""
+        """Write the shipped split lists (or SPECS/lists/) from REFERENCE's dataset_lists/*/list/*.txt(.gz)."""
         try:
             sizes = import_lists(reference, specs)
         except ListsError as exc:
