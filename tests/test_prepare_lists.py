@@ -74,8 +74,8 @@ def test_import_lists_errors(tmp_path):
     (d / "train.txt.gz").write_bytes(gzip.compress(b"a.png b.png c.png\n"))
     with pytest.raises(lists.ListsError, match=r"train.txt.gz:1: not '<image path>\[ <label path>\]'"):
         lists.read_reference(tmp_path)
-    (d / "train.txt.gz").write_bytes(b"not gzip")
-    with pytest.raises(lists.ListsError, match="not a gzipped UTF-8 list"):
+    (d / "train.txt.gz").write_bytes(b"\xff\xfe not gzip, not UTF-8")  # what the bytes say counts, not the name
+    with pytest.raises(lists.ListsError, match="not a UTF-8 list, plain or gzipped"):
         lists.read_reference(tmp_path)
     with pytest.raises(lists.ListsError, match="run `unitax import-lists REFERENCE`"):
         lists.load_lists(tmp_path / "nowhere")
