@@ -14,21 +14,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from support.corpus import BASE
 from support.hostile import Case
 from support.paths import SPECS
-
-BASE = (
-    "universal.yaml",
-    "datasets/camvid-11.yaml",
-    "datasets/camvid-32.yaml",
-    "datasets/cityscapes-19.yaml",
-    "datasets/cityscapes-34.yaml",
-    "mappings/universal_to_camvid-11.yaml",
-    "mappings/camvid-32_to_camvid-11.yaml",
-    "mappings/cityscapes-19_to_universal.yaml",
-    "mappings/cityscapes-34_to_universal.yaml",
-    "mappings/cityscapes-34_to_cityscapes-19.yaml",
-)
 
 T = "{tmp}/taxonomy"
 

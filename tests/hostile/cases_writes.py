@@ -11,22 +11,11 @@ import os
 import shutil
 from pathlib import Path
 
+from support.corpus import BASE
 from support.hostile import Case
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = REPO / "taxonomy"
-BASE = (
-    "universal.yaml",
-    "datasets/camvid-11.yaml",
-    "datasets/camvid-32.yaml",
-    "datasets/cityscapes-19.yaml",
-    "datasets/cityscapes-34.yaml",
-    "mappings/universal_to_camvid-11.yaml",
-    "mappings/camvid-32_to_camvid-11.yaml",
-    "mappings/cityscapes-19_to_universal.yaml",
-    "mappings/cityscapes-34_to_universal.yaml",
-    "mappings/cityscapes-34_to_cityscapes-19.yaml",
-)
 
 
 def specs(tmp: Path, name: str = "taxonomy") -> Path:
