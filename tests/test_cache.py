@@ -257,6 +257,33 @@ def test_the_fast_check_never_passes_what_jsonschema_fails():
     assert outcomes["agree"] == outcomes[True] + outcomes[False]  # and on these it is exact
 
 
+def test_the_package_schemas_are_checked_here_and_inlined_as_referencing_does():
+    """A compile against the package's own schemas skips the meta-schema check and inlines the
+    $refs itself (no jsonschema import): the check is here, and the inlining must be referencing's."""
+    texts = schema._package_texts()
+    registry = schema._registry(texts)
+    lazy = schema._validators(texts)
+    for name, text in texts:
+        s = json.loads(text)
+        schema.draft202012().check_schema(s)
+        assert lazy[name].schema == schema._inline(s, s["$id"], registry), name
+        assert isinstance(lazy[name].validator(), schema.draft202012()), name
+    relabel = json.loads((schema.REPO_SCHEMAS / schema.RELABEL_SCHEMA).read_text())
+    schema.draft202012().check_schema(relabel)
+    assert schema.relabel_validator(schema.REPO_SCHEMAS.parent).schema == relabel
+
+
+def test_a_compile_of_valid_specs_imports_no_jsonschema(tmp_path):
+    import subprocess
+    import sys
+    code = ("import sys; from pathlib import Path; from unitax.compiler import build; "
+            f"build.render(Path({str(SPECS)!r})); print(sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('jsonschema', 'referencing', 'PIL', 'xlsxwriter')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "UNITAX_JOBS": "2"}).stdout.strip().splitlines()[-1]
+    assert "jsonschema" not in out and "referencing" not in out and "PIL" not in out, out
+
+
 def test_a_schema_outside_the_fast_subset_goes_to_jsonschema():
     from unitax.compiler import fastcheck
     assert fastcheck.compile_check({"type": "object", "oneOf": [{}]}) is None
