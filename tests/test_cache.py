@@ -284,6 +284,40 @@ def test_a_compile_of_valid_specs_imports_no_jsonschema(tmp_path):
     assert "jsonschema" not in out and "referencing" not in out and "PIL" not in out, out
 
 
+def test_parse_skips_the_event_scan_only_where_it_would_pass(monkeypatch):
+    """load._scan_would_pass may only say yes where load._scan refuses nothing; parses with and
+    without the scan are then the same. The bundled MSeg specs are all such files (a fact of them)."""
+    import random
+
+    from unitax.compiler import load
+    texts = [p.read_text("utf-8") for _, p in load.spec_files(SPECS)[0]]
+    assert all(load._scan_would_pass(t) for t in texts)
+    crafted = ["a: [" + "[" * 70 + "]" * 71 + "\n", "a: {b: {c: {d: 1}}}\n", "a: &x [1]\nb: *x\n",
+               "".join(" " * i + "- a:\n" for i in range(0, 200, 2)), "- - - - a\n", "a:\n? - b\n: - c\n",
+               "a: [\"]\", [[1]]]\n", "--- [1]\n", "a: {b: [1, {c: 1}]}\n", "x: " + "[1]" * 10 + "\n"]
+    rng = random.Random(7)
+    for t in texts[:20]:  # lines shuffled, indented, bracketed: most no longer parse, a few nest deeper
+        lines = t.splitlines()
+        for _ in range(5):
+            k = rng.randrange(len(lines))
+            lines[k] = rng.choice([" " * rng.randrange(40), "- ", "[", "{", "- - "]) + lines[k]
+        crafted.append("\n".join(lines) + "\n")
+    for t in texts + crafted:
+        if load._scan_would_pass(t):
+            try:
+                load._scan(t)
+            except load._Fail as f:
+                raise AssertionError(f"_scan refuses {t[:60]!r}: {f.rule}") from None
+            except Exception:  # noqa: BLE001 - a syntax error: get_single_node raises it just the same
+                pass
+    for t in texts[:10]:
+        doc, _ = load.parse_yaml(t.encode(), "f", "f")
+        monkeypatch.setattr(load, "_scan_would_pass", lambda _t: False)
+        full, _ = load.parse_yaml(t.encode(), "f", "f")
+        monkeypatch.undo()
+        assert doc is not None and full is not None and (doc.data, doc.lines) == (full.data, full.lines)
+
+
 def test_a_schema_outside_the_fast_subset_goes_to_jsonschema():
     from unitax.compiler import fastcheck
     assert fastcheck.compile_check({"type": "object", "oneOf": [{}]}) is None
