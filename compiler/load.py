@@ -248,6 +248,35 @@ def _scan(text: str) -> int:
     return 0
 
 
+_LEAF_FLOW = re.compile(r"\[[^\[\]{}\"'#\n]*\]")  # [1, 2, 3] on one line: no quote, comment or bracket inside
+_LEAF_FLOW_MAP = re.compile(r"{[^\[\]{}\"'#\n]*}")  # {id: 0, name: road} likewise (its [r, g, b] removed first)
+_INDENT = re.compile(r"^ *", re.M)
+_AFTER_INDICATOR = re.compile(r"^ *[-?:][ \t]+", re.M)
+_COMPACT_NESTED = re.compile(r"^ *[-?:][ \t]+[-?:](?:[ \t]|$)|^(?:---|\.\.\.)", re.M)
+
+
+def _scan_would_pass(text: str) -> bool:
+    """True only when ``_scan`` surely finds nothing to refuse, so that parsing may skip it (a
+    quarter of the parse): no ``&`` or ``*`` (no anchor, no alias), too short for MAX_NODES nodes,
+    and nested less than MAX_DEPTH deep by a bound read off the lines:
+
+    - flow collections: every bracket is part of a one-line ``[...]`` with no quote, comment or
+      bracket inside, or of a one-line ``{...}`` holding no quote, comment or bracket but such
+      ``[...]``; plain scalars in flow context hold no brackets, so flow depth <= 2;
+    - block collections: each starts at a line's indentation or just after a leading ``-``, ``?``
+      or ``:`` indicator (no compact ``- - x`` and no ``---``/``...`` line), and down a chain of
+      nested block collections the column never falls and rises at least every second step:
+      block depth <= 2 x the number of such columns.
+    Anything else goes through ``_scan``."""
+    if "&" in text or "*" in text or len(text) * 4 >= MAX_NODES or _COMPACT_NESTED.search(text):
+        return False
+    rest = _LEAF_FLOW_MAP.sub("", _LEAF_FLOW.sub("", text))
+    if any(c in rest for c in "[]{}"):
+        return False
+    columns = {len(m) for m in _INDENT.findall(text)} | {len(m) for m in _AFTER_INDICATOR.findall(text)}
+    return 2 * len(columns) + 2 < MAX_DEPTH
+
+
 def parse_yaml(raw: bytes, file: str, rel: str | None = None) -> tuple[Document | None, list[Problem]]:
     """Parse one YAML document from bytes; returns (document, problems).
 
@@ -281,7 +310,7 @@ def parse_yaml(raw: bytes, file: str, rel: str | None = None) -> tuple[Document 
     last = text.count("\n") + 1  # libyaml puts end-of-stream marks one line past the last
     loader = _Loader(text)
     try:
-        alias_line = _scan(text)
+        alias_line = 0 if _scan_would_pass(text) else _scan(text)
         node = loader.get_single_node()
         if node is None:
             return None, [Problem(file, 1, "$", "empty-file", "file holds no YAML document")]

@@ -9,21 +9,26 @@ did-you-mean.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
-
-from jsonschema import Draft202012Validator as _Draft202012
-from jsonschema import ValidationError, validators
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any, cast
 
 from . import fastcheck
 from .errors import Problem
 from .load import Document, format_path
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+    from referencing import Registry
+
+# jsonschema (and referencing) are imported only when a document needs them: one the fast check
+# (fastcheck.py) cannot call valid, or a spec folder with schemas of its own. A compile of valid
+# specs against the package's schemas never imports them (about a tenth of a cold compile).
 
 
 @lru_cache(maxsize=64)
@@ -34,17 +39,28 @@ def _ecma(pattern: str) -> re.Pattern[str]:
 
 
 def _pattern(validator: object, pattern: str, instance: object, schema: object) -> Iterator[ValidationError]:  # noqa: ARG001, E501
+    from jsonschema import ValidationError
+
     if isinstance(instance, str) and not _ecma(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-# JSON Schema counts 6.0 as an integer; a spec id of 6.0 would then reach the tables as a float
-# index. Specs are YAML, where 6 and 6.0 are distinct, so integers are Python ints (not bools).
-Draft202012Validator = validators.extend(_Draft202012, type_checker=_Draft202012.TYPE_CHECKER.redefine(
-    "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool)),
-    validators={"pattern": _pattern})
+@lru_cache(maxsize=1)
+def draft202012() -> Any:
+    """jsonschema's Draft 2020-12 validator class, as unitax reads schemas.
 
-#: a validator of the class above (a variable, not a type, to mypy)
+    JSON Schema counts 6.0 as an integer; a spec id of 6.0 would then reach the tables as a float
+    index. Specs are YAML, where 6 and 6.0 are distinct, so integers are Python ints (not bools).
+    A ``pattern``'s ``$`` is ECMA-262's (end of input)."""
+    from jsonschema import Draft202012Validator as _Draft202012
+    from jsonschema import validators
+
+    return validators.extend(_Draft202012, type_checker=_Draft202012.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool)),
+        validators={"pattern": _pattern})
+
+
+#: a validator of the class draft202012() returns, or a LazyValidator (a variable, not a type, to mypy)
 SchemaValidator = Any
 
 SCHEMA_NAMES = ("universal", "dataset", "mapping")
@@ -65,17 +81,84 @@ def validators_for(root: Path) -> dict[str, SchemaValidator]:
     return _validators(tuple((n, (directory / f"{n}.schema.json").read_bytes()) for n in SCHEMA_NAMES))
 
 
+class LazyValidator:
+    """A validator of the class above, built (importing jsonschema) on first use: ``schema`` (the
+    ``$ref``-inlined schema) is all the fast check needs."""
+
+    def __init__(self, schema: Any, make: Callable[[], Any]) -> None:
+        self.schema = schema
+        self._make = make
+        self._real: Any = None
+
+    def validator(self) -> Any:
+        """The jsonschema validator itself."""
+        if self._real is None:
+            self._real = self._make()
+        return self._real
+
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
+        return cast(Iterator["ValidationError"], self.validator().iter_errors(instance))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.validator(), name)
+
+
 @lru_cache(maxsize=8)
 def _validators(texts: tuple[tuple[str, bytes], ...]) -> dict[str, SchemaValidator]:
     schemas = {n: json.loads(text.decode("utf-8")) for n, text in texts}
-    registry = Registry().with_resources(
-        (s["$id"], Resource.from_contents(s)) for s in schemas.values()
-    )
+    if texts == _package_texts():  # checked against the meta-schema by tests/test_cache.py
+        try:
+            by_id = {s["$id"]: s for s in schemas.values()}
+            inlined = {n: _inline_local(s, s["$id"], by_id) for n, s in schemas.items()}
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            pass  # a $ref this reader does not follow: referencing's below
+        else:
+            return {n: LazyValidator(inlined[n], functools.partial(_full, inlined[n], texts)) for n in schemas}
+    registry = _registry(texts)
     for s in schemas.values():
-        Draft202012Validator.check_schema(s)
+        draft202012().check_schema(s)
     # Resolving $ref for each of ~20,000 nodes dominated compile time (~1 s); the schemas
     # have no recursive refs, so inline them once and validate against the inlined copies.
-    return {n: Draft202012Validator(_inline(s, s["$id"], registry), registry=registry) for n, s in schemas.items()}
+    return {n: draft202012()(_inline(s, s["$id"], registry), registry=registry) for n, s in schemas.items()}
+
+
+def _full(inlined: Any, texts: tuple[tuple[str, bytes], ...]) -> Any:
+    return draft202012()(inlined, registry=_registry(texts))
+
+
+@lru_cache(maxsize=1)
+def _package_texts() -> tuple[tuple[str, bytes], ...]:
+    return tuple((n, (REPO_SCHEMAS / f"{n}.schema.json").read_bytes()) for n in SCHEMA_NAMES)
+
+
+@lru_cache(maxsize=8)
+def _registry(texts: tuple[tuple[str, bytes], ...]) -> Registry:
+    from referencing import Registry, Resource
+
+    schemas = [json.loads(text.decode("utf-8")) for _, text in texts]
+    return Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas)
+
+
+def _inline_local(node: object, base: str, by_id: dict[str, Any]) -> object:
+    """``_inline`` for ``$ref``s of the form ``URI#/json/pointer`` into the schemas ``by_id``
+    (all the package's schemas use), without importing referencing."""
+    if isinstance(node, list):
+        return [_inline_local(x, base, by_id) for x in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        uri, _, fragment = node["$ref"].partition("#")
+        uri = uri or base
+        target = by_id[uri]
+        for part in fragment.split("/")[1:] if fragment else ():
+            part = part.replace("~1", "/").replace("~0", "~")
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        resolved = _inline_local(target, uri, by_id)
+        return {**cast(dict[str, Any], resolved), **rest} if rest else resolved
+    return {k: (_inline_local(v, base, by_id) if k != "$defs" else v) for k, v in node.items()}
 
 
 def _inline(node: object, base: str, registry: Registry) -> object:
@@ -110,8 +193,10 @@ RELABEL_SCHEMA = "relabel.schema.json"
 @lru_cache(maxsize=4)
 def _relabel_validator(schema_path: str) -> SchemaValidator:
     s = json.loads(Path(schema_path).read_text("utf-8"))
-    Draft202012Validator.check_schema(s)
-    return Draft202012Validator(s)
+    if Path(schema_path) == REPO_SCHEMAS / RELABEL_SCHEMA:
+        return LazyValidator(s, lambda: draft202012()(s))  # the package's: checked by tests/test_cache.py
+    draft202012().check_schema(s)
+    return draft202012()(s)
 
 
 def relabel_validator(root: Path) -> SchemaValidator:

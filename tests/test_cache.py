@@ -257,6 +257,67 @@ def test_the_fast_check_never_passes_what_jsonschema_fails():
     assert outcomes["agree"] == outcomes[True] + outcomes[False]  # and on these it is exact
 
 
+def test_the_package_schemas_are_checked_here_and_inlined_as_referencing_does():
+    """A compile against the package's own schemas skips the meta-schema check and inlines the
+    $refs itself (no jsonschema import): the check is here, and the inlining must be referencing's."""
+    texts = schema._package_texts()
+    registry = schema._registry(texts)
+    lazy = schema._validators(texts)
+    for name, text in texts:
+        s = json.loads(text)
+        schema.draft202012().check_schema(s)
+        assert lazy[name].schema == schema._inline(s, s["$id"], registry), name
+        assert isinstance(lazy[name].validator(), schema.draft202012()), name
+    relabel = json.loads((schema.REPO_SCHEMAS / schema.RELABEL_SCHEMA).read_text())
+    schema.draft202012().check_schema(relabel)
+    assert schema.relabel_validator(schema.REPO_SCHEMAS.parent).schema == relabel
+
+
+def test_a_compile_of_valid_specs_imports_no_jsonschema(tmp_path):
+    import subprocess
+    import sys
+    code = ("import sys; from pathlib import Path; from unitax.compiler import build; "
+            f"build.render(Path({str(SPECS)!r})); print(sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('jsonschema', 'referencing', 'PIL', 'xlsxwriter')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "UNITAX_JOBS": "2"}).stdout.strip().splitlines()[-1]
+    assert "jsonschema" not in out and "referencing" not in out and "PIL" not in out, out
+
+
+def test_parse_skips_the_event_scan_only_where_it_would_pass(monkeypatch):
+    """load._scan_would_pass may only say yes where load._scan refuses nothing; parses with and
+    without the scan are then the same. The bundled MSeg specs are all such files (a fact of them)."""
+    import random
+
+    from unitax.compiler import load
+    texts = [p.read_text("utf-8") for _, p in load.spec_files(SPECS)[0]]
+    assert all(load._scan_would_pass(t) for t in texts)
+    crafted = ["a: [" + "[" * 70 + "]" * 71 + "\n", "a: {b: {c: {d: 1}}}\n", "a: &x [1]\nb: *x\n",
+               "".join(" " * i + "- a:\n" for i in range(0, 200, 2)), "- - - - a\n", "a:\n? - b\n: - c\n",
+               "a: [\"]\", [[1]]]\n", "--- [1]\n", "a: {b: [1, {c: 1}]}\n", "x: " + "[1]" * 10 + "\n"]
+    rng = random.Random(7)
+    for t in texts[:20]:  # lines shuffled, indented, bracketed: most no longer parse, a few nest deeper
+        lines = t.splitlines()
+        for _ in range(5):
+            k = rng.randrange(len(lines))
+            lines[k] = rng.choice([" " * rng.randrange(40), "- ", "[", "{", "- - "]) + lines[k]
+        crafted.append("\n".join(lines) + "\n")
+    for t in texts + crafted:
+        if load._scan_would_pass(t):
+            try:
+                load._scan(t)
+            except load._Fail as f:
+                raise AssertionError(f"_scan refuses {t[:60]!r}: {f.rule}") from None
+            except Exception:  # noqa: BLE001 - a syntax error: get_single_node raises it just the same
+                pass
+    for t in texts[:10]:
+        doc, _ = load.parse_yaml(t.encode(), "f", "f")
+        monkeypatch.setattr(load, "_scan_would_pass", lambda _t: False)
+        full, _ = load.parse_yaml(t.encode(), "f", "f")
+        monkeypatch.undo()
+        assert doc is not None and full is not None and (doc.data, doc.lines) == (full.data, full.lines)
+
+
 def test_a_schema_outside_the_fast_subset_goes_to_jsonschema():
     from unitax.compiler import fastcheck
     assert fastcheck.compile_check({"type": "object", "oneOf": [{}]}) is None

@@ -7,12 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from support.paths import GENERATED, ROOT, SPECS
 
 from unitax.compiler import build
-from unitax.tools.cli import main
+from unitax.tools.cli import LAZY_COMMANDS, main
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -123,7 +124,13 @@ def test_import_mseg_reproduces_the_committed_specs(reference, tmp_path):
 
 
 def test_every_command_has_help():
-    for name, cmd in main.commands.items():
+    ctx = click.Context(main)
+    names = main.list_commands(ctx)
+    assert set(LAZY_COMMANDS) <= set(names)  # the commands in their own modules, imported on first use
+    listing = CliRunner().invoke(main, ["--help"]).output
+    for name in names:
+        cmd = main.get_command(ctx, name)
+        assert cmd is not None and cmd.name == name and f"  {name} " in listing, name
         assert cmd.help and len(cmd.help.strip()) > 20, name
         r = CliRunner().invoke(main, [name, "--help"])
         assert r.exit_code == 0 and "Usage:" in r.output

@@ -12,7 +12,6 @@ import click
 from ..compiler import analysis, build, outputs, registry
 from ..compiler.errors import BuildError, CompilerError, Problem, SpecError
 from ..errors import UnitaxError
-from . import importer
 from .errors import CommandError, ToolError
 
 #: exit statuses: problems found (invalid specs, a stale build, files that failed, a breaking diff)
@@ -95,10 +94,34 @@ def os_error_line(e: BaseException) -> str | None:
     return None
 
 
+#: commands that live in their own modules: name -> (module, attribute: the command, or a function
+#: making it). Imported on first use, so that `unitax compile` does not pay for PIL and the rest;
+#: `unitax --help` imports them all to list them.
+LAZY_COMMANDS = {
+    "export": ("unitax.tools.export", "export_cmd"),
+    "import-lists": ("unitax.tools.prepare.lists", "import_lists_command"),
+    "new-dataset": ("unitax.tools.onboard", "new_dataset_cmd"),
+    "prepare": ("unitax.tools.prepare.command", "prepare_cmd"),
+    "show": ("unitax.tools.show", "show_cmd"),
+}
+
+
 class _Main(click.Group):
     """The command group; every error a command raises on purpose (the tools' ToolError, the
     compiler's, the runtime's UnitaxError) and a file that cannot be read or written end the
     command with one line naming it (exit 2), never a traceback; invalid specs exit 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            import importlib
+
+            module, attr = LAZY_COMMANDS[cmd_name]
+            cmd = getattr(importlib.import_module(module), attr)
+            self.add_command(cmd if isinstance(cmd, click.Command) else cmd(), cmd_name)
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -211,6 +234,8 @@ def _compile_naive(specs: Path, out: Path) -> None:
               help="A YAML map of universal class name -> definition to write in (overrides kept ones).")
 def import_cmd(reference: Path, specs: Path, keep_definitions: bool, definitions_file: Path | None) -> None:
     """Write specs from REFERENCE, a directory laid out like the MSeg reference data."""
+    from . import importer
+
     definitions = importer.existing_definitions(specs) if keep_definitions else {}
     if definitions_file is not None:
         definitions.update(importer.read_definitions(definitions_file))
@@ -467,17 +492,6 @@ def diff_cmd(old: str, new: str, specs: Path, fmt: str) -> None:
     click.echo(taxdiff.to_json(d) if fmt == "json" else taxdiff.to_markdown(d), nl=False)
     if d["breaking"]:
         exit_with(PROBLEMS)
-
-
-# Commands that live in their own modules (imported here so `unitax --help` lists them).
-from unitax.tools.export import export_cmd  # noqa: E402
-from unitax.tools.onboard import new_dataset_cmd  # noqa: E402
-from unitax.tools.prepare.command import prepare_cmd  # noqa: E402
-from unitax.tools.prepare.lists import import_lists_command  # noqa: E402
-from unitax.tools.show import show_cmd  # noqa: E402
-
-for _cmd in (export_cmd, show_cmd, new_dataset_cmd, prepare_cmd, import_lists_command()):
-    main.add_command(_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover
