@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from unitax.compiler import build
@@ -91,8 +92,10 @@ def test_new_universal_class_after_all_others_is_reported(specs, tmp_path):
     n = len(m.universal.classes)
     # a new universal class: every other mapping must decide it (undecided-target), ours says unfed-stale
     uni = specs / "universal.yaml"
-    uni.write_text(uni.read_text() + f"  - id: {n}\n    name: snowman\n    parent: outdoor\n    synset: snowman.n.01\n"
-                   "    wordnet_modified: false\n    color: [1, 2, 3]\n    definition: \"A figure of snow.\"\n")
+    data = yaml.safe_load(uni.read_text())  # whatever layout the file has (a user's may differ from MSeg's)
+    data["classes"].append({"id": n, "name": "snowman", "parent": "outdoor", "synset": "snowman.n.01",
+                            "wordnet_modified": False, "color": [1, 2, 3], "definition": "A figure of snow."})
+    uni.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     r = _check(specs)
     stale = [line for line in r.output.splitlines() if line.endswith("[unfed-stale]")]
     assert len(stale) == 1 and "mycity_to_universal.yaml" in stale[0] and "'snowman'" in stale[0]
