@@ -53,17 +53,6 @@ class LabelSpace:
         """Class name -> id, void ids left out."""
         return {c.name: c.id for c in self.classes if not c.void}
 
-    @cached_property
-    def ambiguous_colors(self) -> dict[Color, tuple[int, ...]]:
-        """Colours shared by more than one (non-void) class -> their ids: an RGB label image
-        cannot say which of them a pixel is, so RGB decoders must refuse these colours. Empty for
-        the universal space (the rules refuse a shared universal colour); ade20k-150 has one."""
-        ids: dict[Color, list[int]] = {}
-        for c in self.classes:
-            if c.color is not None and not c.void:
-                ids.setdefault(c.color, []).append(c.id)
-        return {col: tuple(v) for col, v in ids.items() if len(v) > 1}
-
     @property
     def table_length(self) -> int:
         """How many input values a lookup table from this space covers (its dtype's range)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .errors import Problem
-from .model import UNIVERSAL, Model
+from .model import Model
 from .names import quote
 from .relabel import DatasetRelabel
 
@@ -66,8 +66,3 @@ def check(model: Model, relabels: list[DatasetRelabel]) -> list[Problem]:
                                        f"{quote(name)} (was {frm} in {relabeled}): the relabel records of {frm} move "
                                        f"segments to {', '.join(missing)}, outside its union; add them to its set"))
     return out
-
-
-def union_mappings(model: Model) -> tuple[str, ...]:
-    """The train datasets whose mapping to universal is a union mapping."""
-    return tuple(m.source for m in model.mappings if m.target == UNIVERSAL and m.form == "union")

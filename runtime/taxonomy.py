@@ -570,7 +570,6 @@ class Taxonomy:
         infinite scores in those channels raise LabelError unless ``check_finite=False`` (the
         check costs one sum over the channels read). Bool input is refused.
         """
-        self.test_lut(test_dataset)
         return self._labels_or_scores(x, test_dataset, f"from_universal/{test_dataset}", self.test_lut(test_dataset),
                                       self.groups(test_dataset), axis, from_logits, out, out_of_range, check_finite)
 

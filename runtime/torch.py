@@ -117,9 +117,9 @@ def union_nll(logits: torch.Tensor, label: torch.Tensor, dataset: str, ignore_in
     label = check_labels(label, k, ignore_index, dataset, "raise")
     cache = tax._device_cache
     key = f"class_sets/{dataset}"
-    tables = set_tables(sets)
-    idx_t = device_table(cache, (key, "union_idx"), lambda: tables[0], logits.device)
-    ok_t = device_table(cache, (key, "union_ok"), lambda: tables[1], logits.device)
+    # built only when a device has no copy yet (set_tables loops over the classes in Python)
+    idx_t = device_table(cache, (key, "union_idx"), lambda: set_tables(sets)[0], logits.device)
+    ok_t = device_table(cache, (key, "union_ok"), lambda: set_tables(sets)[1], logits.device)
     rows = torch.where(label == ignore_index, torch.full_like(label, k), label).long()
     loss = _union_nll_apply(logits, rows, idx_t, ok_t)
     if reduction == "none":

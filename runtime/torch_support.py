@@ -56,19 +56,23 @@ def apply_lut(label: torch.Tensor, lut: np.ndarray, cache: dict[Any, Any], key: 
     return out if lut.dtype == np.uint8 else out.to(torch.int32)
 
 
-def check_finite(x: torch.Tensor, axis: int, used: torch.Tensor, logits: bool, fail: Any) -> None:
-    """Call ``fail(count, first index, its value, channel)`` where the channels ``used`` of ``x`` hold NaN/inf.
+def check_finite(x: torch.Tensor, axis: int, used: torch.Tensor | None, logits: bool, fail: Any) -> None:
+    """Call ``fail(count, first index, its value, channel)`` where the channels ``used`` of ``x`` (None: all
+    of them, read in place without a copy) hold NaN/inf.
 
     One fused pass.
     """
     if fail is None or x.numel() == 0:
         return
-    sub = x.index_select(axis, used)
+    sub = x if used is None else x.index_select(axis, used)
     bad = (torch.isnan(sub) | torch.isposinf(sub)) if logits else ~torch.isfinite(sub)
     if not bool(bad.any()):
         return
-    mask = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
-    mask.index_copy_(axis, used, bad)
+    if used is None:
+        mask = bad
+    else:
+        mask = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
+        mask.index_copy_(axis, used, bad)
     first = tuple(int(i) for i in mask.nonzero()[0].tolist())
     fail(int(mask.sum()), first, float(x[first]), first[axis])
 
@@ -82,8 +86,7 @@ def scores_to_test(x: torch.Tensor, matrix: np.ndarray, axis: int, from_logits: 
     """Sum universal scores (or softmax of logits) into test classes along ``axis``, on x's device."""
     idx = device_table(cache, (key, "used"), lambda: _used(matrix), x.device)
     if from_logits:
-        all_idx = device_table(cache, (key, "all"), lambda: np.arange(matrix.shape[1], dtype=np.int64), x.device)
-        check_finite(x, axis, all_idx, True, fail)
+        check_finite(x, axis, None, True, fail)  # every channel feeds the softmax
         x = torch.softmax(x, dim=axis)
     else:
         check_finite(x, axis, idx, False, fail)
@@ -140,8 +143,7 @@ class ToTest(torch.nn.Module):
                              f"got {x.shape[self.dim]}")
         if self.check_finite:
             dim = self.dim % x.ndim
-            idx = torch.arange(x.shape[dim], device=x.device) if self.from_logits else self.used
-            check_finite(x, dim, idx, self.from_logits, self._fail)
+            check_finite(x, dim, None if self.from_logits else self.used, self.from_logits, self._fail)
         if self.from_logits:
             x = torch.softmax(x, dim=self.dim)
         sub = x.index_select(self.dim, self.used)

@@ -7,9 +7,11 @@ taxonomy once, on first use.
 
 from __future__ import annotations
 
+import functools
 import os
-from itertools import pairwise
 from typing import Any
+
+import numpy as np
 
 _loaded: dict[str | None, Any] = {}
 
@@ -45,13 +47,11 @@ class RemapLabels:
 
     def __call__(self, label: Any) -> Any:
         tax = _taxonomy(self.path)
-        out_of_range = self.out_of_range  # only the first step can meet values outside its space
-        for a, b in pairwise(self.route):
-            if b == "universal":
-                label = tax.to_universal(label, a, out_of_range=out_of_range)
-            elif a == "universal":
-                label = tax.to_test_labels(label, b)
-            else:
-                label = tax.remap(label, a, b, out_of_range=out_of_range)
-            out_of_range = "raise"
-        return label
+        key = "chain/" + "->".join(self.route)  # names the table for the device caches
+        return tax._apply(label, _chain(self.path, self.route), self.source, None, self.out_of_range, key)
+
+
+@functools.lru_cache(maxsize=64)
+def _chain(path: str | None, route: tuple[str, ...]) -> np.ndarray:
+    """The route folded into one table (one pass per label), once per process; never pickled."""
+    return _taxonomy(path).chain_lut(route)

@@ -441,6 +441,7 @@ def test_records_match_mseg_label_layouts(ds, tax, reference):
     for f in lists:
         with gzip.open(f, "rt") as fh:
             rels += [p[1] for p in (line.split() for line in fh) if len(p) == 2]
+    assert lists and rels, "MSeg's split lists of this dataset are missing from the reference"
     suffix = re.compile(rd.DEFAULT_KEY_SUFFIX)
     seg = {rd.image_key(r, suffix): "seg" for r in rels}
     matched = []

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import stat
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -204,6 +205,8 @@ def _ident(path: str, keep: dict[str, bytes] | None = None, content: bool = True
     from ..labelio import digest
     try:
         st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block the worker on open(); never opened
+            raise NativeFormatError(path, "is not a regular file (a FIFO, folder or device); not read")
         if not content:
             return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
         with open(path, "rb") as f:
