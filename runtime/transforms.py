@@ -54,4 +54,5 @@ class RemapLabels:
 @functools.lru_cache(maxsize=64)
 def _chain(path: str | None, route: tuple[str, ...]) -> np.ndarray:
     """The route folded into one table (one pass per label), once per process; never pickled."""
-    return _taxonomy(path).chain_lut(route)
+    lut: np.ndarray = _taxonomy(path).chain_lut(route)
+    return lut
