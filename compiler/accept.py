@@ -26,22 +26,23 @@ ACCEPT_RULES: dict[str, str] = {
 ACCEPTED = "accepted"
 
 
-def _docs_with_accept(root: Path) -> list[Document]:
-    files, _ = load.spec_files(root)
-    out = []
-    for rel, p in files:
-        if rel == "universal.yaml":
-            continue
-        try:
-            raw = p.read_bytes()
-        except OSError:
-            continue
-        if b"accept:" not in raw:  # cheap: most files have none
-            continue
-        doc, _ = load.parse_yaml(raw, p.as_posix(), rel)
-        if doc is not None and isinstance(doc.data, dict) and isinstance(doc.data.get("accept"), list):
-            out.append(doc)
-    return out
+def _docs_with_accept(root: Path, docs: dict[str, Document] | None) -> list[Document]:
+    """The spec documents holding an accept list: from ``docs`` (spec-relative path -> document, as
+    the compile read them) when given, else read from ``root``."""
+    if docs is None:
+        docs = {}
+        files, _ = load.spec_files(root)
+        for rel, p in files:
+            try:
+                raw = p.read_bytes()
+            except OSError:
+                continue
+            if b"accept:" in raw:  # cheap: most files have none
+                doc, _ = load.parse_yaml(raw, p.as_posix(), rel)
+                if doc is not None:
+                    docs[rel] = doc
+    return [doc for rel, doc in sorted(docs.items()) if rel != "universal.yaml" and isinstance(doc.data, dict)
+            and isinstance(doc.data.get("accept"), list)]
 
 
 def _places(doc: Document, cls: str) -> list[str]:
@@ -61,16 +62,18 @@ def _at(problem: Problem, places: list[str]) -> bool:
     return any(problem.path == p or problem.path.startswith((p + ".", p + "[")) for p in places)
 
 
-def apply(problems: list[Problem], root: Path, stale: bool = True) -> list[Problem]:
+def apply(problems: list[Problem], root: Path, stale: bool = True,
+          docs: dict[str, Document] | None = None) -> list[Problem]:
     """``problems`` with each accepted warning turned into an ``accepted`` Problem (reason appended),
     plus an ``accept-stale`` warning for every accept entry that matched no warning (unless
-    ``stale`` is False: specs with errors never reach the analysis that finds some warnings)."""
-    docs = _docs_with_accept(Path(root))
-    if not docs:
+    ``stale`` is False: specs with errors never reach the analysis that finds some warnings).
+    ``docs``: the spec documents already read (spec-relative path -> document), if any."""
+    accepting = _docs_with_accept(Path(root), docs)
+    if not accepting:
         return problems
     out = list(problems)
     extra = []
-    for doc in docs:
+    for doc in accepting:
         for i, entry in enumerate(doc.data["accept"]):
             rule, cls, reason = entry.get("rule"), entry.get("class"), entry.get("reason")
             places = _places(doc, cls)

@@ -370,10 +370,11 @@ def _display(path: JsonPath, doc: Document | None) -> str:
     return format_path(path)
 
 
-def warnings(model: Model, root: Path) -> list[Problem]:
-    """The findings as warning Problems, each with the line of its spec file under ``root``."""
+def warnings(model: Model, root: Path, read: dict[str, Document] | None = None) -> list[Problem]:
+    """The findings as warning Problems, each with the line of its spec file under ``root``
+    (located in ``read``, the documents the compile read, by spec-relative path, when given)."""
     found = findings(model)
-    docs: dict[str, Document | None] = {}
+    docs: dict[str, Document | None] = dict(read or {})
     out = []
     for f in found:
         if f.rel not in docs:

@@ -9,19 +9,20 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import accept, analysis, cache, load, outputs, perf, relabel, rules, schema, tables, unions
-from .emit import coverage as emit_coverage
-from .emit import docs as emit_docs
-from .emit import relabel as emit_relabel
-from .emit import sheets as emit_sheets
-from .emit import tables as emit
+from . import accept, cache, load, outputs, perf, rules, schema
 from .errors import BuildError, OutputRefused, Problem, SpecError  # noqa: F401  (OutputRefused: re-exported)
 from .model import Model
 from .outputs import TMP_PREFIX  # noqa: F401  (re-exported for callers and tests)
 
+# The stages after the model (relabel records, analysis, tables and the emitters) are imported in
+# render(), once the model exists: numpy, jinja2 and xlsxwriter (~0.2 s of a cold compile) are then
+# imported by the processes that use them while the others work, instead of before anything starts.
+
 
 def specs_hash(root: Path) -> str:
     """sha256 over every spec and schema file (relative path and bytes), in sorted order."""
+    from . import relabel
+
     h = hashlib.sha256()
     files, _ = load.spec_files(root)
     sdir = schema.schema_dir(root)
@@ -41,7 +42,13 @@ def check_specs(root: Path, cache_dir: Path | None = None) -> tuple[Model | None
 
     With ``cache_dir``, each file's parse and schema validation come from a content-addressed
     cache there when nothing that decides them changed (compiler/cache.py)."""
-    root = Path(root)
+    model, problems, _ = _check(Path(root), cache_dir)
+    return model, problems
+
+
+def _check(root: Path, cache_dir: Path | None) -> tuple[Model | None, list[Problem], dict[str, load.Document]]:
+    """check_specs, plus the documents read (by spec-relative path): the later stages locate their
+    warnings and acceptances in these, instead of reading the files a second time."""
     checked, problems = cache.load_and_validate(root, cache_dir)
     valid: list[load.Document] = []
     broken: set[str] = set()
@@ -62,9 +69,10 @@ def check_specs(root: Path, cache_dir: Path | None = None) -> tuple[Model | None
     broken.discard("")
     model, more = rules.check(valid, broken)
     problems += more
+    docs = {doc.rel: doc for doc, _ in checked}
     if any(p.severity == "error" for p in problems):
-        return None, sorted(set(problems))
-    return model, sorted(set(problems))
+        return None, sorted(set(problems)), docs
+    return model, sorted(set(problems)), docs
 
 
 @dataclass
@@ -80,31 +88,47 @@ class Result:
 def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, bytes], list[Problem]]:
     """Validate and compile in memory; raises SpecError with every problem if the specs are invalid."""
     with perf.paused_gc():
-        model, problems = check_specs(root, cache_dir)
+        model, problems, docs = _check(Path(root), cache_dir)
         if model is None:
-            raise SpecError(accept.apply(problems, root, stale=False))
-        # docs and sheets need only the model: a forked child renders them meanwhile (perf.py)
-        side = perf.Background(_docs_and_sheets, model)
+            raise SpecError(accept.apply(problems, root, stale=False, docs=docs))
+        # The docs site and the sheets need only the model: two forked children render them while
+        # this process checks the relabel records and builds the tables (perf.py).
+        side_docs = perf.Background(_docs, model)
+        side_sheets = perf.Background(_sheets, model)
         try:
+            from . import analysis, relabel, tables, unions
+            from .emit import relabel as emit_relabel
+            from .emit import tables as emit
+
             relabels, more = relabel.check(root, model)  # relabel/: needs the model, so after it
             if not any(p.severity == "error" for p in more):  # a broken relabel file is reported already
                 more = more + unions.check(model, relabels)  # union mappings against the records they replace
             problems = sorted(set(problems + more))
             if any(p.severity == "error" for p in problems):
-                raise SpecError(accept.apply(problems, root, stale=False))
-            problems = sorted(set(problems) | set(analysis.warnings(model, root)))  # warnings only, never errors
-            problems = accept.apply(problems, root)  # those the specs accept, with a reason
-            coverage = emit_coverage.render(model)  # docs/html/coverage.html, docs/coverage.svg
+                raise SpecError(accept.apply(problems, root, stale=False, docs=docs))
+            problems = sorted(set(problems) | set(analysis.warnings(model, root, docs)))  # warnings only, never errors
+            problems = accept.apply(problems, root, docs=docs)  # those the specs accept, with a reason
             table_data = tables.build_tables(model)
-            extra = {**side.result(), **emit_relabel.render(relabels), **coverage}
+            extra = {**emit_relabel.render(relabels), **side_sheets.result(), **side_docs.result()}
         finally:
-            side.close()
+            side_docs.close()
+            side_sheets.close()
         files = emit.render(model, table_data, specs_hash(root), extra)
     return model, files, problems
 
 
-def _docs_and_sheets(model: Model) -> dict[str, bytes]:
-    return {**emit_docs.render(model), **emit_sheets.render(model)}
+def _docs(model: Model) -> dict[str, bytes]:
+    """The docs site, legends and coverage report (docs/)."""
+    from .emit import coverage, docs
+
+    return {**docs.render(model), **coverage.render(model)}
+
+
+def _sheets(model: Model) -> dict[str, bytes]:
+    """The spreadsheets (sheets/)."""
+    from .emit import sheets
+
+    return sheets.render(model)
 
 
 def read_tree(out: Path) -> dict[str, bytes]:
@@ -188,6 +212,24 @@ def _exchange(a: Path, b: Path) -> bool:
     return bool(rc == 0)
 
 
+def write_tree(files: dict[str, bytes], out: Path) -> None:
+    """Write ``files`` (relative path -> bytes) under the folder ``out``, which must be new: each
+    folder made once, each file created exclusively (a file already there is an error, never
+    overwritten)."""
+    out = Path(out)
+    for folder in sorted({os.path.dirname(rel) for rel in files}):
+        os.makedirs(out / folder, exist_ok=True)
+    base = os.fspath(out)
+    for rel, data in sorted(files.items()):
+        fd = os.open(os.path.join(base, rel), os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+
 def swap_in(files: dict[str, bytes], out: Path) -> None:
     """Write ``files`` to a temporary folder beside ``out``, verify them, then swap it in.
 
@@ -209,7 +251,7 @@ def _swap_in(files: dict[str, bytes], out: Path) -> None:
     remove_leftovers(out)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{out.name}-", dir=out.parent))
     try:
-        emit.write_tree(files, tmp)
+        write_tree(files, tmp)
         if read_tree(tmp) != files:
             raise BuildError(f"verification of {tmp} failed: written files differ from the build")
         if out.exists():

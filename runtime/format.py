@@ -1,6 +1,6 @@
 """The build format: the contract between the compiler that writes a build and the runtime that reads it.
 
-One leaf module, standard library and numpy only, that imports nothing else of unitax: the
+One leaf module, standard library only (numpy for its type hints), that imports nothing else of unitax: the
 version number of the format, how a label space's dtype follows from its ignore value, and the
 shape of one entry of the table index (``taxonomy.json`` ``tables``, ``relabel.json``). The
 compiler imports this module (``unitax.format``) as the single exception to its rule of never
@@ -9,9 +9,10 @@ importing the runtime (tests/test_layout.py), so writer and reader cannot drift 
 
 from __future__ import annotations
 
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
-import numpy as np
+if TYPE_CHECKING:  # numpy only for the types: the compiler imports this module before it needs numpy
+    import numpy as np
 
 #: the version of the build format; the runtime reads exactly this version
 FORMAT_VERSION = 1
@@ -25,9 +26,12 @@ def label_dtype(ignore: int) -> str:
     return "uint8" if 0 <= int(ignore) <= 255 else "uint16"
 
 
+_MAX_LABEL = {"uint8": 255, "uint16": 65535}
+
+
 def max_label(dtype: str) -> int:
     """The largest value a label of this dtype (``uint8``/``uint16``) can hold."""
-    return int(np.iinfo(np.dtype(dtype)).max)
+    return _MAX_LABEL[dtype]
 
 
 def lut_size(ignore: int) -> int:

@@ -62,7 +62,7 @@ def test_a_union_mapping_compiles_to_sets_and_a_lookup_table(tmp_path):
     assert _errors(root) == []
     model, files, _ = build.render(root)
     out = tmp_path / "out"
-    build.emit.write_tree(files, out)
+    build.write_tree(files, out)
     tax = unitax.load(out)
     sets = tax.class_sets("city")
     u = {n: i for i, n in enumerate(tax.universal_names)}

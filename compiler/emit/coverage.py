@@ -1,7 +1,7 @@
 """Stage 6 (docs): the coverage report — which datasets supervise each universal class and which
 test classes consume it — as an HTML page beside the class index and an SVG picture.
 
-Writes ``docs/html/coverage.html`` (it extends the docs site's ``base.html``) and
+Writes ``docs/html/coverage.html`` (``templates/coverage.html``, extending the docs site's ``base.html``) and
 ``docs/coverage.svg``. Data comes from :func:`analysis.coverage`; rows are prepared here and the
 template only loops.
 """
@@ -10,71 +10,10 @@ from __future__ import annotations
 
 from html import escape
 
-import jinja2
-
 from .. import analysis
 from ..model import Model
-from .docs import TEMPLATES, Paths
-from .tables import HEADER
-
-PAGE = """{% extends "base.html" %}
-{% block title %}Coverage: universal classes x datasets{% endblock %}
-{% block nav %}<a href="coverage.html">Coverage</a>{% endblock %}
-{% block body %}
-<h1>Coverage</h1>
-<p>{{ summary }}</p>
-<p><img src="../coverage.svg" alt="coverage matrix: universal classes by train and test datasets" style="max-width:100%"></p>
-<h2 id="test">Test datasets: the share of universal classes that feed each</h2>
-<p class="muted">A catch-all is a test class fed by at least {{ catch_all_pct }} of the universal classes; a universal class
-that feeds only catch-alls is not evaluated as a class of its own.</p>
-<table>
-<tr><th>test dataset</th><th>classes</th><th>universal classes feeding it</th><th>of them, outside catch-alls</th><th>catch-all classes</th></tr>
-{% for r in tests %}
-<tr><td class="ds"><a href="{{ r.href }}">{{ r.name }}</a></td><td>{{ r.classes }}</td><td>{{ r.used }} ({{ r.used_pct }})</td><td>{{ r.named }} ({{ r.named_pct }})</td><td>{{ r.catch_all }}</td></tr>
-{% endfor %}
-</table>
-<h2 id="train">Train datasets: the universal classes each supervises</h2>
-<table>
-<tr><th>train dataset</th><th>classes</th><th>universal classes supervised</th><th>back-map</th></tr>
-{% for r in trains %}
-<tr><td class="ds"><a href="{{ r.href }}">{{ r.name }}</a></td><td>{{ r.classes }}</td><td>{{ r.supervised }} ({{ r.supervised_pct }})</td><td>{{ r.back_map }}</td></tr>
-{% endfor %}
-</table>
-<h2 id="composition">Same label set on both sides</h2>
-<p class="muted">For a dataset with a mapping to universal and a test dataset sharing at least {{ same_pct }} of their
-class names, every class's route dataset &rarr; universal &rarr; test should end at the test class of the same name.
-{{ composition_summary }}</p>
-<table>
-<tr><th>dataset</th><th>class</th><th>universal class</th><th>test dataset</th><th>arrives as</th><th>expected</th><th></th></tr>
-{% for r in routes %}
-<tr><td class="ds">{{ r.dataset }}</td><td>{{ r.cls }}</td><td>{{ r.universal }}</td><td class="ds">{{ r.test }}</td><td>{{ r.arrives }}</td><td>{{ r.expected }}</td><td>{{ r.verdict }}</td></tr>
-{% endfor %}
-</table>
-<h2 id="matrix">Universal classes x datasets</h2>
-<p class="muted">Train columns: &#10003; where the dataset maps a class to the universal class (a number where it merges several).
-Test columns: the test class it feeds (grey: a catch-all).</p>
-<table>
-<tr><th>id</th><th>universal class</th>{% for d in train %}<th class="ds" title="{{ d }}">{{ d }}</th>{% endfor %}<th>supervised by</th>{% for d in test %}<th class="ds" title="{{ d }}">{{ d }}</th>{% endfor %}<th>evaluated by</th></tr>
-{% for r in rows %}
-<tr id="u{{ r.id }}"><td>{{ r.id }}</td><td><a href="{{ r.href }}">{{ r.name }}</a></td>{% for c in r.train %}<td>{{ c }}</td>{% endfor %}<td>{{ r.n_train }}</td>{% for c in r.test %}<td{% if c.catch_all %} class="muted"{% endif %}>{{ c.name }}</td>{% endfor %}<td>{{ r.n_test }}</td></tr>
-{% endfor %}
-</table>
-{% endblock %}
-"""  # noqa: E501  (HTML rows read best on one line each)
-
-
-def environment() -> jinja2.Environment:
-    """The docs site's templates plus the coverage page; strict and escaping like the docs."""
-    return jinja2.Environment(
-        loader=jinja2.ChoiceLoader([jinja2.DictLoader({"coverage.html": PAGE}),
-                                    jinja2.FileSystemLoader(str(TEMPLATES))]),
-        undefined=jinja2.StrictUndefined,
-        autoescape=True,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,
-    )
+from . import HEADER
+from .docs import Paths, environment
 
 
 def _pct(a: int, b: int) -> str:

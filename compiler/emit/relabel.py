@@ -8,7 +8,8 @@ from typing import Any
 from unitax.format import table_entry
 
 from ..relabel import INDEX_FILE, TABLE_DIR, DatasetRelabel
-from .tables import HEADER, json_bytes, npy_bytes
+from . import HEADER
+from .tables import json_bytes, npy_bytes
 
 
 def index_json(relabels: list[DatasetRelabel]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import xlsxwriter
 
 from ..model import UNIVERSAL, ClassDef, Mapping, Model
 from ..names import fold
-from .tables import HEADER
+from . import HEADER
 
 CREATED = datetime(2020, 1, 1, tzinfo=UTC)
 
