@@ -96,64 +96,87 @@ class _Fail(Exception):
 
 
 class _Converter:
+    """The composed node tree -> plain data and the line map, refusing what specs must not hold.
+
+    Runs after ``_scan`` (or its proof ``_scan_would_pass``), so the tree holds no alias and is
+    within MAX_NODES and MAX_DEPTH. Strings and decimal integers, nearly every scalar of a spec,
+    are read directly; any other scalar goes through PyYAML's own constructor."""
+
     def __init__(self, loader: Any):
         self.loader = loader
-        self.seen: set[int] = set()
         self.lines: dict[JsonPath, int] = {}
-        self.alias_line = 0  # line of the first alias, from _scan (a composed alias is its anchor's node)
 
     def convert(self, node: yaml.Node, path: JsonPath) -> Any:
         line = node.start_mark.line + 1
-        if id(node) in self.seen:
-            raise _Fail(self.alias_line or line, path, "yaml-alias", "anchors and aliases are not allowed in specs")
-        self.seen.add(id(node))
-        if len(self.seen) > MAX_NODES:
-            raise _Fail(line, path, "yaml-too-large", f"more than {MAX_NODES} YAML nodes")
         self.lines.setdefault(path, line)
-        if isinstance(node, yaml.MappingNode):
-            if node.tag != "tag:yaml.org,2002:map":
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            return self.scalar(node, path)  # type: ignore[arg-type]
+        if kind is yaml.MappingNode:
+            if node.tag != _MAP_TAG:
                 raise _Fail(line, path, "yaml-tag", f"tag {node.tag!r} is not allowed")
             out: dict[str, Any] = {}
+            lines = self.lines
             for key_node, value_node in node.value:
                 kline = key_node.start_mark.line + 1
-                if not isinstance(key_node, yaml.ScalarNode) or id(key_node) in self.seen:
+                if type(key_node) is not yaml.ScalarNode:
                     raise _Fail(kline, path, "yaml-key", "mapping keys must be plain scalars")
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise _Fail(kline, path, "yaml-alias", "merge keys ('<<') are not allowed in specs")
-                self.scalar(key_node, path, key=True)  # refuses tags
+                if key_node.tag != _STR_TAG:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        raise _Fail(kline, path, "yaml-alias", "merge keys ('<<') are not allowed in specs")
+                    self.scalar(key_node, path, key=True)  # refuses tags
                 # Keys are names: keep the text as written, so a class called `no` or `1`
                 # stays the string it is instead of YAML 1.1's False or 1.
                 key = key_node.value
+                sub = (*path, key)
                 if key in out:
-                    first = self.lines.get(path + (key,), 0)
-                    raise _Fail(kline, path + (key,), "duplicate-key",
+                    first = lines.get(sub, 0)
+                    raise _Fail(kline, sub, "duplicate-key",
                                 f"duplicate key {key!r} (first at line {first}); YAML would silently keep the last one")
-                self.lines[path + (key,)] = kline
-                out[key] = self.convert(value_node, path + (key,))
-                self.lines[path + (key,)] = kline
+                lines[sub] = kline
+                out[key] = self.convert(value_node, sub)
+                lines[sub] = kline
             return out
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != "tag:yaml.org,2002:seq":
+        if kind is yaml.SequenceNode:
+            if node.tag != _SEQ_TAG:
                 raise _Fail(line, path, "yaml-tag", f"tag {node.tag!r} is not allowed")
-            return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
-        return self.scalar(node, path)
+            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        raise _Fail(line, path, "yaml-tag", f"node {kind.__name__} is not allowed")  # pragma: no cover
 
     def scalar(self, node: yaml.ScalarNode, path: JsonPath, key: bool = False) -> Any:
+        tag, text = node.tag, node.value
+        plain = not node.style  # plain (libyaml: "", PyYAML: None)
+        if tag == _STR_TAG:  # what PyYAML's constructor returns for a string: its text
+            if plain and not key and text[:1] in _NUMBER_START:
+                why = yaml11_only(text, text)
+                if why:
+                    raise _Fail(node.start_mark.line + 1, path, "yaml11", why)
+            return text
+        if tag == _INT_TAG and plain and _DECIMAL.fullmatch(text):  # the same in YAML 1.1 and 1.2
+            return int(text)
         line = node.start_mark.line + 1
-        if not node.style and not key and node.tag in _YAML11_ONLY_TAGS:  # a date, '='
-            raise _Fail(line, path, "yaml11", f"{node.value!r} is a {_YAML11_ONLY_TAGS[node.tag]} in YAML 1.1 "
+        if plain and not key and tag in _YAML11_ONLY_TAGS:  # a date, '='
+            raise _Fail(line, path, "yaml11", f"{text!r} is a {_YAML11_ONLY_TAGS[tag]} in YAML 1.1 "
                         "(PyYAML) but a string in YAML 1.2: quote it")
-        if node.tag not in _SCALAR_TAGS:
+        if tag not in _SCALAR_TAGS:
             raise _Fail(line, path, "yaml-tag",
-                        f"tag {node.tag!r} is not allowed (specs hold plain data only)")
-        value = self.loader.construct_object(node, deep=False)
-        # plain (libyaml: "", PyYAML: None); keys keep their text, so they read the same in both
-        if not node.style and not key:
-            why = yaml11_only(node.value, value)
+                        f"tag {tag!r} is not allowed (specs hold plain data only)")
+        try:
+            value = self.loader.construct_object(node, deep=False)
+        except (ValueError, KeyError, TypeError, OverflowError):  # `!!int road`: a tag its text does not fit
+            raise _Fail(line, path, "yaml-tag", f"{text!r} is not a valid !!{tag.rsplit(':', 1)[-1]} value") from None
+        # keys keep their text, so they read the same in both
+        if plain and not key:
+            why = yaml11_only(text, value)
             if why:
                 raise _Fail(line, path, "yaml11", why)
         return value
+
+
+_MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_STR_TAG, _INT_TAG = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int"
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")  # int(text) is what PyYAML makes of it
+_NUMBER_START = "+-0123456789"  # a string that YAML 1.2 could read as a number starts so
 
 
 # Plain scalars that YAML 1.1 (PyYAML) and YAML 1.2 read differently. Specs are read as YAML 1.1
@@ -198,12 +221,10 @@ def yaml11_only(text: str, value: Any) -> str | None:
 _STR11_NUM12 = re.compile(r"[-+]?0o[0-7]+|[-+]?[0-9]+[eE][-+]?[0-9]+")  # 0o17, 1e3: numbers only in YAML 1.2
 
 
-def _scan(text: str) -> int:
+def _scan(text: str) -> None:
     """Stream the parser's events once, in constant memory, and refuse a document with more
     than MAX_NODES nodes or nested deeper than MAX_DEPTH before any node tree is built, and
     any alias (as a value or as a mapping key) at its own line and JSON path.
-
-    Returns 0 (kept for callers that expected the line of the first alias).
     """
     loader = _Loader(text)
     # One frame per open collection: [is_mapping, path, next index or key-expected flag, last key].
@@ -245,7 +266,6 @@ def _scan(text: str) -> int:
                 stack.pop()
     finally:
         loader.dispose()
-    return 0
 
 
 _LEAF_FLOW = re.compile(r"\[[^\[\]{}\"'#\n]*\]")  # [1, 2, 3] on one line: no quote, comment or bracket inside
@@ -310,12 +330,12 @@ def parse_yaml(raw: bytes, file: str, rel: str | None = None) -> tuple[Document 
     last = text.count("\n") + 1  # libyaml puts end-of-stream marks one line past the last
     loader = _Loader(text)
     try:
-        alias_line = 0 if _scan_would_pass(text) else _scan(text)
+        if not _scan_would_pass(text):
+            _scan(text)  # refuses aliases, too many nodes, too deep: before any tree is built
         node = loader.get_single_node()
         if node is None:
             return None, [Problem(file, 1, "$", "empty-file", "file holds no YAML document")]
         conv = _Converter(loader)
-        conv.alias_line = alias_line
         data = conv.convert(node, ())
     except _Fail as f:
         return None, [Problem(file, min(f.line, last), format_path(f.path), f.rule, f.message)]
