@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
-from ..compiler import analysis, build, outputs, registry
+from ..compiler import build, outputs, registry
 from ..compiler.errors import BuildError, CompilerError, Problem, SpecError
 from ..errors import UnitaxError
 from .errors import CommandError, ToolError
@@ -168,6 +168,8 @@ def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
                f"{len(model.mappings)} mappings; {len(open_warnings)} warning(s)"
                + (f", {len(warnings) - len(open_warnings)} accepted" if len(warnings) > len(open_warnings) else "")
                + (f"; {out} is up to date" if stale else ""))
+    from ..compiler import analysis  # numpy: only `check` prints these
+
     for line in analysis.notes(model):  # facts by design (lossy back-maps, coverage), not warnings
         click.echo(f"note: {line}")
 

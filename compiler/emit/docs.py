@@ -45,10 +45,12 @@ class TemplateCache(jinja2.BytecodeCache):
     a checksum of it and the jinja2/marshal version) and is recompiled when either changed, so a
     stale or damaged entry is only a slower render. Nothing is written where Python would not
     write .pyc files either (``PYTHONDONTWRITEBYTECODE``), and a folder that cannot be written to
-    (an installed, read-only package) only means no cache."""
+    (an installed, read-only package) only means no cache. :func:`precompile` writes every entry
+    on purpose, as ``python -m compileall`` does for modules (the Makefile runs both)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, always: bool = False):
         self.folder = folder
+        self.always = always  # write even under PYTHONDONTWRITEBYTECODE (an explicit precompile)
 
     def _file(self, bucket: jinja2.bccache.Bucket) -> Path:
         return self.folder / f"jinja2-{bucket.key}.cache"
@@ -61,7 +63,7 @@ class TemplateCache(jinja2.BytecodeCache):
         bucket.bytecode_from_string(data)  # checks the version and the source checksum; a mismatch resets
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        if sys.dont_write_bytecode:
+        if sys.dont_write_bytecode and not self.always:
             return
         try:
             self.folder.mkdir(exist_ok=True)
@@ -77,13 +79,29 @@ class TemplateCache(jinja2.BytecodeCache):
             pass
 
 
+_CACHE = Path(__file__).resolve().parent / "__pycache__"
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The one template environment (docs site, Markdown, legends, coverage page): missing fields
     are errors, HTML and SVG are escaped, files end in \\n."""
+    return _environment(TemplateCache(_CACHE))
+
+
+def precompile() -> list[str]:
+    """Compile every template into the cache beside the package's .pyc files; returns their names."""
+    env = _environment(TemplateCache(_CACHE, always=True))
+    names = env.list_templates()
+    for name in names:
+        env.get_template(name)
+    return names
+
+
+def _environment(cache: jinja2.BytecodeCache) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        bytecode_cache=TemplateCache(Path(__file__).resolve().parent / "__pycache__"),
+        bytecode_cache=cache,
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "svg"), default_for_string=False),
         keep_trailing_newline=True,
