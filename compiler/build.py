@@ -132,14 +132,29 @@ def _sheets(model: Model) -> dict[str, bytes]:
 
 
 def read_tree(out: Path) -> dict[str, bytes]:
-    """Every file under ``out`` as relative path -> bytes (empty if ``out`` does not exist)."""
-    if not out.is_dir():
+    """Every file under ``out`` as relative path -> bytes (empty if ``out`` does not exist).
+
+    Like ``sorted(out.rglob("*"))`` filtered by ``is_file()``: links to files are read, linked
+    folders are not entered, ``__pycache__`` folders are left out."""
+    if not os.path.isdir(out):
         return {}
-    return {
-        p.relative_to(out).as_posix(): p.read_bytes()
-        for p in sorted(out.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    }
+    found: list[tuple[str, str]] = []
+    stack = [(os.fspath(out), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as it:
+            for e in it:
+                if e.name == "__pycache__":
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((e.path, prefix + e.name + "/"))
+                elif e.is_file():
+                    found.append((prefix + e.name, e.path))
+    out_files = {}
+    for rel, path in sorted(found, key=lambda f: f[0].split("/")):  # the order of sorted Paths
+        with open(path, "rb") as f:
+            out_files[rel] = f.read()
+    return out_files
 
 
 def stale_files(expected: dict[str, bytes], out: Path) -> list[Problem]:
