@@ -92,11 +92,13 @@ def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, 
         if model is None:
             raise SpecError(accept.apply(problems, root, stale=False, docs=docs))
         # The docs site and the sheets need only the model: two forked children render them while
-        # this process checks the relabel records and builds the tables (perf.py).
+        # this process checks the relabel records, builds the tables and renders the coverage report
+        # (which needs numpy, as the tables do: the docs child does not import it) (perf.py).
         side_docs = perf.Background(_docs, model)
         side_sheets = perf.Background(_sheets, model)
         try:
             from . import analysis, relabel, tables, unions
+            from .emit import coverage
             from .emit import relabel as emit_relabel
             from .emit import tables as emit
 
@@ -109,7 +111,8 @@ def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, 
             problems = sorted(set(problems) | set(analysis.warnings(model, root, docs)))  # warnings only, never errors
             problems = accept.apply(problems, root, docs=docs)  # those the specs accept, with a reason
             table_data = tables.build_tables(model)
-            extra = {**emit_relabel.render(relabels), **side_sheets.result(), **side_docs.result()}
+            extra = {**emit_relabel.render(relabels), **coverage.render(model), **side_sheets.result(),
+                     **side_docs.result()}
         finally:
             side_docs.close()
             side_sheets.close()
@@ -118,10 +121,10 @@ def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, 
 
 
 def _docs(model: Model) -> dict[str, bytes]:
-    """The docs site, legends and coverage report (docs/)."""
-    from .emit import coverage, docs
+    """The docs site and legends (docs/; the coverage report is rendered by the caller)."""
+    from .emit import docs
 
-    return {**docs.render(model), **coverage.render(model)}
+    return docs.render(model)
 
 
 def _sheets(model: Model) -> dict[str, bytes]:
