@@ -40,6 +40,7 @@ MAX_NODES = 1_000_000
 MAX_DEPTH = 64  # specs nest 4 deep; the converter recurses once per level
 
 JsonPath = tuple[str | int, ...]
+_TAB_INDENT = re.compile(r"^ *\t", re.M)  # a line whose indentation (spaces) ends in a tab
 _ODD_BREAK = re.compile("[\x85\u2028\u2029]|\r(?!\n)")  # NEL, LS, PS, a CR alone
 
 _SCALAR_TAGS = {
@@ -321,10 +322,10 @@ def parse_yaml(raw: bytes, file: str, rel: str | None = None) -> tuple[Document 
         return None, [Problem(file, text.count("\n", 0, odd.start()) + 1, "$", "encoding",
                               f"unusual line break U+{ord(odd.group()[0]):04X}: YAML reads a new line here that "
                               f"editors do not show; inside a double-quoted string write \\u{ord(odd.group()[0]):04x}")]
-    for n, line_text in enumerate(text.split("\n"), 1):
-        stripped = line_text.lstrip(" ")
-        if stripped.startswith("\t"):
-            return None, [Problem(file, n, "$", "yaml-tab", "tab used for indentation; use spaces")]
+    tab = _TAB_INDENT.search(text)
+    if tab:
+        return None, [Problem(file, text.count("\n", 0, tab.start()) + 1, "$", "yaml-tab",
+                              "tab used for indentation; use spaces")]
     if not text.strip():
         return None, [Problem(file, 1, "$", "empty-file", "file is empty")]
     last = text.count("\n") + 1  # libyaml puts end-of-stream marks one line past the last
