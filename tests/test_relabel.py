@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from support.paths import GENERATED, SPECS
 
 import unitax
-from unitax.compiler import build, relabel
+from unitax.compiler import build, load_relabel
 from unitax.compiler.emit import relabel as emit_relabel
 from unitax.relabel import relabel_segments
 from unitax.tools import relabel_import
@@ -73,7 +73,7 @@ def reference_segments(ref: Path) -> list[tuple[str, str, str, int, str]]:
 
 def test_specs_are_the_import_of_the_reference(reference):
     files = relabel_import.render_reference(reference)
-    on_disk = {rel: p.read_bytes() for rel, p in relabel.spec_files(SPECS)}
+    on_disk = {rel: (SPECS / rel).read_bytes() for rel in load_relabel.find(SPECS).hashed}
     assert sorted(files) == sorted(on_disk), "run `unitax import-relabel ../shared/reference/mseg`"
     changed = [rel for rel in files if files[rel] != on_disk[rel]]
     assert not changed, changed[:5]
@@ -208,7 +208,7 @@ _key = st.from_regex(r"[A-Za-z0-9_.-]{1,12}(/[A-Za-z0-9_.-]{1,12}){0,2}", fullma
 @given(st.lists(st.tuples(_key, st.integers(0, 2**32 - 1)), max_size=40))
 def test_parser_agrees_with_a_plain_reading(lines):
     raw = "".join(f"{k}\t{s}\n" for k, s in lines).encode()
-    keys, ids = relabel.parse_segments(raw)
+    keys, ids = load_relabel.parse_segments(raw)
     assert keys == [k for k, _ in lines]
     assert ids.tolist() == [s for _, s in lines]
 
@@ -228,7 +228,7 @@ def test_parser_agrees_with_a_plain_reading(lines):
     ("é\t1\n", 1, "b'\\xc3\\xa9\\t1' holds non-ASCII bytes"),
 ])
 def test_malformed_lines_are_named(text, line, message):
-    keys, problems = relabel.parse_segments(text.encode())
+    keys, problems = load_relabel.parse_segments(text.encode())
     assert keys is None
     assert problems[0] == (line, message)
 
@@ -258,14 +258,14 @@ def _specs(tmp_path: Path, yaml_text: str = GOOD, files: dict[str, str] | None =
 
 
 def _problems(root: Path, model) -> list[str]:
-    compiled, problems = relabel.check(root, model)
+    compiled, problems = build.check_relabel(root, model)
     assert compiled == [] or not any(p.severity == "error" for p in problems)
     return [str(p) for p in problems]
 
 
 def test_a_small_valid_spec_compiles(tmp_path, model):
     root = _specs(tmp_path)
-    compiled, problems = relabel.check(root, model)
+    compiled, problems = build.check_relabel(root, model)
     assert problems == []
     (r,) = compiled
     assert r.splits == {"train": (0, 1), "val": (1, 2)}
@@ -398,7 +398,7 @@ def test_unitax_check_reports_a_broken_segment_line(tmp_path):
 
 
 def test_without_relabel_folder_nothing_is_emitted(tmp_path, model):
-    assert relabel.check(tmp_path, model) == ([], [])
+    assert build.check_relabel(tmp_path, model) == ([], [])
     assert emit_relabel.render([]) == {}
 
 
