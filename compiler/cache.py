@@ -59,6 +59,9 @@ def _code_key(root: Path) -> bytes:
     own = sorted(_COMPILER.glob("*.py")) + sorted((_COMPILER / "schemas").glob("*.json"))
     sdir = Path(str(schema.schema_dir(Path(root))))
     used = sorted(sdir.glob("*.schema.json"))
+    own_relabel = Path(root) / "schemas" / schema.RELABEL_SCHEMA  # used without the others (schema.relabel_validator)
+    if own_relabel.is_file() and own_relabel not in used:
+        used.append(own_relabel)
     for p in own + used:
         h.update(p.as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.digest()
