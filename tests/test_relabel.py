@@ -233,6 +233,59 @@ def test_malformed_lines_are_named(text, line, message):
     assert problems[0] == (line, message)
 
 
+def test_a_block_of_files_parses_as_each_file_does():
+    files = [b"k/a\t1\nk/bb\t22\n", b"", b"123456789012\t4294967295\n", b"x\t0000000007\n"]
+    block = load_relabel.parse_block(b"".join(files))
+    assert block is not None and block.keys.shape == (12, 4)
+    for raw, row in zip([f for f in files if f], [0, 2, 3], strict=True):
+        one = load_relabel.parse_block(raw)
+        assert one is not None
+        n = len(one.ids)
+        assert (block.ids[row:row + n] == one.ids).all()
+        assert (block.keys[:len(one.keys), row:row + n] == one.keys).all()
+        assert not block.keys[len(one.keys):, row:row + n].any()
+    assert block.ids.tolist() == [1, 22, 4294967295, 7]
+
+
+# ----- the order of the segments (rules_relabel.sort_segments) -------------------------------------
+
+_alphabet = st.sampled_from(["0123456789", "ab", "ABCxyz_.-/0189"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_the_segment_order_is_a_plain_sort(data):
+    """Against Python's sort of (split, key bytes, id, record, line): one packed word (short
+    keys of few bytes, small ids), several (long keys of many bytes), and rows that are the same
+    segment (ties: record and line order)."""
+    from unitax.compiler import rules_relabel
+
+    n = data.draw(st.integers(1, 50))
+    alphabet = data.draw(_alphabet)
+    longest = data.draw(st.integers(1, 24))
+    keys = data.draw(st.lists(st.text(alphabet, min_size=1, max_size=longest), min_size=n, max_size=n))
+    top = data.draw(st.sampled_from([1, 9, 2**20, 2**32 - 1]))
+    ids = data.draw(st.lists(st.integers(0, top), min_size=n, max_size=n))
+    n_splits = data.draw(st.integers(1, 3))
+    split = data.draw(st.lists(st.integers(0, n_splits - 1), min_size=n, max_size=n))
+    record = sorted(data.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)))
+    line = [1 + sum(1 for r in record[:i] if r == record[i]) for i in range(n)]
+    width = max(map(len, keys))
+    columns = np.zeros((width, n), np.uint8)
+    for i, k in enumerate(keys):
+        columns[:len(k), i] = list(k.encode())
+    perm = data.draw(st.permutations(range(n)))  # rows in any order, as several files give them
+    rows = np.array(perm)
+    order, new_image, same = rules_relabel.sort_segments(
+        np.ascontiguousarray(columns[:, rows]), np.array(ids, np.uint32)[rows], np.array(split)[rows],
+        np.array(record)[rows], np.array(line)[rows], n_splits)
+    want = sorted(range(n), key=lambda i: (split[i], keys[i].encode(), ids[i], record[i], line[i]))
+    assert rows[order].tolist() == want
+    segment = [(split[i], keys[i], ids[i]) for i in want]
+    assert new_image.tolist() == [True] + [segment[i][:2] != segment[i - 1][:2] for i in range(1, n)]
+    assert same.tolist() == [segment[i] == segment[i - 1] for i in range(1, n)]
+
+
 # ----- validation: every rule, with file, line and path -------------------------------------------
 
 GOOD = """dataset: cityscapes-19-relabeled
