@@ -8,32 +8,39 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import accept, cache, load, outputs, perf, rules, schema
 from .errors import BuildError, OutputRefused, Problem, SpecError  # noqa: F401  (OutputRefused: re-exported)
 from .model import Model
 from .outputs import TMP_PREFIX  # noqa: F401  (re-exported for callers and tests)
 
+if TYPE_CHECKING:
+    from .load_relabel import Sources
+    from .relabel import DatasetRelabel
+
 # The stages after the model (relabel records, analysis, tables and the emitters) are imported in
 # render(), once the model exists: numpy, jinja2 and xlsxwriter (~0.2 s of a cold compile) are then
 # imported by the processes that use them while the others work, instead of before anything starts.
 
 
-def specs_hash(root: Path) -> str:
-    """sha256 over every spec and schema file (relative path and bytes), in sorted order."""
-    from . import relabel
-
+def specs_hash(root: Path, relabel: Sources) -> str:
+    """sha256 over every spec and schema file (relative path and bytes), in sorted order; of the
+    relabel and segment files under relabel/ (``load_relabel.find``), the bytes the load stage read."""
     h = hashlib.sha256()
     files, _ = load.spec_files(root)
     sdir = schema.schema_dir(root)
     items = [(rel, p) for rel, p in files] + [
         (f"schemas/{p.name}", p) for p in sorted(sdir.glob("*.schema.json"))
-    ] + relabel.spec_files(root)
+    ]
     odd = [p for _, p in items if not p.is_file()]  # a FIFO would block the read forever
     if odd:
         raise SpecError([Problem(p.as_posix(), 0, "$", "not-a-file", "is not a regular file") for p in odd])
-    for rel, p in sorted(items):
-        h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
+    known = relabel.files
+    blobs = [(rel, p.read_bytes()) for rel, p in items]
+    blobs += [(rel, known[rel] if rel in known else (root / rel).read_bytes()) for rel in relabel.found.hashed]
+    for rel, raw in sorted(blobs):
+        h.update(rel.encode() + b"\0" + raw + b"\0")
     return h.hexdigest()
 
 
@@ -75,6 +82,22 @@ def _check(root: Path, cache_dir: Path | None) -> tuple[Model | None, list[Probl
     return model, sorted(set(problems)), docs
 
 
+def check_relabel(root: Path, model: Model, sources: Sources | None = None
+                  ) -> tuple[list[DatasetRelabel], list[Problem]]:
+    """The relabel records under ``root/relabel`` through their stages: load (unless ``sources``
+    holds what it made of them), rules (they need ``model``), tables.
+
+    Returns the compiled records of each dataset (sorted by dataset) and every problem; when
+    any problem is an error the compiled list is empty and the caller must stop."""
+    from . import load_relabel, rules_relabel, tables  # numpy: see the note above specs_hash
+
+    if sources is None:
+        sources = cache.load_and_validate_relabel(Path(root))
+    load_relabel.read_segments(sources)  # the segment files the records name, into sources
+    checked, problems = rules_relabel.check(sources, model)
+    return [tables.relabel_tables(c, model.universal) for c in checked], problems
+
+
 @dataclass
 class Result:
     """What a compile did."""
@@ -97,12 +120,13 @@ def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, 
         side_docs = perf.Background(_docs, model)
         side_sheets = perf.Background(_sheets, model)
         try:
-            from . import analysis, relabel, tables, unions
+            from . import analysis, tables, unions
             from .emit import coverage
             from .emit import relabel as emit_relabel
             from .emit import tables as emit
 
-            relabels, more = relabel.check(root, model)  # relabel/: needs the model, so after it
+            sources = cache.load_and_validate_relabel(root, cache_dir)  # relabel/: its rules need the model
+            relabels, more = check_relabel(root, model, sources)
             if not any(p.severity == "error" for p in more):  # a broken relabel file is reported already
                 more = more + unions.check(model, relabels)  # union mappings against the records they replace
             problems = sorted(set(problems + more))
@@ -116,7 +140,7 @@ def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, 
         finally:
             side_docs.close()
             side_sheets.close()
-        files = emit.render(model, table_data, specs_hash(root), extra)
+        files = emit.render(model, table_data, specs_hash(root, sources), extra)
     return model, files, problems
 
 

@@ -1,5 +1,7 @@
-"""Stages 1-2 with a content-addressed cache: read, parse and schema-validate every spec file, and
-remember the result of each file by the hash of everything that decides it.
+"""Stages 1-2 with a content-addressed cache: read, parse and schema-validate every spec file (the
+relabel files under relabel/ too, checked apart once the model is built), and remember the result of
+each file by the hash of everything that decides it. (The segment lists the relabel records name are
+read and parsed apart, uncached: compiler/load_relabel.py.)
 
 Parsing (YAML -> plain data + line map) and structural validation of one spec file depend only on
 its bytes, its path, the schemas and the compiler's code. The key of a file's entry is a sha256 of
@@ -10,8 +12,9 @@ fresh parse and validation would; anything else (a changed spec, schema or compi
 corrupt or foreign cache file) is a miss and recomputes.
 
 The cache is used only when a folder is given (``unitax compile --cache-dir``; the Makefile
-passes ``.make/cache``); it holds one file, ``specs.marshal``, written atomically and holding only
-the entries of the last run, so it never grows. ``marshal`` (not pickle) is used: loading it
+passes ``.make/cache``); it holds one file for the specs, ``specs.marshal``, and one for the relabel
+files, ``relabel.marshal``, each written atomically and holding only the entries of its last run, so
+it never grows. ``marshal`` (not pickle) is used: loading it
 runs no code, and the values are plain data (dict, list, str, int, float, bool, None); the
 payload's sha256 is checked first, so a truncated or damaged file is a miss, never a crash. A
 ``specs.marshal`` that unitax did not write (no header of its own) is never replaced.
@@ -26,14 +29,19 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from . import load, perf, schema
 from .errors import Problem
+from .relabel import RELABEL_DIR
+
+if TYPE_CHECKING:
+    from . import load_relabel
 
 CACHE_FILE = "specs.marshal"
+RELABEL_CACHE_FILE = "relabel.marshal"  # the relabel files': checked apart (after the model), cached apart
 _MAGIC = "unitax-spec-cache-1"
 _HEADER = b"unitax spec cache 1\n"  # then the sha256 of the marshal payload, then the payload
 _COMPILER = Path(__file__).resolve().parent
@@ -54,6 +62,9 @@ def _code_key(root: Path) -> bytes:
     own = sorted(_COMPILER.glob("*.py")) + sorted((_COMPILER / "schemas").glob("*.json"))
     sdir = Path(str(schema.schema_dir(Path(root))))
     used = sorted(sdir.glob("*.schema.json"))
+    own_relabel = Path(root) / "schemas" / schema.RELABEL_SCHEMA  # used without the others (schema.relabel_validator)
+    if own_relabel.is_file() and own_relabel not in used:
+        used.append(own_relabel)
     for p in own + used:
         h.update(p.as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.digest()
@@ -131,13 +142,49 @@ def load_and_validate(root: Path, cache_dir: Path | None = None
                       ) -> tuple[list[tuple[load.Document, list[Problem]]], list[Problem]]:
     """Every spec file under ``root`` parsed and validated: ([(document, its schema problems)],
     problems of files that could not be found, read or parsed). The same as ``load.load_specs``
-    followed by ``schema.validate_structure`` on each document, with or without a cache.
+    followed by ``schema.validate_structure`` on each document, with or without a cache."""
+    root = Path(root)
+    files, problems = load.spec_files(root)
+    checked, more = _check_files(root, files, Path(cache_dir) / CACHE_FILE if cache_dir is not None else None)
+    out = []
+    for _, _, doc, parse_probs, schema_probs in checked:
+        problems += parse_probs
+        if doc is not None:
+            out.append((doc, schema_probs))
+    return out, problems + more
+
+
+def load_and_validate_relabel(root: Path, cache_dir: Path | None = None) -> load_relabel.Sources:
+    """What is under ``root/relabel`` (``load_relabel.find``), its relabel files read, parsed and
+    validated as ``load_and_validate`` does every other spec file, with or without a cache (a
+    file of their own, RELABEL_CACHE_FILE: they are checked once the model is built, apart from
+    the other specs). The segment files their records name are read by
+    ``load_relabel.read_segments``."""
+    from . import load_relabel  # numpy: imported once the model exists (build.py)
+
+    root = Path(root)
+    sources = load_relabel.Sources(load_relabel.find(root))
+    sources.problems += sources.found.problems
+    checked, more = _check_files(root, sources.found.to_read,
+                                 Path(cache_dir) / RELABEL_CACHE_FILE if cache_dir is not None else None)
+    for rel, raw, doc, parse_probs, schema_probs in checked:
+        sources.files[rel] = raw
+        sources.problems += parse_probs + schema_probs
+        if doc is not None and not schema_probs:
+            sources.docs.append(doc)
+    sources.problems += more
+    return sources
+
+
+def _check_files(root: Path, files: list[tuple[str, Path]], cache_path: Path | None
+                 ) -> tuple[list[tuple[str, bytes, load.Document | None, list[Problem], list[Problem]]], list[Problem]]:
+    """Read, parse and validate ``files`` ((rel, path), in order) with the cache at ``cache_path``:
+    ([(rel, bytes, document or None, parse problems, schema problems)] of the files read, in
+    order; problems of the files that could not be read).
 
     Files not in the cache are parsed and validated in two halves, one of them in a forked child
     (perf.Background) when there are enough of them; the results are the same either way."""
-    root = Path(root)
-    files, problems = load.spec_files(root)
-    cache_path = Path(cache_dir) / CACHE_FILE if cache_dir is not None else None
+    problems: list[Problem] = []
     old = _read(cache_path) if cache_path is not None else {}
     code = _code_key(root) if cache_path is not None else b""
     read: list[tuple[bytes, str, str, bytes]] = []  # (key, shown, rel, raw) in file order
@@ -155,7 +202,7 @@ def load_and_validate(root: Path, cache_dir: Path | None = None
             entries[i] = hit
     todo = [i for i in range(len(read)) if i not in entries]
     if todo:
-        validators = schema.validators_for(root)  # built before the fork: the child shares them
+        validators = _validators(root, [read[i][2] for i in todo])  # built before the fork: the child shares them
         by_size = sorted(todo, key=lambda i: -len(read[i][3]))
         mine, theirs = (by_size[0::2], by_size[1::2]) if len(todo) >= PARALLEL_MIN_FILES else (by_size, [])
         side = perf.Background(_check_all, [(read[i][3], read[i][1], read[i][2]) for i in theirs], validators)
@@ -168,7 +215,7 @@ def load_and_validate(root: Path, cache_dir: Path | None = None
                     entries[i] = entry
         finally:
             side.close()
-    out: list[tuple[load.Document, list[Problem]]] = []
+    out: list[tuple[str, bytes, load.Document | None, list[Problem], list[Problem]]] = []
     new: dict[bytes, tuple[Any, ...]] = {}
     for i, (key, shown, rel, raw) in enumerate(read):
         try:
@@ -177,17 +224,22 @@ def load_and_validate(root: Path, cache_dir: Path | None = None
             schema_probs = [Problem(*r) for r in schema_rows]
             doc = load.Document(shown, rel, data, dict(lines), raw) if ok else None
         except (TypeError, ValueError):  # a cache entry of the wrong shape: check the file afresh
-            validators = schema.validators_for(root)
-            entries[i] = _check_one(raw, shown, rel, validators)
+            entries[i] = _check_one(raw, shown, rel, _validators(root, [rel]))
             ok, data, lines, parse_rows, schema_rows = entries[i]
             parse_probs = [Problem(*r) for r in parse_rows]
             schema_probs = [Problem(*r) for r in schema_rows]
             doc = load.Document(shown, rel, data, dict(lines), raw) if ok else None
-        problems += parse_probs
-        if doc is not None:
-            out.append((doc, schema_probs))
+        out.append((rel, raw, doc, parse_probs, schema_probs))
         if key:
             new[key] = entries[i]
     if cache_path is not None and new.keys() != old.keys():
         _write(cache_path, new)
     return out, problems
+
+
+def _validators(root: Path, rels: list[str]) -> dict[str, Any]:
+    """The validators by schema kind (``schema.kind_of``) for the files at ``rels``: the relabel
+    files' only when there is one (a spec root's own relabel schema is read only then)."""
+    if any(rel.startswith(f"{RELABEL_DIR}/") for rel in rels):
+        return {**schema.validators_for(root), "relabel": schema.relabel_validator(root)}
+    return schema.validators_for(root)

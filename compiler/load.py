@@ -447,7 +447,7 @@ def check_file(p: Path, real_root: str, shown: str) -> Problem | None:
     return None
 
 
-def read_spec(p: Path, shown: str) -> tuple[bytes | None, list[Problem]]:
+def read_spec(p: str | os.PathLike[str], shown: str) -> tuple[bytes | None, list[Problem]]:
     """The bytes of one spec file, read as a regular file of at most MAX_FILE_BYTES (+1 to see
     that it is over); (None, [problem]) for anything else, never an exception.
 

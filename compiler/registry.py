@@ -98,7 +98,7 @@ _TABLE: tuple[tuple[str, str, str, str], ...] = (
      "two source classes of a union mapping cover overlapping sets and neither says why in overlap_reason"),
     ("union-relabel", "rules", "error",
      "a relabel record moves segments of a class to a universal class outside that class's union"),
-    # ----- relabel: relabel records (compiler/relabel.py) ------------------------------------
+    # ----- relabel: relabel records (compiler/rules_relabel.py) ------------------------------
     ("relabel-file-name", "relabel", "error", "a relabel file is named after the dataset it relabels"),
     ("relabel-unknown-dataset", "relabel", "error", "a relabel file names a dataset that is not declared"),
     ("unknown-alias", "relabel", "error",

@@ -191,8 +191,8 @@ RELABEL_SCHEMA = "relabel.schema.json"
 
 
 @lru_cache(maxsize=4)
-def _relabel_validator(schema_path: str) -> SchemaValidator:
-    s = json.loads(Path(schema_path).read_text("utf-8"))
+def _relabel_validator(schema_path: str, text: bytes) -> SchemaValidator:
+    s = json.loads(text.decode("utf-8"))
     if Path(schema_path) == REPO_SCHEMAS / RELABEL_SCHEMA:
         return LazyValidator(s, lambda: draft202012()(s))  # the package's: checked by tests/test_cache.py
     draft202012().check_schema(s)
@@ -200,9 +200,11 @@ def _relabel_validator(schema_path: str) -> SchemaValidator:
 
 
 def relabel_validator(root: Path) -> SchemaValidator:
-    """The validator of relabel files under ``root``: its own ``schemas/relabel.schema.json``, else the package's."""
+    """The validator of relabel files under ``root``: its own ``schemas/relabel.schema.json``, else the
+    package's; built once per distinct schema content (an edited schema is read again)."""
     own = Path(root) / "schemas" / RELABEL_SCHEMA
-    return _relabel_validator(str(own if own.is_file() else REPO_SCHEMAS / RELABEL_SCHEMA))
+    path = own if own.is_file() else REPO_SCHEMAS / RELABEL_SCHEMA
+    return _relabel_validator(str(path), path.read_bytes())
 
 
 def _short(value: object, limit: int = 80) -> str:

@@ -1,4 +1,8 @@
-"""Stage 5: pure functions model -> NumPy arrays. Tables start as all-ignore, never zeros."""
+"""Stage 5: pure functions model -> NumPy arrays. Tables start as all-ignore, never zeros.
+
+``build_tables``: the tables of the mappings and back-maps; ``relabel_tables``: the five arrays
+of one dataset's relabel records, laid out in the order the rules sorted them in
+(compiler/rules_relabel.py; the arrays are described in compiler/relabel.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import numpy as np
 
 from .analysis import back_maps
 from .model import LabelSpace, Mapping, Model
+from .relabel import Checked, DatasetRelabel
 
 
 def lookup_table(mapping: Mapping, src: LabelSpace, dst: LabelSpace) -> np.ndarray:
@@ -63,3 +68,30 @@ def build_tables(model: Model) -> dict[str, np.ndarray]:
     for name, bm in back_maps(model).items():  # universal -> each dataset that maps into it
         out[f"back_map/{name}"] = bm.lut
     return dict(sorted(out.items()))
+
+
+def relabel_tables(checked: Checked, universal: LabelSpace) -> DatasetRelabel:
+    """The arrays of one dataset's relabel records: image keys sorted within each split (splits by
+    name), each image's segments sorted, the universal id each moves to and the record moving it."""
+    order = checked.order
+    first = np.flatnonzero(checked.new_image)  # sorted rows that start an image
+    rows = order[first]
+    keys = checked.keys[:, rows]  # by byte position
+    width = len(keys)
+    while width > 1 and not keys[width - 1].any():  # the longest key (keys are zero-padded)
+        width -= 1
+    split_of = checked.split[rows]  # images come split by split
+    bounds = np.searchsorted(split_of, np.arange(len(checked.splits) + 1))
+    record = checked.record[order]
+    dst = np.array([universal.index.get(r.dst, universal.ignore) for r in checked.records], dtype=np.uint8)
+    return DatasetRelabel(
+        dataset=checked.dataset,
+        aliases=checked.aliases,
+        records=checked.records,
+        splits={s: (int(bounds[i]), int(bounds[i + 1])) for i, s in enumerate(checked.splits)},
+        images=np.ascontiguousarray(keys[:width].T).view(f"S{width}").ravel(),
+        starts=np.append(first, len(order)).astype(np.uint32),
+        segments=checked.ids[order].astype(np.uint32),
+        classes=dst[record].astype(np.uint8),
+        record_index=record.astype(np.uint16),
+    )

@@ -49,6 +49,39 @@ def test_a_cached_compile_is_byte_identical(specs_copy, tmp_path):
     assert build.render(specs_copy, tmp_path / "cache")[1] == plain
 
 
+def _relabel_checked(root: Path, cache_dir: Path | None):
+    sources = cache.load_and_validate_relabel(root, cache_dir)
+    return [(d.file, d.rel, d.data, d.lines, d.raw) for d in sources.docs], sorted(sources.problems), sources.files
+
+
+def test_relabel_files_are_cached_apart(specs_copy, tmp_path):
+    """Relabel files go through the same read, parse, validation and cache as every spec, in a
+    cache file of their own (they are checked after the model), broken files included."""
+    p = specs_copy / "relabel" / "bdd-relabeled.yaml"
+    p.write_text(p.read_text().replace("split: train", "split: Train", 1))  # a schema problem
+    (specs_copy / "relabel" / "idd-39-relabeled.yaml").write_text("records: [unclosed\n")  # a parse problem
+    c = tmp_path / "cache"
+    fresh = _relabel_checked(specs_copy, None)
+    assert {q.rule for q in fresh[1]} == {"schema-pattern", "yaml-syntax"} and len(fresh[0]) == 5
+    assert _relabel_checked(specs_copy, c) == fresh == _relabel_checked(specs_copy, c)
+    assert len(cache._read(c / cache.RELABEL_CACHE_FILE)) == 7 and not (c / cache.CACHE_FILE).exists()
+    build.check_specs(specs_copy, c)  # the specs' cache beside it: neither replaces the other
+    assert len(cache._read(c / cache.RELABEL_CACHE_FILE)) == 7 and (c / cache.CACHE_FILE).is_file()
+
+
+def test_an_own_relabel_schema_keys_the_relabel_cache(specs_copy, tmp_path):
+    own = specs_copy / "schemas"  # a relabel schema alone: the other specs answer to the package's
+    own.mkdir()
+    shutil.copy(Path(str(schema.REPO_SCHEMAS)) / schema.RELABEL_SCHEMA, own)
+    c = tmp_path / "cache"
+    assert _relabel_checked(specs_copy, c)[1] == []
+    s = json.loads((own / schema.RELABEL_SCHEMA).read_text())
+    s["required"] = [*s["required"], "no_such_field"]
+    (own / schema.RELABEL_SCHEMA).write_text(json.dumps(s))
+    problems = _relabel_checked(specs_copy, c)[1]
+    assert len(problems) == 7 and all(q.rule == "missing-field" and "no_such_field" in q.message for q in problems)
+
+
 def test_an_edited_spec_is_read_again(specs_copy, tmp_path):
     c = tmp_path / "cache"
     model, problems = build.check_specs(specs_copy, c)

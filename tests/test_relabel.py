@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from support.paths import GENERATED, SPECS
 
 import unitax
-from unitax.compiler import build, relabel
+from unitax.compiler import build, load_relabel
 from unitax.compiler.emit import relabel as emit_relabel
 from unitax.relabel import relabel_segments
 from unitax.tools import relabel_import
@@ -73,7 +73,7 @@ def reference_segments(ref: Path) -> list[tuple[str, str, str, int, str]]:
 
 def test_specs_are_the_import_of_the_reference(reference):
     files = relabel_import.render_reference(reference)
-    on_disk = {rel: p.read_bytes() for rel, p in relabel.spec_files(SPECS)}
+    on_disk = {rel: (SPECS / rel).read_bytes() for rel in load_relabel.find(SPECS).hashed}
     assert sorted(files) == sorted(on_disk), "run `unitax import-relabel ../shared/reference/mseg`"
     changed = [rel for rel in files if files[rel] != on_disk[rel]]
     assert not changed, changed[:5]
@@ -208,7 +208,7 @@ _key = st.from_regex(r"[A-Za-z0-9_.-]{1,12}(/[A-Za-z0-9_.-]{1,12}){0,2}", fullma
 @given(st.lists(st.tuples(_key, st.integers(0, 2**32 - 1)), max_size=40))
 def test_parser_agrees_with_a_plain_reading(lines):
     raw = "".join(f"{k}\t{s}\n" for k, s in lines).encode()
-    keys, ids = relabel.parse_segments(raw)
+    keys, ids = load_relabel.parse_segments(raw)
     assert keys == [k for k, _ in lines]
     assert ids.tolist() == [s for _, s in lines]
 
@@ -228,9 +228,62 @@ def test_parser_agrees_with_a_plain_reading(lines):
     ("é\t1\n", 1, "b'\\xc3\\xa9\\t1' holds non-ASCII bytes"),
 ])
 def test_malformed_lines_are_named(text, line, message):
-    keys, problems = relabel.parse_segments(text.encode())
+    keys, problems = load_relabel.parse_segments(text.encode())
     assert keys is None
     assert problems[0] == (line, message)
+
+
+def test_a_block_of_files_parses_as_each_file_does():
+    files = [b"k/a\t1\nk/bb\t22\n", b"", b"123456789012\t4294967295\n", b"x\t0000000007\n"]
+    block = load_relabel.parse_block(b"".join(files))
+    assert block is not None and block.keys.shape == (12, 4)
+    for raw, row in zip([f for f in files if f], [0, 2, 3], strict=True):
+        one = load_relabel.parse_block(raw)
+        assert one is not None
+        n = len(one.ids)
+        assert (block.ids[row:row + n] == one.ids).all()
+        assert (block.keys[:len(one.keys), row:row + n] == one.keys).all()
+        assert not block.keys[len(one.keys):, row:row + n].any()
+    assert block.ids.tolist() == [1, 22, 4294967295, 7]
+
+
+# ----- the order of the segments (rules_relabel.sort_segments) -------------------------------------
+
+_alphabet = st.sampled_from(["0123456789", "ab", "ABCxyz_.-/0189"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_the_segment_order_is_a_plain_sort(data):
+    """Against Python's sort of (split, key bytes, id, record, line): one packed word (short
+    keys of few bytes, small ids), several (long keys of many bytes), and rows that are the same
+    segment (ties: record and line order)."""
+    from unitax.compiler import rules_relabel
+
+    n = data.draw(st.integers(1, 50))
+    alphabet = data.draw(_alphabet)
+    longest = data.draw(st.integers(1, 24))
+    keys = data.draw(st.lists(st.text(alphabet, min_size=1, max_size=longest), min_size=n, max_size=n))
+    top = data.draw(st.sampled_from([1, 9, 2**20, 2**32 - 1]))
+    ids = data.draw(st.lists(st.integers(0, top), min_size=n, max_size=n))
+    n_splits = data.draw(st.integers(1, 3))
+    split = data.draw(st.lists(st.integers(0, n_splits - 1), min_size=n, max_size=n))
+    record = sorted(data.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)))
+    line = [1 + sum(1 for r in record[:i] if r == record[i]) for i in range(n)]
+    width = max(map(len, keys))
+    columns = np.zeros((width, n), np.uint8)
+    for i, k in enumerate(keys):
+        columns[:len(k), i] = list(k.encode())
+    perm = data.draw(st.permutations(range(n)))  # rows in any order, as several files give them
+    rows = np.array(perm)
+    order, new_image, same = rules_relabel.sort_segments(
+        np.ascontiguousarray(columns[:, rows]), np.array(ids, np.uint32)[rows], np.array(split)[rows],
+        np.array(record)[rows], np.array(line)[rows], n_splits)
+    want = sorted(range(n), key=lambda i: (split[i], keys[i].encode(), ids[i], record[i], line[i]))
+    assert rows[order].tolist() == want
+    segment = [(split[i], keys[i], ids[i]) for i in want]
+    assert new_image.tolist() == [True] + [segment[i][:2] != segment[i - 1][:2] for i in range(1, n)]
+    assert same.tolist() == [segment[i] == segment[i - 1] for i in range(1, n)]
 
 
 # ----- validation: every rule, with file, line and path -------------------------------------------
@@ -258,14 +311,14 @@ def _specs(tmp_path: Path, yaml_text: str = GOOD, files: dict[str, str] | None =
 
 
 def _problems(root: Path, model) -> list[str]:
-    compiled, problems = relabel.check(root, model)
+    compiled, problems = build.check_relabel(root, model)
     assert compiled == [] or not any(p.severity == "error" for p in problems)
     return [str(p) for p in problems]
 
 
 def test_a_small_valid_spec_compiles(tmp_path, model):
     root = _specs(tmp_path)
-    compiled, problems = relabel.check(root, model)
+    compiled, problems = build.check_relabel(root, model)
     assert problems == []
     (r,) = compiled
     assert r.splits == {"train": (0, 1), "val": (1, 2)}
@@ -398,7 +451,7 @@ def test_unitax_check_reports_a_broken_segment_line(tmp_path):
 
 
 def test_without_relabel_folder_nothing_is_emitted(tmp_path, model):
-    assert relabel.check(tmp_path, model) == ([], [])
+    assert build.check_relabel(tmp_path, model) == ([], [])
     assert emit_relabel.render([]) == {}
 
 

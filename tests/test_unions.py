@@ -12,7 +12,7 @@ from support.bundled import N_UNIVERSAL
 from support.paths import GENERATED, SPECS
 
 import unitax
-from unitax.compiler import build, relabel, unions
+from unitax.compiler import build, unions
 from unitax.errors import LabelError
 from unitax.tools import importer, union_import
 
@@ -113,7 +113,7 @@ def test_a_union_mapping_must_go_to_universal(tmp_path):
 def bundled():
     model, problems = build.check_specs(SPECS)
     assert model is not None, problems
-    relabels, _ = relabel.check(SPECS, model)
+    relabels, _ = build.check_relabel(SPECS, model)
     return model, relabels
 
 

@@ -1,6 +1,6 @@
 """The importer of MSeg's relabelings (``unitax import-relabel``): the reference's
 ``relabeled_data/update_records.tsv`` and segment lists -> ``taxonomy/relabel/`` specs, which the
-compiler's relabel stage (``unitax.compiler.relabel``) validates and compiles.
+compiler validates and compiles like every spec (``unitax.compiler.relabel`` says how).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from ..compiler import build, load, relabel
+from ..compiler import build, load
 from ..compiler.errors import Problem, SpecError
 from ..compiler.model import UNIVERSAL, Model
 from ..compiler.relabel import Record
@@ -133,7 +133,7 @@ def render_specs(specs: Path, bases: list[str]) -> dict[str, str]:
     model, problems = build.check_specs(Path(specs))
     if model is None:
         raise SpecError(problems)
-    relabels, more = relabel.check(Path(specs), model)
+    relabels, more = build.check_relabel(Path(specs), model)
     if any(p.severity == "error" for p in more):
         raise SpecError(more)
     by_name = {r.dataset: r for r in relabels}

@@ -1,5 +1,6 @@
-"""Stage 6 (relabel records): write ``relabel.json`` and the five arrays per dataset under
-``tables/relabel/`` (see compiler/relabel.py for what they hold). Bytes depend only on the records."""
+"""Stage 6 for relabel records: write ``relabel.json`` and the five arrays per dataset under
+``tables/relabel/`` (see compiler/relabel.py for what they hold; ``tables.relabel_tables`` builds
+them). Bytes depend only on the records."""
 
 from __future__ import annotations
 
