@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
 import traceback
 from pathlib import Path
@@ -74,7 +73,7 @@ def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         else:
             res = case.call(root)
             assert case.check is not None and case.check(res), f"check failed on {res!r}"
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # restored after the test (a bare chdir leaked into later tests)
     after = snapshot(root, case.outputs)
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     assert not changed, f"files outside the command's outputs changed: {changed}"
