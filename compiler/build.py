@@ -263,13 +263,18 @@ def write_tree(files: dict[str, bytes], out: Path) -> None:
         os.makedirs(out / folder, exist_ok=True)
     base = os.fspath(out)
     for rel, data in sorted(files.items()):
-        fd = os.open(os.path.join(base, rel), os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
+        _write_new(os.path.join(base, rel), data)
+
+
+def _write_new(path: str, data: bytes) -> None:
+    """Create the file ``path`` (it must not exist) holding ``data``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def swap_in(files: dict[str, bytes], out: Path) -> None:

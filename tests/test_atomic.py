@@ -36,8 +36,10 @@ pytestmark = pytest.mark.slow  # every test spawns compiles and kills them
 CHILD = r'''
 import os, signal, sys
 moment, n, specs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+# Imported before the hook is installed: importing ctypes (numpy does) fires ctypes.dlopen, which
+# the swap moment watches for (renameat2 is loaded through ctypes).
+import ctypes, ctypes.util, numpy
 from unitax.compiler import build
-from unitax.compiler.emit import tables as emit
 from unitax.tools.cli import main
 TMP = build.TMP_PREFIX
 count = 0
@@ -51,12 +53,13 @@ def hook(event, args):
     if event == "tempfile.mkdtemp":
         made.append(str(args[0]))
     path = str(args[0]) if args else ""
-    if moment == "write":
-        hit = event == "open" and TMP in path and "w" in str(args[1] or "")
+    if moment == "write":  # open(path, mode, flags) or os.open(path, None, flags)
+        hit = (event == "open" and TMP in path
+               and ("w" in str(args[1]) if args[1] is not None else bool(args[2] & (os.O_WRONLY | os.O_RDWR))))
     elif moment == "verify":
         hit = event == "open" and TMP in path and "r" in str(args[1] or "") and os.path.isfile(path)
-    elif moment == "swap":
-        hit = event in ("ctypes.dlopen", "os.rename")
+    elif moment == "swap":  # (an os.rename elsewhere, e.g. of a template cache file, is not the swap)
+        hit = event == "ctypes.dlopen" or (event == "os.rename" and TMP in path)
     elif moment == "cleanup":
         hit = event == "shutil.rmtree" and path in made
     elif moment == "fallback":
@@ -72,23 +75,16 @@ if moment == "fallback":
     build._exchange = lambda a, b: False  # as on a system without renameat2
 
 if moment == "half":  # die halfway through writing the n-th file
-    real_open = open
-    class Half:
-        def __init__(self, f): self.f = f
-        def __enter__(self): return self
-        def __exit__(self, *exc): self.f.close()
-        def flush(self): self.f.flush()
-        def write(self, data):
-            self.f.write(data[: len(data) // 2]); self.f.flush(); die()
-    def half_open(p, mode="r", *a, **k):
+    real_write = build._write_new
+    def half_write(path, data):
         global count
-        f = real_open(p, mode, *a, **k)
-        if "w" in mode and TMP in str(p):
+        if TMP in path:
             count += 1
             if count == n:
-                return Half(f)
-        return f
-    emit.open = half_open
+                real_write(path, data[: len(data) // 2])
+                die()
+        real_write(path, data)
+    build._write_new = half_write
 else:
     sys.addaudithook(hook)
 sys.argv = ["unitax", "compile", "--specs", specs, "--out", out]
