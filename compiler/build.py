@@ -134,13 +134,16 @@ def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, 
                 raise SpecError(accept.apply(problems, root, stale=False, docs=docs))
             problems = sorted(set(problems) | set(analysis.warnings(model, root, docs)))  # warnings only, never errors
             problems = accept.apply(problems, root, docs=docs)  # those the specs accept, with a reason
-            table_data = tables.build_tables(model)
-            extra = {**emit_relabel.render(relabels), **coverage.render(model), **side_sheets.result(),
-                     **side_docs.result()}
+            # everything of this process's own before waiting for the children
+            files = {**emit.own_files(model, tables.build_tables(model)), **emit_relabel.render(relabels),
+                     **coverage.render(model)}
+            digest = specs_hash(root, sources)
+            files.update(side_sheets.result())
+            files.update(side_docs.result())
         finally:
             side_docs.close()
             side_sheets.close()
-        files = emit.render(model, table_data, specs_hash(root, sources), extra)
+        files = emit.with_manifest(model, files, digest)
     return model, files, problems
 
 

@@ -75,13 +75,22 @@ def render(model: Model, tables: dict[str, np.ndarray], specs_sha256: str,
 
     ``extra`` holds the files of the other emitters (docs, sheets); the manifest covers them too.
     """
+    return with_manifest(model, {**own_files(model, tables), **(extra or {})}, specs_sha256)
+
+
+def own_files(model: Model, tables: dict[str, np.ndarray]) -> dict[str, bytes]:
+    """This emitter's files but the manifest: the package marker, taxonomy.json and the tables."""
     files: dict[str, bytes] = {
         "__init__.py": f'"""The compiled taxonomy ({HEADER})."""\n'.encode(),
         "taxonomy.json": json_bytes(taxonomy_json(model, tables)),
     }
     for key, arr in tables.items():
         files[f"tables/{key}.npy"] = npy_bytes(arr)
-    files.update(extra or {})
+    return files
+
+
+def with_manifest(model: Model, files: dict[str, bytes], specs_sha256: str) -> dict[str, bytes]:
+    """``files`` (every other output file) plus ``manifest.json``, which lists each with its sha256."""
     manifest = {
         "header": HEADER,
         "format_version": FORMAT_VERSION,
@@ -91,5 +100,4 @@ def render(model: Model, tables: dict[str, np.ndarray], specs_sha256: str,
         "mappings": len(model.mappings),
         "files": {p: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)} for p, b in sorted(files.items())},
     }
-    files["manifest.json"] = json_bytes(manifest)
-    return files
+    return {**files, "manifest.json": json_bytes(manifest)}
