@@ -101,7 +101,8 @@ WORDS = CLASS_NAMES + ["universal", "city", "city-raw", "eval", "extra", "Univer
                        "c\u0430r", "car\u200b", "ro\u0061\u0301d", "\uff52oad", "sky\n", "010", "1_0", "yes"]
 
 TOKENS = [": ", "- ", "\n", "  ", "\t", "&a ", "*a", "!!python/object/apply:os.system ['true'] ", "!t ", "!!binary ",
-          "!!set ", "{", "}", "[", "]", "'", '"', "#", "---\n", "...\n", "<<: ", "? ", "|", ">", "%YAML 1.1\n", ",",
+          "!!set ", "!!int ", "!!float ", "!!bool ", "!!str ", "!!null ",
+          "{", "}", "[", "]", "'", '"', "#", "---\n", "...\n", "<<: ", "? ", "|", ">", "%YAML 1.1\n", ",",
           "no", "yes", "1e3", "-1", "0", "255", "256", "65535", "65536", "0.5", "6.0", "null", "~", "true", ".inf",
           ".nan", "0x1F", "0o17", "2001-01-01", "=", "\\", "\u2028", "\x85", "\ufeff", "\x00", "\x7f", "é", "🙂",
           "universal", "train", "test", "source", "uint8", "uint16", "ignore", "unfed", "map", "classes", "name",
