@@ -4,6 +4,7 @@ tests/fixtures/make_native.py and, where the MSeg reference folder exists, on it
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from unitax.tools.labelio import LabelFileError
 from unitax.tools.prepare import NativeFormatError
 from unitax.tools.prepare.readers import ade20k_full, coco_panoptic, pascal_context, png_labels, polygons
 
@@ -118,9 +120,10 @@ def test_ade20k_full_errors():
         ade20k_full.decode(np.zeros((4, 4), np.uint8))
     with pytest.raises(NativeFormatError, match="bad target size"):
         ade20k_full.decode(np.zeros((4, 4, 3), np.uint8), (0, 3))
-    with pytest.raises(NativeFormatError, match="not a readable image"):
+    # file-level refusals are labelio's, one line naming the path
+    with pytest.raises(LabelFileError, match=r"broken/truncated\.png: truncated image"):
         ade20k_full.read(NATIVE / "broken/truncated.png")
-    with pytest.raises(NativeFormatError, match="no such file"):
+    with pytest.raises(LabelFileError, match=r"absent_seg\.png: cannot read: No such file"):
         ade20k_full.read(NATIVE / "broken/absent_seg.png")
 
 
@@ -228,8 +231,13 @@ def test_palette_png(tax):
         png_labels.read_palette(d / "__fixture_bad_palette.png", tax.colors("mapillary-public66"))
     with pytest.raises(NativeFormatError, match="index 65, not a class"):
         png_labels.read_palette(d / "__fixture_ok.png", tax.colors("mapillary-public66")[:65])
-    with pytest.raises(NativeFormatError, match="mode P"):
+    with pytest.raises(LabelFileError, match=r"0016E5_00390_L\.png: PNG image of mode RGB \(RGB\) holds no label ids"):
         png_labels.read_palette(NATIVE / "CamVid/LabeledApproved_full/0016E5_00390_L.png", tax.colors("camvid-32"))
+    grey = np.asarray(Image.open(d / "__fixture_ok.png"))   # the indices alone, saved as grey: no palette
+    buf = io.BytesIO()
+    Image.fromarray(grey).save(buf, format="PNG")
+    with pytest.raises(LabelFileError, match=r"x\.png: PNG image of mode L .* is not a palette \(mode P\) image"):
+        png_labels.read_palette("x.png", tax.colors("mapillary-public66"), data=buf.getvalue())
 
 
 def test_rgb_colour_labels(tax):
@@ -250,8 +258,10 @@ def test_mapillary_instances():
     assert set(np.unique(cls).tolist()) == {19, 55, 65}
     with pytest.raises(NativeFormatError, match="class id >= 60"):
         png_labels.decode_instances(v, 60)
-    with pytest.raises(NativeFormatError, match="16-bit grey"):
+    with pytest.raises(LabelFileError, match="mode RGB .* holds no label ids"):
         png_labels.read_instances(NATIVE / "CamVid/LabeledApproved_full/0016E5_00390_L.png")
+    with pytest.raises(NativeFormatError, match="expected a 16-bit grey image, got mode P"):
+        png_labels.read_instances(NATIVE / "MapillaryVistas/validation/labels/__fixture_ok.png")
 
 
 def test_mapillary_config_colours_are_the_taxonomy_colours(reference, tax):
@@ -268,3 +278,88 @@ def test_pascal_context_without_scipy(monkeypatch):
     monkeypatch.setitem(sys.modules, "scipy.io", None)
     with pytest.raises(ImportError, match=r"pip install 'unitax\[prepare\]'"):
         pascal_context.read(NATIVE / "PASCAL_Context/trainval/2008_000002.mat")
+
+
+# ----- every reader reads label images through labelio -------------------------------------------
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def test_readers_refuse_a_jpeg_named_png_with_labelios_message(tax, tmp_path):
+    """A lossy file in place of a native label is refused by labelio, one line naming the path."""
+    jpg = _jpeg(make_native.ade_full_rgb())
+    reason = "is a JPEG file, not a lossless label image (PNG) despite its .png name"
+    calls = {
+        "ade20k_full": lambda p: ade20k_full.read(p),
+        "coco_panoptic": lambda p: coco_panoptic.read(p, {p.name: []}),
+        "read_rgb": lambda p: png_labels.read_rgb(p, tax.colors("camvid-32")),
+        "read_palette": lambda p: png_labels.read_palette(p, tax.colors("mapillary-public66")),
+        "read_instances": lambda p: png_labels.read_instances(p),
+        "ade20k_full size": lambda p: ade20k_full.read(
+            NATIVE / "ADE20K_2016_07_26/images/training/a/aiport_terminal/ADE_train_00000001_seg.png", p),
+    }
+    for what, call in calls.items():
+        p = tmp_path / f"{what.replace(' ', '_')}.png"
+        p.write_bytes(jpg)
+        with pytest.raises(LabelFileError) as e:
+            call(p)
+        assert str(e.value) == f"{p}: {reason}", what
+        assert "\n" not in str(e.value)
+
+
+def test_readers_decode_the_bytes_they_are_given(tax, tmp_path):
+    """``data=``: the caller's bytes (read once, hashed) are decoded; the file is not opened again."""
+    import sys
+
+    cases = [
+        (NATIVE / "CamVid/LabeledApproved_full/0016E5_00390_L.png",
+         lambda p, d: png_labels.read_rgb(p, tax.colors("camvid-32"), d)),
+        (NATIVE / "MapillaryVistas/validation/labels/__fixture_ok.png",
+         lambda p, d: png_labels.read_palette(p, tax.colors("mapillary-public66"), data=d)),
+        (NATIVE / "MapillaryVistas/validation/instances/__fixture_ok.png",
+         lambda p, d: png_labels.read_instances(p, data=d)[1]),
+        (COCO_DIR / "panoptic_val2017/000000000042.png",
+         lambda p, d: coco_panoptic.read(p, coco_panoptic.load_annotations(COCO_DIR / "panoptic_val2017.json"),
+                                         data=d)[1]),
+        (NATIVE / "ADE20K_2016_07_26/images/training/a/aiport_terminal/ADE_train_00000001_seg.png",
+         lambda p, d: ade20k_full.read(p, data=d)[1]),
+    ]
+    opened: list[str] = []
+
+    def hook(event, args):
+        if event == "open" and args and isinstance(args[0], (str, Path)) and str(args[0]).startswith(str(tmp_path)):
+            opened.append(str(args[0]))
+
+    sys.addaudithook(hook)   # hooks cannot be removed; this one only records opens under tmp_path
+    for src, call in cases:
+        want = call(src, None)
+        copy = tmp_path / src.name
+        copy.write_bytes(src.read_bytes())
+        opened.clear()
+        got = call(copy, copy.read_bytes())
+        assert opened == [str(copy)], (src.name, opened)   # only the test's own read_bytes
+        assert np.array_equal(got, want), src.name
+
+
+def test_colour_labels_take_opaque_rgba_only(tax):
+    """As before labelio, an RGBA colour label is read with its alpha dropped, but only when opaque."""
+    from unitax.tools.labelio import header, read_colors
+
+    rgb = make_native.ade_full_rgb()
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    buf = io.BytesIO()
+    Image.fromarray(rgba).save(buf, format="PNG")
+    assert np.array_equal(read_colors("a.png", buf.getvalue()), rgb)
+    rgba[0, 1, 3] = 7
+    buf = io.BytesIO()
+    Image.fromarray(rgba).save(buf, format="PNG")
+    with pytest.raises(LabelFileError, match=r"^a\.png: PNG image of mode RGBA \(RGBA\) has 1 pixels that are not "):
+        read_colors("a.png", buf.getvalue())
+    with pytest.raises(LabelFileError, match="mode RGBA .* holds no label ids"):   # ids: RGBA never
+        header("a.png", buf.getvalue())
+    hdr = header(NATIVE / "MapillaryVistas/validation/labels/__fixture_ok.png")
+    assert hdr.format == "PNG" and hdr.mode == "P" and hdr.shape == make_native.palette_indices().shape
+    assert hdr.palette is not None and hdr.palette.shape[1] == 3

@@ -1,14 +1,20 @@
-"""One reader (and writer) of label images, shared by `unitax evaluate` and `unitax remap-dir`.
+"""One reader (and writer) of label images, shared by `unitax evaluate`, `unitax remap-dir` and the
+native readers of `unitax prepare`.
 
 A label image must be lossless and hold ids exactly: checked from the file's own header (its
 format, mode and bit depth), never by a cast. Accepted:
 
 - PNG (or TIFF/BMP when the file is named so): 8-bit grey (``L``), palette indices (``P``),
   16-bit grey (``I;16``); RGB only where the caller decodes a dataset's colours
-  (``rgb=True``); 32-bit integer ids only for segment maps (``segments=True``).
+  (``rgb=True``), and RGBA there only when every pixel is opaque, its alpha dropped
+  (``alpha=True``, :func:`read_colors`); 32-bit integer ids only for segment maps (``segments=True``).
 - Refused, naming the path: JPEG/WebP/GIF/anything lossy or not what the name says (a JPEG
   named ``.png``), 1-bit, LA, RGBA, CMYK, float, 32-bit ids in a label file, several frames,
   empty, truncated or non-image files, FIFOs and other special files.
+
+Callers that hash a file read it once (:func:`read_bytes`) and decode those bytes (:func:`decode`,
+:func:`decode_image`, or ``data=`` of :func:`read_colors`, :func:`read_palette`, :func:`header`);
+:func:`header` checks a file and gives its size without decoding its pixels.
 
 Errors are :class:`LabelFileError`: ``str(e)`` is one line, ``path: reason``; ``e.reason`` is
 the reason alone.
@@ -20,7 +26,7 @@ import hashlib
 import io
 import os
 import stat
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -69,12 +75,44 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class Header(NamedTuple):
+    """What a checked header says: format, Pillow mode, ``shape`` (h, w) and, for mode ``P``, the
+    palette as (k, 3) uint8 colours (None otherwise)."""
+
+    format: str
+    mode: str
+    shape: tuple[int, int]
+    palette: np.ndarray | None
+
+
+def header(path: str | os.PathLike[str], data: bytes | None = None, *, rgb: bool = False,
+           segments: bool = False) -> Header:
+    """The checked header of a label image (format, mode, bit depth as :func:`decode`); pixels are not decoded."""
+    return _open(path, read_bytes(path) if data is None else data, rgb, segments, False, load=False)[1]
+
+
 def decode(path: str | os.PathLike[str], data: bytes, *, rgb: bool = False, segments: bool = False) -> np.ndarray:
     """Decode label image bytes after checking format, mode and bit depth (see the module doc)."""
+    arr, _ = decode_image(path, data, rgb=rgb, segments=segments)
+    return arr
+
+
+def decode_image(path: str | os.PathLike[str], data: bytes, *, rgb: bool = False, segments: bool = False,
+                 alpha: bool = False) -> tuple[np.ndarray, Header]:
+    """:func:`decode` and the :class:`Header` it checked. ``alpha`` (with ``rgb``): an RGBA image is
+    accepted when every pixel is opaque (alpha 255), and its alpha dropped."""
+    arr, hdr = _open(path, data, rgb, segments, alpha and rgb, load=True)
+    assert arr is not None
+    return arr, hdr
+
+
+def _open(path: str | os.PathLike[str], data: bytes, rgb: bool, segments: bool, alpha: bool,
+          load: bool) -> tuple[np.ndarray | None, Header]:
     from PIL import Image, UnidentifiedImageError
 
     what = "segment map" if segments else "label image"
     ext = os.path.splitext(str(path))[1].lower()
+    arr = None
     try:
         with Image.open(io.BytesIO(data)) as im:
             fmt, mode = im.format or "?", im.mode
@@ -87,15 +125,22 @@ def decode(path: str | os.PathLike[str], data: bytes, *, rgb: bool = False, segm
             frames = int(getattr(im, "n_frames", 1))
             if frames > 1:
                 raise LabelFileError(path, f"has {frames} frames; a {what} has one")
-            ok = GREY_MODES + (("RGB",) if rgb or segments else ()) + (("I",) if segments else ())
+            ok = GREY_MODES + (("RGB",) if rgb or segments else ()) + (("I",) if segments else ()) \
+                + (("RGBA",) if alpha else ())
             if fmt == "PNG" and mode == "I" and im.info.get("bits", 16) <= 16:
                 ok = ok + ("I",)  # 16-bit grey PNG that an older Pillow opens as I
             if mode not in ok:
                 ids = "segment ids" if segments else "label ids"
                 raise LabelFileError(path, f"{_describe(mode, fmt)} holds no {ids}"
                                      f" (expected 8/16-bit single-channel ids{', or RGB colours' if rgb else ''})")
-            im.load()
-            arr = np.asarray(im)
+            pal = None
+            if mode == "P":
+                raw = im.getpalette()
+                pal = None if raw is None else np.asarray(raw, dtype=np.uint8)[: len(raw) // 3 * 3].reshape(-1, 3)
+            hdr = Header(fmt, mode, (int(im.size[1]), int(im.size[0])), pal)
+            if load:
+                im.load()
+                arr = np.asarray(im)
     except LabelFileError:
         raise
     except UnidentifiedImageError:
@@ -107,7 +152,14 @@ def decode(path: str | os.PathLike[str], data: bytes, *, rgb: bool = False, segm
         if "truncated" in msg or isinstance(e, EOFError):
             raise LabelFileError(path, f"truncated image ({msg})") from None
         raise LabelFileError(path, f"unreadable image: {msg}") from None
-    if mode == "I" and not segments:
+    if arr is None:
+        return None, hdr
+    if mode == "RGBA":
+        if not np.all(arr[..., 3] == 255):
+            raise LabelFileError(path, f"{_describe(mode, fmt)} has {int((arr[..., 3] != 255).sum())} "
+                                       "pixels that are not opaque; colour labels need alpha 255 or no alpha")
+        arr = np.ascontiguousarray(arr[..., :3])
+    elif mode == "I" and not segments:
         if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 65535):
             raise LabelFileError(path, "holds values outside 16 bits")
         arr = arr.astype(np.uint16)
@@ -115,7 +167,7 @@ def decode(path: str | os.PathLike[str], data: bytes, *, rgb: bool = False, segm
         arr = arr.astype(np.uint32 if segments else np.uint16)
     elif arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("="))
-    return arr
+    return arr, hdr
 
 
 def _describe(mode: str, fmt: str) -> str:
@@ -137,6 +189,23 @@ def read_segments(path: str | os.PathLike[str]) -> np.ndarray:
         a = arr.astype(np.uint32)
         return a[..., 0] | (a[..., 1] << 8) | (a[..., 2] << 16)
     return arr
+
+
+def read_colors(path: str | os.PathLike[str], data: bytes | None = None) -> np.ndarray:
+    """(h, w, 3) uint8 colours of an RGB label: a dataset's colour labels, a COCO panoptic or full ADE20K
+    PNG. An opaque RGBA image has its alpha dropped; grey, palette and 16-bit images are refused."""
+    arr, hdr = decode_image(path, read_bytes(path) if data is None else data, rgb=True, alpha=True)
+    if arr.ndim != 3:
+        raise LabelFileError(path, f"{_describe(hdr.mode, hdr.format)} holds no colours (expected 8-bit RGB)")
+    return arr
+
+
+def read_palette(path: str | os.PathLike[str], data: bytes | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(indices (h, w) uint8, palette (k, 3) uint8 or None) of a palette (mode ``P``) label image."""
+    arr, hdr = decode_image(path, read_bytes(path) if data is None else data)
+    if hdr.mode != "P":
+        raise LabelFileError(path, f"{_describe(hdr.mode, hdr.format)} is not a palette (mode P) image")
+    return arr, hdr.palette
 
 
 def encode_png(arr: np.ndarray, palette: np.ndarray | None = None) -> Any:

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from ..labelio import LabelFileError, read_colors, read_label
 from .errors import NativeFormatError
 from .readers import ade20k_full
-from .readers._io import open_image
 
 FAMILY = ("ade20k-151", "ade20k-150", "ade20k-150-relabeled")
 SPLITS = {"train": "training", "val": "validation"}
@@ -103,11 +103,11 @@ def plan(root: str | os.PathLike[str], target: str = "ade20k-150-relabeled",
 
 
 def prepare_sample(tax: Any, p: Plan, s: Sample) -> np.ndarray:
-    """The label map of ``s`` in ``p.target`` (uint8); NativeFormatError for bad input files."""
-    img = open_image(s.label)
-    if img.mode not in ("L", "P"):
-        raise NativeFormatError(s.label, f"expected an 8-bit grey ade20k-151 annotation, got mode {img.mode}")
-    label = np.asarray(img)
+    """The label map of ``s`` in ``p.target`` (uint8); NativeFormatError (or labelio's LabelFileError) for
+    bad input files."""
+    label = read_label(s.label)
+    if label.dtype != np.uint8:
+        raise NativeFormatError(s.label, "expected an 8-bit grey ade20k-151 annotation, got 16-bit ids")
     if int(label.max(initial=0)) >= len(tax.names("ade20k-151")):
         raise NativeFormatError(s.label, f"value {int(label.max())} is not an ade20k-151 id")
     out = label
@@ -118,7 +118,7 @@ def prepare_sample(tax: Any, p: Plan, s: Sample) -> np.ndarray:
 
         hit = tax.relabel(p.target).segments(s.key, s.split)
         if hit is not None and len(hit.segment_ids):
-            _, inst = ade20k_full.read(s.seg, s.label)
+            _, inst = ade20k_full.decode(read_colors(s.seg), label.shape, s.seg)   # at the challenge size
             out = np.array(out, copy=True)
             missing = relabel_segments(out, inst, hit.segment_ids, hit.classes.astype(out.dtype))
             if missing.size:
@@ -138,7 +138,7 @@ def run(tax: Any, p: Plan, out_dir: str | os.PathLike[str]) -> list[tuple[str, s
             continue
         try:
             arr = prepare_sample(tax, p, s)
-        except NativeFormatError as exc:
+        except (NativeFormatError, LabelFileError) as exc:
             failed.append((s.dst, str(exc)))
             continue
         dst.parent.mkdir(parents=True, exist_ok=True)

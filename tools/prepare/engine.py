@@ -81,11 +81,11 @@ class PrepJob:
         except ImportError as e:
             return rd.Outcome(t.rel, False, str(e))
 
-    # the root space's class map (and a segment map the reader gives for free)
+    # the root space's class map (and a segment map the reader gives for free); ``data``: the label file's
+    # bytes, already read (and hashed) by _process, decoded without opening the file again
     def _read(self, t: PrepTask, data: bytes | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        from ..labelio import decode, read_label
+        from ..labelio import decode, read_colors, read_label
         from .readers import coco_panoptic, pascal_context, png_labels, polygons
-        from .readers._io import rgb_array
 
         p = t.label_src
         assert p is not None
@@ -98,23 +98,25 @@ class PrepJob:
             return a.astype(np.uint16 if self.root_ignore > 255 else np.uint8, copy=False), None
         if self.reader == "rgb":
             assert self.colors is not None  # plan() gives the rgb and palette readers the root space's colours
-            return png_labels.read_rgb(p, self.colors), None
+            return png_labels.read_rgb(p, self.colors, data), None
         if self.reader == "palette":
             assert self.colors is not None
-            return png_labels.read_palette(p, self.colors, self.root_ignore), None
+            return png_labels.read_palette(p, self.colors, self.root_ignore, data), None
         if self.reader == "polygons":
-            return polygons.read(p, self.names, _root_space(self.family))
+            return polygons.read(p, self.names, _root_space(self.family), data=data)
         if self.reader == "mat":
-            return pascal_context.read(p), None
+            return pascal_context.read(p, data), None
         if self.reader == "coco":
             if t.coco_info is None:
                 raise NativeFormatError(p, "has no entry in the panoptic JSON")
-            return coco_panoptic.decode(rgb_array(p), t.coco_info, self.names, p)
+            return coco_panoptic.decode(read_colors(p, data), t.coco_info, self.names, p)
         raise AssertionError(self.reader)
 
-    def _segments(self, t: PrepTask, cls: np.ndarray, free: np.ndarray | None) -> np.ndarray:
+    # ``data``: the segment file's bytes, already read (and hashed) by _process
+    def _segments(self, t: PrepTask, cls: np.ndarray, free: np.ndarray | None,
+                  data: bytes | None = None) -> np.ndarray:
+        from ..labelio import read_colors
         from .readers import ade20k_full, png_labels, polygons
-        from .readers._io import rgb_array
 
         kind = self.segments
         if kind in ("coco",) or (kind == "polygons" and free is not None):
@@ -126,11 +128,11 @@ class PrepJob:
         if t.seg_src is None:
             raise NativeFormatError(t.label_src, "no segment file for it, and relabel records move its segments")
         if kind == "ade-full":
-            return ade20k_full.decode(rgb_array(t.seg_src), cls.shape, t.seg_src)[1]
+            return ade20k_full.decode(read_colors(t.seg_src, data), cls.shape, t.seg_src)[1]
         if kind == "polygons":
-            return polygons.read(t.seg_src, self.names, _root_space(self.family))[1]
+            return polygons.read(t.seg_src, self.names, _root_space(self.family), data=data)[1]
         if kind == "instances":
-            return png_labels.read_instances(t.seg_src)[1]
+            return png_labels.read_instances(t.seg_src, data=data)[1]
         raise AssertionError(kind)
 
     def _process(self, t: PrepTask) -> rd.Outcome:
@@ -140,8 +142,8 @@ class PrepJob:
         from ..labelio import encode_png
 
         srcs = [p for p in (t.label_src, t.seg_src) if p is not None] + [s for s, _ in t.images]
-        raw: dict[str, bytes] = {}
-        ident: dict[str, Any] = {"srcs": {p: _ident(p, raw if p == t.label_src else None,
+        raw: dict[str, bytes] = {}   # label and segment files: read once, hashed and decoded from these bytes
+        ident: dict[str, Any] = {"srcs": {p: _ident(p, raw if p in (t.label_src, t.seg_src) else None,
                                                     content=p not in dict(t.images)) for p in srcs}}
         outs: dict[str, Any] = {}
         if t.label_src is not None:
@@ -153,7 +155,7 @@ class PrepJob:
                 out = apply_lut(cls, self.luts[space])
                 if space in recs and len(recs[space][0]):
                     if seg is None:
-                        seg = self._segments(t, cls, free)
+                        seg = self._segments(t, cls, free, raw.get(t.seg_src) if t.seg_src else None)
                         if seg.shape != cls.shape:
                             return rd.Outcome(t.rel, False, f"segment map {t.seg_src} is "
                                                             f"{seg.shape[1]}x{seg.shape[0]}, "

@@ -22,8 +22,8 @@ import os
 
 import numpy as np
 
+from ...labelio import header, read_colors
 from ..errors import NativeFormatError
-from ._io import open_image, rgb_array
 
 
 def nearest_indices(src: int, dst: int) -> np.ndarray:
@@ -59,11 +59,9 @@ def decode(seg_rgb: np.ndarray, size: tuple[int, int] | None = None,
     return cls, np.ascontiguousarray(seg_rgb[..., 2])
 
 
-def read(seg_path: str | os.PathLike[str], challenge_label: str | os.PathLike[str] | None = None
-         ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`decode` of ``seg_path``, resized to the size of ``challenge_label`` (a challenge PNG or JPG) if given."""
-    size = None
-    if challenge_label is not None:
-        w, h = open_image(challenge_label).size
-        size = (h, w)
-    return decode(rgb_array(seg_path), size, seg_path)
+def read(seg_path: str | os.PathLike[str], challenge_label: str | os.PathLike[str] | None = None,
+         data: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`decode` of ``seg_path`` (or of its bytes ``data``, already read), resized to the size of
+    ``challenge_label`` (the challenge annotation PNG; only its header is read) if given."""
+    size = None if challenge_label is None else header(challenge_label).shape
+    return decode(read_colors(seg_path, data), size, seg_path)

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ...labelio import read_colors
 from ..errors import NativeFormatError
-from ._io import rgb_array
 
 IGNORE = 255
 
@@ -88,9 +88,10 @@ def load_annotations(json_path: str | os.PathLike[str]) -> dict[str, list[dict[s
 
 
 def read(png_path: str | os.PathLike[str], annotations: Mapping[str, Sequence[Mapping[str, Any]]],
-         names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`decode` of the PNG at ``png_path`` with its entry of ``annotations`` (:func:`load_annotations`)."""
+         names: Sequence[str] | None = None, data: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`decode` of the PNG at ``png_path`` (or of its bytes ``data``, already read) with its entry of
+    ``annotations`` (:func:`load_annotations`)."""
     key = os.path.basename(os.fspath(png_path))
     if key not in annotations:
         raise NativeFormatError(png_path, f"{key} has no entry in the panoptic JSON")
-    return decode(rgb_array(png_path), annotations[key], names, png_path)
+    return decode(read_colors(png_path, data), annotations[key], names, png_path)

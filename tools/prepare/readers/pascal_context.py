@@ -12,6 +12,7 @@ the dataset's ignore value is 65535). Reading a ``.mat`` needs scipy (``pip inst
 """
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
@@ -39,18 +40,19 @@ def decode(label_map: np.ndarray, path: str | os.PathLike[str] | None = None) ->
     return a.astype(np.uint16)
 
 
-def read(mat_path: str | os.PathLike[str]) -> np.ndarray:
-    """:func:`decode` of ``LabelMap`` in the MATLAB file at ``mat_path`` (needs scipy)."""
+def read(mat_path: str | os.PathLike[str], data: bytes | None = None) -> np.ndarray:
+    """:func:`decode` of ``LabelMap`` in the MATLAB file at ``mat_path`` (or of its bytes ``data``, already
+    read; needs scipy)."""
     try:
         import scipy.io
     except ImportError:
         raise ImportError("reading PASCAL-Context .mat files needs scipy: pip install 'unitax[prepare]'") from None
     try:
-        data = scipy.io.loadmat(mat_path)
+        mat = scipy.io.loadmat(mat_path if data is None else io.BytesIO(data))
     except FileNotFoundError:
         raise NativeFormatError(mat_path, "no such file") from None
     except Exception as exc:  # scipy raises ValueError, TypeError, MatReadError, ... on corrupt files
         raise NativeFormatError(mat_path, f"not a readable MATLAB file ({type(exc).__name__}: {exc})") from None
-    if "LabelMap" not in data:
+    if "LabelMap" not in mat:
         raise NativeFormatError(mat_path, "has no LabelMap variable")
-    return decode(data["LabelMap"], mat_path)
+    return decode(mat["LabelMap"], mat_path)

@@ -20,8 +20,8 @@ import os
 
 import numpy as np
 
+from ... import labelio
 from ..errors import NativeFormatError
-from ._io import open_image, rgb_array
 
 
 def _colors(colors: np.ndarray) -> np.ndarray:
@@ -60,14 +60,11 @@ def decode_palette(indices: np.ndarray, palette: np.ndarray | None, colors: np.n
     return idx.copy()
 
 
-def read_palette(path: str | os.PathLike[str], colors: np.ndarray, ignore: int = 255) -> np.ndarray:
-    """:func:`decode_palette` of the palette PNG at ``path``."""
-    img = open_image(path)
-    if img.mode != "P":
-        raise NativeFormatError(path, f"expected a palette (mode P) image, got mode {img.mode}")
-    pal = img.getpalette()
-    pal_arr = None if pal is None else np.asarray(pal, dtype=np.uint8)[: len(pal) // 3 * 3].reshape(-1, 3)
-    return decode_palette(np.asarray(img), pal_arr, colors, ignore, path)
+def read_palette(path: str | os.PathLike[str], colors: np.ndarray, ignore: int = 255,
+                 data: bytes | None = None) -> np.ndarray:
+    """:func:`decode_palette` of the palette PNG at ``path`` (or of its bytes ``data``, already read)."""
+    idx, pal = labelio.read_palette(path, data)
+    return decode_palette(idx, pal, colors, ignore, path)
 
 
 def decode_rgb(rgb: np.ndarray, colors: np.ndarray, path: str | os.PathLike[str] | None = None) -> np.ndarray:
@@ -93,9 +90,9 @@ def decode_rgb(rgb: np.ndarray, colors: np.ndarray, path: str | os.PathLike[str]
     return ids
 
 
-def read_rgb(path: str | os.PathLike[str], colors: np.ndarray) -> np.ndarray:
-    """:func:`decode_rgb` of the RGB colour label PNG at ``path``."""
-    return decode_rgb(rgb_array(path), colors, path)
+def read_rgb(path: str | os.PathLike[str], colors: np.ndarray, data: bytes | None = None) -> np.ndarray:
+    """:func:`decode_rgb` of the RGB colour label PNG at ``path`` (or of its bytes ``data``, already read)."""
+    return decode_rgb(labelio.read_colors(path, data), colors, path)
 
 
 def decode_instances(values: np.ndarray, num_classes: int | None = None,
@@ -119,9 +116,10 @@ def decode_instances(values: np.ndarray, num_classes: int | None = None,
     return cls, v
 
 
-def read_instances(path: str | os.PathLike[str], num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`decode_instances` of the 16-bit PNG at ``path`` (Pillow modes I;16 or I)."""
-    img = open_image(path)
-    if img.mode not in ("I;16", "I;16B", "I;16L", "I"):
-        raise NativeFormatError(path, f"expected a 16-bit grey image, got mode {img.mode}")
-    return decode_instances(np.asarray(img), num_classes, path)
+def read_instances(path: str | os.PathLike[str], num_classes: int | None = None,
+                   data: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`decode_instances` of the 16-bit PNG at ``path`` (or of its bytes ``data``, already read)."""
+    values, hdr = labelio.decode_image(path, labelio.read_bytes(path) if data is None else data)
+    if values.dtype != np.uint16:
+        raise NativeFormatError(path, f"expected a 16-bit grey image, got mode {hdr.mode}")
+    return decode_instances(values, num_classes, path)

@@ -98,14 +98,18 @@ def decode(ann: Mapping[str, Any], names: Sequence[str], background: str = "unla
     return np.asarray(cls_img, dtype=np.uint8), np.asarray(seg_img, dtype=np.int32)
 
 
-def read(json_path: str | os.PathLike[str], names: Sequence[str], dataset: str | None = None,
-         **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`decode` of the file at ``json_path``; ``dataset`` (a key of :data:`DATASETS`) sets its defaults."""
+def read(json_path: str | os.PathLike[str], names: Sequence[str], dataset: str | None = None, *,
+         data: bytes | None = None, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`decode` of the file at ``json_path`` (or of its bytes ``data``, already read); ``dataset``
+    (a key of :data:`DATASETS`) sets its defaults."""
     opts = dict(DATASETS[dataset]) if dataset is not None else {}
     opts.update(kwargs)
     try:
-        with open(json_path, encoding="utf-8") as f:
-            ann = json.load(f)
+        if data is None:
+            with open(json_path, encoding="utf-8") as f:
+                ann = json.load(f)
+        else:
+            ann = json.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise NativeFormatError(json_path, "no such file") from None
     except (OSError, ValueError) as exc:
