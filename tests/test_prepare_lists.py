@@ -91,7 +91,7 @@ def test_import_lists_command(tmp_path):
     assert res.exit_code == 0, res.output
     assert "wrote 3 split lists to" in res.output
     res = CliRunner().invoke(lists.import_lists_command(), [str(tmp_path / "specs"), "--specs", str(tmp_path / "x")])
-    assert res.exit_code == 1 and "no <space>/list/<split>.txt(.gz) files" in res.output
+    assert res.exit_code == 2 and "no <space>/list/<split>.txt(.gz) files" in res.output
 
 
 def test_plain_text_lists_as_in_an_mseg_api_checkout(tmp_path):
