@@ -63,7 +63,7 @@ def test_import_is_deterministic_and_round_trips(tmp_path):
     assert got == {("camvid-11", "test"): ["x.png y.png"], ("kitti-19", "train"): ["a.png b.png", "c.png d.png"],
                    ("wilddash-19", "test"): ["only.jpg"]}
     assert lists.split_pairs("wilddash-19", "test", tmp_path / "specs_a") == [("only.jpg", None)]
-    assert not list((tmp_path / "specs_a/lists").glob(".*.tmp"))
+    assert sorted(p.name for p in (tmp_path / "specs_a/lists").iterdir()) == sorted([lists.BLOB, lists.INDEX])
 
 
 def test_import_lists_errors(tmp_path):

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..atomic import write_atomic
 from ..errors import ToolError
 
 if TYPE_CHECKING:
@@ -116,9 +117,7 @@ def import_lists(reference: str | os.PathLike[str], specs: str | os.PathLike[str
     folder = Path(specs if specs is not None else default_specs()) / LISTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        tmp = folder / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, folder / name)
+        write_atomic(folder / name, data)
     return {name: len(data) for name, data in files.items()}
 
 
