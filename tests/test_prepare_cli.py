@@ -202,6 +202,19 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path):
     assert r.exit_code == 2 and r.stderr.startswith("unitax prepare: unknown dataset 'no-such-dataset'; known: ")
 
 
+@pytest.mark.parametrize(("interrupted", "failed", "code"), [(True, True, 130), (False, True, 1), (True, False, 130)])
+def test_an_interrupt_exits_130_before_failures_exit_1(tax, tmp_path, monkeypatch, interrupted, failed, code):
+    from unitax.tools import remap_dir as rd
+
+    native = make_native.build_tree("wilddash", tmp_path / "native", tax)
+    bad = [rd.Outcome("a/b.png", False, "cannot read")] if failed else []
+    monkeypatch.setattr(engine, "run", lambda *a, **k: rd.Summary(1, 0, 0, bad, 0.0, interrupted))
+    r = _run("wilddash", str(native), str(tmp_path / "out"), "--partial", "--no-progress")
+    assert r.exit_code == code
+    assert ("failed: a/b.png: cannot read" in r.stderr) == failed
+    assert ("interrupted; run the same command again to resume" in r.stderr) == interrupted
+
+
 def test_out_root_of_others_is_refused(tax, tmp_path):
     native = make_native.build_tree("wilddash", tmp_path / "native", tax)
     out = tmp_path / "out"
