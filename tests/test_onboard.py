@@ -115,6 +115,18 @@ def test_new_test_dataset_draft(specs, tmp_path):
     assert _check(specs).exit_code == 0
 
 
+def test_invalid_specs_exit_1_and_nothing_is_written(specs, tmp_path):
+    names = tmp_path / "names.txt"
+    names.write_text("road\n")
+    uni = specs / "universal.yaml"
+    uni.write_text(uni.read_text() + "\nnot_a_key: 1\n")
+    r = _new(specs, "mycity", names)
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert r.stderr.endswith(f"unitax new-dataset: the specs in {specs} do not validate; fix them first\n")
+    assert "universal.yaml" in r.stderr
+    assert not (specs / "datasets" / "mycity.yaml").exists()
+
+
 @pytest.mark.parametrize("text, message", [
     ("road\n\ncar\n", "names.txt:2: blank line"),
     ("road\nRoad\n", "names.txt:2: class 'Road' repeats line 1"),

@@ -184,12 +184,35 @@ def test_unknown_release_is_refused(tax, tmp_path):
     native = make_native.build_tree("mapillary", tmp_path / "native", tax)
     (native / "MapillaryVistas/config_v2.0.json").write_text("{}")
     r = _run("mapillary", str(native), str(tmp_path / "out"), "--partial", "--no-progress")
-    assert r.exit_code == 1 and "refusing to guess" in r.stderr
+    assert r.exit_code == 2 and "refusing to guess" in r.stderr
     r = _run("mapillary", str(tmp_path / "empty-native"), str(tmp_path / "out"))
-    assert r.exit_code == 1 and "Error" in r.stderr
+    assert r.exit_code == 2 and f"unitax prepare: {tmp_path / 'empty-native'} is not a folder" in r.stderr
     (tmp_path / "nothing").mkdir()
     r = _run("mapillary", str(tmp_path / "nothing"), str(tmp_path / "out"))
-    assert r.exit_code == 1 and "no mapillary download recognised" in r.stderr
+    assert r.exit_code == 2 and "no mapillary download recognised" in r.stderr
+
+
+def test_bad_arguments_exit_2_with_one_line(tmp_path):
+    r = _run("ade20k", str(tmp_path))
+    assert r.exit_code == 2
+    assert r.stderr == "unitax prepare: give DATASET NATIVE_ROOT OUT_ROOT (or --list, or --verify DATASET OUT_ROOT)\n"
+    r = _run("--verify", "ade20k")
+    assert r.exit_code == 2 and r.stderr == "unitax prepare: --verify takes DATASET OUT_ROOT [NATIVE_ROOT]\n"
+    r = _run("no-such-dataset", str(tmp_path), str(tmp_path / "out"))
+    assert r.exit_code == 2 and r.stderr.startswith("unitax prepare: unknown dataset 'no-such-dataset'; known: ")
+
+
+@pytest.mark.parametrize(("interrupted", "failed", "code"), [(True, True, 130), (False, True, 1), (True, False, 130)])
+def test_an_interrupt_exits_130_before_failures_exit_1(tax, tmp_path, monkeypatch, interrupted, failed, code):
+    from unitax.tools import remap_dir as rd
+
+    native = make_native.build_tree("wilddash", tmp_path / "native", tax)
+    bad = [rd.Outcome("a/b.png", False, "cannot read")] if failed else []
+    monkeypatch.setattr(engine, "run", lambda *a, **k: rd.Summary(1, 0, 0, bad, 0.0, interrupted))
+    r = _run("wilddash", str(native), str(tmp_path / "out"), "--partial", "--no-progress")
+    assert r.exit_code == code
+    assert ("failed: a/b.png: cannot read" in r.stderr) == failed
+    assert ("interrupted; run the same command again to resume" in r.stderr) == interrupted
 
 
 def test_out_root_of_others_is_refused(tax, tmp_path):
@@ -198,12 +221,12 @@ def test_out_root_of_others_is_refused(tax, tmp_path):
     out.mkdir()
     (out / "mine.txt").write_text("x")
     r = _run("wilddash", str(native), str(out), "--partial", "--no-progress")
-    assert r.exit_code == 1 and "refusing to write into it" in r.stderr
+    assert r.exit_code == 2 and "refusing to write into it" in r.stderr
     assert (out / "mine.txt").read_text() == "x"
     ok = tmp_path / "ok"
     assert _run("wilddash", str(native), str(ok), "--partial", "-j", "1", "--no-progress").exit_code == 0
     r = _run("kitti", str(make_native.build_tree("kitti", tmp_path / "k", tax)), str(ok), "--partial", "--no-progress")
-    assert r.exit_code == 1 and "different job" in r.stderr    # another dataset's job: refused
+    assert r.exit_code == 2 and "different job" in r.stderr    # another dataset's job: refused
 
 
 def test_verify_finds_problems(tax, tmp_path):
@@ -219,7 +242,8 @@ def test_verify_finds_problems(tax, tmp_path):
     v = _run("--verify", "camvid", str(out))
     assert v.exit_code == 1
     assert "200" in v.stderr and "its image" in v.stderr
-    assert _run("--verify", "camvid", str(tmp_path / "native")).exit_code == 1   # no prepare job there
+    v = _run("--verify", "camvid", str(tmp_path / "native"))   # no prepare job there: a problem verify finds
+    assert v.exit_code == 1 and "no unitax prepare job here" in v.stderr
 
 
 def test_images_copy_and_none(tax, tmp_path):

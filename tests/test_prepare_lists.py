@@ -63,7 +63,7 @@ def test_import_is_deterministic_and_round_trips(tmp_path):
     assert got == {("camvid-11", "test"): ["x.png y.png"], ("kitti-19", "train"): ["a.png b.png", "c.png d.png"],
                    ("wilddash-19", "test"): ["only.jpg"]}
     assert lists.split_pairs("wilddash-19", "test", tmp_path / "specs_a") == [("only.jpg", None)]
-    assert not list((tmp_path / "specs_a/lists").glob(".*.tmp"))
+    assert sorted(p.name for p in (tmp_path / "specs_a/lists").iterdir()) == sorted([lists.BLOB, lists.INDEX])
 
 
 def test_import_lists_errors(tmp_path):
@@ -91,7 +91,7 @@ def test_import_lists_command(tmp_path):
     assert res.exit_code == 0, res.output
     assert "wrote 3 split lists to" in res.output
     res = CliRunner().invoke(lists.import_lists_command(), [str(tmp_path / "specs"), "--specs", str(tmp_path / "x")])
-    assert res.exit_code == 1 and "no <space>/list/<split>.txt(.gz) files" in res.output
+    assert res.exit_code == 2 and "no <space>/list/<split>.txt(.gz) files" in res.output
 
 
 def test_plain_text_lists_as_in_an_mseg_api_checkout(tmp_path):

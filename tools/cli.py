@@ -18,6 +18,8 @@ from .errors import CommandError, ToolError
 PROBLEMS = 1
 #: a command that cannot run as asked: bad arguments, a refused output, an unreadable input
 USAGE = 2
+#: a long run (remap-dir, prepare) stopped by Ctrl-C, finished files kept: as a shell reports SIGINT
+INTERRUPTED = 130
 
 SPECS = click.option("--specs", "specs", type=click.Path(path_type=Path), default=Path("taxonomy"),
                      show_default=True, help="Folder holding universal.yaml, datasets/ and mappings/.")
@@ -67,7 +69,9 @@ def _report(problems: list[Problem]) -> None:
 
 
 def exit_with(code: int, *lines: str) -> NoReturn:
-    """The one way a command ends early: ``lines`` on stderr, then exit ``code`` (PROBLEMS or USAGE)."""
+    """The one way a command ends early: ``lines`` on stderr, then exit ``code`` (PROBLEMS, USAGE or
+    INTERRUPTED). Every command exits through here, its own errors included (a ToolError raised in a
+    command reaches :class:`_Main`, which calls this)."""
     for line in lines:
         click.echo(line, err=True)
     sys.exit(code)
@@ -455,7 +459,7 @@ def remap_dir_cmd(src: Path, dst: Path, source: str, target: str, segments: Path
                + (", interrupted: rerun the same command to resume" if summary.interrupted else "")
                + f" ({summary.seconds:.1f} s)")
     if summary.interrupted:
-        exit_with(130)  # as a shell reports a command ended by Ctrl-C
+        exit_with(INTERRUPTED)
     if summary.failed or lost:
         exit_with(PROBLEMS)
 

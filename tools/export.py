@@ -16,8 +16,6 @@ space's own classes.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ import unitax
 from unitax import pictures
 from unitax.taxonomy import UNIVERSAL, names_fingerprint
 
+from .atomic import write_atomic
 from .errors import CommandError, ToolError
 
 MARK_PY = "# Written by `unitax export "
@@ -383,15 +382,7 @@ def write(path: Path, data: bytes, *, force: bool = False) -> str:
             raise ExportError(f"{path}: exists (an earlier export, now different); pass --force to replace it")
     if not path.parent.is_dir():
         raise ExportError(f"{path.parent}: no such folder")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, mode=0o644)
     return "wrote"
 
 

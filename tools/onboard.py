@@ -12,7 +12,6 @@ dataset does not feed; a universal class added later is reported [unfed-stale].
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import click
@@ -21,13 +20,15 @@ from ..compiler import build
 from ..compiler.errors import SpecError
 from ..compiler.model import UNIVERSAL, Model
 from ..compiler.yamlquote import q
+from .cli import PROBLEMS, USAGE, exit_with, problem_line
+from .errors import ToolError
 from .suggest import IGNORE_BELOW, Candidate, Suggester
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
-class OnboardError(Exception):
-    """A bad input of new-dataset: one line naming the file (and line)."""
+class OnboardError(ToolError):
+    """A bad input of new-dataset: one line naming the file (and line); the command exits 2 (USAGE) with it."""
 
 
 def read_names(path: Path) -> list[str]:
@@ -199,13 +200,10 @@ def new_dataset_cmd(name: str, names_file: Path, colors_file: Path | None, role:
     try:
         files = new_dataset(specs, name, names_file, colors_file, role)
     except OnboardError as e:
-        click.echo(f"unitax new-dataset: {e}", err=True)
-        sys.exit(2)
+        exit_with(USAGE, f"unitax new-dataset: {e}")
     except SpecError as e:
-        for p in e.errors:
-            click.echo(str(p), err=True)
-        click.echo(f"unitax new-dataset: the specs in {specs} do not validate; fix them first", err=True)
-        sys.exit(1)
+        exit_with(PROBLEMS, *map(problem_line, e.errors),
+                  f"unitax new-dataset: the specs in {specs} do not validate; fix them first")
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "x", encoding="utf-8", newline="\n") as f:  # never replaces a file

@@ -8,9 +8,9 @@ Dask cluster, and returns a :class:`Summary`.
 
 Guarantees:
 
-- SRC (and the segment maps) are only read. Each output is written to ``<dst>.unitax-tmp-<pid>``
-  beside its final name and renamed over it (``os.replace``), so an output file is either absent
-  or complete, whenever the run is killed.
+- SRC (and the segment maps) are only read. Each output is written to a temporary file beside
+  its final name and renamed over it (tools/atomic.py), so an output file is either absent or
+  complete, whenever the run is killed.
 - DST must be absent, empty, or an earlier remap-dir job's (it holds ``.unitax-remap.json``);
   anything else (a copy of SRC, a folder of other files, a file, a symlink loop) is refused
   untouched, also with ``overwrite``.
@@ -52,6 +52,7 @@ import csv
 import errno
 import fnmatch
 import hashlib
+import io
 import json
 import os
 import re
@@ -67,6 +68,8 @@ import numpy as np
 
 from ..errors import UnknownDatasetError
 from ..format import label_dtype, lut_size
+from .atomic import TMP_MARK as TMP_MARK  # a temporary file's name holds it (tools/atomic.py)
+from .atomic import write_atomic
 from .errors import ToolError
 
 STAMP = ".unitax-remap.json"
@@ -74,7 +77,6 @@ LOCK = ".unitax-remap.lock"
 FAILED = ".unitax-remap-failed.tsv"
 LEDGER = ".unitax-remap-ledger.jsonl"
 BOOKKEEPING = (STAMP, LOCK, FAILED, LEDGER)
-TMP_MARK = ".unitax-tmp-"
 # Suffixes that name what a file holds rather than which image it is: label ids, instance ids,
 # colour renderings, the camera. Stripped (once, at the end of the name) to get the image key.
 DEFAULT_KEY_SUFFIX = (r"(_gt(Fine|Coarse)_[A-Za-z0-9]+|_leftImg8bit|_train_id|_train_color"
@@ -249,17 +251,12 @@ def process(job: Job, task: Task) -> Outcome:
                                             "records move")
     if job.lut_post is not None:
         out = apply_lut(out, job.lut_post)
-    tmp = f"{task.dst}{TMP_MARK}{os.getpid()}"
     try:
-        os.makedirs(os.path.dirname(task.dst), exist_ok=True)
-        _encode(out, job).save(tmp, format="PNG", compress_level=job.compress_level)
-        os.replace(tmp, task.dst)
+        img = _encode(out, job)
+        write_atomic(task.dst, lambda tmp: img.save(tmp, format="PNG", compress_level=job.compress_level),
+                     mkdir=True)
         ost = os.stat(task.dst)
     except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         return Outcome(task.rel, False, f"cannot write {task.dst}: {e.strerror or e}")
     ident["out"] = {"size": ost.st_size, "mtime_ns": ost.st_mtime_ns}
     return Outcome(task.rel, True, ident=ident)
@@ -788,14 +785,10 @@ class _DstGuard:
                     f"{k}: {old.get(k)!r} then, {v!r} now" for k, v in self.plan.stamp.items() if old.get(k) != v)
                 raise RemapDirError(f"{dst} holds the output of a different job ({diff or 'unreadable stamp'}); "
                                     "write to another folder, or pass --overwrite to redo every file")
-        tmp = stamp_path.with_name(STAMP + TMP_MARK + str(os.getpid()))
-        tmp.write_text(json.dumps(self.plan.stamp, indent=1, sort_keys=True) + "\n", "utf-8")
-        os.replace(tmp, stamp_path)
+        write_atomic(stamp_path, json.dumps(self.plan.stamp, indent=1, sort_keys=True) + "\n")
         # the ledger keeps only this job's entries (rewritten atomically); finished files are appended
         kept = {} if self.overwrite else read_ledger(dst, self.plan.job_id)
-        tmp = dst / (LEDGER + TMP_MARK + str(os.getpid()))
-        tmp.write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in kept.values()), "utf-8")
-        os.replace(tmp, dst / LEDGER)
+        write_atomic(dst / LEDGER, "".join(json.dumps(e, sort_keys=True) + "\n" for e in kept.values()))
         self.ledger = open(dst / LEDGER, "a", encoding="utf-8")
         for d, _, files in os.walk(dst):
             for f in files:
@@ -943,12 +936,11 @@ def _write_failures(dst: Path, failed: list[Outcome]) -> None:
     if not failed:
         p.unlink(missing_ok=True)
         return
-    tmp = p.with_name(FAILED + TMP_MARK + str(os.getpid()))
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f, delimiter="\t", lineterminator="\n")
-        for o in sorted(failed, key=lambda o: o.rel):
-            w.writerow([o.rel, o.reason])
-    os.replace(tmp, p)
+    text = io.StringIO(newline="")
+    w = csv.writer(text, delimiter="\t", lineterminator="\n")
+    for o in sorted(failed, key=lambda o: o.rel):
+        w.writerow([o.rel, o.reason])
+    write_atomic(p, text.getvalue())
 
 
 def output_files(dst: Path) -> Iterable[Path]:

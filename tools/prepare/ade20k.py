@@ -23,11 +23,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
+from ..atomic import write_atomic
 from ..labelio import LabelFileError, read_colors, read_label
 from .errors import NativeFormatError
 from .readers import ade20k_full
@@ -141,8 +143,5 @@ def run(tax: Any, p: Plan, out_dir: str | os.PathLike[str]) -> list[tuple[str, s
         except (NativeFormatError, LabelFileError) as exc:
             failed.append((s.dst, str(exc)))
             continue
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
-        Image.fromarray(arr).save(tmp, format="PNG")
-        os.replace(tmp, dst)
+        write_atomic(dst, partial(Image.fromarray(arr).save, format="PNG"), mkdir=True)
     return failed

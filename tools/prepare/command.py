@@ -1,10 +1,11 @@
 """The ``unitax prepare`` click command (registered in tools/cli.py)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
+
+from ..cli import INTERRUPTED, PROBLEMS, USAGE, exit_with
 
 
 @click.command("prepare")
@@ -33,6 +34,9 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
     Writes under OUT_ROOT every label space MSeg derives from DATASET at the paths of MSeg's split
     lists, the images (--images), and OUT_ROOT/<space>/list/<split>.txt. NATIVE_ROOT is only read.
     With --lists derive, the lists are built from the files found (another version or subset).
+
+    Exit status: 1 when files failed or --verify found problems; 2 when prepare cannot run as asked
+    (bad arguments, an unknown dataset or release, an OUT_ROOT it refuses); 130 when interrupted.
     """
     from .plans import FAMILIES, describe
 
@@ -44,16 +48,17 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
 
     from .. import remap_dir as rd
     from . import engine
+    from .lists import ListsError
 
     tax = unitax.load()
     if verify:
         if len(args) not in (2, 3):
-            raise click.UsageError("--verify takes DATASET OUT_ROOT [NATIVE_ROOT]")
+            exit_with(USAGE, "unitax prepare: --verify takes DATASET OUT_ROOT [NATIVE_ROOT]")
         try:
             checks, general = engine.verify(tax, args[0], Path(args[1]),
                                             native=Path(args[2]) if len(args) == 3 else None)
         except engine.PrepareError as e:
-            raise click.ClickException(str(e)) from None
+            exit_with(USAGE, f"unitax prepare: {e}")
         ref = checks[0].source if checks else "MSeg"
         if ref != "MSeg":
             click.echo(f"lines compared with the {ref} lists (the run used --lists derive), not MSeg's")
@@ -64,24 +69,24 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
         for p in problems:
             click.echo(f"problem: {p}", err=True)
         if problems:
-            sys.exit(1)
+            exit_with(PROBLEMS)
         click.echo("ok")
         return
     if len(args) != 3:
-        raise click.UsageError("give DATASET NATIVE_ROOT OUT_ROOT (or --list, or --verify DATASET OUT_ROOT)")
+        exit_with(USAGE, "unitax prepare: give DATASET NATIVE_ROOT OUT_ROOT (or --list, or --verify DATASET OUT_ROOT)")
     dataset, native, out = args[0], Path(args[1]), Path(args[2])
     try:
         plan = engine.plan(tax, dataset, native, out, images=images, partial=partial, overwrite=overwrite,
                            compress_level=compress_level, derive=list_source == "derive")
-    except (engine.PrepareError, rd.RemapDirError) as e:
-        raise click.ClickException(str(e)) from None
+    except (engine.PrepareError, ListsError, rd.RemapDirError) as e:
+        exit_with(USAGE, f"unitax prepare: {e}")
     for n in plan.notes:
         click.echo(f"note: {n}")
     bar = rd.Progress(len(plan.tasks), enabled=progress, name=f"prepare {dataset}")
     try:
         s = engine.run(plan, workers=jobs, scheduler=scheduler, progress=bar, overwrite=overwrite)
     except rd.RemapDirError as e:
-        raise click.ClickException(str(e)) from None
+        exit_with(USAGE, f"unitax prepare: {e}")
     which = "the derived" if list_source == "derive" else "MSeg's"
     click.echo(f"{dataset}: {s.written} samples written, {s.skipped} already done, {len(s.failed)} failed "
                f"({plan.files} in {which} lists; {s.seconds:.1f} s)")
@@ -97,7 +102,8 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
         click.echo(f"failures: {rd.FAILED} in {out} lists each", err=True)
         for o in s.failed[:10]:
             click.echo(f"failed: {o.rel}: {o.reason}", err=True)
-        sys.exit(1)
     if s.interrupted:
         click.echo("interrupted; run the same command again to resume", err=True)
-        sys.exit(130)
+        exit_with(INTERRUPTED)
+    if s.failed:
+        exit_with(PROBLEMS)

@@ -21,14 +21,15 @@ import re
 import shutil
 import stat
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from .. import remap_dir as rd
+from ..atomic import write_atomic
 from .errors import NativeFormatError
 from .plans import FAMILIES, Family
 
@@ -177,21 +178,21 @@ class PrepJob:
                     encode_png(out).save(buf, format="PNG", compress_level=self.compress_level)
                     data = buf.getvalue()
                     encoded.append((out, data))
-                _write_atomic(dst, lambda tmp, data=data: Path(tmp).write_bytes(data))
+                write_atomic(dst, data, mkdir=True)
                 st = os.stat(dst)
                 outs[dst] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
         for src, dst in t.copies:
             if src in raw:
-                _write_atomic(dst, lambda tmp, data=raw[src]: Path(tmp).write_bytes(data))
+                write_atomic(dst, raw[src], mkdir=True)
             else:
-                _write_atomic(dst, lambda tmp, src=src: shutil.copyfile(src, tmp))
+                write_atomic(dst, partial(shutil.copyfile, src), mkdir=True)
             st = os.stat(dst)
             outs[dst] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
         for src, dst in t.images:
             if self.images == "link":
-                _write_atomic(dst, lambda tmp, src=src: os.symlink(os.path.abspath(src), tmp))
+                write_atomic(dst, partial(os.symlink, os.path.abspath(src)), mkdir=True)
             else:
-                _write_atomic(dst, lambda tmp, src=src: shutil.copyfile(src, tmp))
+                write_atomic(dst, partial(shutil.copyfile, src), mkdir=True)
             st = os.lstat(dst)
             outs[dst] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
         ident["outs"] = outs
@@ -220,22 +221,6 @@ def _ident(path: str, keep: dict[str, bytes] | None = None, content: bool = True
     if keep is not None:
         keep[path] = data
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest(data)}
-
-
-# write(tmp) writes the file; Callable[..., ...] because the callers' lambdas bind their loop values as
-# default arguments (mypy infers no type for such a lambda against Callable[[str], object])
-def _write_atomic(dst: str, write: Callable[..., object]) -> None:
-    tmp = f"{dst}{rd.TMP_MARK}{os.getpid()}"
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    try:
-        write(tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _lstat_same(path: str, ident: Any) -> bool:
@@ -574,7 +559,7 @@ def run(p: Plan, *, workers: int | None = None, scheduler: str | None = None, pr
         path = p.dst / space / LIST_DIR / f"{split}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
         data = "".join(line + "\n" for line in lines)
-        _write_atomic(str(path), lambda tmp, data=data: Path(tmp).write_text(data, "utf-8"))
+        write_atomic(path, data)
     return summary
 
 

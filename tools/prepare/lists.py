@@ -29,6 +29,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..atomic import write_atomic
+from ..errors import ToolError
+
 if TYPE_CHECKING:
     import click
 
@@ -41,8 +44,9 @@ KNOWN_MISSING = (("coco-panoptic-133", "train"), ("coco-panoptic-133-relabeled",
 _PRESET = 9   # PRESET_EXTREME saves 5% for 10x the time
 
 
-class ListsError(ValueError):
-    """The reference's lists or the shipped lists file are not what the importer expects."""
+class ListsError(ToolError, ValueError):
+    """The reference's lists or the shipped lists file are not what the importer expects (a command
+    that meets one exits 2 with its one line)."""
 
 
 def default_specs() -> Path:
@@ -113,9 +117,7 @@ def import_lists(reference: str | os.PathLike[str], specs: str | os.PathLike[str
     folder = Path(specs if specs is not None else default_specs()) / LISTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        tmp = folder / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, folder / name)
+        write_atomic(folder / name, data)
     return {name: len(data) for name, data in files.items()}
 
 
@@ -170,10 +172,12 @@ def import_lists_command() -> click.Command:
                   help="Write to SPECS/lists/ (default: the package's own, tools/prepare/data/lists/).")
     def cmd(reference: Path, specs: Path) -> None:
         """Write the shipped split lists (or SPECS/lists/) from REFERENCE's dataset_lists/*/list/*.txt(.gz)."""
+        from ..cli import USAGE, exit_with
+
         try:
             sizes = import_lists(reference, specs)
         except ListsError as exc:
-            raise click.ClickException(str(exc)) from None
+            exit_with(USAGE, f"unitax import-lists: {exc}")
         n = len(load_lists(specs))
         click.echo(f"wrote {n} split lists to {specs if specs is not None else default_specs()}/{LISTS_DIR} ("
                    + ", ".join(f"{k} {v:,} B" for k, v in sizes.items()) + ")")
