@@ -116,12 +116,14 @@ def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, 
             raise SpecError(accept.apply(problems, root, stale=False, docs=docs))
         # The docs site and the sheets need only the model: two forked children render them while
         # this process checks the relabel records, builds the tables and renders the coverage report
-        # (which needs numpy, as the tables do: the docs child does not import it) (perf.py).
+        # (which needs numpy, as the tables do: the docs child does not import it) and the colour
+        # legends (perf.py).
         side_docs = perf.Background(_docs, model)
         side_sheets = perf.Background(_sheets, model)
         try:
             from . import analysis, tables, unions
             from .emit import coverage
+            from .emit import docs as emit_docs
             from .emit import relabel as emit_relabel
             from .emit import tables as emit
 
@@ -136,7 +138,7 @@ def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, 
             problems = accept.apply(problems, root, docs=docs)  # those the specs accept, with a reason
             # everything of this process's own before waiting for the children
             files = {**emit.own_files(model, tables.build_tables(model)), **emit_relabel.render(relabels),
-                     **coverage.render(model)}
+                     **coverage.render(model), **emit_docs.legends(model)}
             digest = specs_hash(root, sources)
             files.update(side_sheets.result())
             files.update(side_docs.result())
@@ -148,10 +150,11 @@ def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, 
 
 
 def _docs(model: Model) -> dict[str, bytes]:
-    """The docs site and legends (docs/; the coverage report is rendered by the caller)."""
+    """The docs site's pages (the caller renders the legends and the coverage report: it imports
+    jinja2 for the latter anyway, and the pages are the longest of the three processes' work)."""
     from .emit import docs
 
-    return docs.render(model)
+    return docs.pages(model)
 
 
 def _sheets(model: Model) -> dict[str, bytes]:

@@ -504,6 +504,11 @@ def _legends(model: Model) -> dict[str, Row]:
 
 def render(model: Model) -> dict[str, bytes]:
     """Every docs file as path (relative to the compiled folder) -> bytes."""
+    return {**pages(model), **legends(model)}
+
+
+def pages(model: Model) -> dict[str, bytes]:
+    """The HTML site and the Markdown pages (docs/html/, docs/md/)."""
     env = environment()
     view, paths = View(model), Paths(model)
     files: dict[str, str] = {}
@@ -540,7 +545,12 @@ def render(model: Model) -> dict[str, bytes]:
     files["docs/md/README.md"] = env.get_template("index.md").render(
         **common, root="", classes=classes, categories=categories, datasets=datasets)
 
-    tmpl = env.get_template("legend.svg")
-    for name, lg in _legends(model).items():
-        files[f"docs/legend/{name}.svg"] = tmpl.render(**common, lg=lg)
     return {k: v.encode("utf-8") for k, v in sorted(files.items())}
+
+
+def legends(model: Model) -> dict[str, bytes]:
+    """The colour legends, ``docs/legend/<name>.svg`` (part of :func:`render`; rendered apart by
+    a compile, which balances its processes with them)."""
+    tmpl = environment().get_template("legend.svg")
+    return {f"docs/legend/{name}.svg": tmpl.render(header=HEADER, lg=lg).encode("utf-8")
+            for name, lg in sorted(_legends(model).items())}
