@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from . import load
 from .errors import Problem
 from .load import Document, JsonPath, format_path
 from .names import quote
@@ -26,21 +25,8 @@ ACCEPT_RULES: dict[str, str] = {
 ACCEPTED = "accepted"
 
 
-def _docs_with_accept(root: Path, docs: dict[str, Document] | None) -> list[Document]:
-    """The spec documents holding an accept list: from ``docs`` (spec-relative path -> document, as
-    the compile read them) when given, else read from ``root``."""
-    if docs is None:
-        docs = {}
-        files, _ = load.spec_files(root)
-        for rel, p in files:
-            try:
-                raw = p.read_bytes()
-            except OSError:
-                continue
-            if b"accept:" in raw:  # cheap: most files have none
-                doc, _ = load.parse_yaml(raw, p.as_posix(), rel)
-                if doc is not None:
-                    docs[rel] = doc
+def _docs_with_accept(docs: dict[str, Document]) -> list[Document]:
+    """The spec documents (spec-relative path -> document, as the compile read them) holding an accept list."""
     return [doc for rel, doc in sorted(docs.items()) if rel != "universal.yaml" and isinstance(doc.data, dict)
             and isinstance(doc.data.get("accept"), list)]
 
@@ -62,13 +48,12 @@ def _at(problem: Problem, places: list[str]) -> bool:
     return any(problem.path == p or problem.path.startswith((p + ".", p + "[")) for p in places)
 
 
-def apply(problems: list[Problem], root: Path, stale: bool = True,
-          docs: dict[str, Document] | None = None) -> list[Problem]:
+def apply(problems: list[Problem], docs: dict[str, Document], stale: bool = True) -> list[Problem]:
     """``problems`` with each accepted warning turned into an ``accepted`` Problem (reason appended),
     plus an ``accept-stale`` warning for every accept entry that matched no warning (unless
     ``stale`` is False: specs with errors never reach the analysis that finds some warnings).
-    ``docs``: the spec documents already read (spec-relative path -> document), if any."""
-    accepting = _docs_with_accept(Path(root), docs)
+    ``docs``: the spec documents the compile read (spec-relative path -> document)."""
+    accepting = _docs_with_accept(docs)
     if not accepting:
         return problems
     out = list(problems)

@@ -113,7 +113,7 @@ def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, 
     with perf.paused_gc():
         model, problems, docs = _check(Path(root), cache_dir)
         if model is None:
-            raise SpecError(accept.apply(problems, root, stale=False, docs=docs))
+            raise SpecError(accept.apply(problems, docs, stale=False))
         # The docs site and the sheets need only the model: two forked children render them while
         # this process checks the relabel records, builds the tables and renders the coverage report
         # (which needs numpy, as the tables do: the docs child does not import it) and the colour
@@ -133,9 +133,9 @@ def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, 
                 more = more + unions.check(model, relabels)  # union mappings against the records they replace
             problems = sorted(set(problems + more))
             if any(p.severity == "error" for p in problems):
-                raise SpecError(accept.apply(problems, root, stale=False, docs=docs))
+                raise SpecError(accept.apply(problems, docs, stale=False))
             problems = sorted(set(problems) | set(analysis.warnings(model, root, docs)))  # warnings only, never errors
-            problems = accept.apply(problems, root, docs=docs)  # those the specs accept, with a reason
+            problems = accept.apply(problems, docs)  # those the specs accept, with a reason
             # everything of this process's own before waiting for the children
             files = {**emit.own_files(model, tables.build_tables(model)), **emit_relabel.render(relabels),
                      **coverage.render(model), **emit_docs.legends(model)}

@@ -27,13 +27,12 @@ import importlib.util
 import marshal
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import load, perf, schema
+from . import load, outputs, perf, schema
 from .errors import Problem
 from .relabel import RELABEL_DIR
 
@@ -108,15 +107,8 @@ def _write(path: Path, entries: dict[Any, Any]) -> None:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".specs-", suffix=".tmp", dir=path.parent)
-        try:
-            payload = marshal.dumps((_MAGIC, entries))
-            with os.fdopen(fd, "wb") as f:
-                f.write(_HEADER + hashlib.sha256(payload).digest() + payload)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        payload = marshal.dumps((_MAGIC, entries))
+        outputs.replace_file(path, _HEADER + hashlib.sha256(payload).digest() + payload, ".specs-")
     except (OSError, ValueError):
         pass
 
