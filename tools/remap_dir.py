@@ -66,6 +66,7 @@ from typing import Any
 
 import numpy as np
 
+from ..compiler.emit.escape import sheet_cell, sheet_value
 from ..errors import UnknownDatasetError
 from ..format import label_dtype, lut_size
 from .atomic import TMP_MARK as TMP_MARK  # a temporary file's name holds it (tools/atomic.py)
@@ -939,7 +940,7 @@ def _write_failures(dst: Path, failed: list[Outcome]) -> None:
     text = io.StringIO(newline="")
     w = csv.writer(text, delimiter="\t", lineterminator="\n")
     for o in sorted(failed, key=lambda o: o.rel):
-        w.writerow([o.rel, o.reason])
+        w.writerow([sheet_cell(o.rel), sheet_cell(o.reason)])  # a name starting '=' is no formula
     write_atomic(p, text.getvalue())
 
 
@@ -953,4 +954,4 @@ def output_files(dst: Path) -> Iterable[Path]:
 def read_failures(dst: Path) -> list[tuple[str, str]]:
     """The failed-files TSV as (path below SRC, reason) pairs (csv quoting: names with tabs/newlines round-trip)."""
     with open(Path(dst) / FAILED, encoding="utf-8", newline="") as f:
-        return [(r[0], r[1]) for r in csv.reader(f, delimiter="\t")]
+        return [(sheet_value(r[0]), sheet_value(r[1])) for r in csv.reader(f, delimiter="\t")]
