@@ -103,6 +103,15 @@ def _formula_cells(t: Path) -> list[str]:
             if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
 
 
+def _diff_md(t: Path) -> list[str]:
+    """Raw HTML and foreign elements in `unitax diff`'s Markdown report of golden -> hostile."""
+    r = _cli(t, "diff", str(H.GOLDEN_SPECS), "specs", "--format", "markdown")
+    found, _, code, raw = H.md_elements(r.stdout)
+    return raw + [f"{tag} {attr}" for tag, attr in sorted(found) if tag not in ("h1", "h2", "h3", "p", "ul", "li", "code",
+                                                                                 "strong", "table", "thead", "tbody",
+                                                                                 "tr", "th", "td") or attr]
+
+
 def _bad_names(t: Path) -> None:
     (t / "src").mkdir()
     (t / "src" / "=HYPERLINK(1).png").write_bytes(b"not a png")
@@ -274,6 +283,8 @@ CASES: list[Case] = [
     Case("io/failures-tsv-names-are-never-formulas", "injection", _bad_names, call=_failures_tsv,
          check=lambda rows: sorted(r[0] for r in rows) == ["'=HYPERLINK(1).png", "'@x.png"], raises=None,
          outputs=("dst",)),
+    Case("io/diff-markdown-escapes-names", "injection", _hostile, call=_diff_md, check=lambda r: r == [],
+         raises=None),
     # ----- class 3 --------------------------------------------------------------------------------------
     Case("io/show-force-full-disk", "disk-full", _show_setup,
          call=_fault("show", "label.png", "--space", "cityscapes-34", "-o", "look.png", "--force"),

@@ -24,8 +24,8 @@ from support.paths import ROOT
 
 GOLDEN_SPECS = ROOT / "tests" / "goldens" / "specs"
 
-#: a universal class name: closes a one- or two-backtick code span, then live HTML
-NAME = "x`y``<img src=x onerror=alert(1)>``z"
+#: a universal class name: closes a code span fenced by one backtick or by two, either way followed by live HTML
+NAME = "x`<img src=x onerror=alert(1)>``<img src=y onerror=alert(2)>``z"
 #: dataset class names that are formulas in a spreadsheet
 FORMULA = "=cmd|' /C calc'!A0"
 AT = "@SUM(1+1)*cmd|' /C calc'!A0"
