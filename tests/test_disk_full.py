@@ -131,7 +131,8 @@ def s_import_relabel(root: Path) -> list[str]:
         "".join(f"seqaachen_aachen_{i:06d}_000019_leftImg8bit_3.jpg\n" for i in range(400)))
     specs = base_specs(root)
     shutil.copytree(SPECS / "relabel" / "cityscapes-19-relabeled", specs / "relabel" / "cityscapes-19-relabeled")
-    shutil.copyfile(SPECS / "relabel" / "cityscapes-19-relabeled.yaml", specs / "relabel" / "cityscapes-19-relabeled.yaml")
+    rel = "relabel/cityscapes-19-relabeled.yaml"
+    shutil.copyfile(SPECS / rel, specs / rel)
     return ["import-relabel", "ref", "--specs", "taxonomy"]
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from typing import IO, Any
 
 #: deeper than any JSON unitax reads (COCO panoptic: 4 levels; polygons: 5; stamps and ledgers: 3)
@@ -62,7 +63,7 @@ def check_depth(value: Any, max_depth: int = MAX_DEPTH) -> None:
     while stack:
         v, depth = stack.pop()
         if isinstance(v, dict):
-            children = v.values()
+            children: Iterable[Any] = v.values()
         elif isinstance(v, list):
             children = v
         else:

@@ -69,9 +69,9 @@ import numpy as np
 from ..compiler.emit.escape import sheet_cell, sheet_value
 from ..errors import UnknownDatasetError
 from ..format import label_dtype, lut_size
+from . import jsonio
 from .atomic import TMP_MARK as TMP_MARK  # a temporary file's name holds it (tools/atomic.py)
 from .atomic import write_atomic
-from . import jsonio
 from .errors import ToolError
 
 STAMP = ".unitax-remap.json"

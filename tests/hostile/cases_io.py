@@ -106,10 +106,9 @@ def _formula_cells(t: Path) -> list[str]:
 def _diff_md(t: Path) -> list[str]:
     """Raw HTML and foreign elements in `unitax diff`'s Markdown report of golden -> hostile."""
     r = _cli(t, "diff", str(H.GOLDEN_SPECS), "specs", "--format", "markdown")
-    found, _, code, raw = H.md_elements(r.stdout)
-    return raw + [f"{tag} {attr}" for tag, attr in sorted(found) if tag not in ("h1", "h2", "h3", "p", "ul", "li", "code",
-                                                                                 "strong", "table", "thead", "tbody",
-                                                                                 "tr", "th", "td") or attr]
+    found, _, _, raw = H.md_elements(r.stdout)
+    plain = ("h1", "h2", "h3", "p", "ul", "li", "code", "strong", "table", "thead", "tbody", "tr", "th", "td")
+    return raw + [f"{tag} {attr}" for tag, attr in sorted(found) if tag not in plain or attr]
 
 
 def _bad_names(t: Path) -> None:
@@ -167,10 +166,12 @@ def _relabel_setup(t: Path) -> None:
     (ref / "g").mkdir(parents=True)
     (ref / "update_records.tsv").write_text("dataset\tsplit\torig_class\trelabeled_class\tsegment_list\n"
                                             "cityscapes\ttrain\trider_other\tbicyclist\tg/l.txt\n")
-    (ref / "g" / "l.txt").write_text("".join(f"seqaachen_aachen_{i:06d}_000019_leftImg8bit_3.jpg\n" for i in range(300)))
+    keys = "".join(f"seqaachen_aachen_{i:06d}_000019_leftImg8bit_3.jpg\n" for i in range(300))
+    (ref / "g" / "l.txt").write_text(keys)
     specs = _base_specs(t)
     shutil.copytree(SPECS / "relabel" / "cityscapes-19-relabeled", specs / "relabel" / "cityscapes-19-relabeled")
-    shutil.copyfile(SPECS / "relabel" / "cityscapes-19-relabeled.yaml", specs / "relabel" / "cityscapes-19-relabeled.yaml")
+    rel = "relabel/cityscapes-19-relabeled.yaml"
+    shutil.copyfile(SPECS / rel, specs / rel)
 
 
 # ----- class 4: killed workers and damaged bookkeeping ---------------------------------------------------

@@ -61,7 +61,8 @@ def hostile_specs(root: Path) -> Path:
 
     sign = 'sign <"A&B"> | x'
     edit("universal.yaml", (f"name: {sign}", f"name: {_q(NAME)}"),
-         ('definition: "A paved way for vehicles. Pavements beside it go to sidewalk."', f"definition: {_q(DEFINITION)}"),
+         ('definition: "A paved way for vehicles. Pavements beside it go to sidewalk."',
+          f"definition: {_q(DEFINITION)}"),
          ("parent: vehicle", f"parent: {_q(PARENT)}"),
          ('synset_note: "car.n.01, auto.n.01"', f"synset_note: {_q(SYNSET_NOTE)}"),
          ('wordnet_modified_note: "[maybe split]"', f"wordnet_modified_note: {_q(MODIFIED_NOTE)}"),
