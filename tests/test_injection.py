@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import io
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import injection as H
 
 from unitax.compiler import build
@@ -150,3 +153,49 @@ def test_html_site_holds_only_what_the_templates_put_there(browser, hostile, ben
     assert found <= allowed, sorted(found - allowed)
     assert any(H.NAME in t for t in texts)  # shown as text, whole
     assert page.eval("typeof window.__x") == "undefined" and page.errors() == []
+
+
+# ---------------------------------------------------------------- any text, not only the fixture's
+
+_TRICKY = "`<>&|\\*_[]()!#-+=@~:/'\" ab1.\t"
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag + "".join(f" {a}" for a, _ in attrs))
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def _html(md_source: str) -> _Text:
+    from markdown_it import MarkdownIt
+
+    p = _Text()
+    p.feed(MarkdownIt("commonmark").enable("table").render(md_source))
+    return p
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_TRICKY, min_size=1, max_size=24).filter(lambda s: s == s.strip()))
+def test_any_name_is_one_code_span_in_a_table_cell(s):
+    p = _html(f"| h |\n| --- |\n| {md_code(s)} |\n")
+    assert p.tags == ["table", "thead", "tr", "th", "tbody", "tr", "td", "code"], (s, md_code(s))
+    assert p.text.replace("\n", "").endswith(s), (s, md_code(s), p.text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_TRICKY + "\n\r", max_size=40))
+def test_any_prose_stays_plain_text_on_its_line(s):
+    p = _html(f"- definition: {md_text(s)}\n")
+    assert p.tags == ["ul", "li"], (s, md_text(s))
+    want = " ".join(s.replace("\r\n", "\n").replace("\r", "\n").split("\n")).strip(" \t")
+    assert p.text.strip() == f"definition: {want}".strip(), (s, md_text(s), p.text)
+    if want.strip():  # at the start of a line too (the index page's description)
+        p = _html(f"{md_text(s)}\n")
+        assert p.tags == ["p"] and p.text.strip() == want.strip(), (s, md_text(s), p.tags, p.text)

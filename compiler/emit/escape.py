@@ -7,7 +7,8 @@ wrote, so every emitter puts them through one of these before they reach a reade
   templates never mark spec text safe.
 - Markdown prose (:func:`md_text`): every character with a meaning in CommonMark or GitHub's
   Markdown inline (``\\ ` * _ [ ] < > | & ~``) is backslash-escaped, line breaks become spaces (a
-  definition cannot start a heading, list or table row), and a block marker at the start is escaped.
+  definition cannot start a heading, list or table row), blanks around it go, and a block marker
+  at the start is escaped.
 - Markdown code spans (:func:`md_code`): a backtick fence longer than any run of backticks in the
   text, so the text cannot close the span it is put in.
 - TSV/CSV cells (:func:`sheet_cell`): a cell starting with ``=``, ``+``, ``-``, ``@``, tab or
@@ -29,8 +30,9 @@ _BLOCK_START = re.compile(r"^(?:[#>+=-]|\d+(?=[.)]))")
 
 
 def md_text(s: str) -> str:
-    """Prose for Markdown: characters with a meaning there escaped, on one line."""
-    s = _MD_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", s))
+    """Prose for Markdown: characters with a meaning there escaped, on one line, without the
+    blanks around it (a tab or four spaces at the start of a line would begin a code block)."""
+    s = _MD_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", s).strip(" \t"))
     m = _BLOCK_START.match(s)
     if m is None:
         return s
