@@ -130,3 +130,18 @@ def test_a_set_that_may_not_replace(tmp_path):
     assert _tree(tmp_path) == {"a": b"mine", "b": b"theirs"}
     with pytest.raises(ValueError):
         write_set_atomic(tmp_path, {"../escape": b"x"})
+
+
+def test_a_killed_writers_staging_folder_is_swept(tmp_path):
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()                                                   # a pid that is gone
+    stale = tmp_path / f"{TMP_MARK}set-{dead.pid}-0123abcd"
+    live = tmp_path / f"{TMP_MARK}set-{os.getpid()}-0123abcd"     # a writer still running: kept
+    other = tmp_path / f"{TMP_MARK}set-{dead.pid}-notours"        # not a name write_set_atomic makes: kept
+    for d in (stale, live, other):
+        (d / "new").mkdir(parents=True)
+        (d / "new" / "x.yaml").write_bytes(b"half")
+    write_set_atomic(tmp_path, {"x.yaml": b"whole"})
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, other.name, "x.yaml"])

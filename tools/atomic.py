@@ -10,7 +10,8 @@ an interrupt included, the temporary file is removed and the error raised again.
 :func:`write_set_atomic` does the same for a set of files that belong together (the specs an
 importer writes): all are written into a staging folder beside them first, so a failed write (a
 full disk, ``EFBIG``) leaves every old file as it was; only then is each renamed into place, the
-old ones kept as hard links until the whole set is in, and put back if a rename fails.
+old ones kept as hard links until the whole set is in, and put back if a rename fails. A staging
+folder a killed call left behind is removed by the next call into that folder once its process is gone.
 
 No copy this helper replaced called ``fsync``, and it does not either: ``remap-dir`` and
 ``prepare`` write hundreds of thousands of files and check each one's identity when they resume.
@@ -19,6 +20,7 @@ The compiler (compiler/build.py, compiler/cache.py) keeps its own writes: it may
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Callable, Iterable, Mapping
@@ -67,6 +69,30 @@ def write_atomic(path: str | os.PathLike[str], content: bytes | str | Callable[[
         raise
 
 
+_STAGE = re.compile(re.escape(TMP_MARK) + r"set-(\d+)-[0-9a-f]{8}")
+
+
+def sweep_stages(root: str | os.PathLike[str]) -> list[str]:
+    """Remove the staging folders that :func:`write_set_atomic` calls killed before they finished
+    left in ``root`` (named exactly so, their process gone); returns their names."""
+    gone = []
+    with os.scandir(root) as it:
+        for e in it:
+            m = _STAGE.fullmatch(e.name)
+            if m is None or not e.is_dir(follow_symlinks=False):
+                continue
+            try:
+                os.kill(int(m.group(1)), 0)
+                continue  # its writer still runs
+            except PermissionError:
+                continue  # another user's live process
+            except (OSError, OverflowError):  # no such process, or no pid at all
+                pass
+            shutil.rmtree(e.path, ignore_errors=True)
+            gone.append(e.name)
+    return gone
+
+
 def _rel(rel: str) -> PurePosixPath:
     p = PurePosixPath(rel)
     if p.is_absolute() or not p.parts or any(part in ("", ".", "..") for part in p.parts):
@@ -93,6 +119,7 @@ def write_set_atomic(root: str | os.PathLike[str], files: Mapping[str, bytes | s
     for r in gone:
         _rel(r)
     os.makedirs(root, exist_ok=True)
+    sweep_stages(root)
     stage = os.path.join(root, f"{TMP_MARK}set-{os.getpid()}-{secrets.token_hex(4)}")
     os.mkdir(stage)
     made: list[str] = []        # folders this call created below root (removed again on failure)
