@@ -97,7 +97,7 @@ def manifest_files(folder: Path) -> set[str] | None:
         if not stat.S_ISREG(os.lstat(p).st_mode):
             return None
         data = json.loads(p.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: damaged, nested deeper than Python reads
         return None
     if not (isinstance(data, dict) and isinstance(data.get("header"), str)
             and data["header"].startswith(HEADER_PREFIX) and isinstance(data.get("format_version"), int)

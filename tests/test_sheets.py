@@ -15,6 +15,7 @@ from support.paths import GENERATED, ROOT, SPECS
 
 from unitax.compiler import build
 from unitax.compiler.emit import sheets as emit_sheets
+from unitax.compiler.emit.escape import sheet_value
 from unitax.compiler.model import UNIVERSAL, Model
 
 GOLDEN_SPECS = ROOT / "tests" / "goldens" / "specs"
@@ -40,7 +41,9 @@ def sheets(model: Model) -> dict[str, bytes]:
 
 
 def _tsv(data: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter="\t"))
+    """The text of every cell (a formula-like one was written with a leading quote: escape.sheet_value)."""
+    return [[sheet_value(c) for c in row]
+            for row in csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter="\t")]
 
 
 def _names(cell: str) -> list[str]:

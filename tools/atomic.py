@@ -7,6 +7,12 @@ file lies in the target's folder (so the rename stays on one file system) and is
 and ``prepare`` use to sweep the leftovers of a killed run when they resume. On any failure,
 an interrupt included, the temporary file is removed and the error raised again.
 
+:func:`write_set_atomic` does the same for a set of files that belong together (the specs an
+importer writes): all are written into a staging folder beside them first, so a failed write (a
+full disk, ``EFBIG``) leaves every old file as it was; only then is each renamed into place, the
+old ones kept as hard links until the whole set is in, and put back if a rename fails. A staging
+folder a killed call left behind is removed by the next call into that folder once its process is gone.
+
 No copy this helper replaced called ``fsync``, and it does not either: ``remap-dir`` and
 ``prepare`` write hundreds of thousands of files and check each one's identity when they resume.
 The compiler (compiler/build.py, compiler/cache.py) keeps its own writes: it may not import the tools.
@@ -14,8 +20,11 @@ The compiler (compiler/build.py, compiler/cache.py) keeps its own writes: it may
 from __future__ import annotations
 
 import os
+import re
 import secrets
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import PurePosixPath
 
 #: in the name of every temporary file the tools write; a file whose name holds it is never an output
 TMP_MARK = ".unitax-tmp-"
@@ -58,3 +67,117 @@ def write_atomic(path: str | os.PathLike[str], content: bytes | str | Callable[[
         except OSError:
             pass
         raise
+
+
+_STAGE = re.compile(re.escape(TMP_MARK) + r"set-(\d+)-[0-9a-f]{8}")
+
+
+def sweep_stages(root: str | os.PathLike[str]) -> list[str]:
+    """Remove the staging folders that :func:`write_set_atomic` calls killed before they finished
+    left in ``root`` (named exactly so, their process gone); returns their names."""
+    gone = []
+    with os.scandir(root) as it:
+        for e in it:
+            m = _STAGE.fullmatch(e.name)
+            if m is None or not e.is_dir(follow_symlinks=False):
+                continue
+            try:
+                os.kill(int(m.group(1)), 0)
+                continue  # its writer still runs
+            except PermissionError:
+                continue  # another user's live process
+            except (OSError, OverflowError):  # no such process, or no pid at all
+                pass
+            shutil.rmtree(e.path, ignore_errors=True)
+            gone.append(e.name)
+    return gone
+
+
+def _rel(rel: str) -> PurePosixPath:
+    p = PurePosixPath(rel)
+    if p.is_absolute() or not p.parts or any(part in ("", ".", "..") for part in p.parts):
+        raise ValueError(f"{rel!r} is not a relative path below the folder")
+    return p
+
+
+def write_set_atomic(root: str | os.PathLike[str], files: Mapping[str, bytes | str], *,
+                     delete: Iterable[str] = (), replace: bool = True) -> None:
+    """Write ``files`` (relative path -> bytes, or str written as UTF-8) under ``root`` and remove
+    ``delete``, all or nothing as far as a failure of this process goes.
+
+    Every file is written first into a staging folder ``root/.unitax-tmp-set-<pid>-<random>/``;
+    a failure there (a full disk, a file too large) removes it and raises, the old set untouched.
+    Then each file is renamed into place and each of ``delete`` removed, every replaced or removed
+    file kept as a hard link in the staging folder until all are done; if a step fails, what was
+    done is undone (old files back, new ones removed) before the error is raised. With
+    ``replace=False`` an existing target is an error (``FileExistsError``), found before anything
+    moves and checked again at each rename (a link, which never replaces).
+    """
+    root = os.fspath(root)
+    rels = {r: _rel(r) for r in files}
+    gone = [r for r in delete if r not in files]
+    for r in gone:
+        _rel(r)
+    os.makedirs(root, exist_ok=True)
+    sweep_stages(root)
+    stage = os.path.join(root, f"{TMP_MARK}set-{os.getpid()}-{secrets.token_hex(4)}")
+    os.mkdir(stage)
+    made: list[str] = []        # folders this call created below root (removed again on failure)
+    done: list[str] = []        # targets renamed into place or removed
+    try:
+        for r, data in files.items():
+            p = os.path.join(stage, "new", *rels[r].parts)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "xb") as f:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        if not replace:
+            for r in files:
+                target = os.path.join(root, *rels[r].parts)
+                if os.path.lexists(target):
+                    raise FileExistsError(17, "exists already; not replaced", target)
+        for r in [*files, *gone]:  # keep the old files until the whole set is in
+            target = os.path.join(root, *_rel(r).parts)
+            if os.path.lexists(target):
+                keep = os.path.join(stage, "old", *_rel(r).parts)
+                os.makedirs(os.path.dirname(keep), exist_ok=True)
+                os.link(target, keep, follow_symlinks=False)
+        for r in files:
+            target = os.path.join(root, *rels[r].parts)
+            folder = os.path.dirname(target)
+            missing = []
+            while not os.path.isdir(folder):
+                missing.append(folder)
+                folder = os.path.dirname(folder)
+            for d in reversed(missing):
+                os.mkdir(d)
+                made.append(d)
+            new = os.path.join(stage, "new", *rels[r].parts)
+            if replace:
+                os.replace(new, target)
+            else:
+                os.link(new, target)  # fails if the target appeared meanwhile
+            done.append(r)
+        for r in gone:
+            target = os.path.join(root, *_rel(r).parts)
+            if os.path.lexists(target):
+                os.unlink(target)
+            done.append(r)
+    except BaseException:
+        for r in reversed(done):
+            target = os.path.join(root, *_rel(r).parts)
+            keep = os.path.join(stage, "old", *_rel(r).parts)
+            try:
+                if os.path.lexists(keep):
+                    os.replace(keep, target)
+                else:
+                    os.unlink(target)
+            except OSError:
+                pass
+        for d in reversed(made):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

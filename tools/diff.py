@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..compiler import analysis, build, tables
+from ..compiler.emit.escape import md_code, md_text
 from ..compiler.errors import SpecError
 from ..compiler.model import UNIVERSAL, LabelSpace, Model
 from .errors import ToolError
@@ -325,17 +326,17 @@ def to_json(d: dict[str, Any]) -> str:
 
 
 def _r(r: dict[str, Any]) -> str:
-    return f"`{r['name']}` ({r['id']})"
+    return f"{md_code(r['name'])} ({r['id']})"
 
 
 def to_markdown(d: dict[str, Any]) -> str:
-    """A review-ready Markdown report."""
-    out = [f"# unitax diff `{d['old']}` → `{d['new']}`", ""]
+    """A review-ready Markdown report (names and spec text escaped: compiler/emit/escape.py)."""
+    out = [f"# unitax diff {md_code(str(d['old']))} → {md_code(str(d['new']))}", ""]
     fp = d["fingerprint"]
     if d["breaking"]:
         out += [f"**Breaking:** {len(d['breaking'])} existing class id(s) changed meaning; trained checkpoints "
                 "and label files need remapping (`unitax.reorder_rows`).", ""]
-        out += [f"- {b}" for b in d["breaking"]] + [""]
+        out += [f"- {md_text(b)}" for b in d["breaking"]] + [""]
     else:
         out += ["No existing class id changed meaning.", ""]
     out += [f"Universal fingerprint: `{fp['old'][:16]}` → `{fp['new'][:16]}`"
@@ -348,7 +349,7 @@ def to_markdown(d: dict[str, Any]) -> str:
         out += [f"- added {_r(r)}" for r in u["added"]]
         out += [f"- removed {_r(r)}" for r in u["removed"]]
         out += [f"- renamed {_r(r['old'])} → {_r(r['new'])}" for r in u["renamed"]]
-        out += [f"- renumbered `{r['name']}` {r['old_id']} → {r['new_id']}" for r in u["renumbered"]]
+        out += [f"- renumbered {md_code(r['name'])} {r['old_id']} → {r['new_id']}" for r in u["renumbered"]]
         out += [f"- split {_r(s['from'])} → " + ", ".join(_r(r) for r in s["into"]) for s in u["split"]]
         out += ["- merged " + ", ".join(_r(r) for r in m["from"]) + f" → {_r(m['into'])}" for m in u["merged"]]
         out.append("")
@@ -362,7 +363,7 @@ def to_markdown(d: dict[str, Any]) -> str:
             out += [f"- added {_r(r)}" for r in ch["added"]]
             out += [f"- removed {_r(r)}" for r in ch["removed"]]
             out += [f"- renamed {_r(r['old'])} → {_r(r['new'])}" for r in ch["renamed"]]
-            out += [f"- renumbered `{r['name']}` {r['old_id']} → {r['new_id']}" for r in ch["renumbered"]]
+            out += [f"- renumbered {md_code(r['name'])} {r['old_id']} → {r['new_id']}" for r in ch["renumbered"]]
             if "changed" in ch:
                 out += [f"- {ch['changed']['old']} → {ch['changed']['new']}"]
             out.append("")
@@ -376,6 +377,6 @@ def to_markdown(d: dict[str, Any]) -> str:
             shape = "" if ch["old_shape"] == ch["new_shape"] else f", shape {ch['old_shape']} → {ch['new_shape']}"
             out += [f"### {key} ({len(ch['entries'])} entries changed{shape})", "", "| entry | old | new |",
                     "| --- | --- | --- |"]
-            out += [f"| {e['entry']} | {e['old']} | {e['new']} |" for e in ch["entries"]]
+            out += [f"| {md_text(e['entry'])} | {md_text(e['old'])} | {md_text(e['new'])} |" for e in ch["entries"]]
             out.append("")
     return "\n".join(out).rstrip("\n") + "\n"

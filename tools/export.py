@@ -27,6 +27,7 @@ import unitax
 from unitax import pictures
 from unitax.taxonomy import UNIVERSAL, names_fingerprint
 
+from . import jsonio
 from .atomic import write_atomic
 from .errors import CommandError, ToolError
 
@@ -357,7 +358,7 @@ def written_by_export(path: Path) -> bool:
     if data.startswith(MARK_PY.encode()):
         return True
     try:
-        doc = json.loads(data)
+        doc = jsonio.loads(data, max_bytes=1 << 20)
     except ValueError:
         return False
     return (isinstance(doc, dict) and isinstance(doc.get("unitax"), dict)

@@ -22,6 +22,7 @@ from ..compiler.errors import Problem, SpecError
 from ..compiler.palette import voc_palette
 from ..compiler.yamlquote import q
 from ..format import IGNORE_OF_DTYPE, label_dtype
+from .atomic import write_set_atomic
 
 MASTER = "class_remapping_files/MSeg_master.tsv"
 IGNORE_NAME = "unlabeled"
@@ -429,15 +430,10 @@ def kept_accept(p: Path) -> str:
 
 
 def write_specs(files: dict[str, str], root: Path) -> None:
-    """Write spec files under ``root``, replacing datasets/ and mappings/ wholesale."""
+    """Write spec files under ``root``, replacing datasets/ and mappings/ wholesale: as one set
+    (tools/atomic.write_set_atomic), so a failed write leaves every old spec as it was."""
     root = Path(root)
     files = {rel: text + kept_accept(root / rel) for rel, text in files.items()}
-    for sub in ("datasets", "mappings"):
-        d = root / sub
-        if d.is_dir():
-            for p in d.glob("*.yaml"):
-                p.unlink()
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8", newline="\n")
+    stale = [f"{sub}/{p.name}" for sub in ("datasets", "mappings") if (root / sub).is_dir()
+             for p in sorted((root / sub).glob("*.yaml"))]
+    write_set_atomic(root, files, delete=stale)

@@ -20,6 +20,7 @@ from ..compiler import build
 from ..compiler.errors import SpecError
 from ..compiler.model import UNIVERSAL, Model
 from ..compiler.yamlquote import q
+from .atomic import write_set_atomic
 from .cli import PROBLEMS, USAGE, exit_with, problem_line
 from .errors import ToolError
 from .suggest import IGNORE_BELOW, Candidate, Suggester
@@ -204,10 +205,11 @@ def new_dataset_cmd(name: str, names_file: Path, colors_file: Path | None, role:
     except SpecError as e:
         exit_with(PROBLEMS, *map(problem_line, e.errors),
                   f"unitax new-dataset: the specs in {specs} do not validate; fix them first")
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "x", encoding="utf-8", newline="\n") as f:  # never replaces a file
-            f.write(text)
+    try:  # both files or neither, never replacing one (a failed write leaves no half spec behind)
+        write_set_atomic(specs, {p.relative_to(specs).as_posix(): text for p, text in files.items()}, replace=False)
+    except FileExistsError as e:
+        exit_with(USAGE, f"unitax new-dataset: {e.filename}: exists already; new-dataset never replaces a file")
+    for path in files:
         click.echo(f"wrote {path}")
     mapping = list(files)[1]
     click.echo(f"next: review every entry under draft: in {mapping} (fix the map/ignore line if the suggestion "

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..compiler.errors import Problem, SpecError
 from ..compiler.relabel import RELABEL_DIR
+from .atomic import TMP_MARK
 
 RECORDS_FILE = "relabeled_data/update_records.tsv"
 # The dataset names of the reference's update_records.tsv and the declared dataset each means:
@@ -160,17 +161,28 @@ def render_yaml(dataset: str, records: list[dict[str, Any]]) -> str:
 
 
 def write_specs(files: dict[str, bytes], root: Path) -> None:
-    """Replace ``root/relabel`` with ``files`` (written beside it first, then swapped in)."""
+    """Replace ``root/relabel`` with ``files``: written into a folder beside it first, then swapped
+    in by two renames. A failed write (a full disk) removes that folder and leaves the old one as it
+    was; a failed swap puts the old folder back."""
     root = Path(root)
     final = root / RELABEL_DIR
-    tmp = root / f".{RELABEL_DIR}.tmp-{os.getpid()}"
+    tmp = root / f".{RELABEL_DIR}{TMP_MARK}{os.getpid()}"
+    old = root / f".{RELABEL_DIR}.old{TMP_MARK}{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    for rel, data in files.items():
-        p = tmp / PurePosixPath(rel).relative_to(RELABEL_DIR)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-    old = root / f".{RELABEL_DIR}.old-{os.getpid()}"
-    if final.exists():
-        os.rename(final, old)
-    os.rename(tmp, final)
+    moved = False
+    try:
+        for rel, data in files.items():
+            p = tmp / PurePosixPath(rel).relative_to(RELABEL_DIR)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            with open(p, "xb") as f:
+                f.write(data)
+        if final.exists():
+            os.rename(final, old)
+            moved = True
+        os.rename(tmp, final)
+    except BaseException:
+        if moved and not final.exists():
+            os.rename(old, final)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(old, ignore_errors=True)

@@ -66,8 +66,10 @@ from typing import Any
 
 import numpy as np
 
+from ..compiler.emit.escape import sheet_cell, sheet_value
 from ..errors import UnknownDatasetError
 from ..format import label_dtype, lut_size
+from . import jsonio
 from .atomic import TMP_MARK as TMP_MARK  # a temporary file's name holds it (tools/atomic.py)
 from .atomic import write_atomic
 from .errors import ToolError
@@ -76,6 +78,9 @@ STAMP = ".unitax-remap.json"
 LOCK = ".unitax-remap.lock"
 FAILED = ".unitax-remap-failed.tsv"
 LEDGER = ".unitax-remap-ledger.jsonl"
+#: the most a stamp, or one ledger line, may hold when read back (tools/jsonio.py bounds the depth too)
+STAMP_LIMIT = 1 << 20
+LINE_LIMIT = 1 << 16
 BOOKKEEPING = (STAMP, LOCK, FAILED, LEDGER)
 # Suffixes that name what a file holds rather than which image it is: label ids, instance ids,
 # colour renderings, the camera. Stripped (once, at the end of the name) to get the image key.
@@ -579,7 +584,7 @@ def read_ledger(dst: Path, job_id: str) -> dict[str, dict[str, Any]]:
         return out
     for line in text.splitlines():
         try:
-            e = json.loads(line)
+            e = jsonio.loads(line, max_bytes=LINE_LIMIT)  # a damaged line (even 100,000 '[') is skipped
         except ValueError:
             continue
         if isinstance(e, dict) and e.get("job") == job_id and isinstance(e.get("rel"), str):
@@ -776,7 +781,7 @@ class _DstGuard:
         stamp_path = dst / STAMP
         if stamp_path.exists() and not self.overwrite:
             try:
-                old = json.loads(stamp_path.read_text("utf-8"))
+                old = jsonio.load(stamp_path, max_bytes=STAMP_LIMIT)
             except ValueError:
                 old = None
             if old != self.plan.stamp:
@@ -790,13 +795,7 @@ class _DstGuard:
         kept = {} if self.overwrite else read_ledger(dst, self.plan.job_id)
         write_atomic(dst / LEDGER, "".join(json.dumps(e, sort_keys=True) + "\n" for e in kept.values()))
         self.ledger = open(dst / LEDGER, "a", encoding="utf-8")
-        for d, _, files in os.walk(dst):
-            for f in files:
-                if TMP_MARK in f:
-                    try:
-                        os.unlink(os.path.join(d, f))
-                    except OSError:
-                        pass
+        sweep(dst)
         return self
 
     def record(self, outcomes: list[Outcome]) -> None:
@@ -814,6 +813,17 @@ class _DstGuard:
         if self.fd is not None:
             os.close(self.fd)  # releases the lock
             self.fd = None
+
+
+def sweep(dst: Path) -> None:
+    """Remove the temporary files a killed writer left under ``dst`` (only while none is writing)."""
+    for d, _, files in os.walk(dst):
+        for f in files:
+            if TMP_MARK in f:
+                try:
+                    os.unlink(os.path.join(d, f))
+                except OSError:
+                    pass
 
 
 def run(plan: Plan, *, workers: int | None = None, scheduler: str | None = None, progress: Progress | None = None,
@@ -857,7 +867,7 @@ def run(plan: Plan, *, workers: int | None = None, scheduler: str | None = None,
                 for b in batches:
                     take(run_batch(plan.job, b))
             else:
-                _run_pool(plan.job, batches, workers, take)
+                _run_pool(plan.job, batches, workers, take, plan.dst)
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -867,8 +877,10 @@ def run(plan: Plan, *, workers: int | None = None, scheduler: str | None = None,
     return Summary(plan.files, written, plan.skipped, failed, time.monotonic() - start, interrupted)
 
 
-def _run_pool(job: Job, batches: list[list[Task]], workers: int, take: Callable[[list[Outcome]], None]) -> None:
+def _run_pool(job: Job, batches: list[list[Task]], workers: int, take: Callable[[list[Outcome]], None],
+              dst: Path | None = None) -> None:
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(max_workers=min(workers, len(batches)), initializer=_init_worker, initargs=(job,))
     pending: set[Any] = set()
@@ -894,6 +906,15 @@ def _run_pool(job: Job, batches: list[list[Task]], workers: int, take: Callable[
             if f.done() and not f.cancelled() and f.exception() is None:
                 take(f.result())
         raise
+    except BrokenProcessPool:
+        # a worker was killed (SIGKILL from the out-of-memory killer) or crashed: the pool ended
+        # every worker; what the ledger holds is finished, the rest is redone by a rerun
+        pool.shutdown(wait=True, cancel_futures=True)
+        if dst is not None:
+            sweep(dst)  # the dead worker's temporary file
+        raise RemapDirError("a worker process died (killed by a signal, e.g. by the out-of-memory killer, or "
+                            "crashed); the files finished so far are kept: rerun the same command to resume"
+                            + ("" if workers <= 1 else ", with fewer workers (-j) if memory ran out")) from None
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
@@ -939,7 +960,7 @@ def _write_failures(dst: Path, failed: list[Outcome]) -> None:
     text = io.StringIO(newline="")
     w = csv.writer(text, delimiter="\t", lineterminator="\n")
     for o in sorted(failed, key=lambda o: o.rel):
-        w.writerow([o.rel, o.reason])
+        w.writerow([sheet_cell(o.rel), sheet_cell(o.reason)])  # a name starting '=' is no formula
     write_atomic(p, text.getvalue())
 
 
@@ -953,4 +974,4 @@ def output_files(dst: Path) -> Iterable[Path]:
 def read_failures(dst: Path) -> list[tuple[str, str]]:
     """The failed-files TSV as (path below SRC, reason) pairs (csv quoting: names with tabs/newlines round-trip)."""
     with open(Path(dst) / FAILED, encoding="utf-8", newline="") as f:
-        return [(r[0], r[1]) for r in csv.reader(f, delimiter="\t")]
+        return [(sheet_value(r[0]), sheet_value(r[1])) for r in csv.reader(f, delimiter="\t")]

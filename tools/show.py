@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 import unitax
 from unitax import pictures
 
+from .atomic import write_atomic
 from .errors import CommandError
 from .labelio import LabelFileError, read_label
 
@@ -132,7 +134,7 @@ def show_cmd(label_png: Path, space: str, image_path: Path | None, alpha: float,
         raise CommandError(f"{label_png}: {e}") from None
     except ValueError as e:
         raise CommandError(f"{image_path}: {e}") from None
-    pic.save(output, format="PNG")
+    write_atomic(output, partial(pic.save, format="PNG"))  # a failed write leaves the old picture
     click.echo(f"wrote {output} ({pic.width} x {pic.height})")
 
 
@@ -211,5 +213,5 @@ def confusion_picture(conf: np.ndarray, names: Sequence[str], path: str | Path, 
     img.paste(axis.rotate(90, expand=True), (pad, my))
     draw.text((mx + k * cell / 2, pad + title_h - 4), "prediction", fill=GREY, font=f, anchor="md")
     out = Path(path)
-    img.save(out, format="PNG")
+    write_atomic(out, partial(img.save, format="PNG"))
     return out

@@ -28,6 +28,7 @@ from ..model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
 from ..outputs import replace_file
 from ..palette import voc_palette
 from . import HEADER
+from .escape import md_code, md_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NO_PARENT = "(none)"
@@ -115,20 +116,6 @@ def gh_anchor(heading: str) -> str:
 
 def hex_color(c: tuple[int, int, int] | None) -> str:
     return "" if c is None else "#{:02x}{:02x}{:02x}".format(*c)
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
-
-
-def md_text(s: str) -> str:
-    """Prose for Markdown: characters with a meaning there escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", s)
-
-
-def md_code(s: str) -> str:
-    """A name as a Markdown code span, safe inside a table cell."""
-    s = s.replace("|", "\\|")
-    return f"`` {s} ``" if "`" in s else f"`{s}`"
 
 
 def parent_key(c: ClassDef) -> str:

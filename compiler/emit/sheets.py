@@ -23,6 +23,7 @@ import xlsxwriter
 from ..model import UNIVERSAL, ClassDef, Mapping, Model
 from ..names import fold
 from . import HEADER
+from .escape import sheet_cell
 
 CREATED = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -108,9 +109,10 @@ def master_rows(model: Model) -> list[list[str]]:
 
 
 def _csv(rows: list[list[str]], delimiter: str = ",") -> bytes:
+    """Rows as CSV (or TSV) bytes, every cell neutralised for spreadsheets (escape.sheet_cell)."""
     buf = io.StringIO(newline="")
     w = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
-    w.writerows(rows)
+    w.writerows([sheet_cell(c) for c in row] for row in rows)
     return buf.getvalue().encode("utf-8")
 
 

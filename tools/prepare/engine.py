@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import jsonio
 from .. import remap_dir as rd
 from ..atomic import write_atomic
 from .errors import NativeFormatError
@@ -593,8 +594,10 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike[str], *, lists: Lists 
     out = Path(out)
     general: list[str] = []
     try:
-        stamp = json.loads((out / rd.STAMP).read_text("utf-8"))
+        stamp = jsonio.load(out / rd.STAMP, max_bytes=rd.STAMP_LIMIT)
     except (OSError, ValueError):
+        return [], [f"{out}: no unitax prepare job here ({rd.STAMP} missing or unreadable)"]
+    if not isinstance(stamp, dict):
         return [], [f"{out}: no unitax prepare job here ({rd.STAMP} missing or unreadable)"]
     if stamp.get("tool") != TOOL or stamp.get("dataset") != fam.name:
         return [], [f"{out}: holds {stamp.get('tool')} output of {stamp.get('dataset', '?')}, not {TOOL} {fam.name}"]

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..atomic import write_atomic
+from ..atomic import write_set_atomic
 from ..errors import ToolError
 
 if TYPE_CHECKING:
@@ -110,14 +110,12 @@ def render(lists: dict[tuple[str, str], list[str]]) -> dict[str, bytes]:
 def import_lists(reference: str | os.PathLike[str], specs: str | os.PathLike[str] | None = None) -> dict[str, int]:
     """Write ``<specs>/lists/`` from the reference's split lists; returns {file name: size in bytes}.
 
-    Each file is written under a temporary name and renamed, so a killed import leaves the old
-    files whole. This is the body of ``unitax import-lists REFERENCE [--specs DIR]``.
+    Both files are written as one set (tools/atomic.write_set_atomic), so a failed or killed
+    import leaves the old pair whole. This is the body of ``unitax import-lists REFERENCE [--specs DIR]``.
     """
     files = render(read_reference(reference))
     folder = Path(specs if specs is not None else default_specs()) / LISTS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        write_atomic(folder / name, data)
+    write_set_atomic(folder, files)  # the lists and their index: both new or both old
     return {name: len(data) for name, data in files.items()}
 
 

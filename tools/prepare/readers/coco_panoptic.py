@@ -15,13 +15,13 @@ value 255. The segment-id map is what ``relabel/coco-panoptic-133-relabeled/*.ts
 """
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from ... import jsonio
 from ...labelio import read_colors
 from ..errors import NativeFormatError
 
@@ -79,7 +79,7 @@ def load_annotations(json_path: str | os.PathLike[str]) -> dict[str, list[dict[s
     """``file_name`` -> ``segments_info`` of every annotation in a ``panoptic_{split}2017.json``."""
     try:
         with open(json_path, encoding="utf-8") as f:
-            data = json.load(f)
+            data = jsonio.load(f)  # bounded in size and depth
         return {a["file_name"]: a["segments_info"] for a in data["annotations"]}
     except FileNotFoundError:
         raise NativeFormatError(json_path, "no such file") from None

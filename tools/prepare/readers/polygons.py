@@ -18,13 +18,13 @@ present, else its index in ``objects`` (MSeg's rule for the relabel records), -1
 """
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from ... import jsonio
 from ..errors import NativeFormatError
 
 #: per dataset: the background class and the labels that are never drawn
@@ -107,9 +107,9 @@ def read(json_path: str | os.PathLike[str], names: Sequence[str], dataset: str |
     try:
         if data is None:
             with open(json_path, encoding="utf-8") as f:
-                ann = json.load(f)
+                ann = jsonio.load(f)  # bounded in size and depth
         else:
-            ann = json.loads(data.decode("utf-8"))
+            ann = jsonio.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise NativeFormatError(json_path, "no such file") from None
     except (OSError, ValueError) as exc:
