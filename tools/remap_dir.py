@@ -940,7 +940,8 @@ def _write_failures(dst: Path, failed: list[Outcome]) -> None:
     w = csv.writer(text, delimiter="\t", lineterminator="\n")
     for o in sorted(failed, key=lambda o: o.rel):
         w.writerow([o.rel, o.reason])
-    write_atomic(p, text.getvalue())
+    # a file name that is not UTF-8 (undecodable bytes, held as surrogates) is written as its own bytes
+    write_atomic(p, text.getvalue().encode("utf-8", "surrogateescape"))
 
 
 def output_files(dst: Path) -> Iterable[Path]:
@@ -951,6 +952,7 @@ def output_files(dst: Path) -> Iterable[Path]:
 
 
 def read_failures(dst: Path) -> list[tuple[str, str]]:
-    """The failed-files TSV as (path below SRC, reason) pairs (csv quoting: names with tabs/newlines round-trip)."""
-    with open(Path(dst) / FAILED, encoding="utf-8", newline="") as f:
+    """The failed-files TSV as (path below SRC, reason) pairs (csv quoting: names with tabs/newlines round-trip;
+    a name that is not UTF-8 comes back as the same surrogate-escaped str)."""
+    with open(Path(dst) / FAILED, encoding="utf-8", errors="surrogateescape", newline="") as f:
         return [(r[0], r[1]) for r in csv.reader(f, delimiter="\t")]

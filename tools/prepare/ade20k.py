@@ -56,11 +56,19 @@ class Plan:
     missing: list[tuple[str, str]] = field(default_factory=list)   # (list line's label path, why)
 
 
-def _full_seg_index(root: Path) -> dict[str, Path]:
-    out: dict[str, Path] = {}
+def _full_seg_index(root: Path) -> dict[str, list[Path]]:
+    """Image key -> every full-ADE ``<key>_seg.png`` below ``root`` (sorted); two for one key is an
+    ambiguity the callers refuse, naming both (as remap-dir refuses two segment maps of one key)."""
+    out: dict[str, list[Path]] = {}
     for p in sorted((root / "ADE20K_2016_07_26" / "images").rglob("ADE_*_seg.png")):
-        out.setdefault(p.name[: -len("_seg.png")], p)
+        out.setdefault(p.name[: -len("_seg.png")], []).append(p)
     return out
+
+
+def ambiguous_seg(key: str, paths: list[Path]) -> str:
+    """The reason a sample with several full-ADE ``_seg.png`` files is refused."""
+    return (f"two full-ADE segment files have image key {key}: {paths[0]} and {paths[1]}"
+            + (f" (and {len(paths) - 2} more)" if len(paths) > 2 else "") + "; refusing to guess which is meant")
 
 
 def plan(root: str | os.PathLike[str], target: str = "ade20k-150-relabeled",
@@ -96,10 +104,14 @@ def plan(root: str | os.PathLike[str], target: str = "ade20k-150-relabeled",
             if not label.is_file():
                 out.missing.append((dst, f"no challenge annotation {label}"))
                 continue
-            seg = segs.get(key)
-            if relabeled and seg is None:
+            found = segs.get(key, [])
+            if relabeled and not found:
                 out.missing.append((dst, f"no full-format {key}_seg.png under {root / 'ADE20K_2016_07_26'}"))
                 continue
+            if len(found) > 1:
+                out.missing.append((dst, ambiguous_seg(key, found)))
+                continue
+            seg = found[0] if found else None
             out.samples.append(Sample(split, key, image, label, seg, dst))
     return out
 
