@@ -305,7 +305,10 @@ def _coco_train_lists(lists: Lists, base: Path, spaces: list[str]) -> list[str]:
     if not jp.is_file():
         return []
     from .readers.coco_panoptic import load_annotations
-    names = sorted(load_annotations(jp))
+    try:
+        names = sorted(load_annotations(jp))
+    except NativeFormatError as e:
+        raise PrepareError(str(e)) from None
     done = []
     for space in spaces:
         if (space, "train") in lists or (space, "val") not in lists:
@@ -327,7 +330,7 @@ def derive_lists(fam: Family, base: Path) -> tuple[dict[tuple[str, str], list[st
     """
     if not fam.derive:
         raise PrepareError(f"{fam.name}: its plan has no rule to derive split lists; use --lists mseg")
-    from .lists import check_line
+    from .lists import list_path
 
     lists: dict[tuple[str, str], list[str]] = {}
     notes: list[str] = []
@@ -337,7 +340,7 @@ def derive_lists(fam: Family, base: Path) -> tuple[dict[tuple[str, str], list[st
         lines, lonely, odd, images = [], [], [], set()
         for f in sorted(p.relative_to(base).as_posix() for p in base.glob(label_glob) if p.is_file()):
             try:
-                check_line(f)
+                list_path(f, "file")
             except DataPathError as e:
                 unwritable.append(str(e))
                 continue
@@ -351,7 +354,8 @@ def derive_lists(fam: Family, base: Path) -> tuple[dict[tuple[str, str], list[st
                 lonely.append(f)
                 continue
             try:
-                check_line(f"{image} {label}")
+                list_path(image, "image path")
+                list_path(label, "label path")
             except DataPathError as e:
                 unwritable.append(str(e))
                 continue

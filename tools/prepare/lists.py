@@ -92,15 +92,26 @@ def read_reference(reference: str | os.PathLike[str]) -> dict[tuple[str, str], l
     return out
 
 
+def list_path(text: str, what: str = "path") -> str:
+    """``text`` if it can be a path of a list line: a plain relative path
+    (:func:`unitax.tools.datapath.relpath`) without a space (the space separates a line's two paths);
+    :class:`~unitax.tools.datapath.DataPathError` otherwise."""
+    path = relpath(text, what)
+    if " " in path:
+        raise DataPathError(f"{what} {ascii(path)} holds a space, which a list line cannot hold "
+                            "(one space separates the image path from the label path)")
+    return path
+
+
 def check_line(line: str) -> tuple[str, str | None]:
-    """(image path, label path or None) of one list line, each a plain relative path
-    (:func:`unitax.tools.datapath.relpath`); :class:`~unitax.tools.datapath.DataPathError` otherwise.
-    A list line is split on its one space: a path holding a space cannot be written in it."""
+    """(image path, label path or None) of one list line, each a :func:`list_path`;
+    :class:`~unitax.tools.datapath.DataPathError` otherwise."""
     parts = line.split(" ")
     if len(parts) > 2:
-        raise DataPathError(f"{ascii(line)} is not '<image path>[ <label path>]' (a path in a list cannot hold a space)")
-    image = relpath(parts[0], "image path")
-    return image, (relpath(parts[1], "label path") if len(parts) > 1 else None)
+        raise DataPathError(f"{ascii(line)} is not '<image path>[ <label path>]' (a path in a list cannot hold "
+                            "a space)")
+    image = list_path(parts[0], "image path")
+    return image, (list_path(parts[1], "label path") if len(parts) > 1 else None)
 
 
 def _digest(lines: list[str]) -> str:
