@@ -39,7 +39,7 @@ def _file_lines(path: Path) -> list[str]:
     """The lines of a names or colours file: split on ``\\n`` only (``str.splitlines`` would also split on
     U+2028 and other separators inside a line), trailing blank lines dropped."""
     try:
-        lines = split_lines(path.read_text("utf-8"))
+        lines = split_lines(path.read_bytes().decode("utf-8"))   # not read_text: it splits on a lone \r too
     except UnicodeDecodeError:
         raise OnboardError(f"{path}: is not UTF-8 text") from None
     while lines and not lines[-1].strip():

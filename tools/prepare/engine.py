@@ -512,7 +512,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
     failed: list[rd.Outcome] = []
     missing: Counter[str] = Counter()
     expected: Counter[str] = Counter()
-    nat, out = Root(base, "follow"), Root(dst, "inside")   # NATIVE_ROOT is only read; OUT_ROOT is written
+    nat, outr = Root(base, "follow"), Root(dst, "inside")   # NATIVE_ROOT is only read; OUT_ROOT is written
     matched: dict[str, list[Any]] = {s: [] for s in relabels}
     skipped = 0
     present: set[str] = set()
@@ -553,7 +553,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
                     failed.append(rd.Outcome(rel, False, f"missing from the download: image {img_src}"))
                     continue
             else:
-                imgs = ((str(img_src), str(_join(out, image, rel))),)
+                imgs = ((str(img_src), str(_join(outr, image, rel))),)
         recs = []
         if label is not None and relabels:
             key, rsplit = _key(fam, label), _record_split(fam, label)
@@ -578,8 +578,8 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
                                                          f"{seg_src or PurePosixPath(label).stem + '_seg.png'} that "
                                                          "relabel records need"))
                     continue
-        outs = tuple((s, str(_join(out, p, rel))) for s, p in sorted(ent["outs"].items()) if s not in fam.copies)
-        copies = () if label_src is None else tuple((label_src, str(_join(out, p, rel)))
+        outs = tuple((s, str(_join(outr, p, rel))) for s, p in sorted(ent["outs"].items()) if s not in fam.copies)
+        copies = () if label_src is None else tuple((label_src, str(_join(outr, p, rel)))
                                                     for s, p in sorted(ent["outs"].items())
                                                     if s in fam.copies)
         t = PrepTask(rel, label_src, seg_src, info, outs, tuple(recs), imgs, copies)
@@ -684,7 +684,7 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike[str], *, lists: Lists 
         for lf in sorted(ldir.glob("*.txt")) if ldir.is_dir() else []:
             split = lf.name[:-4]
             try:
-                lines = split_lines(lf.read_text("utf-8"))
+                lines = split_lines(lf.read_bytes().decode("utf-8"))   # not read_text: it splits on a lone \r too
             except (OSError, UnicodeDecodeError) as e:
                 general.append(f"{lf}: unreadable list ({e})")
                 continue
