@@ -246,6 +246,12 @@ CASES = [
          lambda t: ["prepare", "--verify", "ade20k", str(t / "out")], exit_code=1,
          expect=("image path '../secret.jpg' has a '..' component",)),
 
+    Case("native/out-root-folder-linked-outside", "data-path",
+         _steps(_ade_derive(), _write("out/.unitax-remap.json", "{}"), _write("elsewhere/keep.txt", "mine"),
+                lambda t: (t / "out" / "annotations_semseg150").symlink_to(t / "elsewhere")),
+         _prepare("--lists", "derive", "--overwrite"), exit_code=2, outputs=("out",),
+         expect=("output path 'annotations_semseg150/training/ADE_train_00000001.png' leads outside {tmp}/out",)),
+
     # ----- 5. native values that are not what they look like --------------------------------------
     Case("native/polygon-coordinate-finite-but-absurd", "native-value", lambda t: None,
          call=_poly(polygon=[[0, 0], [1e10, 0], [3, 3]]), raises=NativeFormatError,

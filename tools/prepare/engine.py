@@ -422,7 +422,7 @@ def _check_lists(lists: Lists, source: str) -> None:
 def _join(root: Root, text: str, rel: str) -> Path:
     """``root / text``, confined to ``root`` (:mod:`unitax.tools.datapath`); PrepareError naming the sample."""
     try:
-        return root.join(text, "path")
+        return root.join(text, "output path" if root.links == "inside" else "native path")
     except DataPathError as e:
         raise PrepareError(f"sample {ascii(rel)}: {e}; refusing to run") from None
 
