@@ -246,6 +246,15 @@ CASES = [
          lambda t: ["prepare", "--verify", "ade20k", str(t / "out")], exit_code=1,
          expect=("image path '../secret.jpg' has a '..' component",)),
 
+    Case("native/import-relabel-segment-list-climbs-out", "data-path",
+         _steps(_write("ref/relabeled_data/update_records.tsv",
+                       "dataset\tsplit\torig_class\trelabeled_class\tsegment_list\n"
+                       "ade20k\ttrain\tfloor\trug\ta/b/../../../relabeled_data/x.txt\n"),
+                _write("ref/relabeled_data/x.txt", "ADE_train_00000001_3.png\n"),
+                lambda t: (t / "ref/relabeled_data/a/b").mkdir(parents=True), _specs),
+         lambda t: ["import-relabel", str(t / "ref"), "--specs", str(t / "taxonomy")], exit_code=1,
+         outputs=("taxonomy",),
+         expect=("update_records.tsv:2", "segment list 'a/b/../../../relabeled_data/x.txt' has a '..' component",)),
     Case("native/out-root-folder-linked-outside", "data-path",
          _steps(_ade_derive(), _write("out/.unitax-remap.json", "{}"), _write("elsewhere/keep.txt", "mine"),
                 lambda t: (t / "out" / "annotations_semseg150").symlink_to(t / "elsewhere")),
