@@ -40,19 +40,21 @@ def bad_char(text: str) -> str | None:
     return None
 
 
-def relpath(text: object, what: str = "path") -> str:
+def relpath(text: object, what: str = "path", *, chars: bool = True) -> str:
     """``text`` if it is a plain relative POSIX path, else :class:`DataPathError` saying why.
 
     Refused: a non-string, the empty string, an absolute path (``/x``, ``//x``), a ``..``
     component, and any character :func:`bad_char` refuses. ``what`` names the path in the message
-    (e.g. ``"file_name"``).
+    (e.g. ``"file_name"``). ``chars=False`` leaves the characters alone: for names walked on disk
+    that a tool mirrors as they are (remap-dir keeps a file named with a newline), never for paths
+    written into a lines file.
     """
     if not isinstance(text, str):
         raise DataPathError(f"{what} {text!r} is not a string")
     shown = ascii(text)
     if not text:
         raise DataPathError(f"{what} is empty")
-    why = bad_char(text)
+    why = bad_char(text) if chars else None
     if why:
         raise DataPathError(f"{what} {shown} {why}")
     if text.startswith("/"):
@@ -81,9 +83,9 @@ class Root:
         self._top = os.path.realpath(self.path) if links == "inside" else ""
         self._ok: set[str] = set()
 
-    def join(self, text: object, what: str = "path") -> Path:
-        """``root / text`` after :func:`relpath`, re-checked to lie inside the root."""
-        rel = relpath(text, what)
+    def join(self, text: object, what: str = "path", *, chars: bool = True) -> Path:
+        """``root / text`` after :func:`relpath` (``chars``: see there), re-checked to lie inside the root."""
+        rel = relpath(text, what, chars=chars)
         path = self.path / rel
         if self.links == "inside":
             folder = rel.rpartition("/")[0]

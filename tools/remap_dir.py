@@ -70,6 +70,7 @@ from ..errors import UnknownDatasetError
 from ..format import label_dtype, lut_size
 from .atomic import TMP_MARK as TMP_MARK  # a temporary file's name holds it (tools/atomic.py)
 from .atomic import write_atomic
+from .datapath import DataPathError, Root
 from .errors import ToolError
 
 STAMP = ".unitax-remap.json"
@@ -505,9 +506,14 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
     failed: list[Outcome] = list(walk_failed)
     skipped = 0
     matched: list[Any] = []
+    out = Root(dst)   # a file name found below SRC, mirrored below DST: its folder there must stay in DST
     for rel in rels:
         s = src / rel
-        d = dst / rel
+        try:
+            d = out.join(rel, "output path", chars=False)
+        except DataPathError as e:
+            failed.append(Outcome(rel, False, f"{e}; not written"))
+            continue
         t = Task(rel, str(s), str(d))
         if rl is not None:
             t, why, hit = _with_records(t, rel, image_key(rel, suffix), rl, split, seg_index)

@@ -260,6 +260,12 @@ CASES = [
                 lambda t: (t / "out" / "annotations_semseg150").symlink_to(t / "elsewhere")),
          _prepare("--lists", "derive", "--overwrite"), exit_code=2, outputs=("out",),
          expect=("output path 'annotations_semseg150/training/ADE_train_00000001.png' leads outside {tmp}/out",)),
+    Case("native/remap-dir-dst-folder-linked-outside", "data-path",
+         _steps(lambda t: _label(t / "src" / "sub" / "a.png", value=7), _write("dst/.unitax-remap.json", "{}"),
+                _write("elsewhere/keep.txt", "mine"), lambda t: (t / "dst" / "sub").symlink_to(t / "elsewhere")),
+         lambda t: ["remap-dir", str(t / "src"), str(t / "dst"), "--from", "cityscapes-34", "--to", "cityscapes-19",
+                    "-j", "1", "--no-progress", "--overwrite"], exit_code=1, outputs=("dst",),
+         expect=("output path 'sub/a.png' leads outside {tmp}/dst",)),
 
     # ----- 5. native values that are not what they look like --------------------------------------
     Case("native/polygon-coordinate-finite-but-absurd", "native-value", lambda t: None,
