@@ -30,8 +30,10 @@ from typing import Any
 import numpy as np
 
 from ..atomic import write_atomic
+from ..datapath import DataPathError
 from ..labelio import LabelFileError, read_colors, read_label
 from .errors import NativeFormatError
+from .lists import check_line
 from .readers import ade20k_full
 
 FAMILY = ("ade20k-151", "ade20k-150", "ade20k-150-relabeled")
@@ -93,6 +95,11 @@ def plan(root: str | os.PathLike[str], target: str = "ade20k-150-relabeled",
         src_lines, dst_lines = lists.get(("ade20k-151", split)), lists.get((target, split))
         if src_lines is None or dst_lines is None:
             raise ValueError(f"no MSeg list for ade20k-151/{split} or {target}/{split}")
+        for line in [*src_lines, *dst_lines]:   # paths from data: plain relative paths
+            try:
+                check_line(line)
+            except DataPathError as e:
+                raise ValueError(f"MSeg list line {ascii(line)}: {e}") from None
         src_by_image = dict(line.split(" ") for line in src_lines)
         for line in dst_lines:
             image, dst = line.split(" ")
