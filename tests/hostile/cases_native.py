@@ -127,6 +127,21 @@ def _verify_out(line: str, *files: tuple[str, bytes | None]):
     return run
 
 
+def _ade_two_segs(t: Path) -> None:
+    """A synthetic ADE20K download (tests/fixtures/make_native.py) where one image's full-ADE _seg.png is
+    also in a second scene folder, with other segment ids."""
+    sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+    import make_native
+
+    make_native.build_tree("ade20k", t / "native")
+    segs = sorted((t / "native" / "ADE20K_2016_07_26" / "images").rglob("ADE_*_seg.png"))
+    twin = t / "native" / "ADE20K_2016_07_26" / "images" / "zz" / "zoo" / segs[0].name
+    twin.parent.mkdir(parents=True)
+    a = np.asarray(Image.open(segs[0])).copy()
+    a[..., 2] = 0
+    Image.fromarray(a, "RGB").save(twin)
+
+
 def _specs(t: Path) -> None:
     for rel in BASE:
         (t / "taxonomy" / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -296,6 +311,11 @@ CASES = [
          _coco(_ann("000000000009.png"), _ann("000000000009.png")),
          _prepare("--partial", "--images", "none", dataset="coco-panoptic"), exit_code=2, outputs=("out",),
          expect=("annotations[0] and annotations[1] both have file_name",)),
+
+    Case("native/ade-two-full-seg-files-for-one-image", "ambiguous-native", _ade_two_segs,
+         _prepare("--partial", "--images", "none"), exit_code=1, outputs=("out",),
+         expect=("two full-ADE segment files have image key ADE_", "/a/abbey/ADE_", "/zz/zoo/ADE_",
+                 "refusing to guess which is meant")),
 
     # ----- 7. names that split lines ---------------------------------------------------------------
     Case("native/names-file-line-separator", "line-split", _new_dataset("road\nside\u2028walk\ncar\n"),
