@@ -56,6 +56,16 @@ class LabelFileError(ToolError):
 
 def read_bytes(path: str | os.PathLike[str]) -> bytes:
     """The bytes of a regular, non-empty file; special files are never opened."""
+    _check_regular(path)
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise LabelFileError(path, _oserror(e)) from None
+
+
+def _check_regular(path: str | os.PathLike[str]) -> None:
+    """LabelFileError unless ``path`` is a regular, non-empty file (checked with ``stat``, never opened)."""
     try:
         st = os.stat(path)
     except OSError as e:
@@ -67,11 +77,6 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
         raise LabelFileError(path, f"is {kind}, not an image file; not read")
     if st.st_size == 0:
         raise LabelFileError(path, "empty file (0 bytes), not an image")
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise LabelFileError(path, _oserror(e)) from None
 
 
 def _oserror(e: OSError) -> str:
@@ -177,15 +182,16 @@ def _open(path: str | os.PathLike[str], data: bytes, rgb: bool, segments: bool, 
     return arr, hdr
 
 
-def _open_bounded(path: str | os.PathLike[str], data: bytes) -> Any:
-    """Pillow's image of ``data``, its header read and its size checked against :data:`MAX_PIXELS`."""
+def _open_bounded(path: str | os.PathLike[str], data: bytes | Any) -> Any:
+    """Pillow's image of ``data`` (bytes, or a binary file open for reading), its header read and its
+    size checked against :data:`MAX_PIXELS`."""
     import warnings
 
     from PIL import Image
 
     with warnings.catch_warnings():   # Pillow warns between its own limit and twice it; the check is ours
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        im = Image.open(io.BytesIO(data))
+        im = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
     w, h = im.size
     if w * h > MAX_PIXELS:
         im.close()
@@ -197,8 +203,13 @@ def _open_bounded(path: str | os.PathLike[str], data: bytes) -> Any:
 def _photo(path: str | os.PathLike[str], load: bool) -> tuple[tuple[int, int], np.ndarray | None]:
     from PIL import Image, UnidentifiedImageError
 
+    _check_regular(path)   # special files are never opened
     try:
-        with _open_bounded(path, read_bytes(path)) as im:
+        f = open(path, "rb")   # a file, not its bytes: for a size, Pillow reads the header alone
+    except OSError as e:
+        raise LabelFileError(path, _oserror(e)) from None
+    try:
+        with f, _open_bounded(path, f) as im:
             size = (int(im.size[1]), int(im.size[0]))
             return size, (np.asarray(im.convert("RGB")) if load else None)
     except LabelFileError:
