@@ -77,11 +77,13 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py
 
 # Fuzz for a minute each: the spec loader and validator (nothing but SpecError may escape), the
-# runtime entry points and remap-dir on random trees (both against a plain-numpy reference).
+# runtime entry points and remap-dir on random trees (both against a plain-numpy reference), the
+# native readers (COCO JSON, polygon JSON, split lists, names/colours files: only their error escapes).
 fuzz: $(TEST_STAMP)
 	$(BIN)/python tests/fuzz_specs.py --seconds 60
 	$(BIN)/python tests/fuzz_runtime.py --seconds 60
 	$(BIN)/python tests/fuzz_remap_dir.py --seconds 60
+	$(BIN)/python tests/fuzz_native.py --seconds 60
 
 clean:
 	rm -rf $(VENV) .make .pytest_cache .hypothesis .lint

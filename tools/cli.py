@@ -147,6 +147,32 @@ class _Main(click.Group):
 @click.version_option(package_name="unitax")
 def main() -> None:
     """unitax: compile a multi-dataset segmentation taxonomy (YAML specs) into lookup tables."""
+    _tolerant_streams()
+
+
+def _tolerant_streams() -> None:
+    """Text a terminal's encoding cannot show (a class name or an arrow under an ISO-8859-1 locale, a
+    file name that is not UTF-8) is written escaped (``\\u2192``), never a UnicodeEncodeError."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):   # a stream that cannot change (closed, or already written)
+                pass
+
+
+def encodable(text: str) -> bool:
+    """Whether standard output's encoding can write ``text`` as it is."""
+    import sys
+
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 @main.command("check")
@@ -495,7 +521,10 @@ def diff_cmd(old: str, new: str, specs: Path, fmt: str) -> None:
             _report(e.errors)
             exit_with(USAGE, f"unitax diff: the {which} side ({spec}) does not validate")
     d = taxdiff.compare(*sides)
-    click.echo(taxdiff.to_json(d) if fmt == "json" else taxdiff.to_markdown(d), nl=False)
+    text = taxdiff.to_json(d) if fmt == "json" else taxdiff.to_markdown(d)
+    if not encodable("\u2192"):   # e.g. an ISO-8859-1 terminal: the report's arrows in ASCII
+        text = text.replace("\u2192", "->")
+    click.echo(text, nl=False)
     if d["breaking"]:
         exit_with(PROBLEMS)
 

@@ -88,8 +88,11 @@ def specs_of(spec: str, specs: Path = Path("taxonomy")) -> Iterator[tuple[Path, 
     if tar.returncode:
         raise DiffError(f"revision {spec} has no {rel}/: {tar.stderr.decode().strip()}")
     with tempfile.TemporaryDirectory(prefix="unitax-diff-") as tmp:
-        with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as tf:
-            tf.extractall(tmp, filter="data")
+        try:
+            with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as tf:
+                tf.extractall(tmp, filter="data")   # refuses absolute and outward links, devices, ...
+        except tarfile.TarError as e:   # FilterError: e.g. a symlink in the revision to an absolute path
+            raise DiffError(f"revision {spec}: {rel}/ holds what a spec folder may not ({e}); not read") from None
         yield Path(tmp) / rel, f"{spec}:{rel}"
 
 

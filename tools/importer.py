@@ -23,6 +23,7 @@ from ..compiler.palette import voc_palette
 from ..compiler.yamlquote import q
 from ..format import IGNORE_OF_DTYPE, label_dtype
 from .atomic import write_set_atomic
+from .datapath import split_lines
 
 MASTER = "class_remapping_files/MSeg_master.tsv"
 IGNORE_NAME = "unlabeled"
@@ -49,7 +50,9 @@ def read_text(p: Path) -> str:
 
 
 def read_lines(p: Path) -> list[str]:
-    return read_text(p).splitlines()
+    """A reference lines file (names, colours): split on ``\\n`` only, never on U+2028 and the other
+    separators ``str.splitlines`` knows (a name holding one would become two classes)."""
+    return split_lines(read_text(p))
 
 
 @contextmanager

@@ -16,6 +16,10 @@ Callers that hash a file read it once (:func:`read_bytes`) and decode those byte
 :func:`decode_image`, or ``data=`` of :func:`read_colors`, :func:`read_palette`, :func:`header`);
 :func:`header` checks a file and gives its size without decoding its pixels.
 
+Every image is opened here, photos included (:func:`photo_size`, :func:`read_photo`), and its
+header checked against :data:`MAX_PIXELS` before any pixel is decoded: a decompression bomb (a
+few bytes claiming gigapixels) is refused by name, never a warning, a traceback or a hang.
+
 Errors are :class:`LabelFileError`: ``str(e)`` is one line, ``path: reason``; ``e.reason`` is
 the reason alone.
 """
@@ -36,6 +40,9 @@ from .errors import ToolError
 _EXT_FORMAT = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
 LOSSLESS = frozenset(_EXT_FORMAT.values())
 GREY_MODES = ("L", "P", "I;16", "I;16L", "I;16B")
+#: the most pixels an image may claim (2^27, 134 M: 11,585 x 11,585; the largest MSeg label,
+#: a Mapillary one, has 22 M); above it the file is refused before a pixel is decoded
+MAX_PIXELS = 1 << 27
 
 
 class LabelFileError(ToolError):
@@ -49,6 +56,16 @@ class LabelFileError(ToolError):
 
 def read_bytes(path: str | os.PathLike[str]) -> bytes:
     """The bytes of a regular, non-empty file; special files are never opened."""
+    _check_regular(path)
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise LabelFileError(path, _oserror(e)) from None
+
+
+def _check_regular(path: str | os.PathLike[str]) -> None:
+    """LabelFileError unless ``path`` is a regular, non-empty file (checked with ``stat``, never opened)."""
     try:
         st = os.stat(path)
     except OSError as e:
@@ -60,11 +77,6 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
         raise LabelFileError(path, f"is {kind}, not an image file; not read")
     if st.st_size == 0:
         raise LabelFileError(path, "empty file (0 bytes), not an image")
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise LabelFileError(path, _oserror(e)) from None
 
 
 def _oserror(e: OSError) -> str:
@@ -114,7 +126,7 @@ def _open(path: str | os.PathLike[str], data: bytes, rgb: bool, segments: bool, 
     ext = os.path.splitext(str(path))[1].lower()
     arr = None
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with _open_bounded(path, data) as im:
             fmt, mode = im.format or "?", im.mode
             if fmt not in LOSSLESS:
                 raise LabelFileError(path, f"is a {fmt} file, not a lossless {what} (PNG)"
@@ -168,6 +180,59 @@ def _open(path: str | os.PathLike[str], data: bytes, rgb: bool, segments: bool, 
     elif arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("="))
     return arr, hdr
+
+
+def _open_bounded(path: str | os.PathLike[str], data: bytes | Any) -> Any:
+    """Pillow's image of ``data`` (bytes, or a binary file open for reading), its header read and its
+    size checked against :data:`MAX_PIXELS`."""
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():   # Pillow warns between its own limit and twice it; the check is ours
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        im = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
+    w, h = im.size
+    if w * h > MAX_PIXELS:
+        im.close()
+        raise LabelFileError(path, f"claims {w} x {h} = {w * h:,} pixels, more than the {MAX_PIXELS:,} an image "
+                                   "may have (a decompression bomb?); not decoded")
+    return im
+
+
+def _photo(path: str | os.PathLike[str], load: bool) -> tuple[tuple[int, int], np.ndarray | None]:
+    from PIL import Image, UnidentifiedImageError
+
+    _check_regular(path)   # special files are never opened
+    try:
+        f = open(path, "rb")   # a file, not its bytes: for a size, Pillow reads the header alone
+    except OSError as e:
+        raise LabelFileError(path, _oserror(e)) from None
+    try:
+        with f, _open_bounded(path, f) as im:
+            size = (int(im.size[1]), int(im.size[0]))
+            return size, (np.asarray(im.convert("RGB")) if load else None)
+    except LabelFileError:
+        raise
+    except UnidentifiedImageError:
+        raise LabelFileError(path, "not an image (no known image header)") from None
+    except Image.DecompressionBombError as e:
+        raise LabelFileError(path, f"refused: {e}") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError) as e:
+        raise LabelFileError(path, f"unreadable image: {str(e).splitlines()[0] if str(e) else type(e).__name__}") \
+            from None
+
+
+def photo_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(h, w) of a photo (any format Pillow reads) from its header, bounded by :data:`MAX_PIXELS`."""
+    return _photo(path, False)[0]
+
+
+def read_photo(path: str | os.PathLike[str]) -> np.ndarray:
+    """(h, w, 3) uint8 RGB pixels of a photo (any format Pillow reads), bounded by :data:`MAX_PIXELS`."""
+    arr = _photo(path, True)[1]
+    assert arr is not None
+    return arr
 
 
 def _describe(mode: str, fmt: str) -> str:

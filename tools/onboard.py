@@ -22,30 +22,50 @@ from ..compiler.model import UNIVERSAL, Model
 from ..compiler.yamlquote import q
 from .atomic import write_set_atomic
 from .cli import PROBLEMS, USAGE, exit_with, problem_line
+from .datapath import bad_char, split_lines
 from .errors import ToolError
 from .suggest import IGNORE_BELOW, Candidate, Suggester
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+#: the most classes a dataset can have: ids 0..65534 of uint16, 65535 being its ignore value
+MAX_CLASSES = 65535
+_BYTE = re.compile(r"[0-9]{1,3}")   # ASCII digits only: int() also reads Arabic-Indic and other digits
 
 
 class OnboardError(ToolError):
     """A bad input of new-dataset: one line naming the file (and line); the command exits 2 (USAGE) with it."""
 
 
-def read_names(path: Path) -> list[str]:
-    """One class name a line, in id order (trailing blank lines and white space dropped)."""
+def _file_lines(path: Path) -> list[str]:
+    """The lines of a names or colours file: split on ``\\n`` only (``str.splitlines`` would also split on
+    U+2028 and other separators inside a line), trailing blank lines dropped."""
     try:
-        lines = path.read_text("utf-8").splitlines()
+        lines = split_lines(path.read_bytes().decode("utf-8"))   # not read_text: it splits on a lone \r too
     except UnicodeDecodeError:
         raise OnboardError(f"{path}: is not UTF-8 text") from None
     while lines and not lines[-1].strip():
         lines.pop()
+    return lines
+
+
+def read_names(path: Path) -> list[str]:
+    """One class name a line, in id order (trailing blank lines and white space dropped).
+
+    A name holding a control or line-separating character (U+2028, U+0085, ...) is refused, and so is
+    a file with more names than a dataset can have (:data:`MAX_CLASSES`), before any work is done."""
+    lines = _file_lines(path)
+    if len(lines) > MAX_CLASSES:
+        raise OnboardError(f"{path}: holds {len(lines)} lines; a dataset has at most {MAX_CLASSES} classes "
+                           f"(ids 0..{MAX_CLASSES - 1} of uint16, {MAX_CLASSES} is its ignore value)")
     names: list[str] = []
     seen: dict[str, int] = {}
     for i, line in enumerate(lines, 1):
         n = line.strip()
         if not n:
             raise OnboardError(f"{path}:{i}: blank line: every line is one class (its id is the line number - 1)")
+        why = bad_char(n)
+        if why:
+            raise OnboardError(f"{path}:{i}: class {ascii(n)} {why}; a class name is one line of text")
         if n.casefold() in seen:
             raise OnboardError(f"{path}:{i}: class {n!r} repeats line {seen[n.casefold()]}")
         seen[n.casefold()] = i
@@ -57,17 +77,15 @@ def read_names(path: Path) -> list[str]:
 
 def read_colors(path: Path, count: int) -> list[tuple[int, int, int]]:
     """One ``R G B`` (or ``R,G,B``) a line, as many lines as there are names."""
-    try:
-        lines = path.read_text("utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise OnboardError(f"{path}: is not UTF-8 text") from None
-    while lines and not lines[-1].strip():
-        lines.pop()
+    lines = _file_lines(path)
     out = []
     for i, line in enumerate(lines, 1):
+        why = bad_char(line.replace("\t", " "))   # tabs may separate the numbers
+        if why:
+            raise OnboardError(f"{path}:{i}: {ascii(line)} {why}")
         parts = [p for p in re.split(r"[\s,;]+", line.strip().strip("[]()")) if p]
-        if len(parts) != 3 or not all(p.isdigit() and int(p) <= 255 for p in parts):
-            raise OnboardError(f"{path}:{i}: {line.strip()!r} is not three numbers 0-255 (R G B)")
+        if len(parts) != 3 or not all(_BYTE.fullmatch(p) and int(p) <= 255 for p in parts):
+            raise OnboardError(f"{path}:{i}: {line.strip()!r} is not three numbers 0-255 (R G B, ASCII digits)")
         out.append((int(parts[0]), int(parts[1]), int(parts[2])))
     if len(out) != count:
         raise OnboardError(f"{path}: holds {len(out)} colours for {count} class names")

@@ -15,6 +15,7 @@ from typing import Any
 from ..compiler.errors import Problem, SpecError
 from ..compiler.relabel import RELABEL_DIR
 from .atomic import TMP_MARK
+from .datapath import DataPathError, relpath
 
 RECORDS_FILE = "relabeled_data/update_records.tsv"
 # The dataset names of the reference's update_records.tsv and the declared dataset each means:
@@ -120,6 +121,11 @@ def render_reference(ref: Path) -> dict[str, bytes]:
             problems.append(Problem(path.as_posix(), n, "$", "reference-format",
                                     f"dataset {alias!r} is not one the importer knows "
                                     f"({', '.join(sorted(REFERENCE_DATASETS))})"))
+            continue
+        try:   # a path from the file's content: below relabeled_data/, and written below relabel/<dataset>/
+            relpath(listing, "segment list")
+        except DataPathError as e:
+            problems.append(Problem(path.as_posix(), n, "$", "reference-format", str(e)))
             continue
         seg_path = path.parent / listing
         if not seg_path.resolve().is_relative_to(path.parent.resolve()) or not seg_path.is_file():

@@ -72,6 +72,7 @@ from ..format import label_dtype, lut_size
 from . import jsonio
 from .atomic import TMP_MARK as TMP_MARK  # a temporary file's name holds it (tools/atomic.py)
 from .atomic import write_atomic
+from .datapath import DataPathError, Root
 from .errors import ToolError
 
 STAMP = ".unitax-remap.json"
@@ -510,9 +511,14 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
     failed: list[Outcome] = list(walk_failed)
     skipped = 0
     matched: list[Any] = []
+    out = Root(dst)   # a file name found below SRC, mirrored below DST: its folder there must stay in DST
     for rel in rels:
         s = src / rel
-        d = dst / rel
+        try:
+            d = out.join(rel, "output path", chars=False)
+        except DataPathError as e:
+            failed.append(Outcome(rel, False, f"{e}; not written"))
+            continue
         t = Task(rel, str(s), str(d))
         if rl is not None:
             t, why, hit = _with_records(t, rel, image_key(rel, suffix), rl, split, seg_index)
@@ -961,7 +967,8 @@ def _write_failures(dst: Path, failed: list[Outcome]) -> None:
     w = csv.writer(text, delimiter="\t", lineterminator="\n")
     for o in sorted(failed, key=lambda o: o.rel):
         w.writerow([sheet_cell(o.rel), sheet_cell(o.reason)])  # a name starting '=' is no formula
-    write_atomic(p, text.getvalue())
+    # a file name that is not UTF-8 (undecodable bytes, held as surrogates) is written as its own bytes
+    write_atomic(p, text.getvalue().encode("utf-8", "surrogateescape"))
 
 
 def output_files(dst: Path) -> Iterable[Path]:
@@ -972,6 +979,7 @@ def output_files(dst: Path) -> Iterable[Path]:
 
 
 def read_failures(dst: Path) -> list[tuple[str, str]]:
-    """The failed-files TSV as (path below SRC, reason) pairs (csv quoting: names with tabs/newlines round-trip)."""
-    with open(Path(dst) / FAILED, encoding="utf-8", newline="") as f:
+    """The failed-files TSV as (path below SRC, reason) pairs (csv quoting: names with tabs/newlines round-trip;
+    a name that is not UTF-8 comes back as the same surrogate-escaped str)."""
+    with open(Path(dst) / FAILED, encoding="utf-8", errors="surrogateescape", newline="") as f:
         return [(sheet_value(r[0]), sheet_value(r[1])) for r in csv.reader(f, delimiter="\t")]

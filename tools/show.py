@@ -19,7 +19,7 @@ from unitax import pictures
 
 from .atomic import write_atomic
 from .errors import CommandError
-from .labelio import LabelFileError, read_label
+from .labelio import LabelFileError, read_label, read_photo
 
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (110, 110, 110)
 
@@ -123,10 +123,9 @@ def show_cmd(label_png: Path, space: str, image_path: Path | None, alpha: float,
     image = None
     if image_path is not None:
         try:
-            with Image.open(image_path) as im:
-                image = np.asarray(im.convert("RGB"))
-        except (OSError, ValueError) as e:
-            raise CommandError(f"{image_path}: not an image Pillow can read ({e})") from None
+            image = read_photo(image_path)   # labelio: every image read is bounded (decompression bombs)
+        except LabelFileError as e:
+            raise CommandError(str(e)) from None
     try:
         tax = unitax.load(compiled)
         pic = show_picture(tax, label, space, image, alpha=alpha)

@@ -30,8 +30,10 @@ from typing import Any
 import numpy as np
 
 from ..atomic import write_atomic
+from ..datapath import DataPathError
 from ..labelio import LabelFileError, read_colors, read_label
 from .errors import NativeFormatError
+from .lists import check_line
 from .readers import ade20k_full
 
 FAMILY = ("ade20k-151", "ade20k-150", "ade20k-150-relabeled")
@@ -56,11 +58,19 @@ class Plan:
     missing: list[tuple[str, str]] = field(default_factory=list)   # (list line's label path, why)
 
 
-def _full_seg_index(root: Path) -> dict[str, Path]:
-    out: dict[str, Path] = {}
+def _full_seg_index(root: Path) -> dict[str, list[Path]]:
+    """Image key -> every full-ADE ``<key>_seg.png`` below ``root`` (sorted); two for one key is an
+    ambiguity the callers refuse, naming both (as remap-dir refuses two segment maps of one key)."""
+    out: dict[str, list[Path]] = {}
     for p in sorted((root / "ADE20K_2016_07_26" / "images").rglob("ADE_*_seg.png")):
-        out.setdefault(p.name[: -len("_seg.png")], p)
+        out.setdefault(p.name[: -len("_seg.png")], []).append(p)
     return out
+
+
+def ambiguous_seg(key: str, paths: list[Path]) -> str:
+    """The reason a sample with several full-ADE ``_seg.png`` files is refused."""
+    return (f"two full-ADE segment files have image key {key}: {paths[0]} and {paths[1]}"
+            + (f" (and {len(paths) - 2} more)" if len(paths) > 2 else "") + "; refusing to guess which is meant")
 
 
 def plan(root: str | os.PathLike[str], target: str = "ade20k-150-relabeled",
@@ -85,6 +95,11 @@ def plan(root: str | os.PathLike[str], target: str = "ade20k-150-relabeled",
         src_lines, dst_lines = lists.get(("ade20k-151", split)), lists.get((target, split))
         if src_lines is None or dst_lines is None:
             raise ValueError(f"no MSeg list for ade20k-151/{split} or {target}/{split}")
+        for line in [*src_lines, *dst_lines]:   # paths from data: plain relative paths
+            try:
+                check_line(line)
+            except DataPathError as e:
+                raise ValueError(f"MSeg list line {ascii(line)}: {e}") from None
         src_by_image = dict(line.split(" ") for line in src_lines)
         for line in dst_lines:
             image, dst = line.split(" ")
@@ -96,10 +111,14 @@ def plan(root: str | os.PathLike[str], target: str = "ade20k-150-relabeled",
             if not label.is_file():
                 out.missing.append((dst, f"no challenge annotation {label}"))
                 continue
-            seg = segs.get(key)
-            if relabeled and seg is None:
+            found = segs.get(key, [])
+            if relabeled and not found:
                 out.missing.append((dst, f"no full-format {key}_seg.png under {root / 'ADE20K_2016_07_26'}"))
                 continue
+            if len(found) > 1:
+                out.missing.append((dst, ambiguous_seg(key, found)))
+                continue
+            seg = found[0] if found else None
             out.samples.append(Sample(split, key, image, label, seg, dst))
     return out
 

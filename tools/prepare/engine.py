@@ -31,6 +31,7 @@ import numpy as np
 from .. import jsonio
 from .. import remap_dir as rd
 from ..atomic import write_atomic
+from ..datapath import DataPathError, Root
 from .errors import NativeFormatError
 from .plans import FAMILIES, Family
 
@@ -305,7 +306,10 @@ def _coco_train_lists(lists: Lists, base: Path, spaces: list[str]) -> list[str]:
     if not jp.is_file():
         return []
     from .readers.coco_panoptic import load_annotations
-    names = sorted(load_annotations(jp))
+    try:
+        names = sorted(load_annotations(jp))
+    except NativeFormatError as e:
+        raise PrepareError(str(e)) from None
     done = []
     for space in spaces:
         if (space, "train") in lists or (space, "val") not in lists:
@@ -327,12 +331,20 @@ def derive_lists(fam: Family, base: Path) -> tuple[dict[tuple[str, str], list[st
     """
     if not fam.derive:
         raise PrepareError(f"{fam.name}: its plan has no rule to derive split lists; use --lists mseg")
+    from .lists import list_path
+
     lists: dict[tuple[str, str], list[str]] = {}
     notes: list[str] = []
     counts = []
+    unwritable: list[str] = []   # file names a list line cannot hold: "NAME: why"
     for split, (label_glob, image_glob) in sorted(fam.derive.items()):
         lines, lonely, odd, images = [], [], [], set()
         for f in sorted(p.relative_to(base).as_posix() for p in base.glob(label_glob) if p.is_file()):
+            try:
+                list_path(f, "file")
+            except DataPathError as e:
+                unwritable.append(str(e))
+                continue
             label, n1 = re.subn(fam.derive_label[0], fam.derive_label[1], f, count=1)
             image, n2 = re.subn(fam.derive_image[0], fam.derive_image[1], label, count=1)
             if not (n1 and n2) or image == label:      # a name the rule does not know: no image path for it
@@ -342,13 +354,20 @@ def derive_lists(fam: Family, base: Path) -> tuple[dict[tuple[str, str], list[st
             if not (base / image).is_file():
                 lonely.append(f)
                 continue
+            try:
+                list_path(image, "image path")
+                list_path(label, "label path")
+            except DataPathError as e:
+                unwritable.append(str(e))
+                continue
             lines.append((image, label))
         for space in [*fam.all_spaces, *fam.copies]:
             pat, rep = fam.derive_paths.get(space, (r"^", ""))
             lists[(space, split)] = [f"{i} {re.sub(pat, rep, lab, count=1)}" for i, lab in lines]
         counts.append(f"{split} {len(lines)}")
         if odd:
-            notes.append(f"{split}: {len(odd)} file(s) named unlike {fam.name}'s labels, left out (first: {odd[0]})")
+            notes.append(f"{split}: {len(odd)} file(s) named unlike {fam.name}'s labels, left out "
+                         f"(first: {_shown(odd[0])})")
         if lonely:
             notes.append(f"{split}: {len(lonely)} label file(s) without an image, left out (first: {lonely[0]})")
         if image_glob:
@@ -356,9 +375,19 @@ def derive_lists(fam: Family, base: Path) -> tuple[dict[tuple[str, str], list[st
                                 if q not in images)
             if unlabelled:
                 notes.append(f"{split}: {len(unlabelled)} image(s) without a label file, left out "
-                             f"(first: {unlabelled[0]})")
+                             f"(first: {_shown(unlabelled[0])})")
+    if unwritable:
+        raise PrepareError(f"--lists derive: {len(unwritable)} file name(s) under {base} cannot be written in a split "
+                           f"list (one line '<image> <label>' per sample); rename them (first: {unwritable[0]})")
     notes.insert(0, f"split lists derived from the files in {base}: {', '.join(counts)} samples")
     return lists, notes
+
+
+def _shown(name: str) -> str:
+    """A file name as a message may print it: as is, or escaped when it holds a control character or
+    bytes that are not UTF-8."""
+    from ..datapath import bad_char
+    return ascii(name) if bad_char(name) else name
 
 
 def _key(fam: Family, label: str) -> str:
@@ -377,6 +406,26 @@ def _record_split(fam: Family, label: str) -> str | None:
         if w:
             return fam.record_splits.get(w, w)
     return None
+
+
+def _check_lists(lists: Lists, source: str) -> None:
+    """Every line of every list is '<image path>[ <label path>]' of plain relative paths; PrepareError
+    naming the list and line of the first that is not (a path from data never leaves its root)."""
+    from .lists import check_line
+    for (space, split), lines in sorted(lists.items()):
+        for i, line in enumerate(lines, 1):
+            try:
+                check_line(line)
+            except DataPathError as e:
+                raise PrepareError(f"{source} {space}/{split} list, line {i}: {e}; refusing to run") from None
+
+
+def _join(root: Root, text: str, rel: str) -> Path:
+    """``root / text``, confined to ``root`` (:mod:`unitax.tools.datapath`); PrepareError naming the sample."""
+    try:
+        return root.join(text, "output path" if root.links == "inside" else "native path")
+    except DataPathError as e:
+        raise PrepareError(f"sample {ascii(rel)}: {e}; refusing to run") from None
 
 
 def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.PathLike[str], *, images: str = "link",
@@ -405,6 +454,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
         if derived:
             notes.append(f"train lists of {', '.join(derived)} derived from annotations/panoptic_train2017.json "
                          "(sorted by file name; the MSeg reference lacks them)")
+    _check_lists(lists, "derived" if derive else "MSeg's")
     # tables from the root space
     luts: dict[str, np.ndarray] = {}
     for space in fam.all_spaces:
@@ -432,7 +482,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
     ledger = {} if overwrite else rd.read_ledger(dst, job_id)
 
     coco_ann: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    seg_index: dict[str, Path] = {}
+    seg_index: dict[str, list[Path]] = {}
     if fam.segments == "ade-full":
         from .ade20k import _full_seg_index
         seg_index = _full_seg_index(native)
@@ -463,6 +513,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
     failed: list[rd.Outcome] = []
     missing: Counter[str] = Counter()
     expected: Counter[str] = Counter()
+    nat, outr = Root(base, "follow"), Root(dst, "inside")   # NATIVE_ROOT is only read; OUT_ROOT is written
     matched: dict[str, list[Any]] = {s: [] for s in relabels}
     skipped = 0
     present: set[str] = set()
@@ -473,7 +524,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
         info = None
         if label is not None:
             pat, rep = fam.label_src
-            label_src = str(base / re.sub(pat, rep, label))
+            label_src = str(_join(nat, re.sub(pat, rep, label), rel))
             if not os.path.isfile(label_src):
                 absent.add(rel)
                 if not partial:
@@ -490,7 +541,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
                         raise PrepareError(str(e)) from None
                 segs = coco_ann[jname].get(PurePosixPath(label_src).name)
                 info = tuple(segs) if segs is not None else None
-        img_src = base / image
+        img_src = _join(nat, image, rel)
         imgs: tuple[tuple[str, str], ...] = ()
         if images != "none":
             if not img_src.is_file():
@@ -503,7 +554,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
                     failed.append(rd.Outcome(rel, False, f"missing from the download: image {img_src}"))
                     continue
             else:
-                imgs = ((str(img_src), str(dst / image)),)
+                imgs = ((str(img_src), str(_join(outr, image, rel))),)
         recs = []
         if label is not None and relabels:
             key, rsplit = _key(fam, label), _record_split(fam, label)
@@ -513,10 +564,14 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
                     recs.append((s, np.asarray(hit.segment_ids), np.asarray(hit.classes)))
                     matched[s].append(hit)
             if recs and fam.seg_src[0]:
-                seg_src = str(base / re.sub(fam.seg_src[0], fam.seg_src[1], label))
+                seg_src = str(_join(nat, re.sub(fam.seg_src[0], fam.seg_src[1], label), rel))
             elif recs and fam.segments == "ade-full":
-                p = seg_index.get(PurePosixPath(label).stem)
-                seg_src = str(p) if p is not None else None
+                from .ade20k import ambiguous_seg
+                found = seg_index.get(PurePosixPath(label).stem, [])
+                if len(found) > 1:
+                    failed.append(rd.Outcome(rel, False, ambiguous_seg(PurePosixPath(label).stem, found)))
+                    continue
+                seg_src = str(found[0]) if found else None
             if recs and fam.segments in ("ade-full", "instances") or (recs and fam.segments == "polygons"
                                                                       and fam.reader != "polygons"):
                 if seg_src is None or not os.path.isfile(seg_src):
@@ -524,8 +579,9 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
                                                          f"{seg_src or PurePosixPath(label).stem + '_seg.png'} that "
                                                          "relabel records need"))
                     continue
-        outs = tuple((s, str(dst / p)) for s, p in sorted(ent["outs"].items()) if s not in fam.copies)
-        copies = () if label_src is None else tuple((label_src, str(dst / p)) for s, p in sorted(ent["outs"].items())
+        outs = tuple((s, str(_join(outr, p, rel))) for s, p in sorted(ent["outs"].items()) if s not in fam.copies)
+        copies = () if label_src is None else tuple((label_src, str(_join(outr, p, rel)))
+                                                    for s, p in sorted(ent["outs"].items())
                                                     if s in fam.copies)
         t = PrepTask(rel, label_src, seg_src, info, outs, tuple(recs), imgs, copies)
         present.add(rel)
@@ -588,7 +644,9 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike[str], *, lists: Lists 
     """
     from unitax.remap import invalid_values
 
-    from ..labelio import LabelFileError, read_label, read_segments
+    from ..datapath import split_lines
+    from ..labelio import LabelFileError, photo_size, read_label, read_segments
+    from .lists import check_line
 
     fam = family(dataset)
     out = Path(out)
@@ -620,6 +678,7 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike[str], *, lists: Lists 
     if failed:
         general.append(f"{len(failed)} sample(s) failed in the prepare run (see {out / rd.FAILED})")
     relabels = {s: tax.relabel(s) for s in fam.spaces if s in tax.relabel_datasets}
+    root = Root(out, "inside")   # the list lines are read back from OUT_ROOT: data, confined to it
     checks: list[SpaceCheck] = []
     for space in [*fam.all_spaces, *fam.copies]:
         copied = space in fam.copies   # the native file as is (COCO's panoptic PNG): RGB segment ids
@@ -627,7 +686,11 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike[str], *, lists: Lists 
         ldir = out / space / LIST_DIR
         for lf in sorted(ldir.glob("*.txt")) if ldir.is_dir() else []:
             split = lf.name[:-4]
-            lines = lf.read_text("utf-8").splitlines()
+            try:
+                lines = split_lines(lf.read_bytes().decode("utf-8"))   # not read_text: it splits on a lone \r too
+            except (OSError, UnicodeDecodeError) as e:
+                general.append(f"{lf}: unreadable list ({e})")
+                continue
             c = SpaceCheck(space, split, len(lines), len(lists.get((space, split), [])), source=source)
             checks.append(c)
 
@@ -640,13 +703,18 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike[str], *, lists: Lists 
             if (space, split) in lists and c.lines != c.mseg and not partial:
                 bad(f"{c.lines} lines, the {source} list has {c.mseg}")
             for i, line in enumerate(lines, 1):
-                parts = line.split(" ")
-                image = out / parts[0]
+                try:
+                    check_line(line)
+                    parts = line.split(" ")
+                    image = root.join(parts[0], "image path")
+                    lp = root.join(parts[1], "label path") if len(parts) > 1 else None
+                except DataPathError as e:
+                    bad(f"{lf}:{i}: {e}")
+                    continue
                 if stamp.get("images") != "none" and not image.exists():
                     bad(f"{lf}:{i}: image {parts[0]} does not exist")
-                if len(parts) < 2:
+                if lp is None:
                     continue
-                lp = out / parts[1]
                 try:
                     a = read_segments(lp) if copied else read_label(lp)
                 except LabelFileError as e:
@@ -655,13 +723,11 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike[str], *, lists: Lists 
                 c.labels += 1
                 if image.exists():
                     try:
-                        from PIL import Image
-                        with Image.open(image) as im:
-                            w, h = im.size
+                        h, w = photo_size(image)   # labelio: bounded (a decompression bomb is refused)
                         if (h, w) != a.shape:
                             bad(f"{lf}:{i}: label {parts[1]} is {a.shape[1]}x{a.shape[0]}, its image {w}x{h}")
-                    except OSError as e:
-                        bad(f"{lf}:{i}: image {parts[0]} unreadable: {e}")
+                    except LabelFileError as e:
+                        bad(f"{lf}:{i}: image {parts[0]} unreadable: {e.reason}")
                 v = invalid_values(a, n, ign) if not copied else np.zeros(0)
                 if v.size:
                     bad(f"{lf}:{i}: {parts[1]} holds values {v[:5].tolist()} that are no ids of {space} "

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..atomic import write_set_atomic
+from ..datapath import DataPathError, relpath, split_lines
 from ..errors import ToolError
 
 if TYPE_CHECKING:
@@ -79,12 +80,38 @@ def read_reference(reference: str | os.PathLike[str]) -> dict[tuple[str, str], l
             text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
         except (OSError, EOFError, UnicodeDecodeError) as exc:
             raise ListsError(f"{f}: not a UTF-8 list, plain or gzipped ({exc})") from None
-        lines = text.splitlines()
+        lines = split_lines(text)
         for i, line in enumerate(lines, 1):
             if not line or line != line.strip() or len(line.split(" ")) > 2 or "\t" in line or "@@" in line:
-                raise ListsError(f"{f}:{i}: not '<image path>[ <label path>]': {line!r}")
+                raise ListsError(f"{f}:{i}: not '<image path>[ <label path>]': {ascii(line)}")
+            try:
+                check_line(line)
+            except DataPathError as e:
+                raise ListsError(f"{f}:{i}: {e}") from None
         out[(space, split)] = lines
     return out
+
+
+def list_path(text: str, what: str = "path") -> str:
+    """``text`` if it can be a path of a list line: a plain relative path
+    (:func:`unitax.tools.datapath.relpath`) without a space (the space separates a line's two paths);
+    :class:`~unitax.tools.datapath.DataPathError` otherwise."""
+    path = relpath(text, what)
+    if " " in path:
+        raise DataPathError(f"{what} {ascii(path)} holds a space, which a list line cannot hold "
+                            "(one space separates the image path from the label path)")
+    return path
+
+
+def check_line(line: str) -> tuple[str, str | None]:
+    """(image path, label path or None) of one list line, each a :func:`list_path`;
+    :class:`~unitax.tools.datapath.DataPathError` otherwise."""
+    parts = line.split(" ")
+    if len(parts) > 2:
+        raise DataPathError(f"{ascii(line)} is not '<image path>[ <label path>]' (a path in a list cannot hold "
+                            "a space)")
+    image = list_path(parts[0], "image path")
+    return image, (list_path(parts[1], "label path") if len(parts) > 1 else None)
 
 
 def _digest(lines: list[str]) -> str:

@@ -12,6 +12,11 @@ segment's ``id`` and ``category_id``. MSeg's coco-panoptic-201 ids *are* COCO's 
 names file has line k = category k, ``unlabeled`` on ids COCO never uses), so the class map is the
 category id per pixel; segment id 0 (void) and ids absent from ``segments_info`` become the ignore
 value 255. The segment-id map is what ``relabel/coco-panoptic-133-relabeled/*.tsv`` refers to.
+
+The JSON is data: :func:`load_annotations` takes a ``file_name`` only as a plain file name
+(:func:`unitax.tools.datapath.relpath`, and no folder) and refuses one given twice, naming both
+entries; :func:`decode` takes ``id`` and ``category_id`` only as JSON integers (not ``4.7``,
+not ``true``, which Python counts as 1) within their ranges.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ... import jsonio
+from ...datapath import DataPathError, relpath
 from ...labelio import read_colors
 from ..errors import NativeFormatError
 
@@ -50,9 +56,12 @@ def decode(rgb: np.ndarray, segments_info: Iterable[Mapping[str, Any]], names: S
     cats: list[int] = []
     for k, info in enumerate(segments_info):
         try:
-            sid, cid = int(info["id"]), int(info["category_id"])
-        except (KeyError, TypeError, ValueError):
+            sid, cid = info["id"], info["category_id"]
+        except (KeyError, TypeError, IndexError):
             raise NativeFormatError(path, f"segments_info[{k}] lacks an integer id/category_id") from None
+        for key, v in (("id", sid), ("category_id", cid)):
+            if not _is_int(v):
+                raise NativeFormatError(path, f"segments_info[{k}]: {key} {v!r} is not an integer")
         if sid <= 0 or sid >= 256 ** 3:
             raise NativeFormatError(path, f"segments_info[{k}]: segment id {sid} is not in 1..16777215")
         if not 0 < cid < IGNORE:
@@ -75,16 +84,46 @@ def decode(rgb: np.ndarray, segments_info: Iterable[Mapping[str, Any]], names: S
     return cls, seg
 
 
+def _is_int(v: Any) -> bool:
+    """A JSON integer: an int that is not a bool (``True`` is an int in Python)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def load_annotations(json_path: str | os.PathLike[str]) -> dict[str, list[dict[str, Any]]]:
-    """``file_name`` -> ``segments_info`` of every annotation in a ``panoptic_{split}2017.json``."""
+    """``file_name`` -> ``segments_info`` of every annotation in a ``panoptic_{split}2017.json``.
+
+    A ``file_name`` must be a plain file name (no folder, no ``..``, no control character) and
+    appear once; ``segments_info`` must be a list (its entries are checked by :func:`decode`).
+    """
     try:
         with open(json_path, encoding="utf-8") as f:
             data = jsonio.load(f)  # bounded in size and depth
-        return {a["file_name"]: a["segments_info"] for a in data["annotations"]}
     except FileNotFoundError:
         raise NativeFormatError(json_path, "no such file") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         raise NativeFormatError(json_path, f"not a COCO panoptic JSON ({type(exc).__name__}: {exc})") from None
+    anns = data.get("annotations") if isinstance(data, dict) else None
+    if not isinstance(anns, list):
+        raise NativeFormatError(json_path, "not a COCO panoptic JSON (no annotations list)")
+    out: dict[str, list[dict[str, Any]]] = {}
+    first: dict[str, int] = {}
+    for k, a in enumerate(anns):
+        if not isinstance(a, dict) or "file_name" not in a or not isinstance(a.get("segments_info"), list):
+            raise NativeFormatError(json_path, f"annotations[{k}] lacks file_name or a segments_info list")
+        name = a["file_name"]
+        try:
+            relpath(name, f"annotations[{k}].file_name")
+        except DataPathError as e:
+            raise NativeFormatError(json_path, str(e)) from None
+        if "/" in name:
+            raise NativeFormatError(json_path, f"annotations[{k}].file_name {ascii(name)} names a folder; "
+                                               "a panoptic PNG is named by its file name alone")
+        if name in first:
+            raise NativeFormatError(json_path, f"annotations[{first[name]}] and annotations[{k}] both have "
+                                               f"file_name {ascii(name)}; refusing to guess which is meant")
+        first[name] = k
+        out[name] = a["segments_info"]
+    return out
 
 
 def read(png_path: str | os.PathLike[str], annotations: Mapping[str, Sequence[Mapping[str, Any]]],

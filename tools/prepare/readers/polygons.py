@@ -15,6 +15,13 @@ points, try a ``...group`` label without its suffix when the full name is not a 
 out labels the dataset never draws (Cityscapes' ``license plate``, id -1 there). The segment map
 holds, per pixel, the segment id of the polygon drawn last there: the object's ``id`` field if
 present, else its index in ``objects`` (MSeg's rule for the relabel records), -1 where none.
+
+Values are checked where they are read (:func:`decode`), never coerced: ``imgHeight``,
+``imgWidth`` and ``id`` must be JSON integers (not ``4.7``, not ``true``, which Python counts as
+1), an ``id`` must fit the int32 segment map (0..2^31-1: a larger one would wrap onto another
+segment), and every coordinate must be finite and lie at most one image size outside the image
+(x in [-w, 2w], y in [-h, 2h]): a point further out is no annotation of this image, and Pillow
+rasterises such polygons to almost nothing.
 """
 from __future__ import annotations
 
@@ -33,15 +40,32 @@ DATASETS: dict[str, dict[str, Any]] = {
     "idd-40": {"background": "unlabeled", "never_drawn": frozenset()},
 }
 NO_SEGMENT = -1
+MAX_SEGMENT = (1 << 31) - 1   # the segment map is int32
 
 
-def _points(poly: Any, path: str | os.PathLike[str] | None, k: int) -> list[tuple[float, float]]:
+def _is_int(v: Any) -> bool:
+    """A JSON integer: an int that is not a bool (``True`` is an int in Python)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _points(poly: Any, path: str | os.PathLike[str] | None, k: int,
+            size: tuple[int, int]) -> list[tuple[float, float]]:
+    w, h = size
+    if not isinstance(poly, list) or not all(isinstance(p, list) and len(p) == 2 for p in poly):
+        raise NativeFormatError(path, f"objects[{k}].polygon is not a list of [x, y] points")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for p in poly for v in p):
+        raise NativeFormatError(path, f"objects[{k}].polygon has a coordinate that is not a number")
     try:
         pts = [(float(p[0]), float(p[1])) for p in poly]
-    except (TypeError, ValueError, IndexError):
-        raise NativeFormatError(path, f"objects[{k}].polygon is not a list of [x, y] points") from None
+    except OverflowError:   # an integer too large for a float
+        raise NativeFormatError(path, f"objects[{k}].polygon has a non-finite coordinate") from None
     if not all(np.isfinite(v) for pt in pts for v in pt):
         raise NativeFormatError(path, f"objects[{k}].polygon has a non-finite coordinate")
+    for j, (x, y) in enumerate(pts):
+        if not (-w <= x <= 2 * w and -h <= y <= 2 * h):
+            raise NativeFormatError(path, f"objects[{k}].polygon[{j}] = ({x:g}, {y:g}) lies more than the image's "
+                                          f"size outside the {w}x{h} image (x in [{-w}, {2 * w}], "
+                                          f"y in [{-h}, {2 * h}]); not a point of this image")
     return pts
 
 
@@ -62,10 +86,12 @@ def decode(ann: Mapping[str, Any], names: Sequence[str], background: str = "unla
     if background not in name_to_id:
         raise ValueError(f"background class {background!r} is not in names")
     try:
-        h, w = int(ann["imgHeight"]), int(ann["imgWidth"])
+        h, w = ann["imgHeight"], ann["imgWidth"]
         objects = ann["objects"]
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, IndexError):
         raise NativeFormatError(path, "not a polygon annotation (needs imgHeight, imgWidth, objects)") from None
+    if not (_is_int(h) and _is_int(w)):
+        raise NativeFormatError(path, f"imgHeight {h!r} and imgWidth {w!r} must be integers")
     if h <= 0 or w <= 0 or h * w > 1 << 28:
         raise NativeFormatError(path, f"implausible image size {w}x{h}")
     if not isinstance(objects, list):
@@ -78,10 +104,13 @@ def decode(ann: Mapping[str, Any], names: Sequence[str], background: str = "unla
         if not isinstance(obj, Mapping) or "label" not in obj or "polygon" not in obj:
             raise NativeFormatError(path, f"objects[{k}] lacks label or polygon")
         sid = obj.get("id", k)
-        if not isinstance(sid, int) or sid < 0 or sid in seen:
+        if not _is_int(sid) or sid < 0 or sid in seen:
             raise NativeFormatError(path, f"objects[{k}]: segment id {sid!r} is not a new non-negative integer")
+        if sid > MAX_SEGMENT:
+            raise NativeFormatError(path, f"objects[{k}]: segment id {sid} does not fit the int32 segment map "
+                                          f"(0..{MAX_SEGMENT}); it would wrap onto another segment")
         seen.add(sid)
-        pts = _points(obj["polygon"], path, k)
+        pts = _points(obj["polygon"], path, k, (w, h))
         if obj.get("deleted") or len(pts) < 3:
             continue
         label = str(obj["label"])
