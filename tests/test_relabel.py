@@ -543,8 +543,9 @@ def test_import_writes_the_folder_and_refuses_a_bad_reference(tmp_path, referenc
     files = relabel_import.render_reference(ref)
     assert sorted(files) == ["relabel/cityscapes-34-relabeled.yaml", "relabel/cityscapes-34-relabeled/g/l.tsv"]
     assert files["relabel/cityscapes-34-relabeled/g/l.tsv"] == b"aachen/aachen_000000_000019\t3\n"
+    spec = files["relabel/cityscapes-34-relabeled.yaml"]
     assert (b"applied_by: {script: download_scripts/mseg_apply_relabeling.sh, line: 1, dataset_to_relabel: "
-            b"cityscapes-34, update_records: cityscapes_update_records}\n") in files["relabel/cityscapes-34-relabeled.yaml"]
+            b"cityscapes-34, update_records: cityscapes_update_records}\n") in spec
     specs = tmp_path / "specs"
     specs.mkdir()
     (specs / "relabel" / "old").mkdir(parents=True)
