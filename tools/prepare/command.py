@@ -114,7 +114,11 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
                 click.echo(f"relabel {space}: {st.get('hidden', 0)} of {st.get('segments', 0)} segment(s) were "
                            f"completely hidden (nothing moved; --relabel-polygons visible)")
     if s.failed:
-        click.echo(f"failures: {rd.FAILED} in {out} lists each", err=True)
+        click.echo(f"failures: {len(s.failed)} sample(s), each with its reason in {out / rd.FAILED}"
+                   + (" (--partial prepares what is there; these are there and were refused)" if partial else ""),
+                   err=True)
+        for kind, count, first in engine.failure_kinds(s.failed):
+            click.echo(f"failures by reason: {count} x {kind} (first: {first.rel}: {first.reason})", err=True)
         for o in s.failed[:10]:
             click.echo(f"failed: {o.rel}: {o.reason}", err=True)
     if s.interrupted:

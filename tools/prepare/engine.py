@@ -631,6 +631,23 @@ def run(p: Plan, *, workers: int | None = None, scheduler: str | None = None, pr
     return summary
 
 
+def failure_kinds(failed: list[rd.Outcome]) -> list[tuple[str, int, rd.Outcome]]:
+    """Failures grouped by the kind of their reason (the reason without its file, paths, numbers, quoted
+    names and colours), most frequent first: (kind, count, first failure of that kind)."""
+    groups: dict[str, list[rd.Outcome]] = {}
+    for o in failed:
+        reason = o.reason
+        head, sep, rest = reason.partition(": ")
+        if sep and ("/" in head or os.sep in head or "." in head):   # 'PATH: REASON'
+            reason = rest
+        kind = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", reason)
+        kind = re.sub(r"[^\s'\"]*/[^\s'\"]*", "PATH", kind)
+        kind = re.sub(r"\([^()]*\d[^()]*\)", "(…)", kind)
+        kind = re.sub(r"\d+", "N", kind)
+        groups.setdefault(kind, []).append(o)
+    return sorted(((k, len(v), v[0]) for k, v in groups.items()), key=lambda g: (-g[1], g[0]))
+
+
 # ----- verify --------------------------------------------------------------------------------------
 
 
