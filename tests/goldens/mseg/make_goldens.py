@@ -62,7 +62,58 @@ FAMILIES = {
                "root": "{root}/ADE20K/ADEChallengeData2016",
                "spaces": ["ade20k-151", "ade20k-150", "ade20k-150-relabeled"]},
 }
+
+
+def _remap(a: str, b: str, root: str, *extra: str) -> list[str]:
+    return ["remap_dataset.py", "--orig_dname", a, "--remapped_dname", b, "--orig_dataroot", "{root}/" + root,
+            "--remapped_dataroot", "{root}/" + root, *extra]
+
+
+FAMILIES.update({
+    "kitti": {"copy": {"KITTI": "KITTI"}, "steps": [_remap("kitti-34", "kitti-19", "KITTI")], "relabel": {},
+              "root": "{root}/KITTI", "spaces": ["kitti-34", "kitti-19"]},
+    "wilddash": {"copy": {"WildDash": "WildDash"}, "steps": [_remap("wilddash-34", "wilddash-19", "WildDash")],
+                 "relabel": {}, "root": "{root}/WildDash", "spaces": ["wilddash-34", "wilddash-19"]},
+    "scannet": {"copy": {"scannet_frames_25k": "ScanNet/scannet_frames_25k"},
+                "steps": [_remap("scannet-41", "scannet-20", "ScanNet/scannet_frames_25k")], "relabel": {},
+                "root": "{root}/ScanNet/scannet_frames_25k", "spaces": ["scannet-41", "scannet-20"]},
+    "sunrgbd": {"copy": {"SUNRGBD": "SUNRGBD"}, "steps": [_remap("sunrgbd-38", "sunrgbd-37", "SUNRGBD")],
+                "relabel": {"sunrgbd-37": "sunrgbd-37-relabeled"}, "root": "{root}/SUNRGBD",
+                "spaces": ["sunrgbd-38", "sunrgbd-37", "sunrgbd-37-relabeled"]},
+    "bdd": {"copy": {"bdd100k": "BDD/bdd100k"}, "steps": [], "relabel": {"bdd": "bdd-relabeled"},
+            "root": "{root}/BDD/bdd100k", "spaces": ["bdd", "bdd-relabeled"]},
+    "camvid": {"copy": {"CamVid": "Camvid", "CamVid/LabeledApproved_full": "Camvid/Labels32-RGB"},   # unzip -d Labels32-RGB
+               "steps": [_remap("camvid-32", "camvid-11", "Camvid", "--convert_label_from_rgb")], "relabel": {},
+               "root": "{root}/Camvid", "spaces": ["camvid-32", "camvid-11"], "decode_rgb": ["camvid-32"]},
+    "mapillary": {"copy": {"MapillaryVistas": "MapillaryVistasPublic"},
+                  "steps": [_remap("mapillary-public66", "mapillary-public65", "MapillaryVistasPublic",
+                                   "--convert_label_from_rgb")],
+                  "relabel": {"mapillary-public65": "mapillary-public65-relabeled"},
+                  "root": "{root}/MapillaryVistasPublic",
+                  "spaces": ["mapillary-public66", "mapillary-public65", "mapillary-public65-relabeled"],
+                  "decode_rgb": ["mapillary-public66"]},
+    "pascal-context": {"copy": {"PASCAL_Context": "PASCAL_Context"},
+                       "steps": [["mseg_dump_pascalcontext_pngs.py", "--pcontext_dst_dir", "{root}/PASCAL_Context"],
+                                 _remap("pascal-context-460", "pascal-context-60", "PASCAL_Context",
+                                        "--include_ignore_idx_cls")],
+                       "relabel": {}, "root": "{root}/PASCAL_Context",
+                       "spaces": ["pascal-context-460", "pascal-context-60"]},
+    "voc2012": {"copy": {"VOCdevkit/VOC2012": "PASCAL_VOC_2012"}, "steps": [], "relabel": {},
+                "root": "{root}/PASCAL_VOC_2012", "spaces": ["voc2012"]},
+})
 POLYGON_FAMILIES = ("cityscapes", "idd")
+
+
+def decode_rgb(api: Path, space: str, src: Path, dst: Path) -> None:
+    """An RGB/palette label file as MSeg's remap_dataset.py decodes it (--convert_label_from_rgb), with its code."""
+    import imageio
+
+    sys.path.insert(0, str(api))
+    from mseg.utils.cv2_utils import cv2_imread_rgb
+    from mseg.utils.mask_utils import rgb_img_to_obj_cls_img
+    from mseg.utils.names_utils import load_dataset_colors_arr
+
+    imageio.imwrite(dst, rgb_img_to_obj_cls_img(cv2_imread_rgb(str(src)), load_dataset_colors_arr(space)))
 
 
 def sh(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
@@ -176,9 +227,10 @@ def main() -> None:
             sh([sys.executable, str(lp / step[0]), *[s.format(root=root) for s in step[1:]]], api, env)
         kept = work / "before_records"
         for name, space in cfg["relabel"].items():
-            sh([sys.executable, str(lp / "remap_dataset.py"), "--orig_dname", name, "--remapped_dname", space,
-                "--orig_dataroot", cfg["root"].format(root=root), "--remapped_dataroot", str(kept / space),
-                "--num_processes", "1"], api, env)
+            if family in POLYGON_FAMILIES:
+                sh([sys.executable, str(lp / "remap_dataset.py"), "--orig_dname", name, "--remapped_dname", space,
+                    "--orig_dataroot", cfg["root"].format(root=root), "--remapped_dataroot", str(kept / space),
+                    "--num_processes", "1"], api, env)
             sh([sys.executable, str(lp / "mseg_write_relabeled_segments.py"), "--num_processes", "1",
                 "--dataset_to_relabel", name], api, env)
         dst_root = Path(cfg["root"].format(root=root))
@@ -192,7 +244,10 @@ def main() -> None:
                     raise SystemExit(f"MSeg wrote no {src}")
                 d = a.out / family / "mseg" / space / lab
                 d.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src, d)
+                if space in cfg.get("decode_rgb", ()):
+                    decode_rgb(api, space, src, d)
+                else:
+                    shutil.copyfile(src, d)
                 n += 1
         print(f"{family}: {n} golden label files")
         if family in POLYGON_FAMILIES:
