@@ -82,7 +82,8 @@ FAMILIES.update({
                 "spaces": ["sunrgbd-38", "sunrgbd-37", "sunrgbd-37-relabeled"]},
     "bdd": {"copy": {"bdd100k": "BDD/bdd100k"}, "steps": [], "relabel": {"bdd": "bdd-relabeled"},
             "root": "{root}/BDD/bdd100k", "spaces": ["bdd", "bdd-relabeled"]},
-    "camvid": {"copy": {"CamVid": "Camvid", "CamVid/LabeledApproved_full": "Camvid/Labels32-RGB"},   # unzip -d Labels32-RGB
+    # MSeg's download script unzips CamVid's labels into Labels32-RGB/
+    "camvid": {"copy": {"CamVid": "Camvid", "CamVid/LabeledApproved_full": "Camvid/Labels32-RGB"},
                "steps": [_remap("camvid-32", "camvid-11", "Camvid", "--convert_label_from_rgb")], "relabel": {},
                "root": "{root}/Camvid", "spaces": ["camvid-32", "camvid-11"], "decode_rgb": ["camvid-32"]},
     "mapillary": {"copy": {"MapillaryVistas": "MapillaryVistasPublic"},
@@ -98,10 +99,26 @@ FAMILIES.update({
                                         "--include_ignore_idx_cls")],
                        "relabel": {}, "root": "{root}/PASCAL_Context",
                        "spaces": ["pascal-context-460", "pascal-context-60"]},
+    # the reference (and this mseg-api snapshot) lacks COCO-Panoptic's train lists: val samples only,
+    # with empty train lists and an empty panoptic_train2017.json (MSeg's APIs read both splits)
+    "coco-panoptic": {"copy": {"COCOPanoptic": "COCOPanoptic"},
+                      "steps": [["dump_coco_semantic_labels.py", "--num_processes", "1"],
+                                _remap("coco-panoptic-201", "coco-panoptic-133", "COCOPanoptic")],
+                      "relabel": {"coco-panoptic-133": "coco-panoptic-133-relabeled"},
+                      "root": "{root}/COCOPanoptic", "empty_train": True,
+                      "spaces": ["coco-panoptic-201", "coco-panoptic-133", "coco-panoptic-133-relabeled",
+                                 "coco-panoptic-inst-201"]},
     "voc2012": {"copy": {"VOCdevkit/VOC2012": "PASCAL_VOC_2012"}, "steps": [], "relabel": {},
                 "root": "{root}/PASCAL_VOC_2012", "spaces": ["voc2012"]},
 })
 POLYGON_FAMILIES = ("cityscapes", "idd")
+# NumPy-2 overflow fixes, the only change to mseg-api's code (file, old, new): NumPy 1 promoted a uint8
+# array times a Python int by value (uint8 * 256 -> uint16, * 65536 -> uint32); NumPy 2 keeps uint8
+# and raises. Casting to int64 first gives NumPy 1's values.
+NUMPY2_FIXES = [
+    ("mseg/dataset_apis/COCOInstanceAPI.py", "instance_id_img = R + (G * 256) + (B * 256 ** 2)",
+     "instance_id_img = R.astype(np.int64) + (G.astype(np.int64) * 256) + (B.astype(np.int64) * 256 ** 2)"),
+]
 
 
 def decode_rgb(api: Path, space: str, src: Path, dst: Path) -> None:
@@ -215,11 +232,22 @@ def main() -> None:
                                 cwd=REPO, check=True, capture_output=True, text=True).stdout.split()
         api = work / "api"
         shutil.copytree(a.mseg_api, api, ignore=shutil.ignore_patterns(".git"))
+        for rel, old, new in NUMPY2_FIXES:
+            f = api / rel
+            assert f.read_text().count(old) == 1, (rel, old)
+            f.write_text(f.read_text().replace(old, new))
         cfgfile = api / "mseg/utils/dataset_config.py"
         cfgfile.write_text(cfgfile.read_text().replace('MSEG_DST_DIR = ""', f'MSEG_DST_DIR = "{work}"', 1))
         root = work / "mseg_dataset"
         for src, dst in cfg["copy"].items():
             shutil.copytree(native / src, root / dst)
+        if cfg.get("empty_train"):
+            for space in cfg["spaces"]:
+                t = api / f"mseg/dataset_lists/{space}/list/train.txt"
+                if not t.is_file():
+                    t.write_text("")
+            (root / "COCOPanoptic/annotations/panoptic_train2017").mkdir(parents=True, exist_ok=True)
+            (root / "COCOPanoptic/annotations/panoptic_train2017.json").write_text('{"annotations": []}')
         lists = cut_lists(api, cfg["spaces"], labels)
         env = {**os.environ, "PYTHONPATH": str(api)}
         lp = api / "mseg/label_preparation"
