@@ -517,10 +517,11 @@ def test_import_writes_the_folder_and_refuses_a_bad_reference(tmp_path, referenc
     (ref / "relabeled_data" / "g" / "l.txt").write_text("seqaachen_aachen_000000_000019_leftImg8bit_3.jpg\nbad\n")
     with pytest.raises(relabel_import.SpecError) as e:
         relabel_import.render_reference(ref)
-    assert [str(p) for p in e.value.problems] == [
-        f"{(ref / 'download_scripts/mseg_apply_relabeling.sh').as_posix()} $: MSeg's relabeling script is needed to "
-        f"know which label spaces get which records (looked for download_scripts/mseg_apply_relabeling.sh in {ref} "
-        f"and in {tmp_path}) [missing-file]"]
+    got = [str(p) for p in e.value.problems]   # every problem at once: the missing script and the unknown dataset
+    assert (f"{(ref / 'download_scripts/mseg_apply_relabeling.sh').as_posix()} $: MSeg's relabeling script is needed "
+            f"to know which label spaces get which records (looked for download_scripts/mseg_apply_relabeling.sh in "
+            f"{ref} and in {tmp_path}) [missing-file]") in got
+    assert any("dataset 'kitti' is not one the importer knows" in p for p in got) and len(got) == 2
     (ref / "download_scripts").mkdir()
     (ref / "download_scripts" / "mseg_apply_relabeling.sh").write_text(
         "#!/bin/sh\n# relabel\npython -u x/mseg_write_relabeled_segments.py \\\n"

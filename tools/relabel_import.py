@@ -166,17 +166,19 @@ def render_reference(ref: Path) -> dict[str, bytes]:
         raise SpecError([Problem(path.as_posix(), 0, "$", "missing-file",
                                  "not a directory laid out like the MSeg reference "
                                  "(no relabeled_data/update_records.tsv)")])
-    script = find_script(ref)
-    if script is None:
-        raise SpecError([Problem((ref / SCRIPT).as_posix(), 0, "$", "missing-file",
-                                 f"MSeg's relabeling script is needed to know which label spaces get which records "
-                                 f"(looked for {SCRIPT} in {ref} and in {ref.parent})")])
     rows = list(csv.reader(io.StringIO(_read_reference_text(path), newline=""), delimiter="\t"))
     header = ["dataset", "split", "orig_class", "relabeled_class", "segment_list"]
     problems: list[Problem] = []
     if not rows or rows[0] != header:
         raise SpecError([Problem(path.as_posix(), 1, "$", "reference-format", f"header is not {header}")])
-    calls = script_calls(script, problems)
+    script = find_script(ref)
+    calls: list[Call] = []
+    if script is None:
+        problems.append(Problem((ref / SCRIPT).as_posix(), 0, "$", "missing-file",
+                                f"MSeg's relabeling script is needed to know which label spaces get which records "
+                                f"(looked for {SCRIPT} in {ref} and in {ref.parent})"))
+    else:
+        calls = script_calls(script, problems)
     records: list[tuple[int, dict[str, Any]]] = []
     for n, row in enumerate(rows[1:], 2):
         if not row:
@@ -194,7 +196,7 @@ def render_reference(ref: Path) -> dict[str, bytes]:
         if not seg_path.resolve().is_relative_to(path.parent.resolve()) or not seg_path.is_file():
             problems.append(Problem(path.as_posix(), n, "$", "missing-file", f"segment list {listing!r} not found"))
             continue
-        if not any(alias in c.aliases for c in calls) and calls:
+        if script is not None and calls and not any(alias in c.aliases for c in calls):
             problems.append(Problem(path.as_posix(), n, "$", "reference-format",
                                     f"records of {alias!r} are applied by no call of {script.as_posix()}"))
             continue
