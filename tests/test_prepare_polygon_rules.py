@@ -177,3 +177,23 @@ def test_images_none_counts_only_samples_with_files(tax, tmp_path):
 def test_an_unknown_rule_is_refused(tmp_path):
     r = _run("idd", str(tmp_path), str(tmp_path / "out"), "--relabel-polygons", "whole")
     assert r.exit_code == 2 and "'whole' is not one of 'mseg', 'visible'" in r.output
+
+
+@pytest.mark.mseg_specs
+@pytest.mark.parametrize("rule", ["mseg", "visible"])
+def test_verify_applies_the_runs_rule_again(tax, tmp_path, rule):
+    from PIL import Image
+
+    native = make_native.build_golden_tree("cityscapes", tmp_path / "native", tax)
+    out = tmp_path / "out"
+    assert _run("cityscapes", str(native), str(out), "--partial", "--relabel-polygons", rule).exit_code == 0
+    for extra in ((), (str(native),)):
+        v = CliRunner().invoke(main, ["prepare", "--verify", "cityscapes", str(out), *extra])
+        assert v.exit_code == 0, v.output + v.stderr
+    lab_path = next((out / "gtFine_34cls_relabeled").rglob("hamburg_*.png"))
+    lab = np.asarray(Image.open(lab_path)).copy()
+    lab[0, 0] = (int(lab[0, 0]) + 1) % 30
+    Image.fromarray(lab).save(lab_path)
+    v = CliRunner().invoke(main, ["prepare", "--verify", "cityscapes", str(out), str(native)])
+    assert v.exit_code == 1
+    assert f"{lab_path}: 1 pixel(s) differ from the relabel records applied again ({rule} rule)" in v.stderr
