@@ -122,7 +122,7 @@ def test_the_run_reports_each_rule(tax, tmp_path):
     native = make_native.build_golden_tree("idd", tmp_path / "native", tax)
     r = _run("idd", str(native), str(tmp_path / "a"), "--partial")
     assert r.exit_code == 0, r.output + r.stderr
-    m = re.search(r"relabel idd-39-relabeled: MSeg's polygon rule repainted (\d+) pixel\(s\) outside", r.output)
+    m = re.search(r"relabel idd-39-relabeled: MSeg's polygon rule repainted (\d+) pixel\(s\) of other", r.output)
     assert m and int(m.group(1)) > 0, r.output
     r = _run("idd", str(native), str(tmp_path / "b"), "--partial", "--relabel-polygons", "visible")
     assert r.exit_code == 0, r.output + r.stderr

@@ -107,9 +107,9 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
         st = plan.painted.get(space)
         if st and plan.family.segments == "polygons":
             if relabel_polygons == "mseg":
-                click.echo(f"relabel {space}: MSeg's polygon rule repainted {st.get('repainted', 0)} pixel(s) outside "
-                           f"the moved segments' visible areas (occluders drawn later) in {st['samples']} sample(s) "
-                           f"written; {st.get('empty', 0)} polygon(s) covered no pixel")
+                click.echo(f"relabel {space}: MSeg's polygon rule repainted {st.get('repainted', 0)} pixel(s) of other "
+                           f"classes outside the moved segments' visible areas (occluders drawn later) in "
+                           f"{st['samples']} sample(s) written; {st.get('empty', 0)} polygon(s) covered no pixel")
             else:
                 click.echo(f"relabel {space}: {st.get('hidden', 0)} of {st.get('segments', 0)} segment(s) were "
                            f"completely hidden (nothing moved; --relabel-polygons visible)")

@@ -11,7 +11,8 @@ readings:
   share one row is drawn as a line), whatever its label or ``deleted`` flag; the records of an
   image are applied in record order, each setting every pixel of its mask to its new class, so
   the new class also covers the parts of the polygon hidden by polygons drawn later (the
-  occluders' pixels are repainted). :func:`paint_mseg` counts those pixels.
+  occluders' pixels are repainted). :func:`paint_mseg` counts the pixels outside each segment's
+  visible area whose class that changes.
 - ``visible``: only the pixels where the segment is visible in the rasterised annotation (the
   segment map of :mod:`.readers.polygons`: the polygon drawn last there) move. A segment that is
   completely hidden moves nothing; :func:`paint_visible` counts it.
@@ -41,7 +42,7 @@ class PaintStats:
 
     segments: int = 0          # segments the records name in this sample
     hidden: int = 0            # visible rule: segments with no visible pixel (nothing moved)
-    repainted: int = 0         # MSeg's rule: pixels painted outside the segment's visible area
+    repainted: int = 0         # MSeg's rule: pixels outside the segment's visible area that changed class
     empty: int = 0             # MSeg's rule: polygons that cover no pixel of the image
 
     def add(self, other: PaintStats) -> None:
@@ -124,8 +125,8 @@ def paint_mseg(label: np.ndarray, ann: Mapping[str, Any], ids: np.ndarray, class
                path: str | os.PathLike[str] | None = None) -> PaintStats:
     """MSeg's rule, in place on ``label``: each segment's whole polygon gets its class, records in record order.
 
-    ``visible``: the segment map of the rasterised annotation (for the count of pixels painted outside
-    each segment's visible area), or None. Raises NativeFormatError for an id no object has.
+    ``visible``: the segment map of the rasterised annotation (for the count of pixels outside each
+    segment's visible area whose class the record changes: occluders' pixels repainted), or None. Raises NativeFormatError for an id no object has.
     """
     h, w = _size(ann, label.shape, path)
     polys = segment_polygons(ann, path)
@@ -140,8 +141,8 @@ def paint_mseg(label: np.ndarray, ann: Mapping[str, Any], ids: np.ndarray, class
         if not mask.any():
             stats.empty += 1
             continue
-        if visible is not None:
-            stats.repainted += int(np.count_nonzero(mask & (visible != sid)))
+        if visible is not None:   # pixels outside the segment's visible area that change class
+            stats.repainted += int(np.count_nonzero(mask & (visible != sid) & (label != classes[i])))
         label[mask] = classes[i]
     return stats
 
