@@ -126,7 +126,8 @@ def paint_mseg(label: np.ndarray, ann: Mapping[str, Any], ids: np.ndarray, class
     """MSeg's rule, in place on ``label``: each segment's whole polygon gets its class, records in record order.
 
     ``visible``: the segment map of the rasterised annotation (for the count of pixels outside each
-    segment's visible area whose class the record changes: occluders' pixels repainted), or None. Raises NativeFormatError for an id no object has.
+    segment's visible area whose class the record changes: occluders' pixels repainted), or None.
+    Raises NativeFormatError for an id no object has.
     """
     h, w = _size(ann, label.shape, path)
     polys = segment_polygons(ann, path)
