@@ -104,7 +104,7 @@ _TABLE: tuple[tuple[str, str, str, str], ...] = (
     ("unknown-alias", "relabel", "error",
      "a record names a dataset that is neither its file's dataset nor one of its aliases"),
     ("alias-conflict", "relabel", "error",
-     "an alias is claimed by two relabel files, or names a declared dataset not remapped into this one"),
+     "an alias is the name of a label space itself, or names a declared dataset not remapped into this one"),
     ("relabel-unknown-class", "relabel", "error", "a record's from or to is not a universal class"),
     ("class-not-in-dataset", "relabel", "error",
      "a record's from or to is a universal class that the dataset does not have"),

@@ -49,13 +49,12 @@ def check(sources: Sources, model: Model) -> tuple[list[Checked], list[Problem]]
     ctx.problems += sources.problems
     root = sources.found.root
     entries = sources.found.entries
-    claimed: dict[str, Document] = {}
     named: dict[str, tuple[Document, int]] = {}
     out: list[Checked] = []
     seen_datasets: dict[str, Document] = {}
     checked: set[str] = set()  # folders relabel/<stem>/ whose file's records were all looked at
     for doc in sources.docs:
-        space = _check_doc(ctx, doc, model, claimed)
+        space = _check_doc(ctx, doc, model)
         if space is None:
             continue
         if space.name in seen_datasets:
@@ -85,7 +84,7 @@ def check(sources: Sources, model: Model) -> tuple[list[Checked], list[Problem]]
     return sorted(out, key=lambda c: c.dataset), problems
 
 
-def _check_doc(ctx: _Ctx, doc: Document, model: Model, claimed: dict[str, Document]) -> LabelSpace | None:
+def _check_doc(ctx: _Ctx, doc: Document, model: Model) -> LabelSpace | None:
     """relabel-file-name, unknown-dataset, alias-conflict for one file; its label space if usable."""
     d = doc.data
     name = d["dataset"]
@@ -99,17 +98,15 @@ def _check_doc(ctx: _Ctx, doc: Document, model: Model, claimed: dict[str, Docume
         ctx.add(doc, ("dataset",), "relabel-file-name",
                 f"records of {name!r} are in {stem}.yaml; name the file {name}.yaml")
     feeders = {m.source for m in model.mappings if m.target == name}
+    # Several files may share an alias: they apply records of one source to several label spaces
+    # (MSeg relabels cityscapes-19 and cityscapes-34 with the same Cityscapes records).
     for i, alias in enumerate(d.get("aliases", [])):
-        if alias in claimed and claimed[alias] is not doc:
-            ctx.add(doc, ("aliases", i), "alias-conflict",
-                    f"alias {alias!r} is also claimed by {claimed[alias].file}; an alias names one dataset")
-        elif alias == name or alias == UNIVERSAL:
+        if alias == name or alias == UNIVERSAL:
             ctx.add(doc, ("aliases", i), "alias-conflict", f"alias {alias!r} is the name of a label space itself")
         elif alias in spaces and alias not in feeders:
             ctx.add(doc, ("aliases", i), "alias-conflict",
                     f"alias {alias!r} is the declared dataset {alias!r}, which is not remapped into {name}; "
                     "it would name two datasets")
-        claimed.setdefault(alias, doc)
     return spaces[name]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -84,3 +86,45 @@ def test_ade20k_real_samples(reference, tax, tmp_path):
         got = np.asarray(Image.open(tmp_path / s.dst))
         want = tax.remap(tax.remap(chal, "ade20k-151", "ade20k-150"), "ade20k-150", "ade20k-150-relabeled")
         assert np.array_equal(got, want)   # neither sample has relabel records
+
+
+# ----- OpenCV's INTER_NEAREST, reproduced without OpenCV -----------------------------------------
+
+NEAREST_TABLE = Path(__file__).parent / "goldens" / "nearest" / "opencv_nearest.tsv"
+
+
+def _opencv_table() -> list[tuple[int, int, dict[int, int]]]:
+    rows = []
+    for line in NEAREST_TABLE.read_text("ascii").splitlines():
+        if line.startswith("#"):
+            continue
+        src, dst, exc = line.split("\t")
+        rows.append((int(src), int(dst), {} if exc == "-" else
+                     {int(i): int(v) for i, v in (p.split(":") for p in exc.split(","))}))
+    return rows
+
+
+def test_nearest_indices_equal_opencv_on_the_table():
+    """Every size pair of the table (made with OpenCV, tests/goldens/nearest/make_table.py): the source
+    index of every output pixel, ties included (where OpenCV's double arithmetic falls below the exact
+    floor(i * src / dst))."""
+    from unitax.tools.prepare.readers.ade20k_full import nearest_indices
+
+    rows = _opencv_table()
+    ties = [r for r in rows if r[2]]
+    assert len(rows) > 1000 and len(ties) > 500
+    assert (2, 98, {49: 0}) in rows            # 49 * (1 / (98 / 2)) is just below 1
+    for src, dst, exc in rows:
+        want = np.arange(dst, dtype=np.int64) * src // dst
+        for i, v in exc.items():
+            want[i] = v
+        got = nearest_indices(src, dst)
+        assert np.array_equal(got, want), (src, dst, np.flatnonzero(got != want)[:5])
+
+
+def test_resize_nearest_at_a_tie_takes_opencvs_row():
+    from unitax.tools.prepare.readers.ade20k_full import resize_nearest
+
+    a = np.arange(2 * 3, dtype=np.uint8).reshape(2, 3)
+    out = resize_nearest(a, (98, 3))
+    assert out[49].tolist() == a[0].tolist() and out[50].tolist() == a[1].tolist()

@@ -22,15 +22,27 @@ from unitax.relabel import relabel_segments
 from unitax.tools import relabel_import
 from unitax.tools.cli import main
 
-# The reference's dataset names and the declared dataset whose records they are (the test's own
-# statement of the mapping the importer must implement).
-DATASET_OF = {
-    "ade20k": "ade20k-150-relabeled", "ade20k-v1": "ade20k-150-relabeled", "bdd": "bdd-relabeled",
-    "cityscapes": "cityscapes-19-relabeled", "cocop": "coco-panoptic-133-relabeled",
-    "cocopanoptic": "coco-panoptic-133-relabeled", "cocopanoptic-v1": "coco-panoptic-133-relabeled",
-    "idd": "idd-39-relabeled", "mapillary-public65": "mapillary-public65-relabeled",
-    "sunrgbd": "sunrgbd-37-relabeled",
+# The reference's dataset names and the declared datasets their records are applied to (the
+# test's own statement of mseg-api's mseg_write_relabeled_segments.py get_relabeling_task, which
+# the importer must implement): the Cityscapes records relabel cityscapes-19 and cityscapes-34.
+DATASETS_OF = {
+    "ade20k": ("ade20k-150-relabeled",), "ade20k-v1": ("ade20k-150-relabeled",), "bdd": ("bdd-relabeled",),
+    "cityscapes": ("cityscapes-19-relabeled", "cityscapes-34-relabeled"),
+    "cocop": ("coco-panoptic-133-relabeled",), "cocopanoptic": ("coco-panoptic-133-relabeled",),
+    "cocopanoptic-v1": ("coco-panoptic-133-relabeled",), "idd": ("idd-39-relabeled",),
+    "mapillary-public65": ("mapillary-public65-relabeled",), "sunrgbd": ("sunrgbd-37-relabeled",),
 }
+# --dataset_to_relabel X of MSeg's mseg_apply_relabeling.sh -> (the space it writes, the record list)
+TASK_OF = {
+    "ade20k-150": ("ade20k-150-relabeled", "ade20k_update_records"), "bdd": ("bdd-relabeled", "bdd_update_records"),
+    "cityscapes-19": ("cityscapes-19-relabeled", "cityscapes_update_records"),
+    "cityscapes-34": ("cityscapes-34-relabeled", "cityscapes_update_records"),
+    "coco-panoptic-133": ("coco-panoptic-133-relabeled", "cocop_update_records"),
+    "idd-39": ("idd-39-relabeled", "idd_update_records"),
+    "mapillary-public65": ("mapillary-public65-relabeled", "mapillary_update_records"),
+    "sunrgbd-37": ("sunrgbd-37-relabeled", "sunrgbd_update_records"),
+}
+CITYSCAPES_SEGMENTS = 2_363   # lines of the 12 Cityscapes segment lists, applied twice
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +57,7 @@ def model():
 
 def _our_key(dataset: str, name: str) -> str:
     """The image key the specs must use for the reference's image name (the documented rule)."""
-    if dataset in ("cityscapes-19-relabeled", "idd-39-relabeled"):
+    if dataset in ("cityscapes-19-relabeled", "cityscapes-34-relabeled", "idd-39-relabeled"):
         assert name.startswith("seq"), name
         folder, stem = name[3:].split("_", 1)
         name = f"{folder}/{stem}"
@@ -62,12 +74,12 @@ def reference_segments(ref: Path) -> list[tuple[str, str, str, int, str]]:
     with open(base / "update_records.tsv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     for row in rows:
-        dataset = DATASET_OF[row["dataset"]]
-        for line in (base / row["segment_list"]).read_text("utf-8").splitlines():
-            if line.strip():
-                stem = line.strip().rsplit(".", 1)[0]
-                name, sid = stem.rsplit("_", 1)
-                out.append((dataset, row["split"], _our_key(dataset, name), int(sid), row["relabeled_class"]))
+        for dataset in DATASETS_OF[row["dataset"]]:
+            for line in (base / row["segment_list"]).read_text("utf-8").splitlines():
+                if line.strip():
+                    stem = line.strip().rsplit(".", 1)[0]
+                    name, sid = stem.rsplit("_", 1)
+                    out.append((dataset, row["split"], _our_key(dataset, name), int(sid), row["relabeled_class"]))
     return out
 
 
@@ -81,7 +93,7 @@ def test_specs_are_the_import_of_the_reference(reference):
 
 def test_compiled_tables_hold_every_reference_segment_once(reference, tax):
     segs = reference_segments(reference)
-    assert len(segs) == 226_413
+    assert len(segs) == 226_413 + CITYSCAPES_SEGMENTS
     assert len({s[:4] for s in segs}) == len(segs), "the reference moves some segment twice"
     by_dataset: dict[str, list] = {}
     for s in segs:
@@ -106,28 +118,67 @@ def test_records_match_the_reference_rows(reference):
     with open(reference / "relabeled_data" / "update_records.tsv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     index = json.loads((GENERATED / "relabel.json").read_text())
-    got = sorted((r["alias"], r["split"], r["from"], r["to"]) for d in index["datasets"].values() for r in d["records"])
-    want = sorted((r["dataset"], r["split"], r["orig_class"], r["relabeled_class"]) for r in rows)
-    assert got == want and len(got) == 381
+    got = sorted((ds, r["alias"], r["split"], r["from"], r["to"])
+                 for ds, d in index["datasets"].items() for r in d["records"])
+    want = sorted((ds, r["dataset"], r["split"], r["orig_class"], r["relabeled_class"])
+                  for r in rows for ds in DATASETS_OF[r["dataset"]])
+    assert got == want and len(rows) == 381 and len(got) == 381 + 12
 
 
 def test_compiled_records_equal_the_reference_inventory(reference):
     """Record for record: (dataset, split, from, to, segment count) of the compiled index against
     update_records.tsv and the line count of each record's segment list (381 records, 226,413
-    segments, the two COCO-Panoptic val runway/pavement records included)."""
+    segments, the two COCO-Panoptic val runway/pavement records included; the 12 Cityscapes records
+    twice, for cityscapes-19-relabeled and cityscapes-34-relabeled)."""
     base = reference / "relabeled_data"
     with open(base / "update_records.tsv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
-    want = sorted((DATASET_OF[r["dataset"]], r["split"], r["orig_class"], r["relabeled_class"],
+    want = sorted((ds, r["split"], r["orig_class"], r["relabeled_class"],
                    sum(1 for line in (base / r["segment_list"]).read_text("utf-8").splitlines() if line.strip()))
-                  for r in rows)
+                  for r in rows for ds in DATASETS_OF[r["dataset"]])
     index = json.loads((GENERATED / "relabel.json").read_text())
     got = sorted((ds, r["split"], r["from"], r["to"], r["segments"])
                  for ds, d in index["datasets"].items() for r in d["records"])
     assert got == want
-    assert len(got) == 381 and sum(r[-1] for r in got) == 226_413
+    assert len(got) == 381 + 12 and sum(r[-1] for r in got) == 226_413 + CITYSCAPES_SEGMENTS
     assert ("coco-panoptic-133-relabeled", "val", "sidewalk_pavement", "runway", 21) in got
     assert ("coco-panoptic-133-relabeled", "val", "sidewalk_pavement", "sidewalk_pavement", 1) in got
+
+
+def _script_calls(script: Path) -> dict[str, int]:
+    """--dataset_to_relabel value -> the first line of its (backslash-continued) command, read plainly."""
+    calls, start = {}, None
+    for n, line in enumerate(script.read_text("utf-8").splitlines(), 1):
+        if "mseg_write_relabeled_segments.py" in line:
+            start = n
+        if start is not None and "--dataset_to_relabel" in line:
+            calls[line.split("--dataset_to_relabel")[1].split()[0]] = start
+            start = None
+    return calls
+
+
+def test_each_relabeled_space_says_which_records_it_applies_and_why(reference):
+    """Every space MSeg's relabeling script relabels has a relabel spec whose applied_by names that
+    script line, and whose records are exactly the reference rows of the record list the call applies,
+    in the reference's order (cityscapes-34-relabeled included: it gets the Cityscapes records too)."""
+    import yaml
+
+    script = reference / "download_scripts" / "mseg_apply_relabeling.sh"
+    calls = _script_calls(script)
+    assert sorted(calls) == sorted(TASK_OF), calls
+    with open(reference / "relabeled_data" / "update_records.tsv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    specced = sorted(p.stem for p in (SPECS / "relabel").glob("*.yaml"))
+    assert specced == sorted(space for space, _ in TASK_OF.values())
+    for name, line in calls.items():
+        space, records = TASK_OF[name]
+        spec = yaml.safe_load((SPECS / "relabel" / f"{space}.yaml").read_text("utf-8"))
+        assert spec["applied_by"] == {"script": "download_scripts/mseg_apply_relabeling.sh", "line": line,
+                                      "dataset_to_relabel": name, "update_records": records}, space
+        got = [(r.get("alias", space), r["split"], r["from"], r["to"], r["segments"]) for r in spec["records"]]
+        want = [(r["dataset"], r["split"], r["orig_class"], r["relabeled_class"],
+                 r["segment_list"].rsplit(".", 1)[0] + ".tsv") for r in rows if space in DATASETS_OF[r["dataset"]]]
+        assert got == want, space
 
 
 # ----- the compiled tables and the runtime ----------------------------------------------------
@@ -378,7 +429,8 @@ def test_an_alias_that_is_a_dataset_remapped_into_this_one_is_fine(tmp_path, mod
     assert _problems(root, model) == []
 
 
-def test_file_name_and_alias_claimed_twice(tmp_path, model):
+def test_file_name_and_an_alias_shared_by_two_files(tmp_path, model):
+    """Two files may apply records of one source (alias): MSeg's Cityscapes records relabel two spaces."""
     root = _specs(tmp_path, name="misnamed")
     other = GOOD.replace("cityscapes-19-relabeled", "idd-39-relabeled").replace("to: bicyclist", "to: motorcyclist")
     (root / "relabel" / "idd-39-relabeled.yaml").write_text(other)
@@ -386,8 +438,8 @@ def test_file_name_and_alias_claimed_twice(tmp_path, model):
     got = _problems(root, model)
     assert (f"{_where(root, 'misnamed.yaml')}:1 $.dataset: records of 'cityscapes-19-relabeled' are in misnamed.yaml; "
             "name the file cityscapes-19-relabeled.yaml [relabel-file-name]") in got
-    assert (f"{_where(root, 'misnamed.yaml')}:2 $.aliases[0]: alias 'cityscapes' is also claimed by "
-            f"{_where(root, 'idd-39-relabeled.yaml')}; an alias names one dataset [alias-conflict]") in got
+    assert not [p for p in got if "alias-conflict" in p], got
+    assert len(got) == 1, got
 
 
 @pytest.mark.parametrize("files, expect", [
@@ -465,15 +517,36 @@ def test_import_writes_the_folder_and_refuses_a_bad_reference(tmp_path, referenc
     (ref / "relabeled_data" / "g" / "l.txt").write_text("seqaachen_aachen_000000_000019_leftImg8bit_3.jpg\nbad\n")
     with pytest.raises(relabel_import.SpecError) as e:
         relabel_import.render_reference(ref)
+    got = [str(p) for p in e.value.problems]   # every problem at once: the missing script and the unknown dataset
+    assert (f"{(ref / 'download_scripts/mseg_apply_relabeling.sh').as_posix()} $: MSeg's relabeling script is needed "
+            f"to know which label spaces get which records (looked for download_scripts/mseg_apply_relabeling.sh in "
+            f"{ref} and in {tmp_path}) [missing-file]") in got
+    assert any("dataset 'kitti' is not one the importer knows" in p for p in got) and len(got) == 2
+    (ref / "download_scripts").mkdir()
+    (ref / "download_scripts" / "mseg_apply_relabeling.sh").write_text(
+        "#!/bin/sh\n# relabel\npython -u x/mseg_write_relabeled_segments.py \\\n"
+        "\t--num_processes 1 --dataset_to_relabel cityscapes-34\n"
+        "python -u x/mseg_write_relabeled_segments.py --dataset_to_relabel kitti-19\n")
+    with pytest.raises(relabel_import.SpecError) as e:
+        relabel_import.render_reference(ref)
+    script = (ref / "download_scripts/mseg_apply_relabeling.sh").as_posix()
     assert [str(p) for p in e.value.problems] == sorted([
-        f"{records.as_posix()}:3 $: dataset 'kitti' is not one the importer knows ({', '.join(sorted(DATASET_OF))}) "
-        "[reference-format]",
+        f"{script}:5 $: --dataset_to_relabel 'kitti-19' is not a dataset the importer knows "
+        f"({', '.join(sorted(TASK_OF))}) [reference-format]",
+        f"{records.as_posix()}:3 $: dataset 'kitti' is not one the importer knows "
+        f"({', '.join(sorted(DATASETS_OF))}) [reference-format]",
         f"{(ref / 'relabeled_data' / 'g' / 'l.txt').as_posix()}:2 $: 'bad' is not '<image>_<segment id>.<ext>' "
         "[reference-format]"])
     records.write_text(records.read_text().rsplit("kitti", 1)[0])
     (ref / "relabeled_data" / "g" / "l.txt").write_text("seqaachen_aachen_000000_000019_leftImg8bit_3.jpg\n")
+    (ref / "download_scripts" / "mseg_apply_relabeling.sh").write_text(
+        "python -u x/mseg_write_relabeled_segments.py \\\n\t--num_processes 1 --dataset_to_relabel cityscapes-34\n")
     files = relabel_import.render_reference(ref)
-    assert files["relabel/cityscapes-19-relabeled/g/l.tsv"] == b"aachen/aachen_000000_000019\t3\n"
+    assert sorted(files) == ["relabel/cityscapes-34-relabeled.yaml", "relabel/cityscapes-34-relabeled/g/l.tsv"]
+    assert files["relabel/cityscapes-34-relabeled/g/l.tsv"] == b"aachen/aachen_000000_000019\t3\n"
+    spec = files["relabel/cityscapes-34-relabeled.yaml"]
+    assert (b"applied_by: {script: download_scripts/mseg_apply_relabeling.sh, line: 1, dataset_to_relabel: "
+            b"cityscapes-34, update_records: cityscapes_update_records}\n") in spec
     specs = tmp_path / "specs"
     specs.mkdir()
     (specs / "relabel" / "old").mkdir(parents=True)

@@ -22,13 +22,16 @@ from ..cli import INTERRUPTED, PROBLEMS, USAGE, exit_with
 @click.option("--lists", "list_source", type=click.Choice(["mseg", "derive"]), default="mseg", show_default=True,
               help="Which samples, in which order: MSeg's shipped split lists, or lists derived from the native "
                    "files found (per split folder of the family, sorted by path; for another version or subset).")
+@click.option("--relabel-polygons", type=click.Choice(["mseg", "visible"]), default="mseg", show_default=True,
+              help="Polygon datasets (Cityscapes, IDD): a relabel record repaints the segment's whole polygon in "
+                   "record order, over what is drawn later (mseg: MSeg's rule), or only its visible pixels.")
 @click.option("--overwrite", is_flag=True, help="Redo every file of an earlier prepare job in OUT_ROOT.")
 @click.option("--compress-level", type=click.IntRange(0, 9), default=6, show_default=True,
               help="zlib level of the label PNGs (1: about 3x faster writes, larger files).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, jobs: int | None,
-                scheduler: str | None, partial: bool, list_source: str, overwrite: bool, compress_level: int,
-                progress: bool) -> None:
+                scheduler: str | None, partial: bool, list_source: str, relabel_polygons: str, overwrite: bool,
+                compress_level: int, progress: bool) -> None:
     """Prepare one MSeg dataset from its download: `unitax prepare DATASET NATIVE_ROOT OUT_ROOT`.
 
     Writes under OUT_ROOT every label space MSeg derives from DATASET at the paths of MSeg's split
@@ -77,7 +80,8 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
     dataset, native, out = args[0], Path(args[1]), Path(args[2])
     try:
         plan = engine.plan(tax, dataset, native, out, images=images, partial=partial, overwrite=overwrite,
-                           compress_level=compress_level, derive=list_source == "derive")
+                           compress_level=compress_level, derive=list_source == "derive",
+                           relabel_polygons=relabel_polygons)
     except (engine.PrepareError, ListsError, rd.RemapDirError) as e:
         exit_with(USAGE, f"unitax prepare: {e}")
     for n in plan.notes:
@@ -94,12 +98,27 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
     if miss:
         per = ", ".join(f"{k} {v} of {plan.expected.get(k, v)}" for k, v in sorted(plan.missing.items()))
         click.echo(f"{'partial' if partial else 'partial download'}: label sources missing: {per}")
+    if plan.written:
+        click.echo("label files written: " + ", ".join(f"{space} {n}" for space, n in sorted(plan.written.items())))
     for space, r in plan.records.items():
         click.echo(f"relabel {space}: {r['records_applied']} of {r['records']} records applied, {r['segments']} "
                    f"segments of {r['images']} images; {r['records_unmatched']} records and {r['images_unmatched']} "
                    "images unmatched by the files prepared")
+        st = plan.painted.get(space)
+        if st and plan.family.segments == "polygons":
+            if relabel_polygons == "mseg":
+                click.echo(f"relabel {space}: MSeg's polygon rule repainted {st.get('repainted', 0)} pixel(s) of other "
+                           f"classes outside the moved segments' visible areas (occluders drawn later) in "
+                           f"{st['samples']} sample(s) written; {st.get('empty', 0)} polygon(s) covered no pixel")
+            else:
+                click.echo(f"relabel {space}: {st.get('hidden', 0)} of {st.get('segments', 0)} segment(s) were "
+                           f"completely hidden (nothing moved; --relabel-polygons visible)")
     if s.failed:
-        click.echo(f"failures: {rd.FAILED} in {out} lists each", err=True)
+        click.echo(f"failures: {len(s.failed)} sample(s), each with its reason in {out / rd.FAILED}"
+                   + (" (--partial prepares what is there; these are there and were refused)" if partial else ""),
+                   err=True)
+        for kind, count, first in engine.failure_kinds(s.failed):
+            click.echo(f"failures by reason: {count} x {kind} (first: {first.rel}: {first.reason})", err=True)
         for o in s.failed[:10]:
             click.echo(f"failed: {o.rel}: {o.reason}", err=True)
     if s.interrupted:

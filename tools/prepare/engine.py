@@ -34,6 +34,7 @@ from ..atomic import write_atomic
 from ..datapath import DataPathError, Root
 from .errors import NativeFormatError
 from .plans import FAMILIES, Family
+from .polygon_relabel import DEFAULT_RULE, RULES, PaintStats
 
 TOOL = "unitax prepare"
 LIST_DIR = "list"
@@ -56,7 +57,8 @@ class PrepTask:
     seg_src: str | None = None
     coco_info: tuple[dict[str, Any], ...] | None = None                # segments_info of a COCO panoptic PNG
     outputs: tuple[tuple[str, str], ...] = ()                          # (space, dst path)
-    records: tuple[tuple[str, np.ndarray, np.ndarray], ...] = ()       # (space, segment ids, classes)
+    # (space, segment ids, classes, record index of each): the relabel records of the sample's image
+    records: tuple[tuple[str, np.ndarray, np.ndarray, np.ndarray], ...] = ()
     images: tuple[tuple[str, str], ...] = ()                           # (src, dst)
     copies: tuple[tuple[str, str], ...] = ()  # (native label file, dst): spaces that keep it as is
 
@@ -74,6 +76,7 @@ class PrepJob:
     images: str                               # link | copy | none
     compress_level: int = 6
     copy_root: str = ""                       # the root space, where its native PNGs are copied as they are
+    polygon_rule: str = DEFAULT_RULE          # polygon datasets: how records move segments (polygon_relabel)
 
     def process_task(self, t: PrepTask) -> rd.Outcome:
         from ..labelio import LabelFileError
@@ -138,10 +141,55 @@ class PrepJob:
             return png_labels.read_instances(t.seg_src, data=data)[1]
         raise AssertionError(kind)
 
-    def _process(self, t: PrepTask) -> rd.Outcome:
+    def labels(self, t: PrepTask, raw: dict[str, bytes] | None = None
+               ) -> tuple[list[tuple[str, str, np.ndarray]], dict[str, PaintStats]]:
+        """Every output label map of the sample ((space, dst, array) in output order) and, per relabeled
+        space, what its records did. Raises NativeFormatError when the sample cannot be prepared."""
         from unitax.relabel import relabel_segments
         from unitax.remap import apply_lut
 
+        raw = raw if raw is not None else {}
+        assert t.label_src is not None
+        cls, free = self._read(t, raw.get(t.label_src))
+        seg = None
+        ann = None
+        recs = {space: (ids, classes, order) for space, ids, classes, order in t.records}
+        outs: list[tuple[str, str, np.ndarray]] = []
+        stats: dict[str, PaintStats] = {}
+        for space, dst in t.outputs:
+            out = apply_lut(cls, self.luts[space])
+            if space in recs and len(recs[space][0]):
+                seg_file = t.seg_src or t.label_src
+                if seg is None:
+                    seg = self._segments(t, cls, free, raw.get(t.seg_src) if t.seg_src else None)
+                    if seg.shape != cls.shape:
+                        raise NativeFormatError(t.seg_src, f"segment map is {seg.shape[1]}x{seg.shape[0]}, "
+                                                           f"the label {cls.shape[1]}x{cls.shape[0]}")
+                ids, classes, order = recs[space]
+                classes = classes.astype(out.dtype)
+                if self.segments == "polygons":
+                    from . import polygon_relabel as pr
+                    if ann is None:
+                        data = raw.get(seg_file)
+                        if data is None:
+                            with open(seg_file, "rb") as f:
+                                data = f.read()
+                        ann = pr.load_annotation(data, seg_file)
+                    if self.polygon_rule == "mseg":
+                        stats[space] = pr.paint_mseg(out, ann, ids, classes, order, seg, seg_file)
+                    else:
+                        stats[space] = pr.paint_visible(out, ann, ids, classes, seg, seg_file)
+                else:
+                    missing = relabel_segments(out, seg, ids, classes)
+                    if missing.size:
+                        shown = ", ".join(str(int(s)) for s in missing[:10])
+                        raise NativeFormatError(seg_file, f"lacks segment(s) {shown} that {space}'s relabel "
+                                                          "records move")
+                    stats[space] = PaintStats(segments=len(ids))
+            outs.append((space, dst, out))
+        return outs, stats
+
+    def _process(self, t: PrepTask) -> rd.Outcome:
         from ..labelio import encode_png
 
         srcs = [p for p in (t.label_src, t.seg_src) if p is not None] + [s for s, _ in t.images]
@@ -149,26 +197,14 @@ class PrepJob:
         ident: dict[str, Any] = {"srcs": {p: _ident(p, raw if p in (t.label_src, t.seg_src) else None,
                                                     content=p not in dict(t.images)) for p in srcs}}
         outs: dict[str, Any] = {}
+        # every output of the sample is made before the first is written: a sample that fails leaves none
+        writes: list[tuple[str, bytes | Any]] = []
+        stats: dict[str, PaintStats] = {}
         if t.label_src is not None:
-            cls, free = self._read(t, raw.get(t.label_src))
+            labels, stats = self.labels(t, raw)
             encoded: list[tuple[np.ndarray, bytes]] = []   # equal label maps of several spaces: one encode
-            seg = None
-            recs = {space: (ids, classes) for space, ids, classes in t.records}
-            for space, dst in t.outputs:
-                out = apply_lut(cls, self.luts[space])
-                if space in recs and len(recs[space][0]):
-                    if seg is None:
-                        seg = self._segments(t, cls, free, raw.get(t.seg_src) if t.seg_src else None)
-                        if seg.shape != cls.shape:
-                            return rd.Outcome(t.rel, False, f"segment map {t.seg_src} is "
-                                                            f"{seg.shape[1]}x{seg.shape[0]}, "
-                                                            f"the label {cls.shape[1]}x{cls.shape[0]}")
-                    ids, classes = recs[space]
-                    missing = relabel_segments(out, seg, ids, classes.astype(out.dtype))
-                    if missing.size:
-                        shown = ", ".join(str(int(s)) for s in missing[:10])
-                        return rd.Outcome(t.rel, False, f"{t.seg_src or t.label_src} lacks segment(s) {shown} that "
-                                                        f"{space}'s relabel records move")
+            recs = {space for space, *_ in t.records}
+            for space, dst, out in labels:
                 data = None
                 if space == self.copy_root and t.label_src in raw and space not in recs:
                     data = raw[t.label_src]        # the native grey PNG already holds these ids: copy it
@@ -180,14 +216,11 @@ class PrepJob:
                     encode_png(out).save(buf, format="PNG", compress_level=self.compress_level)
                     data = buf.getvalue()
                     encoded.append((out, data))
-                write_atomic(dst, data, mkdir=True)
-                st = os.stat(dst)
-                outs[dst] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+                writes.append((dst, data))
         for src, dst in t.copies:
-            if src in raw:
-                write_atomic(dst, raw[src], mkdir=True)
-            else:
-                write_atomic(dst, partial(shutil.copyfile, src), mkdir=True)
+            writes.append((dst, raw[src] if src in raw else partial(shutil.copyfile, src)))
+        for dst, data in writes:
+            write_atomic(dst, data, mkdir=True)
             st = os.stat(dst)
             outs[dst] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
         for src, dst in t.images:
@@ -198,6 +231,8 @@ class PrepJob:
             st = os.lstat(dst)
             outs[dst] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
         ident["outs"] = outs
+        if stats:
+            ident["relabel"] = {space: st.as_dict() for space, st in sorted(stats.items())}
         return rd.Outcome(t.rel, True, ident=ident)
 
 
@@ -271,6 +306,12 @@ class Plan:
     job_id: str = ""
     partial: bool = False
     present: set[str] = field(default_factory=set)   # rel of every sample whose sources are there
+    relabels: dict[str, Any] = field(default_factory=dict)          # relabeled space -> its unitax.Relabel
+    matched: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)   # space -> (sample rel, records hit)
+    # after run(): per relabeled space, what the records did in the samples written by this run
+    # (PaintStats as a dict, plus "samples"); and per space, the label files written
+    painted: dict[str, dict[str, int]] = field(default_factory=dict)
+    written: Counter[str] = field(default_factory=Counter)
 
 
 def family(name: str) -> Family:
@@ -430,11 +471,13 @@ def _join(root: Root, text: str, rel: str) -> Path:
 
 def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.PathLike[str], *, images: str = "link",
          partial: bool = False, overwrite: bool = False, lists: Lists | None = None,
-         compress_level: int = 6, derive: bool = False) -> Plan:
+         compress_level: int = 6, derive: bool = False, relabel_polygons: str = DEFAULT_RULE) -> Plan:
     fam = family(dataset)
     native, dst = Path(native), Path(out)
     if images not in ("link", "copy", "none"):
         raise PrepareError(f"--images must be link, copy or none, not {images!r}")
+    if relabel_polygons not in RULES:
+        raise PrepareError(f"--relabel-polygons must be {' or '.join(RULES)}, not {relabel_polygons!r}")
     base = find_base(fam, native)
     try:
         rd.check_dst(dst)
@@ -467,7 +510,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
         colors = np.asarray(tax.colors(fam.root), dtype=np.uint8)
     job = PrepJob(fam.name, fam.reader, fam.segments, len(tax.names(fam.root)), tax.ignore_index(fam.root),
                   tuple(tax.names(fam.root)), colors, luts, images, compress_level,
-                  copy_root=fam.root if fam.reader == "grey" else "")
+                  copy_root=fam.root if fam.reader == "grey" else "", polygon_rule=relabel_polygons)
     relabels = {s: tax.relabel(s) for s in fam.spaces if s in tax.relabel_datasets}
     h = hashlib.sha256()
     for s in sorted(luts):
@@ -478,6 +521,8 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
              "images": images, "partial": partial, "compress_level": compress_level, "tables_sha256": h.hexdigest()}
     if derive:   # only then: the stamps (and job ids) of MSeg-list runs stay what they were
         stamp["lists"] = "derive"
+    if fam.segments == "polygons":   # the rule shapes the relabeled outputs: another rule is another job
+        stamp["relabel_polygons"] = relabel_polygons
     job_id = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()
     ledger = {} if overwrite else rd.read_ledger(dst, job_id)
 
@@ -514,7 +559,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
     missing: Counter[str] = Counter()
     expected: Counter[str] = Counter()
     nat, outr = Root(base, "follow"), Root(dst, "inside")   # NATIVE_ROOT is only read; OUT_ROOT is written
-    matched: dict[str, list[Any]] = {s: [] for s in relabels}
+    matched: dict[str, list[tuple[str, Any]]] = {s: [] for s in relabels}   # (sample rel, hit)
     skipped = 0
     present: set[str] = set()
     absent: set[str] = set()
@@ -561,8 +606,8 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
             for s, rl in relabels.items():
                 hit = rl.segments(key, rsplit) if rsplit else None
                 if hit is not None:
-                    recs.append((s, np.asarray(hit.segment_ids), np.asarray(hit.classes)))
-                    matched[s].append(hit)
+                    recs.append((s, np.asarray(hit.segment_ids), np.asarray(hit.classes), np.asarray(hit.records)))
+                    matched[s].append((rel, hit))
             if recs and fam.seg_src[0]:
                 seg_src = str(_join(nat, re.sub(fam.seg_src[0], fam.seg_src[1], label), rel))
             elif recs and fam.segments == "ade-full":
@@ -585,6 +630,8 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
                                                     if s in fam.copies)
         t = PrepTask(rel, label_src, seg_src, info, outs, tuple(recs), imgs, copies)
         present.add(rel)
+        if not (t.outputs or t.copies or t.images):   # an image-only line with --images none: nothing to write
+            continue
         if _done(t, ledger.get(rel)):
             skipped += 1
             continue
@@ -595,9 +642,11 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
                 what = split if by_rel[rel]["label"] is not None else f"{split} (images)"
                 expected[what] += 1
                 missing[what] += rel in absent
-    records = {s: rd._record_report(rl, None, matched[s], True) for s, rl in relabels.items()}
+    bad = {o.rel for o in failed}
+    records = {s: rd._record_report(rl, None, [h for r, h in matched[s] if r not in bad], True)
+               for s, rl in relabels.items()}
     return Plan(job, fam, native, base, dst, lists, tasks, len(by_rel), skipped, failed, missing, expected,
-                samples, records, notes, stamp, job_id, partial, present)
+                samples, records, notes, stamp, job_id, partial, present, relabels=relabels, matched=matched)
 
 
 # ----- running -------------------------------------------------------------------------------------
@@ -608,8 +657,27 @@ def run(p: Plan, *, workers: int | None = None, scheduler: str | None = None, pr
     """Write every task (remap-dir's runner: pool or Dask, ledger, failures TSV), then the lists."""
     # remap-dir's runner takes prepare's Plan by duck typing (the fields run() reads, a job with its own
     # process_task); rd.run is annotated with remap-dir's own Plan, hence the one ignore
-    summary = rd.run(p, workers=workers, scheduler=scheduler, progress=progress, overwrite=overwrite)  # type: ignore[arg-type]
+    painted: dict[str, dict[str, int]] = {}
+    labels_of = {t.rel: t.outputs for t in p.tasks}
+
+    def collect(outcomes: list[rd.Outcome]) -> None:
+        for o in outcomes:
+            if not o.ok:
+                continue
+            for space, _ in labels_of.get(o.rel, ()):
+                p.written[space] += 1
+            for space, st in ((o.ident or {}).get("relabel") or {}).items():
+                agg = painted.setdefault(space, {"samples": 0})
+                agg["samples"] += 1
+                for k, v in st.items():
+                    agg[k] = agg.get(k, 0) + int(v)
+
+    summary = rd.run(p, workers=workers, scheduler=scheduler, progress=progress, overwrite=overwrite,  # type: ignore[arg-type]
+                     on_batch=collect)
+    p.painted = painted
     bad = {o.rel for o in summary.failed}
+    p.records = {s: rd._record_report(rl, None, [h for r, h in p.matched.get(s, []) if r not in bad], True)
+                 for s, rl in p.relabels.items()}
     ok = p.present - bad
     for (space, split), rels in sorted(p.samples.items()):
         lines = [line for line, rel in zip(p.lists[(space, split)], rels, strict=True) if rel in ok]
@@ -618,6 +686,23 @@ def run(p: Plan, *, workers: int | None = None, scheduler: str | None = None, pr
         data = "".join(line + "\n" for line in lines)
         write_atomic(path, data)
     return summary
+
+
+def failure_kinds(failed: list[rd.Outcome]) -> list[tuple[str, int, rd.Outcome]]:
+    """Failures grouped by the kind of their reason (the reason without its file, paths, numbers, quoted
+    names and colours), most frequent first: (kind, count, first failure of that kind)."""
+    groups: dict[str, list[rd.Outcome]] = {}
+    for o in failed:
+        reason = o.reason
+        head, sep, rest = reason.partition(": ")
+        if sep and ("/" in head or os.sep in head or "." in head):   # 'PATH: REASON'
+            reason = rest
+        kind = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", reason)
+        kind = re.sub(r"[^\s'\"]*/[^\s'\"]*", "PATH", kind)
+        kind = re.sub(r"\([^()]*\d[^()]*\)", "(…)", kind)
+        kind = re.sub(r"\d+", "N", kind)
+        groups.setdefault(kind, []).append(o)
+    return sorted(((k, len(v), v[0]) for k, v in groups.items()), key=lambda g: (-g[1], g[0]))
 
 
 # ----- verify --------------------------------------------------------------------------------------
@@ -639,8 +724,10 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike[str], *, lists: Lists 
     """Check a prepared OUT_ROOT; returns per-(space, split) checks and general problems.
 
     Without ``native`` a relabeled label is checked to hold every class its records move segments
-    to; with it (the NATIVE_ROOT of the job), the segment maps are decoded again and every pixel of
-    every moved segment must hold its new class.
+    to (not for polygon datasets, where a record's segment may be hidden or painted over); with it
+    (the NATIVE_ROOT of the job), the segment maps are decoded again and every pixel of every moved
+    segment must hold its new class (polygon datasets: the relabeled labels are made again with the
+    job's rule and compared whole).
     """
     from unitax.remap import invalid_values
 
@@ -733,7 +820,9 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike[str], *, lists: Lists 
                     bad(f"{lf}:{i}: {parts[1]} holds values {v[:5].tolist()} that are no ids of {space} "
                         f"(0..{n - 1}, ignore {ign})")
                 rsplit = _record_split(fam, parts[1]) or _record_split(fam, parts[0])
-                if space in relabels and rsplit in relabels[space].splits:
+                # polygon datasets: a segment may be hidden (visible rule) or painted over by a later record
+                # (MSeg's rule), so its class need not be there; with NATIVE_ROOT the labels are made again
+                if space in relabels and rsplit in relabels[space].splits and fam.segments != "polygons":
                     hit = relabels[space].segments(_key(fam, parts[1]), rsplit)
                     if hit is not None:
                         present = np.bincount(a.ravel(), minlength=max(int(a.max()) + 1, 1) if a.size else 1)
@@ -756,12 +845,34 @@ def _verify_segments(tax: Any, fam: Family, out: Path, native: Path, stamp: dict
     problems: list[str] = []
     try:
         p = plan(tax, fam.name, native, out, images=stamp.get("images", "link"), partial=True, overwrite=True,
-                 lists=dict(lists))
+                 lists=dict(lists), relabel_polygons=stamp.get("relabel_polygons", DEFAULT_RULE))
     except (PrepareError, rd.RemapDirError) as e:
         return [f"cannot re-read the segment maps from {native}: {e}"]
     checked = 0
     for t in p.tasks:
         if not t.records:
+            continue
+        if fam.segments == "polygons":   # records may overlap (MSeg's rule): the whole label, made again
+            try:
+                want, _ = p.job.labels(t)
+            except (NativeFormatError, LabelFileError) as e:
+                problems.append(str(e))
+                continue
+            for space, dst_path, a in want:
+                if space not in {r[0] for r in t.records}:
+                    continue
+                checked += 1
+                try:
+                    lab = read_label(dst_path)
+                except LabelFileError as e:
+                    problems.append(f"{dst_path}: {e}")
+                    continue
+                if lab.shape != a.shape or not np.array_equal(lab, a):
+                    n = int((lab != a).sum()) if lab.shape == a.shape else a.size
+                    problems.append(f"{dst_path}: {n} pixel(s) differ from the relabel records applied again "
+                                    f"({stamp.get('relabel_polygons', DEFAULT_RULE)} rule)")
+            if len(problems) >= max_problems:
+                return problems + ["... (more problems not shown)"]
             continue
         try:
             cls, free = p.job._read(t)
@@ -770,7 +881,7 @@ def _verify_segments(tax: Any, fam: Family, out: Path, native: Path, stamp: dict
             problems.append(str(e))
             continue
         dst = dict(t.outputs)
-        for space, ids, classes in t.records:
+        for space, ids, classes, _ in t.records:
             try:
                 lab = read_label(dst[space])
             except (LabelFileError, KeyError) as e:

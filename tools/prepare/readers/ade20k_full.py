@@ -11,10 +11,14 @@ A ``_seg.png`` is 8-bit RGB: R and G encode the object class, ``R // 10 * 256 + 
 ``loadAde20K``: an index into the full dataset's object list, 0 = unlabeled), B the instance.
 MSeg keeps B's raw values as segment ids (its ADE20K relabel records name them) and, because the
 full release is stored at a different resolution than the challenge data, resizes B to the
-challenge annotation's size with OpenCV's nearest neighbour: output pixel (i, j) takes source
-pixel (floor(i*H/h), floor(j*W/w)) for a source of H x W and an output of h x w. Pillow's
-``Image.NEAREST`` samples pixel centres instead (floor((i + 0.5) * H / h)) and gives other
-pixels; :func:`resize_nearest` reproduces MSeg's rule in exact integer arithmetic.
+challenge annotation's size with OpenCV's ``INTER_NEAREST``, which computes the source index in
+floating point: output pixel (i, j) takes source row ``min(floor(i * (1.0 / (h / H))), H - 1)``
+(and the same for columns), with ``h / H`` and its reciprocal as IEEE doubles, for a source of
+H x W and an output of h x w. That is ``floor(i * H / h)`` except where rounding tips a value that
+is exactly an integer (a tie) below it: e.g. 98 outputs from 2 (i = 49 takes row 0, not 1).
+Pillow's ``Image.NEAREST`` samples pixel centres instead (floor((i + 0.5) * H / h)) and gives
+other pixels; :func:`resize_nearest` reproduces OpenCV's arithmetic exactly, without OpenCV
+(tests/test_prepare_ade20k.py checks it against a table made with OpenCV, tests/goldens/nearest/).
 """
 from __future__ import annotations
 
@@ -27,10 +31,14 @@ from ..errors import NativeFormatError
 
 
 def nearest_indices(src: int, dst: int) -> np.ndarray:
-    """Source index of each of ``dst`` outputs under MSeg's (OpenCV's) nearest rule: floor(i*src/dst)."""
+    """Source index of each of ``dst`` outputs under OpenCV's ``INTER_NEAREST`` (MSeg's resize):
+    ``min(floor(i * (1.0 / (dst / src))), src - 1)`` in double precision, as OpenCV computes it."""
     if src <= 0 or dst <= 0:
         raise ValueError(f"sizes must be positive, got {src} -> {dst}")
-    return (np.arange(dst, dtype=np.int64) * src) // dst
+    inv = 1.0 / (float(dst) / float(src))   # OpenCV: ifx = 1./inv_scale_x, inv_scale_x = (double)dsize/ssize
+    idx = np.floor(np.arange(dst, dtype=np.float64) * inv).astype(np.int64)
+    out: np.ndarray = np.minimum(idx, src - 1)
+    return out
 
 
 def resize_nearest(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
