@@ -129,6 +129,10 @@ def s_import_relabel(root: Path) -> list[str]:
         "cityscapes\ttrain\trider_other\tbicyclist\tg/l.txt\n")
     (ref / "relabeled_data" / "g" / "l.txt").write_text(
         "".join(f"seqaachen_aachen_{i:06d}_000019_leftImg8bit_3.jpg\n" for i in range(400)))
+    # which space gets the records: MSeg's relabeling script, one call
+    (ref / "download_scripts").mkdir()
+    (ref / "download_scripts" / "mseg_apply_relabeling.sh").write_text(
+        "python -u x/mseg_write_relabeled_segments.py --dataset_to_relabel cityscapes-19\n")
     specs = base_specs(root)
     shutil.copytree(SPECS / "relabel" / "cityscapes-19-relabeled", specs / "relabel" / "cityscapes-19-relabeled")
     rel = "relabel/cityscapes-19-relabeled.yaml"

@@ -168,6 +168,10 @@ def _relabel_setup(t: Path) -> None:
                                             "cityscapes\ttrain\trider_other\tbicyclist\tg/l.txt\n")
     keys = "".join(f"seqaachen_aachen_{i:06d}_000019_leftImg8bit_3.jpg\n" for i in range(300))
     (ref / "g" / "l.txt").write_text(keys)
+    # which space gets the records: MSeg's relabeling script, one call
+    (t / "ref" / "download_scripts").mkdir()
+    (t / "ref" / "download_scripts" / "mseg_apply_relabeling.sh").write_text(
+        "python -u x/mseg_write_relabeled_segments.py --dataset_to_relabel cityscapes-19\n")
     specs = _base_specs(t)
     shutil.copytree(SPECS / "relabel" / "cityscapes-19-relabeled", specs / "relabel" / "cityscapes-19-relabeled")
     rel = "relabel/cityscapes-19-relabeled.yaml"
