@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import finite as _finite
 from . import kernels as _k
 from .errors import IntegrityError, LabelError, UnitaxError, UnknownDatasetError
 from .evaluate import Evaluator, check_convention
@@ -90,12 +91,6 @@ def _label_array(arr: np.ndarray, space: str) -> np.ndarray:
     if arr.dtype.kind not in "iu":
         raise LabelError(f"{space} labels must be an integer array, got dtype {arr.dtype}")
     return arr
-
-
-def _finite_message(count: int, pos: tuple[int, ...], value: float, channel: int, name: str, reader: str) -> str:
-    return (f"scores hold {count} non-finite value(s) (NaN or infinity) in the channels {reader} reads; the first "
-            f"is {value} at index {pos} (universal class {name!r}, id {channel}); pass check_finite=False to skip "
-            "this check")
 
 
 class Taxonomy:
@@ -311,28 +306,35 @@ class Taxonomy:
         form: str | None = self._c.taxonomy["tables"][f"class_sets/{dataset}"].get("form")
         return form == "union"
 
-    def partial_targets(self, label: Any, dataset: str, *, compact: bool = False, out_of_range: str = "raise") -> Any:
+    def partial_targets(self, label: Any, dataset: str, *, compact: bool = False, out_of_range: str = "raise",
+                        ignore_index: int | None = None) -> Any:
         """Per-pixel target sets of a ``dataset`` label map: a (…, n_universal) bool mask (all False
         where ignored), or with ``compact=True`` a :class:`unitax.unions.PartialTargets`
-        ``(index, sets)`` that does not allocate the mask (``sets[index]`` for ``index >= 0``)."""
+        ``(index, sets)`` that does not allocate the mask (``sets[index]`` for ``index >= 0``).
+        ``ignore_index`` (e.g. -100, torch's ``cross_entropy`` default) is skipped as well as the
+        dataset's own ignore id."""
         from . import unions
 
         arr, _ = _to_numpy(label)
         return unions.partial_targets(_label_array(arr, dataset), self.class_sets(dataset), self.ignore_index(dataset),
-                                      dataset, compact=compact, out_of_range=out_of_range)
+                                      dataset, compact=compact, out_of_range=out_of_range, ignore_index=ignore_index)
 
     def union_accuracy(self, pred: Any, label: Any, dataset: str, *, axis: int | None = None,
-                       out_of_range: str = "raise") -> Any:
+                       out_of_range: str = "raise", ignore_index: int | None = None, check_finite: bool = True) -> Any:
         """Score universal predictions (ids, or scores with ``axis``) on a ``dataset`` label map whose
         classes are sets: a pixel is correct when the prediction lies in its class's set. Returns a
-        :class:`unitax.unions.UnionScore` (add them up over a validation set)."""
+        :class:`unitax.unions.UnionScore` (add them up over a validation set).
+
+        ``ignore_index`` (e.g. -100) is skipped as well as the dataset's own ignore id. Scores
+        holding NaN or +inf raise LabelError unless ``check_finite=False`` (-inf logits are allowed)."""
         from . import unions
 
         p, _ = _to_numpy(pred)
         arr, _ = _to_numpy(label)
         return unions.union_accuracy(p, _label_array(arr, dataset), self.class_sets(dataset),
                                      self.ignore_index(dataset), dataset, self.names(dataset), axis=axis,
-                                     out_of_range=out_of_range)
+                                     out_of_range=out_of_range, ignore_index=ignore_index, check_finite=check_finite,
+                                     universal_names=self.universal_names)
 
     def groups(self, test_dataset: str) -> tuple[np.ndarray, ...]:
         """For each test class, the universal ids that sum into it."""
@@ -467,43 +469,6 @@ class Taxonomy:
         return ToTest(self.matrix(test_dataset), test_dataset, from_logits=from_logits, dim=dim,
                       check_finite=check_finite, names=self.universal_names)
 
-    def _check_finite(self, arr: np.ndarray, ax: int, channels: np.ndarray, reader: str, logits: bool,
-                      summed: np.ndarray | None = None, scan: bool = False) -> None:
-        """LabelError where the scores a result is computed from hold NaN or infinity.
-
-        One policy for every entry point that takes scores: the message gives the count of bad
-        values among the channels read and the index (a tuple into ``arr``) of the first in C
-        order. Logits may be -inf (a masked class). Cheap on the good path: one sum, over
-        ``summed`` (the summed test scores, which any bad value read turns non-finite) when
-        given, else over the read ``channels`` (one slab each when the class axis is outermost
-        in memory, else the whole array). Only a non-finite sum pays for the scan.
-        """
-        if arr.size == 0:
-            return
-        xm = np.moveaxis(arr, ax, 0)
-        acc = np.float32 if arr.dtype == np.float16 else None  # float16 sums overflow at 65504
-        with np.errstate(all="ignore"):
-            if scan:
-                total = None
-            elif summed is not None:
-                total = summed.sum(dtype=acc)
-            elif xm[0].flags.c_contiguous or xm[0].flags.f_contiguous:
-                total = sum((xm[c].sum(dtype=acc) for c in channels), np.float32(0))
-            else:
-                total = arr.sum(dtype=acc)
-        if not scan and np.isfinite(total):  # type: ignore[arg-type]  # total is set unless scan
-            return
-        mask = np.zeros(xm.shape, bool)
-        for c in channels:
-            v = xm[c]
-            mask[c] = (np.isnan(v) | np.isposinf(v)) if logits else ~np.isfinite(v)
-        count = int(mask.sum())
-        if not count:  # a finite sum that overflowed
-            return
-        first = tuple(int(i) for i in np.argwhere(np.moveaxis(mask, 0, ax))[0])
-        c = first[ax]
-        raise LabelError(_finite_message(count, first, float(arr[first]), c, self.universal_names[c], reader))
-
     def to_test(self, probs: Any, test_dataset: str, axis: int = 0, *, from_logits: bool = False,
                 out: np.ndarray | None = None, check_finite: bool = True) -> Any:
         """Sum universal scores into ``test_dataset``'s classes along ``axis``.
@@ -538,7 +503,8 @@ class Taxonomy:
             # A bad value read makes the (smaller) result non-finite: a NaN or +inf logit turns its
             # pixel's softmax into NaN, a bad probability its group's sum. Only then is the input scanned.
             channels = np.arange(arr.shape[ax]) if from_logits else self._read_channels(test_dataset, groups)
-            self._check_finite(arr, ax, channels, test_dataset, from_logits, summed=res)
+            _finite.check_finite(arr, ax, test_dataset, logits=from_logits, names=self.universal_names,
+                                 channels=channels, summed=res)
         return _back(res, like, keep_dtype=True)
 
     def _read_channels(self, dataset: str, groups: Any) -> np.ndarray:
@@ -556,7 +522,7 @@ class Taxonomy:
             return None
 
         def fail(count: int, pos: tuple[int, ...], value: float, channel: int) -> None:
-            raise LabelError(_finite_message(count, pos, value, channel, self.universal_names[channel], reader))
+            raise LabelError(_finite.message(count, pos, value, channel, self.universal_names, reader))
 
         return fail
 
@@ -593,7 +559,8 @@ class Taxonomy:
         with np.errstate(invalid="ignore", over="ignore"):
             res = _k.labels_from_scores(arr, groups, axis=ax, from_logits=from_logits, out=out, nonfinite=flag)
         if flag:  # a group score was non-finite: find the bad input values (or an overflowed sum: none)
-            self._check_finite(arr, ax, self._read_channels(dataset, groups), dataset, from_logits, scan=True)
+            _finite.check_finite(arr, ax, dataset, logits=from_logits, names=self.universal_names,
+                                 channels=self._read_channels(dataset, groups), scan=True)
         return _back(res, like)
 
     # ----- back-maps, evaluation, fingerprint ----------------------------------------------
@@ -687,12 +654,7 @@ class Taxonomy:
             if arr.ndim == 0 or not -arr.ndim <= axis < arr.ndim or arr.shape[axis] != len(names):
                 raise LabelError(f"scores need {len(names)} channels ({dataset}) on axis {axis}, got shape {arr.shape}")
             if check_finite:
-                bad = np.isnan(arr) | np.isposinf(arr) if from_logits else ~np.isfinite(arr)
-                if bad.any():
-                    first = tuple(int(i) for i in np.argwhere(bad)[0])
-                    raise LabelError(f"scores hold {int(bad.sum())} non-finite value(s) (NaN or infinity) in the "
-                                     f"channels {dataset} reads; the first is {float(arr[first])} at index {first}; "
-                                     "pass check_finite=False to skip this check")
+                _finite.check_finite(arr, axis % arr.ndim, dataset, logits=from_logits, names=names, space=dataset)
             return np.argmax(arr, axis=axis).astype(np.uint8 if len(names) < 255 else np.uint16)
 
         return Evaluator(names, self.ignore_index(dataset), convert, dataset=dataset, convention=convention)
