@@ -6,6 +6,8 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -227,7 +229,8 @@ def leftovers(out: Path) -> list[Path]:
 
 
 def remove_leftovers(out: Path) -> None:
-    """Remove what interrupted compiles left beside ``out``.
+    """Remove what interrupted compiles left beside ``out`` (call it with the lock of ``out``
+    held: ``outputs.build_lock``; folders of compiles still running are never removed).
 
     Where a compile was killed between the two renames of the fallback swap, ``out`` is missing
     and the previous tree is whole in a ``*-old`` folder: that one is put back first.
@@ -288,21 +291,31 @@ def swap_in(files: dict[str, bytes], out: Path) -> None:
 
     At no moment is ``out`` half-written: either the previous tree or the new one is there.
     A compile killed before the swap leaves a ``.unitax-build-*`` folder, which the next
-    compile removes and ``unitax check`` reports.
+    compile removes and ``unitax check`` reports. Compiles into one ``out`` take turns
+    (``outputs.build_lock``), so that none removes the folder another is writing.
     """
     out = Path(out)
-    outputs.check_build_out(out)
-    try:
+    with _locked(out):
         _swap_in(files, out)
+
+
+@contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold the lock of ``out`` (its parent made first); an OS error inside is a BuildError."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with outputs.build_lock(out):
+            yield
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
         raise BuildError(f"{where}{e.strerror or e}") from None
 
 
 def _swap_in(files: dict[str, bytes], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
+    """swap_in, with the lock of ``out`` held."""
+    outputs.check_build_out(out)  # again under the lock: another compile may have changed out
     remove_leftovers(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{out.name}-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{out.name}-", suffix=outputs.tmp_suffix(), dir=out.parent))
     try:
         write_tree(files, tmp)
         if read_tree(tmp) != files:
@@ -333,8 +346,9 @@ def compile_taxonomy(root: Path, out: Path, cache_dir: Path | None = None) -> Re
     out = Path(out)
     outputs.check_build_out(out, Path(root))
     model, files, warnings = render(Path(root), cache_dir)
-    remove_leftovers(out)
-    changed = read_tree(out) != files
-    if changed:
-        swap_in(files, out)
+    with _locked(out):  # one compile at a time cleans up, compares and swaps
+        remove_leftovers(out)
+        changed = read_tree(out) != files
+        if changed:
+            _swap_in(files, out)
     return Result(model, files, warnings, changed)
