@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -11,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from unitax.format import specs_digest
 
 from . import accept, cache, load, outputs, perf, rules, schema
 from .errors import BuildError, OutputRefused, Problem, SpecError  # noqa: F401  (OutputRefused: re-exported)
@@ -26,10 +27,10 @@ if TYPE_CHECKING:
 # imported by the processes that use them while the others work, instead of before anything starts.
 
 
-def specs_hash(root: Path, relabel: Sources) -> str:
-    """sha256 over every spec and schema file (relative path and bytes), in sorted order; of the
-    relabel and segment files under relabel/ (``load_relabel.find``), the bytes the load stage read."""
-    h = hashlib.sha256()
+def specs_hash(root: Path, relabel: Sources) -> tuple[str, list[str]]:
+    """(sha256, the paths it covers): ``format.specs_digest`` over every spec and schema file
+    (relative path and bytes; a schema as ``schemas/<name>``); of the relabel and segment files
+    under relabel/ (``load_relabel.find``), the bytes the load stage read."""
     files, _ = load.spec_files(root)
     sdir = schema.schema_dir(root)
     items = [(rel, p) for rel, p in files] + [
@@ -41,9 +42,7 @@ def specs_hash(root: Path, relabel: Sources) -> str:
     known = relabel.files
     blobs = [(rel, p.read_bytes()) for rel, p in items]
     blobs += [(rel, known[rel] if rel in known else (root / rel).read_bytes()) for rel in relabel.found.hashed]
-    for rel, raw in sorted(blobs):
-        h.update(rel.encode() + b"\0" + raw + b"\0")
-    return h.hexdigest()
+    return specs_digest(blobs), sorted(rel for rel, _ in blobs)
 
 
 def check_specs(root: Path, cache_dir: Path | None = None) -> tuple[Model | None, list[Problem]]:
@@ -141,13 +140,13 @@ def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, 
             # everything of this process's own before waiting for the children
             files = {**emit.own_files(model, tables.build_tables(model)), **emit_relabel.render(relabels),
                      **coverage.render(model), **emit_docs.legends(model)}
-            digest = specs_hash(root, sources)
+            digest, hashed = specs_hash(root, sources)
             files.update(side_sheets.result())
             files.update(side_docs.result())
         finally:
             side_docs.close()
             side_sheets.close()
-        files = emit.with_manifest(model, files, digest)
+        files = emit.with_manifest(model, files, digest, hashed)
     return model, files, problems
 
 
@@ -217,9 +216,33 @@ def output_problems(expected: dict[str, bytes], out: Path) -> list[Problem]:
                 for left in leftovers(out)]
     diffs = stale_files(expected, out)
     if diffs:
-        problems += diffs + [Problem(str(out), 0, "", "stale-output",
-                                     f"is stale ({len(diffs)} file(s)): run `make compile` (unitax compile)")]
+        problems += stale_folders(diffs, out) + [
+            Problem(str(out), 0, "", "stale-output", f"is stale ({len(diffs)} file(s)): run `make compile` "
+                    "(unitax compile)")]
     return problems
+
+
+def stale_folders(diffs: list[Problem], out: Path) -> list[Problem]:
+    """The per-file problems of :func:`stale_files` summarised in one Problem per folder: how many
+    files changed, are missing or extra there, and the first few names."""
+    base = f"{Path(out).as_posix()}/"
+    by_folder: dict[str, dict[str, list[str]]] = {}
+    for d in diffs:
+        rel = d.file[len(base):] if d.file.startswith(base) else d.file
+        folder, _, name = rel.rpartition("/")
+        by_folder.setdefault(folder, {}).setdefault(d.message, []).append(name)
+    shown = 5
+    out_problems = []
+    for folder, kinds in sorted(by_folder.items()):
+        parts = []
+        for kind in ("changed", "missing", "extra"):
+            names = kinds.get(kind, [])
+            if names:
+                more = f" and {len(names) - shown} more" if len(names) > shown else ""
+                parts.append(f"{len(names)} file(s) {kind} ({', '.join(names[:shown])}{more})")
+        out_problems.append(Problem(f"{base}{folder}/" if folder else base, 0, "", "stale-output",
+                                    "; ".join(parts)))
+    return out_problems
 
 
 def leftovers(out: Path) -> list[Path]:
@@ -351,4 +374,16 @@ def compile_taxonomy(root: Path, out: Path, cache_dir: Path | None = None) -> Re
         changed = read_tree(out) != files
         if changed:
             _swap_in(files, out)
+        else:
+            _refresh(out)
     return Result(model, files, warnings, changed)
+
+
+def _refresh(out: Path) -> None:
+    """Give the manifest of an up-to-date ``out`` the current time: the runtime's stale check
+    (``unitax.taxonomy.warn_if_stale``) then reads no spec until one is modified again (after a
+    ``touch`` or a ``git checkout`` it hashes them on every load to see they are unchanged)."""
+    try:
+        os.utime(out / outputs.MANIFEST)
+    except OSError:
+        pass  # a read-only build: the check stays correct, only slower
