@@ -167,8 +167,13 @@ class Taxonomy:
         try:
             return self._spaces[dataset]
         except (KeyError, TypeError):
+            import difflib
+
+            close = difflib.get_close_matches(dataset, [UNIVERSAL, *self.datasets], n=1) \
+                if isinstance(dataset, str) else []
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise UnknownDatasetError(
-                f"unknown dataset {dataset!r}; known: universal, {', '.join(self.datasets)}") from None
+                f"unknown dataset {dataset!r}; known: universal, {', '.join(self.datasets)}{hint}") from None
 
     def names(self, dataset: str) -> tuple[str, ...]:
         """Class names of ``dataset`` (or ``"universal"``) in id order."""
