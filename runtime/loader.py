@@ -48,6 +48,14 @@ class BuildDir:
 
     def __init__(self, path: Path):
         self.path = path
+        if not _DIR_FD:  # pragma: no cover - Windows: no descriptors of folders; paths, confined by realpath
+            if not os.path.isdir(path):
+                raise (NotADirectoryError if os.path.exists(path) else FileNotFoundError)(str(path))
+            self.fd = -1
+            st = os.stat(path)
+            self._ident = (st.st_dev, st.st_ino)
+            self._finalizer = weakref.finalize(self, _close, self.fd)
+            return
         self.fd = os.open(path, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)  # OSError: the caller's
         try:
             st = os.fstat(self.fd)
@@ -55,7 +63,7 @@ class BuildDir:
             os.close(self.fd)
             raise
         self._ident = (st.st_dev, st.st_ino)
-        self._finalizer = weakref.finalize(self, os.close, self.fd)
+        self._finalizer = weakref.finalize(self, _close, self.fd)
 
     def close(self) -> None:
         self._finalizer()
@@ -64,7 +72,7 @@ class BuildDir:
         """Whether ``path`` no longer names the folder this handle opened (a swap, a removal)."""
         try:
             st = os.stat(self.path)
-            gone = os.fstat(self.fd).st_nlink == 0
+            gone = self.fd >= 0 and os.fstat(self.fd).st_nlink == 0
         except (OSError, ValueError):
             return True
         return gone or (st.st_dev, st.st_ino) != self._ident
@@ -86,6 +94,8 @@ class BuildDir:
         """A descriptor of ``rel`` (``/``-separated, inside the build), opened non-blocking and
         without following links; FileNotFoundError where a part is missing, IntegrityError for a
         link or what cannot be opened."""
+        if self.fd < 0:  # pragma: no cover - Windows
+            return self._open_by_path(rel)
         parts = rel.split("/")
         parent = self.fd
         opened: list[int] = []
@@ -110,6 +120,20 @@ class BuildDir:
                 os.close(fd)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns on its last part
 
+    def _open_by_path(self, rel: str) -> int:  # pragma: no cover - Windows
+        """:meth:`open` where folders have no descriptors: by path, refused where its real path
+        leaves the build (no protection against a swap in the middle of a load)."""
+        p = self.path / rel
+        root, real = os.path.realpath(self.path), os.path.realpath(p)
+        if os.path.commonpath([root, real]) != root:
+            raise IntegrityError(f"{p}: a link to {real}, outside the build {self.path}")
+        try:
+            return os.open(p, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise IntegrityError(f"{p}: cannot be read: {e}") from None
+
     def read(self, rel: str, limit: int, too_big: str = "more than the {limit} expected") -> bytes:
         """The bytes of the regular file ``rel`` (at most ``limit``), else IntegrityError."""
         return _read_fd(self.open(rel), self.path / rel, limit, too_big)
@@ -118,8 +142,15 @@ class BuildDir:
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+#: folders can be opened and files opened relative to them (POSIX; not Windows)
+_DIR_FD = os.open in os.supports_dir_fd and os.readlink in os.supports_dir_fd and bool(_O_DIRECTORY)
 _SUBDIR_FLAGS = os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | _O_NOFOLLOW | _O_CLOEXEC
+
+
+def _close(fd: int) -> None:
+    if fd >= 0:
+        os.close(fd)
 
 
 def _is_link(name: str, parent: int) -> bool:
@@ -144,9 +175,16 @@ class Compiled:
     folder: BuildDir | None = None
 
     def read_verified(self, rel: str) -> bytes:
-        """The bytes of the listed file ``rel`` of this build, checked against the manifest."""
+        """The bytes of the listed file ``rel`` of this build, checked against the manifest (read
+        through the handle the build was loaded through, so from the same build)."""
         folder = self.folder if self.folder is not None else BuildDir(self.path)
-        return _read_verified(folder, rel, self.manifest["files"][rel])
+        try:
+            return _read_verified(folder, rel, self.manifest["files"][rel])
+        except IntegrityError as e:
+            if self.folder is not None and folder.replaced():
+                raise IntegrityError(f"{e}; {self.path} was replaced by a recompile since this taxonomy was "
+                                     "loaded: load it again") from None
+            raise
 
 
 def _read_fd(fd: int, p: Path, limit: int, too_big: str) -> bytes:
