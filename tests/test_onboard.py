@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from support.paths import SPECS
 
 from unitax.compiler import build
 from unitax.tools.cli import main
 from unitax.tools.suggest import Suggester, fold, tokens
-
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "taxonomy"
 
 
 @pytest.fixture(scope="module")
