@@ -125,7 +125,7 @@ def test_back_maps_invert_the_forward_tables_and_round_trips_are_exact_where_not
         info = live.back_map_info(d)
         labels = np.arange(k, dtype=np.uint8 if live.ignore_index(d) == 255 else np.uint16)
         trip = live.from_universal(live.to_universal(labels, d), d)
-        if info["lossless"]:
+        if info["lossless"] and not live.is_union(d):  # a union class (a set) has no single universal id
             assert (trip == labels).all(), d
 
 
