@@ -60,6 +60,17 @@ def test_a_new_class_is_appended_and_drafted_in_every_mapping_to_and_from_univer
     assert any("$.draft.snowman: 'snowman' is ignored: an unconfirmed draft" in d for d in drafts)
 
 
+def test_a_second_class_drafts_beside_the_first_ones_unconfirmed_drafts(specs):
+    r = invoke("add-class", "snowman", "--parent", "outdoor", "--definition", "Snow.", "--specs", specs)
+    assert r.exit_code == 0, r.output
+    r = invoke("add-class", "hoverboard", "--parent", "vehicle", "--definition", "A board.", "--specs", specs)
+    assert r.exit_code == 0, r.output
+    ade = _mappings(specs)["ade20k-150_to_universal.yaml"]
+    assert ade["unfed"][-2:] == ["snowman", "hoverboard"] and set(ade["draft"]) == {"snowman", "hoverboard"}
+    names = [c["name"] for c in yaml.safe_load((specs / "universal.yaml").read_text("utf-8"))["classes"]]
+    assert names[-2:] == ["snowman", "hoverboard"]
+
+
 def test_confirmed_drafts_compile_and_check_strict_passes_with_an_accept_in_universal(specs, tmp_path):
     assert invoke("add-class", "snowman", "--parent", "outdoor", "--definition", "A figure of packed snow.",
                   "--specs", specs).exit_code == 0

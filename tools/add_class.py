@@ -30,7 +30,7 @@ import yaml
 
 from ..compiler import build
 from ..compiler.errors import SpecError
-from ..compiler.model import UNIVERSAL, Model
+from ..compiler.model import UNIVERSAL
 from ..compiler.palette import voc_palette
 from ..compiler.rules import suggest
 from ..compiler.yamlquote import q
@@ -115,26 +115,29 @@ def _draft_note(split_from: str | None, name: str) -> str:
     return f"added by unitax add-class{f', split from {split_from}' if split_from else ''}"
 
 
-def plan(specs: Path, model: Model, name: str, parent: str, definition: str, split_from: str | None,
+def plan(specs: Path, name: str, parent: str, definition: str, split_from: str | None,
          synset: str | None = None) -> dict[Path, tuple[str, Any]]:
-    """The files to write: path -> (new text, the data it must parse to). Raises AddClassError."""
-    uni = model.universal
+    """The files to write: path -> (new text, the data it must parse to). Raises AddClassError.
+
+    ``specs`` must be valid but for unconfirmed drafts (see :func:`add_class`)."""
+    upath = specs / "universal.yaml"
+    udata = yaml.safe_load(upath.read_text("utf-8"))
+    index = {c["name"]: c["id"] for c in udata["classes"] if not c.get("void")}
     if not name or name != name.strip():
         raise AddClassError(f"class name {name!r} is empty or has white space at an end")
-    if name in uni.index:
-        raise AddClassError(f"{name!r} is a universal class already (id {uni.index[name]})")
-    if split_from is not None and split_from not in uni.index:
-        hint = suggest(split_from, list(uni.names))
+    if name in index:
+        raise AddClassError(f"{name!r} is a universal class already (id {index[name]})")
+    if split_from is not None and split_from not in index:
+        hint = suggest(split_from, list(index))
         raise AddClassError(f"--split-from {split_from!r} is not a universal class{hint}")
     if not parent.strip():
         raise AddClassError("--parent is empty")
     if not definition.strip():
         raise AddClassError("--definition is empty: say what the class includes and what its neighbours keep")
-    cid = max(c.id for c in uni.classes) + 1
-    if cid >= uni.ignore:
-        raise AddClassError(f"universal has no id left below its ignore id {uni.ignore} (set label_dtype: uint16)")
-    upath = specs / "universal.yaml"
-    udata = yaml.safe_load(upath.read_text("utf-8"))
+    cid = max(c["id"] for c in udata["classes"]) + 1
+    ignore = udata["ignore"]["id"]
+    if cid >= ignore:
+        raise AddClassError(f"universal has no id left below its ignore id {ignore} (set label_dtype: uint16)")
     color = next_color({tuple(c["color"]) for c in udata["classes"]}, cid)  # type: ignore[misc]
     utext = _universal_text(upath, cid, name, parent, definition, synset, color)
     udata["classes"].append({"id": cid, "name": name, "parent": parent, "synset": synset, "wordnet_modified": None,
@@ -187,10 +190,14 @@ def plan(specs: Path, model: Model, name: str, parent: str, definition: str, spl
 def add_class(specs: Path, name: str, parent: str, definition: str, split_from: str | None,
               synset: str | None = None) -> list[Path]:
     """Append the class and draft every mapping (see the module docstring); returns the files written."""
-    model, problems = build.check_specs(specs)
-    if model is None:
-        raise SpecError(problems)
-    files = plan(specs, model, name, parent, definition, split_from, synset)
+    _, problems = build.check_specs(specs)
+    # drafts not yet confirmed (another class added just before) and the [unfed-stale] they bring
+    # are decisions pending, not broken specs: the new class drafts beside them
+    pending = ("draft-entry", "unfed-stale")
+    errors = [p for p in problems if p.severity == "error" and p.rule not in pending]
+    if errors:
+        raise SpecError(errors)
+    files = plan(specs, name, parent, definition, split_from, synset)
     for p, (text, _) in files.items():
         write_atomic(p, text)
     return list(files)
