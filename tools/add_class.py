@@ -138,7 +138,7 @@ def plan(specs: Path, name: str, parent: str, definition: str, split_from: str |
     ignore = udata["ignore"]["id"]
     if cid >= ignore:
         raise AddClassError(f"universal has no id left below its ignore id {ignore} (set label_dtype: uint16)")
-    color = next_color({tuple(c["color"]) for c in udata["classes"]}, cid)  # type: ignore[misc]
+    color = next_color({tuple(c["color"]) for c in udata["classes"]}, cid)
     utext = _universal_text(upath, cid, name, parent, definition, synset, color)
     udata["classes"].append({"id": cid, "name": name, "parent": parent, "synset": synset, "wordnet_modified": None,
                              "color": list(color), "definition": definition})
