@@ -114,8 +114,8 @@ def _product_tests_run_elsewhere(request: pytest.FixtureRequest, tmp_path_factor
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
     outcome = yield
     report = outcome.get_result()
-    seen = _violations.pop(item.nodeid, None) if call.when == "teardown" else _violations.get(item.nodeid)
-    if seen and report.when == "call" and not report.failed:  # caught and swallowed by the code under test
+    seen = _violations.pop(item.nodeid, None)
+    if seen and not report.failed:  # raised in the code under test, and swallowed there
         report.outcome = "failed"
         report.longrepr = f"product test read the user's taxonomy: {'; '.join(seen)}"
 
