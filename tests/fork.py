@@ -13,7 +13,8 @@ The clones share this checkout's virtual environment: ``.venv`` in a clone is a 
 package tree of the clone (support/session.package_tree), so ``.venv/bin/unitax`` and pytest
 import the clone's code and the clone's generated/ instead of this checkout's.
 
-Usage: ``python tests/fork.py [EDIT ...] [--jobs N] [--keep]`` (default: every edit, 2 at once).
+Usage: ``python tests/fork.py [EDIT ...] [--jobs N] [--keep] [--fast]`` (default: every edit, 2 at
+once; ``--fast``: the whole fast suite in each clone, product tests too, instead of the generic part).
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ def commands(block: str) -> list[str]:
 class Clone:
     """One clone of the repository, with the shared venv and its own package tree."""
 
-    def __init__(self, name: str, tmp: Path) -> None:
+    def __init__(self, name: str, tmp: Path, marker: str = "live_taxonomy and not slow") -> None:
         self.name = name
+        self.marker = marker
         self.dir = tmp / name / "unitax"
         self.log: list[str] = []
         self.times: dict[str, float] = {}
@@ -95,7 +97,7 @@ class Clone:
 
     def generic_tests(self) -> str:
         out = run([str(self.dir / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
-                   "-m", "live_taxonomy and not slow"], self.dir, self.env, self.log)
+                   "-m", self.marker], self.dir, self.env, self.log, timeout=3600)
         if "passed" not in out:
             raise StepFailed(f"{self.name}: the generic tests ran nothing:\n{out[-3000:]}")
         return out
@@ -211,9 +213,9 @@ EDITS: dict[str, Callable[[Clone], None]] = {
 }
 
 
-def fork(name: str, tmp: Path) -> Clone:
-    """Clone, edit, compile, check strictly, run the generic tests; raises StepFailed."""
-    c = Clone(name, tmp)
+def fork(name: str, tmp: Path, marker: str = "live_taxonomy and not slow") -> Clone:
+    """Clone, edit, compile, check strictly, run the generic tests (``marker``); raises StepFailed."""
+    c = Clone(name, tmp, marker)
     c.timed("edit", lambda: EDITS[name](c))
     c.timed("make compile", lambda: c.sh("make compile"))
     c.timed("check --strict", lambda: c.unitax("check", "--strict"))
@@ -233,6 +235,7 @@ def main() -> int:
     ap.add_argument("edits", nargs="*", metavar="EDIT", help=f"the edits to try (default all: {', '.join(EDITS)})")
     ap.add_argument("--jobs", type=int, default=2, help="clones worked on at once (default 2)")
     ap.add_argument("--keep", action="store_true", help="keep the clones (their folder is printed)")
+    ap.add_argument("--fast", action="store_true", help="run the whole fast suite in each clone (slower)")
     args = ap.parse_args()
     if not (ROOT / ".venv" / "bin" / "python").exists():
         print("test-fork: no .venv in the checkout (run `make .venv/.installed-test` first)", file=sys.stderr)
@@ -247,7 +250,8 @@ def main() -> int:
     failed = []
     try:
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            futures = {n: pool.submit(fork, n, tmp) for n in names}
+            marker = "not slow" if args.fast else "live_taxonomy and not slow"
+            futures = {n: pool.submit(fork, n, tmp, marker) for n in names}
             for n, f in futures.items():
                 try:
                     c = f.result()
