@@ -161,6 +161,7 @@ def test_an_all_others_mapping_is_left_for_unfed_stale(small):
     (["moped", "--parent", "vehicle", "--definition", "x", "--split-from", "motorcycel"],
      "--split-from 'motorcycel' is not a universal class; did you mean 'motorcycle'?"),
     (["moped", "--parent", "vehicle", "--definition", " "], "--definition is empty"),
+    (["moped", "--parent", "vehicle", "--definition", "x", "--synset", "moped"], "--synset 'moped' is not a WordNet"),
 ])
 def test_bad_arguments_exit_2_and_write_nothing(small, args, message):
     specs = small

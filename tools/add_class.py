@@ -20,6 +20,7 @@ intended data, and only then written, each atomically.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ from ..compiler.yamlquote import q
 from .atomic import write_atomic
 from .cli import PROBLEMS, USAGE, exit_with, problem_line
 from .errors import ToolError
+
+#: a WordNet synset as universal.schema.json takes it
+SYNSET = re.compile(r"^[A-Za-z0-9_.'/-]+\.[nvasr]\.[0-9]{2}$")
 
 
 class AddClassError(ToolError):
@@ -111,7 +115,7 @@ def _universal_text(path: Path, cid: int, name: str, parent: str, definition: st
     return t.text
 
 
-def _draft_note(split_from: str | None, name: str) -> str:
+def _draft_note(split_from: str | None) -> str:
     return f"added by unitax add-class{f', split from {split_from}' if split_from else ''}"
 
 
@@ -134,6 +138,8 @@ def plan(specs: Path, name: str, parent: str, definition: str, split_from: str |
         raise AddClassError("--parent is empty")
     if not definition.strip():
         raise AddClassError("--definition is empty: say what the class includes and what its neighbours keep")
+    if synset is not None and not SYNSET.match(synset):
+        raise AddClassError(f"--synset {synset!r} is not a WordNet synset (lemma.pos.nn, e.g. moped.n.01)")
     cid = max(c["id"] for c in udata["classes"]) + 1
     ignore = udata["ignore"]["id"]
     if cid >= ignore:
@@ -143,7 +149,7 @@ def plan(specs: Path, name: str, parent: str, definition: str, split_from: str |
     udata["classes"].append({"id": cid, "name": name, "parent": parent, "synset": synset, "wordnet_modified": None,
                              "color": list(color), "definition": definition})
     files: dict[Path, tuple[str, Any]] = {upath: (utext, udata)}
-    note = _draft_note(split_from, name)
+    note = _draft_note(split_from)
     for p in sorted((specs / "mappings").glob("*.yaml")):
         text = p.read_text("utf-8")
         data = yaml.safe_load(text)
