@@ -95,6 +95,17 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         _guarded[0] = None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _the_session_runs_elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Fixtures of a wider scope (a module's browser, a module's builds) start outside the checkout too."""
+    old = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("session-cwd"))
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
 @pytest.fixture(autouse=True)
 def _product_tests_run_elsewhere(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A product test runs in an empty folder of its own, so that the CLI's defaults (``--specs taxonomy``,
