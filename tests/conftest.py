@@ -145,6 +145,18 @@ def reference() -> Path:
 
 
 @pytest.fixture(scope="session")
+def mseg_model() -> Any:
+    """The validated model of the frozen MSeg specs, built once per run (a frozen dataclass: share it)."""
+    from support.paths import SPECS
+
+    from unitax.compiler import build
+
+    m, problems = build.check_specs(SPECS)
+    assert m is not None, [str(p) for p in problems]
+    return m
+
+
+@pytest.fixture(scope="session")
 def tax() -> Any:
     """The frozen MSeg build (the tests' bundled build)."""
     import unitax

@@ -18,10 +18,8 @@ from unitax.tools.cli import main
 
 
 @pytest.fixture(scope="module")
-def model():
-    m, problems = build.check_specs(SPECS)
-    assert m is not None, problems
-    return m
+def model(mseg_model):
+    return mseg_model
 
 
 def subset(tmp: Path, *rels: str) -> Path:

@@ -34,10 +34,8 @@ DATASET_OF = {
 
 
 @pytest.fixture(scope="module")
-def model():
-    m, problems = build.check_specs(SPECS)
-    assert m is not None, problems
-    return m
+def model(mseg_model):
+    return mseg_model
 
 
 # ----- the reference, read independently ---------------------------------------------------------

@@ -110,9 +110,8 @@ def test_a_union_mapping_must_go_to_universal(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def bundled():
-    model, problems = build.check_specs(SPECS)
-    assert model is not None, problems
+def bundled(mseg_model):
+    model = mseg_model
     relabels, _ = build.check_relabel(SPECS, model)
     return model, relabels
 
