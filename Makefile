@@ -17,7 +17,7 @@ SPECS := $(shell find taxonomy -type f -name '*.yaml' -o -type f -name '*.json' 
 # the docs templates shape generated/ too, so a template edit triggers a recompile
 COMPILER := $(shell find compiler -type f \( -name '*.py' -o -path 'compiler/emit/templates/*' -o -path 'compiler/schemas/*' \) 2>/dev/null)
 
-.PHONY: all venv compile check test test-fast browser bench fuzz lint clean
+.PHONY: all venv compile check test test-fast test-taxonomy test-fork browser bench fuzz lint clean
 
 all: compile
 
@@ -63,6 +63,18 @@ test: $(TEST_STAMP) browser
 # Everything but the tests marked slow (CLI subprocesses en masse, Dask, pip installs, browser).
 test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The tests of your taxonomy alone (taxonomy/ and generated/: they assert what holds for any valid
+# taxonomy); every other test is a product test on the frozen MSeg copy in tests/fixtures/mseg-specs.
+test-taxonomy: $(TEST_STAMP)
+	$(BIN)/python -m pytest -q -m "live_taxonomy and not slow"
+
+# A user's edits, each in a fresh clone of the committed repository (tests/fork.py): the README's
+# walkthroughs from its own code blocks, a definition changed, classes added and split, a dataset
+# class renamed, a test dataset removed, a union mapping; each clone runs `make compile`,
+# `unitax check --strict` and the tests of the user's taxonomy. The clones share .venv.
+test-fork: $(TEST_STAMP)
+	$(BIN)/python tests/fork.py
 
 # Debian's chromium for the browser tests in tests/test_docs.py, installed where we are root and
 # apt-get exists; a failure only means those tests skip (with the reason).

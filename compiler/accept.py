@@ -1,11 +1,13 @@
 """Stage 6b: warnings a person has accepted in the specs, with the reason.
 
-A dataset or mapping spec may hold ``accept: [{rule, class, reason}]``. A warning of that file
-with that rule id, located at that class (a dataset's ``classes[i]`` of that name; a mapping's
-``map.<class>`` or the ``ignore`` entry of that class) becomes *accepted*: still reported, as
-``accepted: <message> (<reason>)``, but ``unitax check --strict`` does not fail on it. An entry
-that matches no warning is itself a warning [accept-stale], so acceptances cannot outlive the
-finding they excuse.
+``universal.yaml``, a dataset or a mapping spec may hold ``accept: [{rule, class, reason}]``. A
+warning of that file with that rule id, located at that class (``classes[i]`` of that name in
+universal.yaml or a dataset; a mapping's ``map.<class>`` or the ``ignore`` entry of that class)
+becomes *accepted*: still reported, as ``accepted: <message> (<reason>)``, but ``unitax check
+--strict`` does not fail on it (e.g. a new universal class that no train dataset supervises yet:
+``{rule: unsupervised-class, class: moped, reason: ...}``). An entry that matches no warning is
+itself a warning [accept-stale], so acceptances cannot outlive the finding they excuse; an entry
+that matches one is never stale, also when another entry accepted that warning first.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ ACCEPTED = "accepted"
 
 def _docs_with_accept(docs: dict[str, Document]) -> list[Document]:
     """The spec documents (spec-relative path -> document, as the compile read them) holding an accept list."""
-    return [doc for rel, doc in sorted(docs.items()) if rel != "universal.yaml" and isinstance(doc.data, dict)
+    return [doc for _, doc in sorted(docs.items()) if isinstance(doc.data, dict)
             and isinstance(doc.data.get("accept"), list)]
 
 
@@ -35,7 +37,7 @@ def _places(doc: Document, cls: str) -> list[str]:
     """The JSON paths (as shown in Problems) where a warning about ``cls`` sits in ``doc``."""
     d = doc.data
     paths: list[JsonPath] = []
-    if doc.rel.startswith("datasets/"):
+    if doc.rel.startswith("datasets/") or doc.rel == "universal.yaml":
         paths += [("classes", i) for i, c in enumerate(d.get("classes") or [])
                   if isinstance(c, dict) and c.get("name") == cls]
     else:
@@ -46,6 +48,13 @@ def _places(doc: Document, cls: str) -> list[str]:
 
 def _at(problem: Problem, places: list[str]) -> bool:
     return any(problem.path == p or problem.path.startswith((p + ".", p + "[")) for p in places)
+
+
+def _of(problem: Problem, rel: str) -> bool:
+    """Whether ``problem`` is located in the spec ``rel`` (a spec-relative path: not merely a name that ends
+    the same way, as mappings/bdd_to_universal.yaml ends like universal.yaml)."""
+    f = Path(problem.file).as_posix()
+    return f == rel or f.endswith("/" + rel)
 
 
 def apply(problems: list[Problem], docs: dict[str, Document], stale: bool = True) -> list[Problem]:
@@ -64,10 +73,10 @@ def apply(problems: list[Problem], docs: dict[str, Document], stale: bool = True
             places = _places(doc, cls)
             hit = False
             for j, p in enumerate(out):
-                if (p.severity == "warning" and p.rule == rule and Path(p.file).as_posix().endswith(doc.rel)
-                        and _at(p, places)):
-                    out[j] = replace(p, message=f"{p.message} ({reason})", severity=ACCEPTED)
-                    hit = True
+                if p.severity in ("warning", ACCEPTED) and p.rule == rule and _of(p, doc.rel) and _at(p, places):
+                    hit = True  # an entry that matches is never stale, even where another entry accepted it first
+                    if p.severity == "warning":
+                        out[j] = replace(p, message=f"{p.message} ({reason})", severity=ACCEPTED)
             if not hit and stale:
                 extra.append(Problem(doc.file, doc.line(("accept", i)), format_path(("accept", i)), "accept-stale",
                                      f"accepts [{rule}] for {quote(str(cls))}, but no such warning is reported: "

@@ -206,7 +206,11 @@ def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], br
             ok = False
     for s, why in (d.get("draft") or {}).items():
         feeders = sorted(k for k, v in d["map"].items() if v == s)
-        if d["target"] != UNIVERSAL and d["source"] == UNIVERSAL:  # the draft names the test classes
+        # a draft names the classes of the side that is not universal (new-dataset), or a universal
+        # class the other side must decide (add-class)
+        names_target = d["target"] != UNIVERSAL and d["source"] == UNIVERSAL
+        if names_target and (s in dst.index or s not in src.index) or not names_target and s in dst.index \
+                and s not in src.index:
             line = f"is fed by {', '.join(quote(f) for f in feeders)}" if feeders else "is left unfed"
         else:
             line = f"maps to {quote(d['map'][s])}" if s in d["map"] else "is ignored"
@@ -408,7 +412,7 @@ def _set_text(names: list[str], limit: int = 8) -> str:
 
 def rule_union_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], broken: set[str]) -> Mapping | None:
     """union-target, unknown-dataset, unknown-class, empty-set, duplicate-in-set, overlapping-sets, mapped-twice,
-    unmapped-class, undecided-target, fed-unfed for a union mapping (``kind: union``).
+    unmapped-class, draft-entry, undecided-target, fed-unfed for a union mapping (``kind: union``).
 
     A source class maps to a universal class name or a list of them (a list of one is a set of
     one). The model's ``pairs`` keep the sets of one (the lookup table sends the others to
@@ -504,6 +508,15 @@ def rule_union_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpac
             ctx.add(doc, ("map",), "unmapped-class",
                     f"{src.name} class {quote(c.name)} (id {c.id}) is neither mapped nor ignored")
             ok = False
+    for s, why in (d.get("draft") or {}).items():  # as in rule_mapping: a source class, or a universal one
+        if s in src.index or s not in dst.index:
+            line = f"maps to {_set_text(sets[s])}" if s in sets else "is ignored"
+        else:
+            line = f"is in the sets of {sorted(holders[s])}" if holders.get(s) else "is left unfed"
+        ctx.add(doc, ("draft", s), "draft-entry",
+                f"{quote(s)} {line}: an unconfirmed draft suggestion ({why}); check that line, then delete "
+                f"this draft entry (and the draft key once empty)")
+        ok = False
     fed = {u for members in sets.values() for u in members}
     unfed = []
     for i, u in enumerate(d["unfed"]):

@@ -33,8 +33,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from support import session  # noqa: E402
 from support.hostile import snapshot  # noqa: E402
 
+session.activate()  # the tests' package: the frozen MSeg build, not the user's generated/
 import unitax  # noqa: E402
 from unitax.tools import remap_dir as rd  # noqa: E402
 

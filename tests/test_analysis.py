@@ -18,10 +18,8 @@ from unitax.tools.cli import main
 
 
 @pytest.fixture(scope="module")
-def model():
-    m, problems = build.check_specs(SPECS)
-    assert m is not None, problems
-    return m
+def model(mseg_model):
+    return mseg_model
 
 
 def subset(tmp: Path, *rels: str) -> Path:
@@ -61,7 +59,6 @@ def test_same_label_set_pairs_of_mseg(model):
             assert r.ok and r.arrives == r.expected is not None, r
 
 
-@pytest.mark.mseg_specs
 def test_mseg_warnings_are_exactly_two_composition_anomalies(model):
     """Real findings: NYUv2-37 and ScanNet-37 ignore 'table' on the way into universal, while
     universal 'table' is evaluated as test-nyudepthv2-37 'table'."""
@@ -79,7 +76,6 @@ def test_mseg_warnings_are_exactly_two_composition_anomalies(model):
                              "(same label set: 97% of names shared)")
 
 
-@pytest.mark.mseg_specs
 def test_mseg_supervision_and_use(model):
     sup = analysis.supervisors(model)
     assert all(sup) and len(sup) == 194  # every universal class has a train dataset
@@ -92,7 +88,6 @@ def test_mseg_supervision_and_use(model):
     assert share["voc2012"] == (194 - 167, 194) and share["camvid-11"] == (12, 12)
 
 
-@pytest.mark.mseg_specs
 def test_check_prints_warnings_and_notes_but_passes(model):
     r = CliRunner().invoke(main, ["check", "--specs", str(SPECS), "--out", str(GENERATED)])
     assert r.exit_code == 0, r.output
@@ -113,7 +108,6 @@ def test_check_prints_warnings_and_notes_but_passes(model):
 # ----- each warning on an edited copy -----------------------------------------------------------
 
 
-@pytest.mark.mseg_specs
 def test_composition_warning_names_the_route_and_the_line(tmp_path):
     root = subset(tmp_path, "datasets/cityscapes-19.yaml", "datasets/kitti-19.yaml",
                   "mappings/cityscapes-19_to_universal.yaml", "mappings/universal_to_kitti-19.yaml")
@@ -131,7 +125,6 @@ def test_composition_warning_names_the_route_and_the_line(tmp_path):
                              "'car' (same label set: 100% of names shared)")
 
 
-@pytest.mark.mseg_specs
 def test_unsupervised_and_unused_classes(tmp_path):
     root = subset(tmp_path, "datasets/cityscapes-19.yaml", "datasets/camvid-11.yaml",
                   "mappings/cityscapes-19_to_universal.yaml", "mappings/universal_to_camvid-11.yaml")
@@ -186,7 +179,6 @@ def test_warnings_never_fail_compile(tmp_path):
 # ----- the coverage report --------------------------------------------------------------------------
 
 
-@pytest.mark.mseg_specs
 def test_coverage_files_are_generated_and_consistent(model):
     files = emit_coverage.render(model)
     assert set(files) == {"docs/html/coverage.html", "docs/coverage.svg"}
@@ -218,7 +210,6 @@ def test_composition_routes_in_the_page(model):
             "<td>table</td>") in section
 
 
-@pytest.mark.mseg_specs
 def test_per_test_dataset_share_in_the_page(model):
     html = emit_coverage.render(model)["docs/html/coverage.html"].decode()
     voc = html[html.index('href="dataset/voc2012.html"'):].split("</tr>", 1)[0]

@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.corpus import make_specs
-from support.paths import ROOT
 
 import unitax
 from unitax.compiler import build
@@ -111,7 +110,7 @@ def builds(tmp_path_factory) -> dict:
 
 def compile_and_die(moment: str, n: int, specs: Path, out: Path) -> subprocess.CompletedProcess:
     r = subprocess.run([sys.executable, "-c", CHILD, moment, str(n), str(specs), str(out)],
-                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+                       capture_output=True, text=True, timeout=300)
     assert r.returncode == -signal.SIGKILL, f"the kill point {moment}#{n} was never reached: {r.stderr[-2000:]}"
     return r
 
@@ -197,7 +196,7 @@ def test_kill_from_outside_at_spread_delays(delay_ms, tmp_path, builds):
     out = previous(tmp_path, builds)
     exe = Path(sys.executable).with_name("unitax")
     proc = subprocess.Popen([str(exe), "compile", "--specs", str(builds["specs"]), "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while proc.poll() is None and not build.leftovers(out):
             time.sleep(0.0002)

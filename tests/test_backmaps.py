@@ -20,7 +20,6 @@ def forward_datasets(tax) -> list[str]:
     return [d for d in tax.datasets if f"to_universal/{d}" in tax._tables]
 
 
-@pytest.mark.mseg_specs
 def test_mseg_has_20_datasets_with_a_mapping_to_universal():
     tax = unitax.load()
     # MSeg's 16 train + nyudepthv2-37, scannet-37, and the two union variants

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from support.corpus import EDIT_KEYS, make_specs
-from support.paths import GENERATED, ROOT, SPECS
+from support.paths import GENERATED, SPECS
 
 from unitax.compiler import build, load, registry
 from unitax.tools.cli import main
@@ -159,7 +159,7 @@ def test_the_console_script_exits_1_with_the_location(tmp_path):
     specs = make_specs(tmp_path, case)
     exe = Path(sys.executable).with_name("unitax")
     r = subprocess.run([str(exe), "check", "--specs", str(specs), "--out", str(GENERATED)],
-                       capture_output=True, text=True, cwd=ROOT)
+                       capture_output=True, text=True)
     assert r.returncode == 1, r.stderr
     assert_problems(r.stderr.splitlines()[:-1], specs, case)
 
@@ -177,7 +177,7 @@ def _check_capped(specs: Path) -> subprocess.CompletedProcess:
     code = "import sys; from unitax.tools.cli import main; sys.exit(main())"
     # The timeout only stops a hang from stalling the suite; it asserts nothing about speed.
     return subprocess.run([sys.executable, "-c", code, "check", "--specs", str(specs), "--no-stale"],
-                          capture_output=True, text=True, cwd=ROOT, preexec_fn=cap, timeout=300,
+                          capture_output=True, text=True, preexec_fn=cap, timeout=300,
                           env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
 
 

@@ -9,10 +9,10 @@ import shutil
 import numpy as np
 import pytest
 from support.bundled import N_UNIVERSAL
-from support.paths import GENERATED, SPECS
+from support.paths import GENERATED
 
 import unitax
-from unitax.compiler import analysis, build
+from unitax.compiler import analysis
 from unitax.compiler.emit import tables as emit
 
 
@@ -24,9 +24,8 @@ def test_fingerprint_is_the_sha256_of_ids_and_names(tax):
     tax.check_fingerprint(want)  # no exception
 
 
-def test_fingerprint_follows_ids_and_names_only():
-    model, _ = build.check_specs(SPECS)
-    u = model.universal
+def test_fingerprint_follows_ids_and_names_only(mseg_model):
+    u = mseg_model.universal
     fp = analysis.fingerprint(u)
     assert fp == unitax.names_fingerprint(u.names)
     swapped = list(u.names)

@@ -24,9 +24,8 @@ MSEG_TEST = ["camvid-11", "kitti-19", "pascal-context-60", "scannet-20", "voc201
 
 
 @pytest.fixture(scope="module")
-def model():
-    m, _ = build.check_specs(SPECS)
-    return m
+def model(mseg_model):
+    return mseg_model
 
 
 @pytest.fixture(scope="module")

@@ -10,20 +10,16 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from support.paths import SPECS
 
 from unitax.compiler import build
 from unitax.tools.cli import main
 from unitax.tools.suggest import Suggester, fold, tokens
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "taxonomy"
-
 
 @pytest.fixture(scope="module")
-def model():
-    m, _ = build.check_specs(SPECS)
-    assert m is not None
-    return m
+def model(mseg_model):
+    return mseg_model
 
 
 @pytest.fixture
@@ -60,7 +56,7 @@ def test_every_universal_name_suggests_itself_first(model):
         assert c.name in top, c.name  # first, or tied first with a class another dataset names so
 
 
-def test_new_train_dataset_is_a_draft_until_confirmed(specs, tmp_path):
+def test_new_train_dataset_is_a_draft_until_confirmed(specs, tmp_path, model):
     names = tmp_path / "names.txt"
     names.write_text("road\nsidewalks\ncars\nzzqx\n")
     r = CliRunner().invoke(main, ["new-dataset", "mycity", "--names", str(names), "--specs", str(specs)])
@@ -68,7 +64,7 @@ def test_new_train_dataset_is_a_draft_until_confirmed(specs, tmp_path):
     mapping = specs / "mappings" / "mycity_to_universal.yaml"
     text = mapping.read_text()
     assert "  road: road\n" in text and "  cars: car\n" in text and "  - zzqx\n" in text  # ignored: no match
-    assert f"  as_of: {len(build.check_specs(SPECS)[0].universal.classes)}\n" in text
+    assert f"  as_of: {len(model.universal.classes)}\n" in text
     r = _check(specs)
     assert r.exit_code == 1
     drafts = [line for line in r.output.splitlines() if line.endswith("[draft-entry]")]

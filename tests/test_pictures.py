@@ -44,7 +44,6 @@ def test_colorize_uses_the_space_colours_and_black_for_ignore(tax):
     assert tax.colorize(label.astype(np.int64)[None], "cityscapes-19").shape == (1, 5, 7, 3)  # any shape, dtype
 
 
-@pytest.mark.mseg_specs
 def test_the_mseg_universal_colours_are_the_voc_colour_map(tax):
     assert np.array_equal(voc_colormap(len(tax.universal_names)), tax.colors("universal"))
 

@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 from support import mseg_reference as R
 
-pytestmark = pytest.mark.mseg_specs  # every test here compares the build with the MSeg reference
-
 TRAIN_COLUMNS = [
     "mapillary-public65", "mapillary-public65-relabeled", "coco-panoptic-133", "coco-panoptic-133-relabeled",
     "ade20k-150", "ade20k-150-relabeled", "idd-39", "idd-39-relabeled", "cityscapes-34",

@@ -46,10 +46,8 @@ CITYSCAPES_SEGMENTS = 2_363   # lines of the 12 Cityscapes segment lists, applie
 
 
 @pytest.fixture(scope="module")
-def model():
-    m, problems = build.check_specs(SPECS)
-    assert m is not None, problems
-    return m
+def model(mseg_model):
+    return mseg_model
 
 
 # ----- the reference, read independently ---------------------------------------------------------

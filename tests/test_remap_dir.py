@@ -18,7 +18,6 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 from support.cluster import CLUSTER
-from support.paths import ROOT
 
 import unitax
 from unitax.tools import remap_dir as rd
@@ -304,7 +303,7 @@ def test_rerun_skips_finished_files_and_refuses_another_job(tmp_path):
 
 def _child(args: list[str], **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.Popen([sys.executable, "-m", "unitax.tools.cli", "remap-dir", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "unitax.tools.cli", "remap-dir", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 

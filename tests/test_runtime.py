@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from support.bundled import N_UNIVERSAL
-from support.paths import GENERATED, ROOT
+from support.paths import GENERATED, LIVE_GENERATED, LIVE_SPECS, ROOT
 
 import unitax
 
@@ -109,6 +109,7 @@ def test_load_from_a_path_and_integrity(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.live_taxonomy  # installs this checkout: its bundled build is the user's generated/
 def test_non_editable_install_loads_the_bundled_build(tmp_path):
     target = tmp_path / "site"
     r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
@@ -119,7 +120,8 @@ def test_non_editable_install_loads_the_bundled_build(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
                          check=True).stdout.split()
     assert Path(out[0]).is_relative_to(target)
-    assert out[1:] == ["194", "38"]  # bundled: 36 MSeg datasets + 2 union variants
+    live = unitax.load(LIVE_GENERATED)
+    assert out[1:] == [str(len(live.universal_names)), str(len(live.datasets))]  # the bundled build: generated/
 
 
 def _setuptools_builds_us() -> bool:
@@ -133,6 +135,7 @@ def _setuptools_builds_us() -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.live_taxonomy  # builds this checkout's wheel, with the user's taxonomy/ and generated/
 def test_wheel_in_a_fresh_venv_checks_and_compiles_a_users_own_taxonomy(tmp_path):
     """`pip install` the wheel into a new venv, then `unitax check` and `unitax compile` a spec folder
     without schemas/ of its own: the JSON Schemas and templates come from the installed package,
@@ -161,7 +164,7 @@ def test_wheel_in_a_fresh_venv_checks_and_compiles_a_users_own_taxonomy(tmp_path
                           capture_output=True, text=True, check=True).stdout.strip()
     (Path(site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     specs = tmp_path / "my-taxonomy"
-    shutil.copytree(ROOT / "taxonomy", specs)
+    shutil.copytree(LIVE_SPECS, specs)
     assert not (specs / "schemas").exists()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     where = subprocess.run([str(py), "-c", "import unitax.compiler.schema as s; print(s.__file__)"],
@@ -169,16 +172,17 @@ def test_wheel_in_a_fresh_venv_checks_and_compiles_a_users_own_taxonomy(tmp_path
     assert Path(where).is_relative_to(site), where
     unitax_exe = str(venv / "bin" / "unitax")
     committed = tmp_path / "committed"
-    shutil.copytree(GENERATED, committed, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(LIVE_GENERATED, committed, ignore=shutil.ignore_patterns("__pycache__"))
     r = subprocess.run([unitax_exe, "check", "--specs", str(specs), "--out", str(committed)],
                        capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr[-2000:]
-    assert "ok: 194 universal classes" in r.stdout and "is up to date" in r.stdout, r.stdout
+    n = len(unitax.load(LIVE_GENERATED).universal_names)
+    assert f"ok: {n} universal classes" in r.stdout and "is up to date" in r.stdout, r.stdout
     r = subprocess.run([unitax_exe, "compile", "--specs", str(specs), "--out", str(tmp_path / "out")],
                        capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr[-2000:]
     for rel in ("manifest.json", "docs/html/index.html", "sheets/master.tsv"):
-        assert (tmp_path / "out" / rel).read_bytes() == (GENERATED / rel).read_bytes(), rel
+        assert (tmp_path / "out" / rel).read_bytes() == (LIVE_GENERATED / rel).read_bytes(), rel
     r = subprocess.run([unitax_exe, "check", "--specs", str(specs), "--out", str(tmp_path / "out")],
                        capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0 and "up to date" in r.stdout, r.stdout + r.stderr[-2000:]

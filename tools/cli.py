@@ -102,6 +102,7 @@ def os_error_line(e: BaseException) -> str | None:
 #: making it). Imported on first use, so that `unitax compile` does not pay for PIL and the rest;
 #: `unitax --help` imports them all to list them.
 LAZY_COMMANDS = {
+    "add-class": ("unitax.tools.add_class", "add_class_cmd"),
     "export": ("unitax.tools.export", "export_cmd"),
     "import-lists": ("unitax.tools.prepare.lists", "import_lists_command"),
     "new-dataset": ("unitax.tools.onboard", "new_dataset_cmd"),

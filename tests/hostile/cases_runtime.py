@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 from support.bundled import N_UNIVERSAL
 from support.hostile import Case
+from support.paths import GENERATED  # the frozen MSeg build (a product test never reads generated/)
 
 import unitax
 from unitax import IntegrityError, LabelError
 from unitax.relabel import relabel_segments
 
-GENERATED = Path(__file__).resolve().parents[2] / "generated"
 TEST = "camvid-11"
 TRAIN = "ade20k-150"
 

@@ -13,13 +13,12 @@ from pathlib import Path
 
 from support.corpus import BASE
 from support.hostile import Case
-
-REPO = Path(__file__).resolve().parents[2]
-SPECS = REPO / "taxonomy"
+from support.paths import ROOT as REPO
+from support.paths import SPECS  # the frozen MSeg copy (a product test never reads taxonomy/)
 
 
 def specs(tmp: Path, name: str = "taxonomy") -> Path:
-    """A copy of the small, valid BASE subset of the real specs."""
+    """A copy of the small, valid BASE subset of the frozen MSeg specs."""
     root = tmp / name
     for rel in BASE:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,16 @@
-"""Facts of whatever taxonomy the checkout compiled (generated/), for tests that hold for any.
+"""Facts of the build the product tests use (the frozen MSeg copy, compiled once per run).
 
-Tests that need the number of universal classes take it from here rather than writing MSeg's
-194, so that they keep running on a user's edited taxonomy.
+Importing this sets up the tests' package first (support/session.py), also outside pytest (the
+fuzz scripts), so ``unitax.load()`` is the frozen MSeg build here.
 """
 
 from __future__ import annotations
 
-import unitax
+from . import session
 
-#: the number of universal classes of the bundled build
+session.activate()
+
+import unitax  # noqa: E402
+
+#: the number of universal classes of the tests' build
 N_UNIVERSAL = len(unitax.load().universal_names)

@@ -59,7 +59,10 @@ def add_universal_class(specs: Path, name: str, like: str | None = None) -> None
     _write(specs / "universal.yaml", uni)
     for p, m in _mappings(specs):
         if m["target"] == "universal":
-            m["unfed"] = [*(m.get("unfed") or []), name]
+            if isinstance(m.get("unfed"), dict):  # {all_others: true, as_of: N}: decided, as of the new count
+                m["unfed"] = {**m["unfed"], "as_of": len(classes)}
+            else:
+                m["unfed"] = [*(m.get("unfed") or []), name]
         elif m["source"] == "universal":
             if like is not None and like in (m.get("map") or {}):
                 m["map"][name] = m["map"][like]
@@ -89,3 +92,20 @@ def apply_user_edits(specs: Path) -> None:
     add_universal_class(specs, NEW_CLASS)
     add_universal_class(specs, SPLIT[1], like=SPLIT[0])
     add_dataset(specs, NEW_DATASET, {"floor": "road", "robot": NEW_CLASS, "van": SPLIT[1]})
+
+
+def confirm_drafts(specs: Path) -> list[Path]:
+    """What a person does after reviewing every draft entry and keeping each suggestion: delete the
+    ``draft:`` block of every mapping (text only, the rest of each file kept byte for byte)."""
+    done = []
+    for p in sorted((specs / "mappings").glob("*.yaml")):
+        lines = p.read_text("utf-8").splitlines(keepends=True)
+        if "draft:\n" not in lines:
+            continue
+        i = lines.index("draft:\n")
+        end = i + 1
+        while end < len(lines) and lines[end].startswith((" ", "\n")):
+            end += 1
+        p.write_text("".join(lines[:i] + lines[end:]), "utf-8")
+        done.append(p)
+    return done

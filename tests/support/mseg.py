@@ -1,81 +1,39 @@
-"""Is the taxonomy still the bundled MSeg one? (Tests that pin MSeg facts skip when it is not.)
+"""Are the user's specs still the bundled MSeg taxonomy? (one test asks: tests/test_user_taxonomy.py)
 
-A user who edits taxonomy/ validly (a new dataset, a new or split universal class) must still
-see `make test` pass: tests of facts of the bundled MSeg taxonomy (class counts, particular
-classes and mappings, equality with the MSeg reference files) carry ``@pytest.mark.mseg_specs``
-(or ``pytestmark``) and skip with :data:`SKIP_REASON` there; everything that holds for any valid
-taxonomy keeps running.
-
-"MSeg" is decided by :func:`fingerprint` of the compiled label spaces (``generated/``, which
-``unitax check`` keeps in step with ``taxonomy/``): the universal classes, every dataset's role
-and classes, and every look-up table and test matrix, by value. Wording (definitions, notes,
-colours) does not count, so editing a description never turns the MSeg tests off.
-
-In the project's own CI (``.ci/run`` sets ``UNITAX_EXPECT_MSEG=1``) a mismatch fails instead of
-skipping, so a change to the bundled taxonomy cannot silently switch those tests off: when the
-change is intended, record the new value (``python tests/support/mseg.py`` prints it).
+Product tests no longer ask: they always run on the frozen copy of the MSeg specs
+(tests/fixtures/mseg-specs, compiled once per run; support/session.py), whatever taxonomy/ holds.
+What remains is the fidelity of the *live* specs: taxonomy/ equals the frozen copy, file for
+file. A user who edited taxonomy/ sees that one test skip with :data:`SKIP_REASON`; the project's
+CI (``.ci/run`` sets ``UNITAX_EXPECT_MSEG=1``) fails on a difference instead, so a change to the
+bundled taxonomy must refresh the copy (``python tests/support/freeze_mseg.py``) in the same commit.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import os
-from typing import Any
+from pathlib import Path
 
-#: :func:`fingerprint` of the bundled MSeg taxonomy as compiled into generated/
-MSEG_FINGERPRINT = "417b6330fc688238e94f2ccc9f4deed2bb031d99bbad15dd8b39be0480d38198"
-SKIP_REASON = "specs are no longer the bundled MSeg taxonomy (MSeg-pinned test; see tests/support/mseg.py)"
+SKIP_REASON = "specs are no longer the bundled MSeg taxonomy"
 EXPECT_ENV = "UNITAX_EXPECT_MSEG"
 
 
-def fingerprint(tax: Any) -> str:
-    """sha256 over the label spaces and tables of a loaded taxonomy (see the module docstring)."""
-    from unitax import UnitaxError
-
-    h = hashlib.sha256()
-
-    def put(*parts: Any) -> None:
-        h.update(json.dumps(parts).encode("utf-8") + b"\n")
-
-    put("universal", list(tax.universal_names))
-    for ds in sorted(tax.datasets):
-        put("dataset", ds, tax.role(ds), list(tax.names(ds)))
-        for what, table in (("lut", tax.lut), ("matrix", tax.matrix)):
-            try:
-                put(what, ds, table(ds).tolist())
-            except UnitaxError:  # no mapping in that direction
-                pass
-    for src, dst in tax.remaps:
-        put("remap", src, dst, tax.remap_lut(src, dst).tolist())
-    put("relabel", list(tax.relabel_datasets))
-    return h.hexdigest()
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
 
 
-@functools.cache
-def current_fingerprint() -> str:
-    import unitax
+def differences(live: Path, frozen: Path) -> list[str]:
+    """The files that differ between two spec folders (``+`` only in live, ``-`` only in frozen, ``~`` changed)."""
+    a, b = _files(live), _files(frozen)
+    return ([f"+ {k}" for k in sorted(a.keys() - b.keys())] + [f"- {k}" for k in sorted(b.keys() - a.keys())]
+            + [f"~ {k}" for k in sorted(a.keys() & b.keys()) if a[k] != b[k]])
 
-    return fingerprint(unitax.load())
 
-
-def is_mseg() -> bool:
-    return current_fingerprint() == MSEG_FINGERPRINT
+def expect_mseg() -> bool:
+    """True in the project's CI, where the live specs must be the bundled MSeg taxonomy."""
+    return os.environ.get(EXPECT_ENV) == "1"
 
 
 def require_mseg() -> None:
-    """Skip the calling test unless the taxonomy is the bundled MSeg one (fail in project CI)."""
-    import pytest
-
-    if is_mseg():
-        return
-    if os.environ.get(EXPECT_ENV) == "1":
-        pytest.fail(f"{EXPECT_ENV}=1 but the compiled taxonomy's fingerprint {current_fingerprint()} is not the "
-                    f"recorded MSeg one: if the change to taxonomy/ is intended, set MSEG_FINGERPRINT in "
-                    "tests/support/mseg.py to it", pytrace=False)
-    pytest.skip(SKIP_REASON)
-
-
-if __name__ == "__main__":
-    print(current_fingerprint())
+    """Kept for tests written against the old ``mseg_specs`` marker: nothing to do any more, since
+    every product test runs on the frozen MSeg copy (support.paths.SPECS / GENERATED)."""

@@ -1,0 +1,77 @@
+"""The package the tests import: the checkout's code with the frozen MSeg build as its bundled build.
+
+:func:`activate` (called by tests/conftest.py before anything imports ``unitax``, and by the
+fuzz scripts) makes a temporary folder holding ``unitax/``, the installed package layout as
+symlinks to the checkout (runtime/ entries, compiler/, tools/), except ``unitax/generated``: a
+real folder into which the frozen MSeg specs (tests/fixtures/mseg-specs) are compiled, once per
+test run. The folder goes first on ``sys.path`` and on ``PYTHONPATH`` (so subprocesses that run
+``python -m unitax.tools.cli``, the ``unitax`` script or ``import unitax`` get it too), so
+``unitax.load()`` returns the frozen build and no product test depends on the user's generated/.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[2]
+_FROZEN = _ROOT / "tests" / "fixtures" / "mseg-specs"
+#: set by the first activate(): the temporary folder put on sys.path
+_TREE: Path | None = None
+#: PYTHONPATH as it was before activate() (tests that start a process on purpose without the tree)
+ORIGINAL_PYTHONPATH = os.environ.get("PYTHONPATH")
+
+
+def tree() -> Path:
+    """The folder on sys.path that holds the tests' ``unitax`` package (activating it if needed)."""
+    activate()
+    assert _TREE is not None
+    return _TREE
+
+
+def build_dir() -> Path:
+    """The frozen MSeg specs compiled for this test run (``unitax.generated`` of the tests' package)."""
+    return tree() / "unitax" / "generated"
+
+
+def package_tree(repo: Path, dest: Path, generated: Path | None = None) -> Path:
+    """``dest/unitax``: the installed package layout of ``repo`` as symlinks; returns ``dest`` (for sys.path).
+
+    ``generated``: the build to bundle (a symlink to it); None leaves ``unitax/generated`` absent.
+    """
+    pkg = dest / "unitax"
+    pkg.mkdir(parents=True)
+    for p in sorted((repo / "runtime").iterdir()):
+        if p.name != "__pycache__":
+            (pkg / p.name).symlink_to(p)
+    (pkg / "compiler").symlink_to(repo / "compiler")
+    (pkg / "tools").symlink_to(repo / "tools")
+    if generated is not None:
+        (pkg / "generated").symlink_to(generated)
+    return dest
+
+
+def activate() -> None:
+    """Make the tests' package tree, compile the frozen MSeg specs into it, and put it first on the paths."""
+    global _TREE
+    if _TREE is not None:
+        return
+    # pytest's own config imports unitax.taxonomy before any conftest (the StaleBuildWarning filter in
+    # pyproject.toml): forget those modules, so that every later import comes from the tree (pytest
+    # resolves its warning filters again for each test, so they meet the tree's classes)
+    for name in [m for m in sys.modules if m == "unitax" or m.startswith("unitax.")]:
+        del sys.modules[name]
+    tmp = Path(tempfile.mkdtemp(prefix="unitax-tests-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    package_tree(_ROOT, tmp)
+    sys.path.insert(0, str(tmp))
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(tmp) + (os.pathsep + old if old else "")
+    _TREE = tmp
+    from unitax.compiler import build
+
+    build.compile_taxonomy(_FROZEN, tmp / "unitax" / "generated")
