@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from support.hostile import Case
-from support.paths import ROOT
 
 import unitax
 from unitax import UnitaxError
@@ -58,8 +57,9 @@ def _setup(root: Path) -> None:
     build.compile_taxonomy(root / "specs-a", root / "out")
 
 
-def _run(code: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, stdout=subprocess.PIPE,
+def _run(code: str, root: str, *args: str) -> subprocess.Popen[str]:
+    """``code`` in a Python process that works in the case's folder ``root`` (its first argument)."""
+    return subprocess.Popen([sys.executable, "-c", code, root, *args], cwd=root, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 

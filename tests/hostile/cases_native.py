@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 from support.corpus import BASE
 from support.hostile import Case
+from support.paths import SPECS
 
 from unitax.tools.prepare import NativeFormatError
 from unitax.tools.prepare.engine import PrepareError
@@ -145,7 +146,7 @@ def _ade_two_segs(t: Path) -> None:
 def _specs(t: Path) -> None:
     for rel in BASE:
         (t / "taxonomy" / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO / "taxonomy" / rel, t / "taxonomy" / rel)
+        shutil.copyfile(SPECS / rel, t / "taxonomy" / rel)
 
 
 def _new_dataset(names: str, colors: str | None = None):
