@@ -90,6 +90,30 @@ def _specs_differ(specs: Path, manifest: dict[str, Any], built: float) -> str | 
     return None
 
 
+def _newest(folder: str) -> tuple[float, str]:
+    """(modification time, path) of the newest spec file under ``folder`` (0.0 and "" where none),
+    in the order of ``os.walk`` (files first, then sub-folders; links to folders not followed)."""
+    newest, name, sub = 0.0, "", []
+    try:
+        entries = os.scandir(folder)
+    except OSError:  # as os.walk: a folder that cannot be listed is passed over
+        return newest, name
+    with entries:
+        for e in entries:
+            if e.is_dir():
+                if not e.is_symlink():
+                    sub.append(e.path)
+            elif e.name.endswith(_SPEC_SUFFIXES):
+                t = e.stat().st_mtime
+                if t > newest:
+                    newest, name = t, e.path
+    for d in sub:
+        t, n = _newest(d)
+        if t > newest:
+            newest, name = t, n
+    return newest, name
+
+
 def warn_if_stale(build: Path, manifest: dict[str, Any] | None = None) -> None:
     """Warn (:class:`StaleBuildWarning`, once per build folder) when ``build`` is the ``generated/``
     of a development checkout (a ``taxonomy/`` folder beside it) and the specs there are not
@@ -113,15 +137,14 @@ def warn_if_stale(build: Path, manifest: dict[str, Any] | None = None) -> None:
         if not (specs / "universal.yaml").is_file():
             return
         built = (build / "manifest.json").stat().st_mtime
-        newest, name = 0.0, ""
+        newest, name = _newest(str(specs))
         schemas = _schema_dir(specs)
-        watched = [(str(schemas), [f for f in os.listdir(schemas) if f.endswith(".json")])] if schemas else []
-        for folder, files in [(f, fs) for f, _, fs in os.walk(specs)] + watched:
-            for f in files:
-                if f.endswith(_SPEC_SUFFIXES):
-                    t = os.stat(os.path.join(folder, f)).st_mtime
-                    if t > newest:
-                        newest, name = t, os.path.join(folder, f)
+        for f in os.listdir(schemas) if schemas is not None else []:
+            if f.endswith(".json"):
+                p = os.path.join(str(schemas), f)
+                t = os.stat(p).st_mtime
+                if t > newest:
+                    newest, name = t, p
     except OSError:
         return
     if newest <= built + STALE_SLACK_S:
