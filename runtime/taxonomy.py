@@ -57,30 +57,32 @@ def reorder_rows(weights: Any, old_names: Any, new_names: Any, *, axis: int = 0,
     Returns:
         array (tensor on the same device) with ``len(new_names)`` entries along ``axis``.
     """
-    arr, like = arrays.to_numpy(weights)
-    old, new = list(old_names), list(new_names)
-    ax = axis if axis >= 0 else arr.ndim + axis
-    if not 0 <= ax < arr.ndim or arr.shape[ax] != len(old):
-        raise LabelError(f"weights have shape {arr.shape}; expected {len(old)} old classes on axis {axis}")
-    if missing not in ("raise", "zeros", "mean"):
-        raise ValueError(f"missing must be 'raise', 'zeros' or 'mean', got {missing!r}")
-    renamed = dict(renamed or {})
-    where = {renamed.get(n, n): i for i, n in enumerate(old)}
-    if len(where) != len(old):
-        raise LabelError("old class names (after renaming) are not unique")
-    lacking = [n for n in new if n not in where]
-    if lacking and missing == "raise":
-        raise LabelError(f"{len(lacking)} new class(es) have no old row: {', '.join(lacking[:10])}"
-                         f"{' ...' if len(lacking) > 10 else ''}; pass missing='zeros' or 'mean', or renamed=")
-    moved = np.moveaxis(arr, ax, 0)
-    result = np.zeros((len(new),) + moved.shape[1:], dtype=arr.dtype)
-    fill = moved.mean(axis=0) if missing == "mean" else None
-    for j, n in enumerate(new):
-        if n in where:
-            result[j] = moved[where[n]]
-        elif fill is not None:
-            result[j] = fill
-    return arrays.back(np.moveaxis(result, 0, ax), like)
+    def host(arr: np.ndarray) -> np.ndarray:
+        old, new = list(old_names), list(new_names)
+        ax = axis if axis >= 0 else arr.ndim + axis
+        if not 0 <= ax < arr.ndim or arr.shape[ax] != len(old):
+            raise LabelError(f"weights have shape {arr.shape}; expected {len(old)} old classes on axis {axis}")
+        if missing not in ("raise", "zeros", "mean"):
+            raise ValueError(f"missing must be 'raise', 'zeros' or 'mean', got {missing!r}")
+        rename = dict(renamed or {})
+        where = {rename.get(n, n): i for i, n in enumerate(old)}
+        if len(where) != len(old):
+            raise LabelError("old class names (after renaming) are not unique")
+        lacking = [n for n in new if n not in where]
+        if lacking and missing == "raise":
+            raise LabelError(f"{len(lacking)} new class(es) have no old row: {', '.join(lacking[:10])}"
+                             f"{' ...' if len(lacking) > 10 else ''}; pass missing='zeros' or 'mean', or renamed=")
+        moved = np.moveaxis(arr, ax, 0)
+        result = np.zeros((len(new),) + moved.shape[1:], dtype=arr.dtype)
+        fill = moved.mean(axis=0) if missing == "mean" else None
+        for j, n in enumerate(new):
+            if n in where:
+                result[j] = moved[where[n]]
+            elif fill is not None:
+                result[j] = fill
+        return np.moveaxis(result, 0, ax)
+
+    return arrays.run(weights, None, host)
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Taxonomy:
