@@ -1,7 +1,9 @@
 """`make bench`: every benchmark of the project in one run, each case as a ratio to a baseline
 measured in the same run on the same machine (never timed assertions in tests).
 
-Runs: the runtime kernels on the real MSeg tables (bench_kernels.py), a fresh process doing
+Runs: the runtime's start (`import unitax; unitax.load()` against `import numpy`, fresh processes
+alternating, as a ratio and in ms over numpy), the runtime kernels on the real MSeg tables
+(bench_kernels.py), a fresh process doing
 `import unitax; unitax.load()` vs a bare interpreter, `unitax compile` cold (no cache, fresh output;
 also with UNITAX_JOBS=1), after one spec edit (with the cache `make compile` keeps) and a no-change
 `make compile`, each as wall and CPU time, minimum and median; remap-dir files/s
@@ -10,7 +12,7 @@ agreement of `unitax new-dataset`'s suggestions with the curated mappings (bench
 score, not a time) and union_nll's peak memory and time against cross_entropy (bench_unions.py).
 Results: bench/results/*.json.
 
-    python bench/run.py [--quick] [--compile-only]
+    python bench/run.py [--quick] [--compile-only] [--startup-only]
 """
 
 from __future__ import annotations
@@ -63,6 +65,53 @@ def _line(label: str, r: dict, target: float | None = None) -> str:
         verdict = f"   target <= {target:.0f}: {'met' if r['wall_ms_min'] <= target else 'NOT met'} (min wall)"
     return (f"  {label:30s} wall {r['wall_ms_min']:7.1f} min {r['wall_ms_median']:7.1f} median | "
             f"cpu {r['cpu_ms_min']:7.1f} min {r['cpu_ms_median']:7.1f} median ms{verdict}")
+
+
+#: what the runtime's start is compared with, and the start itself (each in a fresh process)
+STARTUP_CASES = {"python": "pass", "numpy": "import numpy", "unitax": "import unitax; unitax.load()"}
+
+
+def startup(repeats: int) -> dict:
+    """`import unitax; unitax.load()` against `import numpy`, each in a fresh process, the cases
+    alternating run by run (so that a burst of load on a shared machine hits all of them alike);
+    wall and CPU time (user + system) in ms, minimum and median, and the cost over numpy as a
+    ratio and in ms. On a loaded machine the minimum, and CPU time, are the figures to read.
+
+    The goal (issue 24): at most +25 ms over `import numpy`."""
+    py = sys.executable
+    subprocess.run(["make", "-s", ".make/bytecode"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    walls: dict[str, list[float]] = {k: [] for k in STARTUP_CASES}
+    cpus: dict[str, list[float]] = {k: [] for k in STARTUP_CASES}
+    for _ in range(repeats):
+        for name, code in STARTUP_CASES.items():
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            subprocess.run([py, "-c", code], cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            walls[name].append((time.perf_counter() - t) * 1000)
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[name].append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1000)
+    rows: dict[str, Any] = {"runs": repeats, "load_average": os.getloadavg(), "cpus": os.cpu_count()}
+    print(f"\n== the runtime's start (fresh processes, {repeats} alternating runs each)")
+    for kind, times in (("wall", walls), ("cpu", cpus)):
+        mins = {k: min(v) for k, v in times.items()}
+        meds = {k: statistics.median(v) for k, v in times.items()}
+        rows[kind] = {"ms_min": mins, "ms_median": meds,
+                      "unitax_over_numpy_ms_min": mins["unitax"] - mins["numpy"],
+                      "unitax_over_numpy_ms_median": meds["unitax"] - meds["numpy"],
+                      "unitax_to_numpy_ratio_min": mins["unitax"] / mins["numpy"],
+                      "unitax_to_numpy_ratio_median": meds["unitax"] / meds["numpy"]}
+    for k, code in STARTUP_CASES.items():
+        print(f"  {code:30s} wall {rows['wall']['ms_min'][k]:7.1f} min {rows['wall']['ms_median'][k]:7.1f} "
+              f"median | cpu {rows['cpu']['ms_min'][k]:7.1f} min {rows['cpu']['ms_median'][k]:7.1f} median ms")
+    for kind in ("wall", "cpu"):
+        r = rows[kind]
+        print(f"  unitax over numpy ({kind:4s}): {r['unitax_over_numpy_ms_min']:+6.1f} ms min, "
+              f"{r['unitax_over_numpy_ms_median']:+6.1f} ms median; ratio {r['unitax_to_numpy_ratio_min']:.3f} min, "
+              f"{r['unitax_to_numpy_ratio_median']:.3f} median   goal <= +25 ms: "
+              f"{'met' if r['unitax_over_numpy_ms_min'] <= 25 else 'NOT met'} (min)")
+    print(f"  (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: wall time grows with it, "
+          "CPU time much less)")
+    return rows
 
 
 def startup_and_compile(repeats: int) -> dict:
@@ -127,9 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller inputs and fewer rounds")
     ap.add_argument("--compile-only", action="store_true", help="only startup and compile (the edit loop)")
+    ap.add_argument("--startup-only", action="store_true", help="only the runtime's start against `import numpy`")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     quick = ["--quick"] if args.quick else []
+    start = startup(10 if args.quick else 25)
+    (OUT / "startup.json").write_text(json.dumps(start, indent=1) + "\n")
+    if args.startup_only:
+        return 0
     results = {"startup_compile": startup_and_compile(5 if args.quick else 11)}
     (OUT / "startup_compile.json").write_text(json.dumps(results["startup_compile"], indent=1) + "\n")
     if args.compile_only:

@@ -381,7 +381,7 @@ def compile_taxonomy(root: Path, out: Path, cache_dir: Path | None = None) -> Re
 
 def _refresh(out: Path) -> None:
     """Give the manifest of an up-to-date ``out`` the current time: the runtime's stale check
-    (``unitax.taxonomy.warn_if_stale``) then reads no spec until one is modified again (after a
+    (``unitax.stale.warn_if_stale``) then reads no spec until one is modified again (after a
     ``touch`` or a ``git checkout`` it hashes them on every load to see they are unchanged)."""
     try:
         os.utime(out / outputs.MANIFEST)

@@ -7,23 +7,34 @@ never NaN or ``+inf``. Only the channels a result is computed from count. A bad 
 and its class, and says how to opt out (``check_finite=False``).
 
 Used by ``to_test``, ``to_test_labels``, ``from_universal``, the evaluator's ``update`` and
-``union_accuracy``. Tensors on a device are checked there by ``torch_support.check_finite`` (the
-same policy with torch ops, no copy to the host), which reports through :func:`message`.
+``union_accuracy``; the score kernels ask :func:`sums_finite` whether a scan is needed at all.
+Tensors on a device are checked there by ``torch_support.check_finite``: :func:`bad_values` with
+torch ops (no copy to the host), reporting through :func:`raiser`. Nothing else in the runtime
+decides what a bad score is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .errors import LabelError
 
 
-def bad_values(v: np.ndarray, logits: bool) -> np.ndarray:
-    """Bool mask of the values the policy refuses: NaN and +inf for logits, any non-finite value else."""
-    bad: np.ndarray = (np.isnan(v) | np.isposinf(v)) if logits else ~np.isfinite(v)
-    return bad
+def bad_values(v: Any, logits: bool, xp: Any = np) -> Any:
+    """Bool mask of the values the policy refuses: NaN and +inf for logits, any non-finite value else.
+
+    ``xp``: the array library of ``v`` (numpy, or torch for a tensor on its device)."""
+    return (xp.isnan(v) | xp.isposinf(v)) if logits else ~xp.isfinite(v)
+
+
+def sums_finite(*sums: Any) -> bool:
+    """Whether every one of ``sums`` (sums or running extremes over the scores read) is finite:
+    where one is not, some value read is bad (or a sum overflowed) and the input is scanned."""
+    with np.errstate(all="ignore"):
+        return all(bool(np.isfinite(s)) for s in sums)
 
 
 def message(count: int, pos: tuple[int, ...], value: float, channel: int, names: Sequence[str] | None,
@@ -33,6 +44,16 @@ def message(count: int, pos: tuple[int, ...], value: float, channel: int, names:
     return (f"scores hold {count} non-finite value(s) (NaN or infinity) in the channels {reader} reads; the first "
             f"is {value} at index {pos} ({space} class {name}id {channel}); pass check_finite=False to skip "
             "this check")
+
+
+def raiser(names: Sequence[str] | None, reader: str,
+           space: str = "universal") -> Callable[[int, tuple[int, ...], float, int], None]:
+    """``fail(count, first index, its value, channel)`` raising the LabelError of :func:`message`:
+    how a device path (which finds the bad values with torch ops) reports them."""
+    def fail(count: int, pos: tuple[int, ...], value: float, channel: int) -> None:
+        raise LabelError(message(count, pos, value, channel, names, reader, space))
+
+    return fail
 
 
 def check_finite(arr: np.ndarray, ax: int, reader: str, *, logits: bool, names: Sequence[str] | None,
@@ -68,7 +89,7 @@ def check_finite(arr: np.ndarray, ax: int, reader: str, *, logits: bool, names: 
                 total = sum((xm[c].sum(dtype=acc) for c in read), np.float32(0))
             else:
                 total = arr.sum(dtype=acc)
-        if np.isfinite(total):
+        if sums_finite(total):
             return
     mask = np.zeros(xm.shape, bool)
     for c in read:

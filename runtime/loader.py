@@ -240,7 +240,39 @@ def _read_verified(folder: BuildDir, rel: str, entry: dict[str, Any]) -> bytes:
     return data
 
 
+#: the dtypes of the tables `unitax compile` writes (.npy format 1.0, C order)
+_PLAIN_DTYPES = {"bool": "|b1", "uint8": "|u1", "uint16": np.dtype("uint16").str, "int32": np.dtype("int32").str,
+                 "int64": np.dtype("int64").str}
+
+
+def _plain_npy(data: bytes, dtype: str, shape: list[int]) -> np.ndarray | None:
+    """The array of a .npy file whose header is, byte for byte, what the compiler writes for
+    ``dtype`` and ``shape`` (a C-order array, format 1.0, no trailing bytes): a read-only view of
+    ``data``, without evaluating the header as Python literals. None for anything else, which
+    then takes numpy's own reader and its errors (the same array where both read it)."""
+    descr = _PLAIN_DTYPES.get(dtype)
+    if descr is None or data[:8] != b"\x93NUMPY\x01\x00" or len(data) < 10:
+        return None
+    end = 10 + int.from_bytes(data[8:10], "little")
+    want = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple(shape)!r}, }}".encode("latin1")
+    header = data[10:end]
+    if not (header.endswith(b"\n") and header[:-1].rstrip(b" ") == want):
+        return None
+    dt = np.dtype(dtype)
+    count = 1
+    for n in shape:
+        if n < 0:
+            return None
+        count *= n
+    if len(data) - end != count * dt.itemsize:
+        return None
+    return np.frombuffer(data, dt, count, end).reshape(shape)
+
+
 def _parse_npy(data: bytes, where: Path, dtype: str, shape: list[int]) -> np.ndarray:
+    plain = _plain_npy(data, dtype, shape)
+    if plain is not None:
+        return plain  # read-only already (a view of bytes)
     try:
         arr = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:

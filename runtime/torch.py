@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .errors import LabelError
-from .finite import message
+from .finite import raiser
 from .torch_support import check_finite as finite_on_device
 from .torch_support import check_labels, device_table
 
@@ -123,12 +123,7 @@ def union_nll(logits: torch.Tensor, label: torch.Tensor, dataset: str, ignore_in
     ignore = tax.ignore_index(dataset)
     label = check_labels(label, k, ignore, dataset, "raise", also_ignore=ignore_index)
     if check_finite:
-        names = tax.universal_names
-
-        def fail(count: int, pos: tuple[int, ...], value: float, channel: int) -> None:
-            raise LabelError(message(count, pos, value, channel, names, dataset))
-
-        finite_on_device(logits.detach(), 1, None, True, fail)
+        finite_on_device(logits.detach(), 1, None, True, raiser(tax.universal_names, dataset))
     cache = tax._device_cache
     key = f"class_sets/{dataset}"
     # built only when a device has no copy yet (set_tables loops over the classes in Python)

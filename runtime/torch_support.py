@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .errors import LabelError
-from .finite import message
+from .finite import bad_values, raiser
 
 
 def device_table(cache: dict[Any, Any], key: tuple[Any, ...], make: Any, device: torch.device,
@@ -68,12 +68,12 @@ def check_finite(x: torch.Tensor, axis: int, used: torch.Tensor | None, logits: 
     """Call ``fail(count, first index, its value, channel)`` where the channels ``used`` of ``x`` (None: all
     of them, read in place without a copy) hold values the policy of :mod:`unitax.finite` refuses.
 
-    The same policy as ``finite.bad_values``, with torch ops on x's device: one fused pass.
+    The policy is ``finite.bad_values``, applied with torch ops on x's device: one fused pass.
     """
     if fail is None or x.numel() == 0:
         return
     sub = x if used is None else x.index_select(axis, used)
-    bad = (torch.isnan(sub) | torch.isposinf(sub)) if logits else ~torch.isfinite(sub)
+    bad = bad_values(sub, logits, torch)
     if not bool(bad.any()):
         return
     if used is None:
@@ -151,15 +151,13 @@ class ToTest(torch.nn.Module):
                              f"got {x.shape[self.dim]}")
         if self.check_finite:
             dim = self.dim % x.ndim
-            check_finite(x, dim, None if self.from_logits else self.used, self.from_logits, self._fail)
+            fail = raiser(self._names, self.test_dataset)  # (not kept: a module with a closure would not pickle)
+            check_finite(x, dim, None if self.from_logits else self.used, self.from_logits, fail)
         if self.from_logits:
             x = torch.softmax(x, dim=self.dim)
         sub = x.index_select(self.dim, self.used)
         return torch.matmul(sub.movedim(self.dim, -1), self.weight.to(sub.dtype).T).movedim(-1, self.dim)
 
-
-    def _fail(self, count: int, pos: tuple[int, ...], value: float, channel: int) -> None:
-        raise LabelError(message(count, pos, value, channel, self._names, self.test_dataset))
 
 
 def is_tensor(x: Any) -> bool:

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support.bundled import N_UNIVERSAL  # noqa: E402
 
 import unitax  # noqa: E402
-import unitax.taxonomy as T  # noqa: E402
+import unitax.arrays as T  # noqa: E402
 from unitax import LabelError, UnitaxError  # noqa: E402
 
 try:

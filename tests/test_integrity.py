@@ -201,6 +201,51 @@ def test_a_good_copy_loads_and_every_table_is_read_only(root, tax):
         assert arr.dtype != object, key
 
 
+def _header(descr: str, shape: str, fortran: bool = False) -> bytes:
+    """A .npy 1.0 header as numpy pads it (64-byte aligned), with any text in it."""
+    text = f"{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {shape}, }}".encode()
+    text += b" " * (-(10 + len(text) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text
+
+
+@pytest.mark.parametrize("arr", [np.arange(256, dtype=np.uint8), np.arange(12, dtype=np.uint16).reshape(3, 4),
+                                 np.eye(3, 5, dtype=bool), np.arange(-3, 3, dtype=np.int64), np.zeros((), np.int32),
+                                 np.zeros((4, 0), np.uint8)], ids=lambda a: f"{a.dtype}{list(a.shape)}")
+def test_tables_read_without_numpys_header_parser_are_what_numpy_reads(arr):
+    """The loader reads a header exactly as the compiler writes it by comparing bytes (no literal_eval);
+    the array is the one numpy's reader gives, read-only."""
+    from unitax.loader import _parse_npy, _plain_npy
+
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, arr, version=(1, 0), allow_pickle=False)
+    data = buf.getvalue()
+    fast = _plain_npy(data, str(arr.dtype), list(arr.shape))
+    assert fast is not None and not fast.flags.writeable and fast.flags.c_contiguous and fast.flags.aligned
+    ref = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    assert fast.dtype == ref.dtype and fast.shape == ref.shape and np.array_equal(fast, ref)
+    assert np.array_equal(_parse_npy(data, Path("t.npy"), str(arr.dtype), list(arr.shape)), ref)
+
+
+@pytest.mark.parametrize("data, dtype, shape, error", [
+    (_header("|u1", "(2,)") + b"\0\0\0", "uint8", [2], None),  # a trailing byte: numpy's reader decides
+    (_header("|u1", "(4,)") + b"\0\0", "uint8", [4], "not a valid .npy array"),  # short
+    (_header("|u1", "(-2, -3)") + bytes(6), "uint8", [-2, -3], "not a valid .npy array"),  # negative dimensions
+    (_header("|u1", "(2, 3)", fortran=True) + bytes(6), "uint8", [2, 3], None),  # Fortran order
+    (_header("<f8", "(1,)") + bytes(8), "float64", [1], None),  # not a table dtype
+    (_header("|u1", "(2,)") + bytes(2), "uint8", [3], "holds uint8\\[2\\], expected uint8\\[3\\]"),
+], ids=["trailing", "short", "negative", "fortran", "float64", "other-shape"])
+def test_other_npy_files_take_numpys_reader_and_its_errors(data, dtype, shape, error):
+    from unitax.loader import _parse_npy, _plain_npy
+
+    assert _plain_npy(data, dtype, shape) is None
+    if error is None:
+        ref = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+        assert np.array_equal(_parse_npy(data, Path("t.npy"), dtype, shape), ref)
+    else:
+        with pytest.raises(unitax.IntegrityError, match=error):
+            _parse_npy(data, Path("t.npy"), dtype, shape)
+
+
 # ----- labels and scores ------------------------------------------------------------------------
 
 

@@ -73,7 +73,7 @@ def is_runtime(mod: str) -> bool:
 def test_relative_imports_resolve():
     got = imports(ROOT / "compiler" / "emit" / "coverage.py")
     assert {"unitax.compiler.analysis", "unitax.compiler.emit.docs", "unitax.compiler.model"} <= got
-    assert {"unitax.kernels", "unitax.errors"} <= imports(ROOT / "runtime" / "taxonomy.py")
+    assert {"unitax.kernels", "unitax.errors"} <= imports(ROOT / "runtime" / "label_paths.py")
     assert {"unitax.kernels.blocks"} <= imports(ROOT / "runtime" / "kernels" / "scores.py")
 
 

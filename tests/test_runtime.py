@@ -86,6 +86,19 @@ def test_runtime_imports_numpy_only():
     assert r.stdout.strip() == "[]"
 
 
+def test_load_imports_what_it_reads_with_and_no_more():
+    """`unitax.load()` pays for reading and verifying a build only: the kernels (and their thread
+    pool), the evaluator and the pictures come with the first call that needs them (issue 24: the
+    runtime's start; `make bench` measures it against `import numpy`)."""
+    code = ("import sys, unitax; tax = unitax.load(); "
+            "late = ('unitax.kernels', 'concurrent.futures', 'unitax.evaluate', 'unitax.pictures', 'unitax.unions'); "
+            "print(sorted(m for m in late if m in sys.modules)); "
+            "import numpy as np; tax.to_universal(np.zeros(4, np.uint8), 'ade20k-150'); "
+            "print('unitax.kernels' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.split("\n")[:2] == ["[]", "True"]
+
+
 def test_tables_are_read_only(tax):
     with pytest.raises(ValueError):
         tax.lut("bdd")[0] = 3

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import unitax.stale as S
 import unitax.taxonomy as T
 from unitax.compiler import build
 from unitax.tools import importer
@@ -60,12 +61,12 @@ def later(p: Path) -> None:
 
 def stale_warnings(gen: Path) -> list[str]:
     """The StaleBuildWarning messages one load of ``gen`` gives (as the bundled build would)."""
-    T._warned.discard(str(gen))
+    S._warned.discard(str(gen))
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         compiled = T.read_compiled(gen)
-        T.warn_if_stale(compiled.path, compiled.manifest)
-    return [str(x.message) for x in w if issubclass(x.category, T.StaleBuildWarning)]
+        S.warn_if_stale(compiled.path, compiled.manifest)
+    return [str(x.message) for x in w if issubclass(x.category, S.StaleBuildWarning)]
 
 
 @pytest.fixture(autouse=True)
@@ -111,8 +112,8 @@ def test_compile_of_unchanged_specs_clears_the_check(checkout, monkeypatch):
     os.utime(gen / "manifest.json", (now - 500, now - 500))  # compiled a while ago,
     os.utime(specs / "universal.yaml", (now - 100, now - 100))  # touched since
     calls: list[object] = []
-    real = T._specs_differ
-    monkeypatch.setattr(T, "_specs_differ", lambda *a: calls.append(a) or real(*a))
+    real = S._specs_differ
+    monkeypatch.setattr(S, "_specs_differ", lambda *a: calls.append(a) or real(*a))
     assert stale_warnings(gen) == [] and len(calls) == 1  # times say stale: content read, the same
     assert build.compile_taxonomy(specs, gen).changed is False
     assert stale_warnings(gen) == [] and len(calls) == 1  # times say fresh: nothing read
@@ -124,10 +125,10 @@ def test_a_build_without_a_list_of_inputs_warns_by_times(checkout):
     compiled = T.read_compiled(gen)
     manifest = {k: v for k, v in compiled.manifest.items() if k != "specs_files"}
     later(specs / "universal.yaml")
-    T._warned.discard(str(gen))
+    S._warned.discard(str(gen))
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        T.warn_if_stale(gen, manifest)
+        S.warn_if_stale(gen, manifest)
     assert len(w) == 1 and "universal.yaml was modified" in str(w[0].message)
 
 

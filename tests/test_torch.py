@@ -93,7 +93,7 @@ def test_importing_unitax_does_not_import_torch():
 def test_device_tables_alternating_datasets_match_numpy(tax, monkeypatch):
     """The device path (forced on CPU) caches tables by what they are: alternating test datasets never
     gets another dataset's table back (keys by id() of temporaries did, in 33 of 40 calls)."""
-    import unitax.taxonomy as T
+    import unitax.arrays as T
 
     monkeypatch.setattr(T, "_force_device_path", True)
     rng = np.random.default_rng(3)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..finite import sums_finite
 from .blocks import Array, _blocks, _run_split, _scratch, get_num_threads
 
 #: the universal ids of one test class
@@ -489,7 +490,6 @@ def _argmax_block(
         np.copyto(ob, lab, casting="unsafe")
     if nonfinite is not None:
         with np.errstate(all="ignore"):
-            ok = np.isfinite(np.add.reduce(best, axis=None)) and (
-                lo is None or np.isfinite(np.add.reduce(lo, axis=None)))
-        if not ok:
+            sums = [np.add.reduce(m, axis=None) for m in (best, lo) if m is not None]
+        if not sums_finite(*sums):
             nonfinite.append(True)

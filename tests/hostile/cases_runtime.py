@@ -109,12 +109,12 @@ class _Device:
     """Route CPU tensors through the device (torch-op) path, as on CUDA."""
 
     def __enter__(self) -> None:
-        import unitax.taxonomy as T
+        import unitax.arrays as T
 
         T._force_device_path = True
 
     def __exit__(self, *a: Any) -> None:
-        import unitax.taxonomy as T
+        import unitax.arrays as T
 
         T._force_device_path = False
 
