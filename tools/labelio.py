@@ -83,6 +83,17 @@ def _oserror(e: OSError) -> str:
     return f"cannot read: {e.strerror or e}"
 
 
+def bad_ids(arr: np.ndarray, n: int, ignore: int) -> str:
+    """Why ``arr`` is no map of ids ``0..n-1`` (or ``ignore``): "values 3, 300 are not ids"; "" when it is."""
+    from ..kernels import invalid_values
+
+    bad = invalid_values(arr, n, ignore)
+    if not bad.size:
+        return ""
+    shown = ", ".join(str(int(v)) for v in bad[:10]) + (" ..." if bad.size > 10 else "")
+    return f"values {shown} are not ids"
+
+
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -26,7 +26,7 @@ from support.corpus import BASE
 from support.hostile import Case
 
 from unitax.tools.prepare import NativeFormatError
-from unitax.tools.prepare.engine import PrepareError
+from unitax.tools.prepare.errors import PrepareError
 
 REPO = Path(__file__).resolve().parents[2]
 ADE = "ADEChallengeData2016"
