@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from unitax.format import specs_digest
 
 from . import accept, cache, load, outputs, perf, rules, schema
 from .errors import BuildError, OutputRefused, Problem, SpecError  # noqa: F401  (OutputRefused: re-exported)
@@ -24,10 +27,10 @@ if TYPE_CHECKING:
 # imported by the processes that use them while the others work, instead of before anything starts.
 
 
-def specs_hash(root: Path, relabel: Sources) -> str:
-    """sha256 over every spec and schema file (relative path and bytes), in sorted order; of the
-    relabel and segment files under relabel/ (``load_relabel.find``), the bytes the load stage read."""
-    h = hashlib.sha256()
+def specs_hash(root: Path, relabel: Sources) -> tuple[str, list[str]]:
+    """(sha256, the paths it covers): ``format.specs_digest`` over every spec and schema file
+    (relative path and bytes; a schema as ``schemas/<name>``); of the relabel and segment files
+    under relabel/ (``load_relabel.find``), the bytes the load stage read."""
     files, _ = load.spec_files(root)
     sdir = schema.schema_dir(root)
     items = [(rel, p) for rel, p in files] + [
@@ -39,9 +42,7 @@ def specs_hash(root: Path, relabel: Sources) -> str:
     known = relabel.files
     blobs = [(rel, p.read_bytes()) for rel, p in items]
     blobs += [(rel, known[rel] if rel in known else (root / rel).read_bytes()) for rel in relabel.found.hashed]
-    for rel, raw in sorted(blobs):
-        h.update(rel.encode() + b"\0" + raw + b"\0")
-    return h.hexdigest()
+    return specs_digest(blobs), sorted(rel for rel, _ in blobs)
 
 
 def check_specs(root: Path, cache_dir: Path | None = None) -> tuple[Model | None, list[Problem]]:
@@ -139,13 +140,13 @@ def render(root: Path, cache_dir: Path | None = None) -> tuple[Model, dict[str, 
             # everything of this process's own before waiting for the children
             files = {**emit.own_files(model, tables.build_tables(model)), **emit_relabel.render(relabels),
                      **coverage.render(model), **emit_docs.legends(model)}
-            digest = specs_hash(root, sources)
+            digest, hashed = specs_hash(root, sources)
             files.update(side_sheets.result())
             files.update(side_docs.result())
         finally:
             side_docs.close()
             side_sheets.close()
-        files = emit.with_manifest(model, files, digest)
+        files = emit.with_manifest(model, files, digest, hashed)
     return model, files, problems
 
 
@@ -215,9 +216,33 @@ def output_problems(expected: dict[str, bytes], out: Path) -> list[Problem]:
                 for left in leftovers(out)]
     diffs = stale_files(expected, out)
     if diffs:
-        problems += diffs + [Problem(str(out), 0, "", "stale-output",
-                                     f"is stale ({len(diffs)} file(s)): run `make compile` (unitax compile)")]
+        problems += stale_folders(diffs, out) + [
+            Problem(str(out), 0, "", "stale-output", f"is stale ({len(diffs)} file(s)): run `make compile` "
+                    "(unitax compile)")]
     return problems
+
+
+def stale_folders(diffs: list[Problem], out: Path) -> list[Problem]:
+    """The per-file problems of :func:`stale_files` summarised in one Problem per folder: how many
+    files changed, are missing or extra there, and the first few names."""
+    base = f"{Path(out).as_posix()}/"
+    by_folder: dict[str, dict[str, list[str]]] = {}
+    for d in diffs:
+        rel = d.file[len(base):] if d.file.startswith(base) else d.file
+        folder, _, name = rel.rpartition("/")
+        by_folder.setdefault(folder, {}).setdefault(d.message, []).append(name)
+    shown = 5
+    out_problems = []
+    for folder, kinds in sorted(by_folder.items()):
+        parts = []
+        for kind in ("changed", "missing", "extra"):
+            names = kinds.get(kind, [])
+            if names:
+                more = f" and {len(names) - shown} more" if len(names) > shown else ""
+                parts.append(f"{len(names)} file(s) {kind} ({', '.join(names[:shown])}{more})")
+        out_problems.append(Problem(f"{base}{folder}/" if folder else base, 0, "", "stale-output",
+                                    "; ".join(parts)))
+    return out_problems
 
 
 def leftovers(out: Path) -> list[Path]:
@@ -227,7 +252,8 @@ def leftovers(out: Path) -> list[Path]:
 
 
 def remove_leftovers(out: Path) -> None:
-    """Remove what interrupted compiles left beside ``out``.
+    """Remove what interrupted compiles left beside ``out`` (call it with the lock of ``out``
+    held: ``outputs.build_lock``; folders of compiles still running are never removed).
 
     Where a compile was killed between the two renames of the fallback swap, ``out`` is missing
     and the previous tree is whole in a ``*-old`` folder: that one is put back first.
@@ -288,21 +314,31 @@ def swap_in(files: dict[str, bytes], out: Path) -> None:
 
     At no moment is ``out`` half-written: either the previous tree or the new one is there.
     A compile killed before the swap leaves a ``.unitax-build-*`` folder, which the next
-    compile removes and ``unitax check`` reports.
+    compile removes and ``unitax check`` reports. Compiles into one ``out`` take turns
+    (``outputs.build_lock``), so that none removes the folder another is writing.
     """
     out = Path(out)
-    outputs.check_build_out(out)
-    try:
+    with _locked(out):
         _swap_in(files, out)
+
+
+@contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold the lock of ``out`` (its parent made first); an OS error inside is a BuildError."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with outputs.build_lock(out):
+            yield
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
         raise BuildError(f"{where}{e.strerror or e}") from None
 
 
 def _swap_in(files: dict[str, bytes], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
+    """swap_in, with the lock of ``out`` held."""
+    outputs.check_build_out(out)  # again under the lock: another compile may have changed out
     remove_leftovers(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{out.name}-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{out.name}-", suffix=outputs.tmp_suffix(), dir=out.parent))
     try:
         write_tree(files, tmp)
         if read_tree(tmp) != files:
@@ -333,8 +369,21 @@ def compile_taxonomy(root: Path, out: Path, cache_dir: Path | None = None) -> Re
     out = Path(out)
     outputs.check_build_out(out, Path(root))
     model, files, warnings = render(Path(root), cache_dir)
-    remove_leftovers(out)
-    changed = read_tree(out) != files
-    if changed:
-        swap_in(files, out)
+    with _locked(out):  # one compile at a time cleans up, compares and swaps
+        remove_leftovers(out)
+        changed = read_tree(out) != files
+        if changed:
+            _swap_in(files, out)
+        else:
+            _refresh(out)
     return Result(model, files, warnings, changed)
+
+
+def _refresh(out: Path) -> None:
+    """Give the manifest of an up-to-date ``out`` the current time: the runtime's stale check
+    (``unitax.taxonomy.warn_if_stale``) then reads no spec until one is modified again (after a
+    ``touch`` or a ``git checkout`` it hashes them on every load to see they are unchanged)."""
+    try:
+        os.utime(out / outputs.MANIFEST)
+    except OSError:
+        pass  # a read-only build: the check stays correct, only slower

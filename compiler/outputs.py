@@ -8,8 +8,11 @@ Neither may ever destroy something unitax did not write. The rules:
   and format marker) and nothing else than the files that manifest lists (and Python's
   ``__pycache__/*.pyc``). Not a symbolic link, not a file, not the spec folder, not inside it,
   not a folder holding it.
-- a temporary build folder beside the output (``.unitax-build-<name>-XXXXXXXX[-old]``) is removed
-  only when its name is exactly that and it holds nothing but what a build holds.
+- a temporary build folder beside the output (``.unitax-build-<name>-XXXXXXXX.<pid>[-old]``) is
+  removed only when its name is exactly that, it holds nothing but what a build holds and the
+  compile that made it (``<pid>``) is gone; compiles into one output take turns
+  (:func:`build_lock`, a lock file ``.unitax-build-<name>.lock`` beside it) to clean up, write
+  and swap, so that one never removes the folder another is writing.
 - an importer may write into a spec folder that is absent, empty, or a unitax spec folder, and
   may replace or delete only regular files that are spec files of the kind it writes
   (recognised by their top-level keys).
@@ -24,6 +27,8 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import OutputRefused as OutputRefused  # raised here; defined with the other compiler errors
@@ -168,8 +173,62 @@ def check_build_out(out: Path, specs: Path | None = None) -> None:
 
 
 def _tmp_name(out_name: str) -> re.Pattern[str]:
-    # tempfile.mkdtemp's names: the prefix and 8 characters of [a-z0-9_]; the fallback swap adds -old.
-    return re.compile(re.escape(f"{TMP_PREFIX}{out_name}-") + r"[a-z0-9_]{8}(-old)?")
+    # tempfile.mkdtemp's names: the prefix, 8 characters of [a-z0-9_], then ".<pid>" of the
+    # compile that owns it (older unitax wrote none); the fallback swap adds -old.
+    return re.compile(re.escape(f"{TMP_PREFIX}{out_name}-") + r"[a-z0-9_]{8}(?:\.(?P<pid>[0-9]{1,10}))?(?:-old)?")
+
+
+def tmp_suffix() -> str:
+    """The suffix of this process's temporary build folders: its pid, so that another compile
+    tells a folder still being written from a leftover (:func:`owner_alive`)."""
+    return f".{os.getpid()}"
+
+
+def owner_alive(pid: int) -> bool:
+    """Whether the process ``pid`` (the owner of a temporary build folder) still runs, and is not
+    this one: this process holds no folder of its own beside an output once a compile ended, so
+    its own are leftovers of a compile that failed."""
+    if pid == os.getpid() or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except (ProcessLookupError, OverflowError):  # gone (or a pid no process can have)
+        return False
+    except OSError:  # PermissionError: it exists, another user's
+        return True
+    return True
+
+
+def lock_path(out: Path) -> Path:
+    """The lock file beside ``out`` that serialises the swaps into it (never deleted: removing a
+    lock file others may have open is a race; it is empty and ignored by git)."""
+    out = Path(out)
+    return out.parent / f"{TMP_PREFIX}{out.name}.lock"
+
+
+@contextmanager
+def build_lock(out: Path) -> Iterator[None]:
+    """Hold the lock of ``out`` (an exclusive ``flock`` on :func:`lock_path`, waiting for it):
+    while it is held, no other compile removes leftovers beside ``out``, writes a temporary
+    build there or swaps one in. Another thread of this process waits too (``flock`` locks
+    belong to the open file, not to the process). Where ``fcntl`` is missing, no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        yield
+        return
+    p = lock_path(out)
+    fd = os.open(p, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OutputRefused(f"{p}: is not a regular file; unitax locks the output {out} with this file")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _build_shaped(folder: Path) -> bool:
@@ -186,7 +245,8 @@ def _build_shaped(folder: Path) -> bool:
 
 def leftovers(out: Path) -> list[Path]:
     """Temporary build folders an interrupted compile left beside ``out``: exactly the names
-    unitax gives them, real folders (no links), holding only what a build holds."""
+    unitax gives them, real folders (no links), holding only what a build holds, whose owner
+    (the pid in the name) is gone. The folder of a compile still running is not a leftover."""
     out = Path(out)
     parent = out.parent
     if not out.name or not parent.is_dir():
@@ -199,7 +259,10 @@ def leftovers(out: Path) -> list[Path]:
         return []
     for name in names:
         p = parent / name
-        if pat.fullmatch(name) and not p.is_symlink() and p.is_dir() and _build_shaped(p):
+        m = pat.fullmatch(name)
+        if m is None or (m["pid"] is not None and owner_alive(int(m["pid"]))):
+            continue
+        if not p.is_symlink() and p.is_dir() and _build_shaped(p):
             found.append(p)
     return sorted(found)
 

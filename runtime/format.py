@@ -9,6 +9,8 @@ importing the runtime (tests/test_layout.py), so writer and reader cannot drift 
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:  # numpy only for the types: the compiler imports this module before it needs numpy
@@ -48,3 +50,14 @@ def is_table_entry(entry: Any) -> TypeGuard[dict[str, Any]]:
     """Whether ``entry`` has the fields of :func:`table_entry` with the right types."""
     return (isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("dtype"), str)
             and isinstance(entry.get("shape"), list) and all(type(n) is int for n in entry["shape"]))
+
+
+def specs_digest(blobs: Iterable[tuple[str, bytes]]) -> str:
+    """The manifest's ``specs_sha256``: sha256 over (path relative to the spec folder, bytes) of every
+    spec input, in sorted order. The manifest lists those paths (``specs_files``; the schemas as
+    ``schemas/<name>``), so that the runtime can tell from content whether the specs beside a build
+    are still the ones it was compiled from."""
+    h = hashlib.sha256()
+    for rel, raw in sorted(blobs):
+        h.update(rel.encode() + b"\0" + raw + b"\0")
+    return h.hexdigest()

@@ -6,11 +6,13 @@ and sha256 checked against the manifest, and arrays are parsed without pickle.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
 import os
 import stat
+import weakref
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -33,37 +35,163 @@ def default_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
+class BuildDir:
+    """An open handle on a build folder: every file is read relative to it, never following a link.
+
+    The folder is resolved once (one descriptor); files are opened relative to it (``dir_fd``),
+    each path component with ``O_NOFOLLOW``. A reader therefore sees one build whole even while
+    `unitax compile` swaps a new one in under the same name: the handle keeps pointing at the
+    folder it opened. :meth:`replaced` says whether the name now leads to another folder (or the
+    opened one was deleted), so that a reader can start again on the new build. The descriptor
+    is closed by :meth:`close` or when the object is collected.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        if not _DIR_FD:  # pragma: no cover - Windows: no descriptors of folders; paths, confined by realpath
+            if not os.path.isdir(path):
+                raise (NotADirectoryError if os.path.exists(path) else FileNotFoundError)(str(path))
+            self.fd = -1
+            st = os.stat(path)
+            self._ident = (st.st_dev, st.st_ino)
+            self._finalizer = weakref.finalize(self, _close, self.fd)
+            return
+        self.fd = os.open(path, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)  # OSError: the caller's
+        try:
+            st = os.fstat(self.fd)
+        except OSError:  # pragma: no cover - fstat of a descriptor just opened
+            os.close(self.fd)
+            raise
+        self._ident = (st.st_dev, st.st_ino)
+        self._finalizer = weakref.finalize(self, _close, self.fd)
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def replaced(self) -> bool:
+        """Whether ``path`` no longer names the folder this handle opened (a swap, a removal)."""
+        try:
+            st = os.stat(self.path)
+            gone = self.fd >= 0 and os.fstat(self.fd).st_nlink == 0
+        except (OSError, ValueError):
+            return True
+        return gone or (st.st_dev, st.st_ino) != self._ident
+
+    def _link(self, parent: int, name: str, rel: str) -> IntegrityError:
+        """The error for a link met at ``name`` (in the folder ``parent``) on the way to ``rel``."""
+        try:
+            target = os.readlink(name, dir_fd=parent)
+        except OSError:
+            target = "?"
+        root = os.path.realpath(self.path)
+        real = os.path.realpath(os.path.join(root, rel))
+        if os.path.commonpath([root, real]) != root:
+            return IntegrityError(f"{self.path / rel}: a link to {real}, outside the build {self.path}")
+        return IntegrityError(f"{self.path / rel}: a symbolic link (to {target}), which a unitax build never "
+                              "holds (the build was tampered with)")
+
+    def open(self, rel: str) -> int:
+        """A descriptor of ``rel`` (``/``-separated, inside the build), opened non-blocking and
+        without following links; FileNotFoundError where a part is missing, IntegrityError for a
+        link or what cannot be opened."""
+        if self.fd < 0:  # pragma: no cover - Windows
+            return self._open_by_path(rel)
+        parts = rel.split("/")
+        parent = self.fd
+        opened: list[int] = []
+        try:
+            for i, name in enumerate(parts):
+                last = i == len(parts) - 1
+                flags = _FILE_FLAGS if last else _SUBDIR_FLAGS
+                try:
+                    fd = os.open(name, flags, dir_fd=parent)
+                except OSError as e:
+                    if e.errno == errno.ELOOP or (e.errno == errno.ENOTDIR and _is_link(name, parent)):
+                        raise self._link(parent, name, "/".join(parts[: i + 1])) from None
+                    if isinstance(e, FileNotFoundError) or e.errno == errno.ENOTDIR:
+                        raise FileNotFoundError(errno.ENOENT, "missing", str(self.path / rel)) from None
+                    raise IntegrityError(f"{self.path / rel}: cannot be read: {e}") from None
+                if last:
+                    return fd
+                opened.append(fd)
+                parent = fd
+        finally:
+            for fd in opened:
+                os.close(fd)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns on its last part
+
+    def _open_by_path(self, rel: str) -> int:  # pragma: no cover - Windows
+        """:meth:`open` where folders have no descriptors: by path, refused where its real path
+        leaves the build (no protection against a swap in the middle of a load)."""
+        p = self.path / rel
+        root, real = os.path.realpath(self.path), os.path.realpath(p)
+        if os.path.commonpath([root, real]) != root:
+            raise IntegrityError(f"{p}: a link to {real}, outside the build {self.path}")
+        try:
+            return os.open(p, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise IntegrityError(f"{p}: cannot be read: {e}") from None
+
+    def read(self, rel: str, limit: int, too_big: str = "more than the {limit} expected") -> bytes:
+        """The bytes of the regular file ``rel`` (at most ``limit``), else IntegrityError."""
+        return _read_fd(self.open(rel), self.path / rel, limit, too_big)
+
+
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+#: folders can be opened and files opened relative to them (POSIX; not Windows)
+_DIR_FD = os.open in os.supports_dir_fd and os.readlink in os.supports_dir_fd and bool(_O_DIRECTORY)
+_SUBDIR_FLAGS = os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | _O_NOFOLLOW | _O_CLOEXEC
+
+
+def _close(fd: int) -> None:
+    if fd >= 0:
+        os.close(fd)
+
+
+def _is_link(name: str, parent: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(name, dir_fd=parent).st_mode)
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class Compiled:
-    """The raw content of a compiled taxonomy folder, verified."""
+    """The raw content of a compiled taxonomy folder, verified.
+
+    ``folder``: the open handle it was read through, kept for the files read later (relabel
+    tables), so that those come from the same build even after a recompile swapped another in.
+    """
 
     path: Path
     manifest: dict[str, Any]
     taxonomy: dict[str, Any]
     tables: dict[str, np.ndarray]  # key (e.g. "to_universal/ade20k-150") -> read-only array
+    folder: BuildDir | None = None
+
+    def read_verified(self, rel: str) -> bytes:
+        """The bytes of the listed file ``rel`` of this build, checked against the manifest (read
+        through the handle the build was loaded through, so from the same build)."""
+        folder = self.folder if self.folder is not None else BuildDir(self.path)
+        try:
+            return _read_verified(folder, rel, self.manifest["files"][rel])
+        except IntegrityError as e:
+            if self.folder is not None and folder.replaced():
+                raise IntegrityError(f"{e}; {self.path} was replaced by a recompile since this taxonomy was "
+                                     "loaded: load it again") from None
+            raise
 
 
-def _read_regular(root: Path, p: Path, limit: int, too_big: str = "more than the {limit} expected") -> bytes:
-    """The bytes of ``p``, a regular file inside ``root`` of at most ``limit`` bytes, else IntegrityError.
-
-    Never blocks or reads without end: the file is opened non-blocking (a FIFO opens at once)
-    and checked with ``fstat`` on the open descriptor (no race with a swap after a check), so
-    FIFOs, devices (``/dev/zero``), sockets and folders are refused before a byte is read; links
-    may point inside the build only; at most ``limit + 1`` bytes are read.
-    """
-    try:
-        real_root = os.path.realpath(root)
-        real = os.path.realpath(p)
-    except (OSError, ValueError) as e:
-        raise IntegrityError(f"{p}: cannot be resolved: {e}") from None
-    if os.path.commonpath([real_root, real]) != real_root:
-        raise IntegrityError(f"{p}: a link to {real}, outside the build {root}")
-    try:
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as e:
-        raise IntegrityError(f"{p}: cannot be read: {e}") from None
+def _read_fd(fd: int, p: Path, limit: int, too_big: str) -> bytes:
+    """Read the open ``fd`` (of ``p``, for messages) and close it. Never blocks or reads without
+    end: FIFOs, devices (``/dev/zero``), sockets and folders are refused from ``fstat`` on the
+    open descriptor (no race with a swap after a check) before a byte is read, and at most
+    ``limit + 1`` bytes are read."""
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -91,16 +219,18 @@ def _read_regular(root: Path, p: Path, limit: int, too_big: str = "more than the
         os.close(fd)
 
 
-def _read_verified(root: Path, rel: str, entry: dict[str, Any]) -> bytes:
+def _read_verified(folder: BuildDir, rel: str, entry: dict[str, Any]) -> bytes:
+    root = folder.path
     p = root / rel
     if not (isinstance(entry, dict) and type(entry.get("bytes")) is int and isinstance(entry.get("sha256"), str)):
         raise IntegrityError(f"{root / 'manifest.json'}: malformed entry for {rel}: {entry!r:.200}")
-    if not isinstance(rel, str) or "\0" in rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+    if (not isinstance(rel, str) or "\0" in rel or rel.startswith("/")
+            or any(part in ("", ".", "..") for part in rel.split("/"))):
         raise IntegrityError(f"{root / 'manifest.json'}: {rel!r} points outside {root}")
     if entry["bytes"] < 0:
         raise IntegrityError(f"{root / 'manifest.json'}: negative size for {rel}")
     try:
-        data = _read_regular(root, p, entry["bytes"], "the manifest says {limit}")
+        data = folder.read(rel, entry["bytes"], "the manifest says {limit}")
     except FileNotFoundError:
         raise IntegrityError(f"{p}: listed in the manifest but missing; recompile (`unitax compile`)") from None
     if len(data) != entry["bytes"]:
@@ -136,12 +266,45 @@ def _check_structure(t: Any, where: Path) -> None:
         raise IntegrityError(f"{where}: not a unitax taxonomy (fields missing or of the wrong type); recompile")
 
 
+#: how many times a reader starts again when a compile swapped the build in while it was reading
+SWAP_RETRIES = 3
+
+
 def read_compiled(path: str | os.PathLike[str] | None = None) -> Compiled:
-    """Read and verify a compiled taxonomy folder (default: the bundled build)."""
+    """Read and verify a compiled taxonomy folder (default: the bundled build).
+
+    Every file comes from one build: the folder is opened once and read through that handle
+    (:class:`BuildDir`). Where a read fails because `unitax compile` swapped a new build in (and
+    removed the old one) meanwhile, the read starts again on the new build (at most
+    ``SWAP_RETRIES`` times); a build damaged in place is reported as such.
+    """
     root = Path(path) if path is not None else default_path()
+    for attempt in range(SWAP_RETRIES + 1):
+        try:
+            folder = BuildDir(root)
+        except FileNotFoundError:
+            raise IntegrityError(f"{root / 'manifest.json'}: missing; is {root} a folder written by "
+                                 "`unitax compile`?") from None
+        except NotADirectoryError:
+            raise IntegrityError(f"{root}: not a folder; a compiled taxonomy is a folder written by "
+                                 "`unitax compile`") from None
+        except (OSError, ValueError) as e:
+            raise IntegrityError(f"{root}: cannot be read: {e}") from None
+        try:
+            return _read_build(folder)
+        except IntegrityError:
+            swapped = folder.replaced()
+            folder.close()
+            if not swapped or attempt == SWAP_RETRIES:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
+
+
+def _read_build(folder: BuildDir) -> Compiled:
+    root = folder.path
     mpath = root / "manifest.json"
     try:
-        manifest = json.loads(_read_regular(root, mpath, MANIFEST_LIMIT, "more than a manifest may hold ({limit})"))
+        manifest = json.loads(folder.read("manifest.json", MANIFEST_LIMIT, "more than a manifest may hold ({limit})"))
     except FileNotFoundError:
         raise IntegrityError(f"{mpath}: missing; is {root} a folder written by `unitax compile`?") from None
     except (ValueError, OSError, RecursionError) as e:
@@ -159,7 +322,7 @@ def read_compiled(path: str | os.PathLike[str] | None = None) -> Compiled:
     if "taxonomy.json" not in files:
         raise IntegrityError(f"{mpath}: lists no taxonomy.json")
     try:
-        taxonomy = json.loads(_read_verified(root, "taxonomy.json", files["taxonomy.json"]))
+        taxonomy = json.loads(_read_verified(folder, "taxonomy.json", files["taxonomy.json"]))
     except (ValueError, RecursionError) as e:
         raise IntegrityError(f"{root / 'taxonomy.json'}: not JSON: {e}") from None
     _check_structure(taxonomy, root / "taxonomy.json")
@@ -168,6 +331,6 @@ def read_compiled(path: str | os.PathLike[str] | None = None) -> Compiled:
         rel = entry["file"]
         if rel not in files:
             raise IntegrityError(f"{mpath}: does not list {rel}")
-        data = _read_verified(root, rel, files[rel])
+        data = _read_verified(folder, rel, files[rel])
         tables[key] = _parse_npy(data, root / rel, entry["dtype"], entry["shape"])
-    return Compiled(root, manifest, taxonomy, tables)
+    return Compiled(root, manifest, taxonomy, tables, folder)

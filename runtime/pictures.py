@@ -32,9 +32,7 @@ def voc_colormap(n: int, *, start: int = 1) -> np.ndarray:
 
 def palette(tax: Any, space: str) -> np.ndarray:
     """(n, 3) uint8 colours of ``space``'s classes: its own, else the VOC colour map (see module doc)."""
-    cols = tax.colors(space)
-    n = len(tax.names(space))
-    return voc_colormap(n) if cols is None else np.ascontiguousarray(cols)
+    return np.ascontiguousarray(tax.colors(space))  # (Taxonomy.colors applies that rule)
 
 
 def _labels(label: Any, n: int, ignore: int, space: str) -> np.ndarray:

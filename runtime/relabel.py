@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import IntegrityError, LabelError, UnknownDatasetError
 from .format import is_table_entry, label_dtype
-from .loader import Compiled, _parse_npy, _read_verified
+from .loader import Compiled, _parse_npy
 
 INDEX_FILE = "relabel.json"
 PARTS = ("images", "starts", "segments", "classes", "records")
@@ -29,7 +29,7 @@ def read_index(compiled: Compiled) -> dict[str, Any]:
     if INDEX_FILE not in files:
         return {"datasets": {}}
     try:
-        index = json.loads(_read_verified(compiled.path, INDEX_FILE, files[INDEX_FILE]))
+        index = json.loads(compiled.read_verified(INDEX_FILE))
     except ValueError as e:
         raise IntegrityError(f"{compiled.path / INDEX_FILE}: not JSON: {e}") from None
     if not isinstance(index, dict) or not isinstance(index.get("datasets"), dict):
@@ -137,7 +137,7 @@ def load_relabel(compiled: Compiled, index: dict[str, Any], dataset: str,
             raise IntegrityError(f"{compiled.path / INDEX_FILE}: the {part} table of {dataset} is missing or malformed")
         if t["file"] not in files:
             raise IntegrityError(f"{compiled.path / 'manifest.json'}: does not list {t['file']}")
-        data = _read_verified(compiled.path, t["file"], files[t["file"]])
+        data = compiled.read_verified(t["file"])
         arrays[part] = _parse_npy(data, compiled.path / t["file"], t["dtype"], t["shape"])
     n_img, n_seg = len(arrays["images"]), len(arrays["segments"])
     st = arrays["starts"]

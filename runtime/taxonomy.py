@@ -7,8 +7,10 @@ tensor (then the result is a tensor on the same device).
 from __future__ import annotations
 
 import hashlib
+import json
 import operator
 import os
+import stat
 from collections import deque
 from collections.abc import Sequence
 from functools import cached_property
@@ -18,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from . import finite as _finite
 from . import kernels as _k
 from .errors import IntegrityError, LabelError, UnitaxError, UnknownDatasetError
 from .evaluate import Evaluator, check_convention
-from .format import label_dtype, lut_size
+from .format import label_dtype, lut_size, specs_digest
 from .loader import Compiled, read_compiled
 
 UNIVERSAL = "universal"
@@ -90,12 +93,6 @@ def _label_array(arr: np.ndarray, space: str) -> np.ndarray:
     if arr.dtype.kind not in "iu":
         raise LabelError(f"{space} labels must be an integer array, got dtype {arr.dtype}")
     return arr
-
-
-def _finite_message(count: int, pos: tuple[int, ...], value: float, channel: int, name: str, reader: str) -> str:
-    return (f"scores hold {count} non-finite value(s) (NaN or infinity) in the channels {reader} reads; the first "
-            f"is {value} at index {pos} (universal class {name!r}, id {channel}); pass check_finite=False to skip "
-            "this check")
 
 
 class Taxonomy:
@@ -170,15 +167,33 @@ class Taxonomy:
         try:
             return self._spaces[dataset]
         except (KeyError, TypeError):
+            import difflib
+
+            close = difflib.get_close_matches(dataset, [UNIVERSAL, *self.datasets], n=1) \
+                if isinstance(dataset, str) else []
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise UnknownDatasetError(
-                f"unknown dataset {dataset!r}; known: universal, {', '.join(self.datasets)}") from None
+                f"unknown dataset {dataset!r}; known: universal, {', '.join(self.datasets)}{hint}") from None
 
     def names(self, dataset: str) -> tuple[str, ...]:
         """Class names of ``dataset`` (or ``"universal"``) in id order."""
         return tuple(self._space(dataset)["names"])
 
-    def colors(self, dataset: str) -> np.ndarray | None:
-        """(n, 3) uint8 RGB colours of ``dataset``'s classes, or None where it defines none."""
+    def colors(self, dataset: str) -> np.ndarray:
+        """(n, 3) uint8 RGB colours unitax draws ``dataset``'s classes with (``colorize``, ``overlay``,
+        ``unitax show``, the docs' legends): the dataset's own, else the PASCAL VOC colour map
+        shifted by one (:func:`unitax.pictures.voc_colormap`). Whether they are the dataset's own
+        (the colours its RGB label images use): :meth:`own_colors`."""
+        own = self.own_colors(dataset)
+        if own is not None:
+            return own
+        from .pictures import voc_colormap
+
+        return voc_colormap(len(self.names(dataset)))
+
+    def own_colors(self, dataset: str) -> np.ndarray | None:
+        """(n, 3) uint8 RGB colours ``dataset``'s specs give its classes (black for a class without
+        one), or None where it defines none: the colours of its RGB label images, if it has any."""
         cols = self._space(dataset).get("colors")
         return None if cols is None else np.array([c if c else (0, 0, 0) for c in cols], dtype=np.uint8)
 
@@ -311,28 +326,35 @@ class Taxonomy:
         form: str | None = self._c.taxonomy["tables"][f"class_sets/{dataset}"].get("form")
         return form == "union"
 
-    def partial_targets(self, label: Any, dataset: str, *, compact: bool = False, out_of_range: str = "raise") -> Any:
+    def partial_targets(self, label: Any, dataset: str, *, compact: bool = False, out_of_range: str = "raise",
+                        ignore_index: int | None = None) -> Any:
         """Per-pixel target sets of a ``dataset`` label map: a (…, n_universal) bool mask (all False
         where ignored), or with ``compact=True`` a :class:`unitax.unions.PartialTargets`
-        ``(index, sets)`` that does not allocate the mask (``sets[index]`` for ``index >= 0``)."""
+        ``(index, sets)`` that does not allocate the mask (``sets[index]`` for ``index >= 0``).
+        ``ignore_index`` (e.g. -100, torch's ``cross_entropy`` default) is skipped as well as the
+        dataset's own ignore id."""
         from . import unions
 
         arr, _ = _to_numpy(label)
         return unions.partial_targets(_label_array(arr, dataset), self.class_sets(dataset), self.ignore_index(dataset),
-                                      dataset, compact=compact, out_of_range=out_of_range)
+                                      dataset, compact=compact, out_of_range=out_of_range, ignore_index=ignore_index)
 
     def union_accuracy(self, pred: Any, label: Any, dataset: str, *, axis: int | None = None,
-                       out_of_range: str = "raise") -> Any:
+                       out_of_range: str = "raise", ignore_index: int | None = None, check_finite: bool = True) -> Any:
         """Score universal predictions (ids, or scores with ``axis``) on a ``dataset`` label map whose
         classes are sets: a pixel is correct when the prediction lies in its class's set. Returns a
-        :class:`unitax.unions.UnionScore` (add them up over a validation set)."""
+        :class:`unitax.unions.UnionScore` (add them up over a validation set).
+
+        ``ignore_index`` (e.g. -100) is skipped as well as the dataset's own ignore id. Scores
+        holding NaN or +inf raise LabelError unless ``check_finite=False`` (-inf logits are allowed)."""
         from . import unions
 
         p, _ = _to_numpy(pred)
         arr, _ = _to_numpy(label)
         return unions.union_accuracy(p, _label_array(arr, dataset), self.class_sets(dataset),
                                      self.ignore_index(dataset), dataset, self.names(dataset), axis=axis,
-                                     out_of_range=out_of_range)
+                                     out_of_range=out_of_range, ignore_index=ignore_index, check_finite=check_finite,
+                                     universal_names=self.universal_names)
 
     def groups(self, test_dataset: str) -> tuple[np.ndarray, ...]:
         """For each test class, the universal ids that sum into it."""
@@ -467,43 +489,6 @@ class Taxonomy:
         return ToTest(self.matrix(test_dataset), test_dataset, from_logits=from_logits, dim=dim,
                       check_finite=check_finite, names=self.universal_names)
 
-    def _check_finite(self, arr: np.ndarray, ax: int, channels: np.ndarray, reader: str, logits: bool,
-                      summed: np.ndarray | None = None, scan: bool = False) -> None:
-        """LabelError where the scores a result is computed from hold NaN or infinity.
-
-        One policy for every entry point that takes scores: the message gives the count of bad
-        values among the channels read and the index (a tuple into ``arr``) of the first in C
-        order. Logits may be -inf (a masked class). Cheap on the good path: one sum, over
-        ``summed`` (the summed test scores, which any bad value read turns non-finite) when
-        given, else over the read ``channels`` (one slab each when the class axis is outermost
-        in memory, else the whole array). Only a non-finite sum pays for the scan.
-        """
-        if arr.size == 0:
-            return
-        xm = np.moveaxis(arr, ax, 0)
-        acc = np.float32 if arr.dtype == np.float16 else None  # float16 sums overflow at 65504
-        with np.errstate(all="ignore"):
-            if scan:
-                total = None
-            elif summed is not None:
-                total = summed.sum(dtype=acc)
-            elif xm[0].flags.c_contiguous or xm[0].flags.f_contiguous:
-                total = sum((xm[c].sum(dtype=acc) for c in channels), np.float32(0))
-            else:
-                total = arr.sum(dtype=acc)
-        if not scan and np.isfinite(total):  # type: ignore[arg-type]  # total is set unless scan
-            return
-        mask = np.zeros(xm.shape, bool)
-        for c in channels:
-            v = xm[c]
-            mask[c] = (np.isnan(v) | np.isposinf(v)) if logits else ~np.isfinite(v)
-        count = int(mask.sum())
-        if not count:  # a finite sum that overflowed
-            return
-        first = tuple(int(i) for i in np.argwhere(np.moveaxis(mask, 0, ax))[0])
-        c = first[ax]
-        raise LabelError(_finite_message(count, first, float(arr[first]), c, self.universal_names[c], reader))
-
     def to_test(self, probs: Any, test_dataset: str, axis: int = 0, *, from_logits: bool = False,
                 out: np.ndarray | None = None, check_finite: bool = True) -> Any:
         """Sum universal scores into ``test_dataset``'s classes along ``axis``.
@@ -538,7 +523,8 @@ class Taxonomy:
             # A bad value read makes the (smaller) result non-finite: a NaN or +inf logit turns its
             # pixel's softmax into NaN, a bad probability its group's sum. Only then is the input scanned.
             channels = np.arange(arr.shape[ax]) if from_logits else self._read_channels(test_dataset, groups)
-            self._check_finite(arr, ax, channels, test_dataset, from_logits, summed=res)
+            _finite.check_finite(arr, ax, test_dataset, logits=from_logits, names=self.universal_names,
+                                 channels=channels, summed=res)
         return _back(res, like, keep_dtype=True)
 
     def _read_channels(self, dataset: str, groups: Any) -> np.ndarray:
@@ -556,7 +542,7 @@ class Taxonomy:
             return None
 
         def fail(count: int, pos: tuple[int, ...], value: float, channel: int) -> None:
-            raise LabelError(_finite_message(count, pos, value, channel, self.universal_names[channel], reader))
+            raise LabelError(_finite.message(count, pos, value, channel, self.universal_names, reader))
 
         return fail
 
@@ -593,7 +579,8 @@ class Taxonomy:
         with np.errstate(invalid="ignore", over="ignore"):
             res = _k.labels_from_scores(arr, groups, axis=ax, from_logits=from_logits, out=out, nonfinite=flag)
         if flag:  # a group score was non-finite: find the bad input values (or an overflowed sum: none)
-            self._check_finite(arr, ax, self._read_channels(dataset, groups), dataset, from_logits, scan=True)
+            _finite.check_finite(arr, ax, dataset, logits=from_logits, names=self.universal_names,
+                                 channels=self._read_channels(dataset, groups), scan=True)
         return _back(res, like)
 
     # ----- back-maps, evaluation, fingerprint ----------------------------------------------
@@ -687,12 +674,7 @@ class Taxonomy:
             if arr.ndim == 0 or not -arr.ndim <= axis < arr.ndim or arr.shape[axis] != len(names):
                 raise LabelError(f"scores need {len(names)} channels ({dataset}) on axis {axis}, got shape {arr.shape}")
             if check_finite:
-                bad = np.isnan(arr) | np.isposinf(arr) if from_logits else ~np.isfinite(arr)
-                if bad.any():
-                    first = tuple(int(i) for i in np.argwhere(bad)[0])
-                    raise LabelError(f"scores hold {int(bad.sum())} non-finite value(s) (NaN or infinity) in the "
-                                     f"channels {dataset} reads; the first is {float(arr[first])} at index {first}; "
-                                     "pass check_finite=False to skip this check")
+                _finite.check_finite(arr, axis % arr.ndim, dataset, logits=from_logits, names=names, space=dataset)
             return np.argmax(arr, axis=axis).astype(np.uint8 if len(names) < 255 else np.uint16)
 
         return Evaluator(names, self.ignore_index(dataset), convert, dataset=dataset, convention=convention)
@@ -781,20 +763,91 @@ def reorder_rows(weights: Any, old_names: Any, new_names: Any, *, axis: int = 0,
 
 
 class StaleBuildWarning(UserWarning):
-    """The bundled build of a development checkout is older than the specs beside it."""
+    """The bundled build of a development checkout does not match the specs beside it."""
 
 
-#: seconds a spec may be newer than the manifest without a warning (a fresh clone writes
-#: generated/ just before taxonomy/)
+#: seconds a spec may be newer than the manifest before its content is checked (a fresh clone
+#: writes generated/ just before taxonomy/)
 STALE_SLACK_S = 2.0
+#: the file kinds under taxonomy/ whose times are watched (specs, schemas, segment lists)
+_SPEC_SUFFIXES = (".yaml", ".yml", ".json", ".tsv")
 _warned: set[str] = set()
 
 
-def warn_if_stale(build: Path) -> None:
+def _schema_dir(specs: Path) -> Path | None:
+    """Where the schemas hashed as ``schemas/<name>`` live: the spec folder's own, else the
+    compiler's (found without importing it); None where neither is there."""
+    own = specs / "schemas"
+    if (own / "mapping.schema.json").is_file():
+        return own
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("unitax.compiler")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / "schemas"
+
+
+def _read_input(p: Path) -> bytes | None:
+    """The bytes of the regular file ``p``, None where it is missing or not one (never blocks)."""
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _specs_differ(specs: Path, manifest: dict[str, Any], built: float) -> str | None:
+    """Why the specs beside a build are not those it was compiled from (by content), or None when
+    they are; None also where the manifest does not say what it was compiled from."""
+    listed = manifest.get("specs_files")
+    digest = manifest.get("specs_sha256")
+    if not (isinstance(listed, list) and all(isinstance(r, str) for r in listed) and isinstance(digest, str)):
+        return "changed"  # a build that lists no inputs: times are all there is to go by
+    schemas = _schema_dir(specs)
+    blobs = []
+    for rel in listed:
+        p = schemas / rel.split("/", 1)[1] if rel.startswith("schemas/") and schemas is not None else specs / rel
+        raw = _read_input(p)
+        if raw is None:
+            return f"{p} is gone"
+        blobs.append((rel, raw))
+    if specs_digest(blobs) != digest:
+        return "changed"
+    known = set(listed)
+    for folder, _, files in os.walk(specs):
+        for f in files:
+            p = os.path.join(folder, f)
+            rel = os.path.relpath(p, specs).replace(os.sep, "/")
+            if f.endswith(_SPEC_SUFFIXES) and rel not in known and os.stat(p).st_mtime > built + STALE_SLACK_S:
+                return f"{p} is new"
+    return None
+
+
+def warn_if_stale(build: Path, manifest: dict[str, Any] | None = None) -> None:
     """Warn (:class:`StaleBuildWarning`, once per build folder) when ``build`` is the ``generated/``
-    of a development checkout (a ``taxonomy/`` folder beside it) and a spec file there was modified
-    after its manifest was written. File times only (no spec is read); never in an installed
-    wheel, which ships no specs; ``UNITAX_NO_STALE_WARNING=1`` silences it."""
+    of a development checkout (a ``taxonomy/`` folder beside it) and the specs there are not
+    those it was compiled from.
+
+    Times first: where no spec file (nor schema) was modified after the manifest was written,
+    nothing is read. Otherwise content decides: the files the manifest lists (``specs_files``)
+    are hashed again and compared with its ``specs_sha256``, and a spec file it does not list
+    counts as a change; so a ``touch``, a ``git checkout`` or an edit undone does not warn (and
+    `unitax compile` of unchanged specs refreshes the manifest's time, so that later loads read
+    nothing again). Never in an installed wheel, which ships no specs;
+    ``UNITAX_NO_STALE_WARNING=1`` silences it.
+    """
     import warnings
 
     key = str(build)
@@ -806,27 +859,43 @@ def warn_if_stale(build: Path) -> None:
             return
         built = (build / "manifest.json").stat().st_mtime
         newest, name = 0.0, ""
-        for folder, _, files in os.walk(specs):
+        schemas = _schema_dir(specs)
+        watched = [(str(schemas), [f for f in os.listdir(schemas) if f.endswith(".json")])] if schemas else []
+        for folder, files in [(f, fs) for f, _, fs in os.walk(specs)] + watched:
             for f in files:
-                if f.endswith((".yaml", ".yml", ".json", ".tsv")):
+                if f.endswith(_SPEC_SUFFIXES):
                     t = os.stat(os.path.join(folder, f)).st_mtime
                     if t > newest:
                         newest, name = t, os.path.join(folder, f)
     except OSError:
         return
-    if newest > built + STALE_SLACK_S:
-        _warned.add(key)
-        warnings.warn(f"unitax: {name} was modified after {build} was compiled: the bundled tables may not "
-                      "match the specs; run `make compile` (`unitax check` says whether they differ)",
-                      StaleBuildWarning, stacklevel=3)
+    if newest <= built + STALE_SLACK_S:
+        return
+    if manifest is None:
+        try:
+            manifest = json.loads(_read_input(build / "manifest.json") or b"{}")
+        except (ValueError, RecursionError):
+            manifest = {}
+    try:
+        why = _specs_differ(specs, manifest if isinstance(manifest, dict) else {}, built)
+    except OSError:
+        why = "changed"
+    if why is None:
+        return
+    _warned.add(key)
+    what = f"{name} was modified after {build} was compiled" if why == "changed" else \
+        f"{why} since {build} was compiled"
+    warnings.warn(f"unitax: {what} and the specs differ from those it was compiled from: the bundled tables may "
+                  "not match the specs; run `make compile` (`unitax check` says which files differ)",
+                  StaleBuildWarning, stacklevel=3)
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Taxonomy:
     """Load a compiled taxonomy (default: the bundled MSeg build), verifying every file.
 
     The bundled build of a development checkout warns (:class:`StaleBuildWarning`, once) when the
-    specs beside it are newer than it (see :func:`warn_if_stale`)."""
+    specs beside it are not those it was compiled from (see :func:`warn_if_stale`)."""
     compiled = read_compiled(path)
     if path is None:
-        warn_if_stale(compiled.path)
+        warn_if_stale(compiled.path, compiled.manifest)
     return Taxonomy(compiled)

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 
 from .errors import LabelError
+from .finite import message
+from .torch_support import check_finite as finite_on_device
 from .torch_support import check_labels, device_table
 
 __all__ = ["union_nll", "set_tables"]
@@ -84,18 +86,22 @@ _union_nll_apply: Callable[..., torch.Tensor] = _UnionNLL.apply
 _default: list[Any] = []
 
 
-def union_nll(logits: torch.Tensor, label: torch.Tensor, dataset: str, ignore_index: int = 255,
-              reduction: str = "mean", *, taxonomy: Any = None) -> torch.Tensor:
+def union_nll(logits: torch.Tensor, label: torch.Tensor, dataset: str, ignore_index: int = -100,
+              reduction: str = "mean", *, taxonomy: Any = None, check_finite: bool = True) -> torch.Tensor:
     """-log Σ_{u ∈ S(label)} softmax(logits)_u per pixel, reduced like ``F.cross_entropy``.
 
     Args:
         logits: (N, U) or (N, U, d1, ...) universal logits (U = the number of universal classes).
-        label: (N,) or (N, d1, ...) integer ``dataset`` ids; ``ignore_index`` and classes whose set is
-            empty (ignored on the way to universal) contribute nothing.
+        label: (N,) or (N, d1, ...) integer ``dataset`` ids. Pixels holding ``ignore_index``
+            (default -100, as ``F.cross_entropy``) or the dataset's own ignore id (255, or 65535 for
+            uint16 label spaces), and classes whose set is empty (ignored on the way to universal),
+            contribute nothing.
         dataset: a train dataset (one-to-one or union mapping to universal).
         reduction: "mean" (over contributing pixels; nan when there are none, as cross_entropy),
             "sum" or "none" (per pixel, 0 where ignored).
         taxonomy: a loaded :class:`unitax.Taxonomy` (default: ``unitax.load()``, loaded once).
+        check_finite: raise LabelError where a logit is NaN or +inf (-inf, a masked class, is
+            allowed), as every unitax call that takes scores; one fused pass on the device.
     """
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -114,13 +120,24 @@ def union_nll(logits: torch.Tensor, label: torch.Tensor, dataset: str, ignore_in
     if label.shape != logits.shape[:1] + logits.shape[2:]:
         raise LabelError(f"label of shape {tuple(label.shape)} does not match logits {tuple(logits.shape)} "
                          "(expected (N, ...) without the channel dim)")
-    label = check_labels(label, k, ignore_index, dataset, "raise")
+    ignore = tax.ignore_index(dataset)
+    label = check_labels(label, k, ignore, dataset, "raise", also_ignore=ignore_index)
+    if check_finite:
+        names = tax.universal_names
+
+        def fail(count: int, pos: tuple[int, ...], value: float, channel: int) -> None:
+            raise LabelError(message(count, pos, value, channel, names, dataset))
+
+        finite_on_device(logits.detach(), 1, None, True, fail)
     cache = tax._device_cache
     key = f"class_sets/{dataset}"
     # built only when a device has no copy yet (set_tables loops over the classes in Python)
     idx_t = device_table(cache, (key, "union_idx"), lambda: set_tables(sets)[0], logits.device)
     ok_t = device_table(cache, (key, "union_ok"), lambda: set_tables(sets)[1], logits.device)
-    rows = torch.where(label == ignore_index, torch.full_like(label, k), label).long()
+    skip = label == ignore
+    if ignore_index != ignore:
+        skip |= label == ignore_index
+    rows = torch.where(skip, k, label.long())
     loss = _union_nll_apply(logits, rows, idx_t, ok_t)
     if reduction == "none":
         return loss

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .errors import LabelError
+from .finite import message
 
 
 def device_table(cache: dict[Any, Any], key: tuple[Any, ...], make: Any, device: torch.device,
@@ -31,17 +32,24 @@ def device_table(cache: dict[Any, Any], key: tuple[Any, ...], make: Any, device:
     return t
 
 
-def check_labels(label: torch.Tensor, n: int, ignore: int, space: str, out_of_range: str) -> torch.Tensor:
-    """Refuse (or send to ignore) values that are not ids of ``space``; one pass on the device."""
+def check_labels(label: torch.Tensor, n: int, ignore: int, space: str, out_of_range: str,
+                 also_ignore: int | None = None) -> torch.Tensor:
+    """Refuse (or send to ignore) values that are not ids of ``space``; one pass on the device.
+
+    ``ignore`` (and ``also_ignore`` where given, e.g. -100 for a loss) are skipped, not refused.
+    """
     if label.dtype.is_floating_point or label.dtype.is_complex or label.dtype == torch.bool:
         raise LabelError(f"{space} labels must be an integer tensor, got {label.dtype}")
     bad_mask = (label < 0) | ((label >= n) & (label != ignore)) if label.dtype != torch.uint8 else \
         ((label >= n) & (label != ignore))
+    if also_ignore is not None and also_ignore != ignore:
+        bad_mask &= label != also_ignore
     if bool(bad_mask.any()):
         if out_of_range != "ignore":
             bad = torch.unique(label[bad_mask]).tolist()
             shown = ", ".join(str(v) for v in bad[:20]) + (" ..." if len(bad) > 20 else "")
-            raise LabelError(f"label values outside {space}'s ids 0..{n - 1} (and ignore {ignore}): {shown}; "
+            also = f", {also_ignore}" if also_ignore is not None and also_ignore != ignore else ""
+            raise LabelError(f"label values outside {space}'s ids 0..{n - 1} (and ignore {ignore}{also}): {shown}; "
                              "pass out_of_range='ignore' to send them to ignore")
         label = torch.where(bad_mask, torch.full_like(label, ignore), label)
     return label
@@ -58,9 +66,9 @@ def apply_lut(label: torch.Tensor, lut: np.ndarray, cache: dict[Any, Any], key: 
 
 def check_finite(x: torch.Tensor, axis: int, used: torch.Tensor | None, logits: bool, fail: Any) -> None:
     """Call ``fail(count, first index, its value, channel)`` where the channels ``used`` of ``x`` (None: all
-    of them, read in place without a copy) hold NaN/inf.
+    of them, read in place without a copy) hold values the policy of :mod:`unitax.finite` refuses.
 
-    One fused pass.
+    The same policy as ``finite.bad_values``, with torch ops on x's device: one fused pass.
     """
     if fail is None or x.numel() == 0:
         return
@@ -151,11 +159,7 @@ class ToTest(torch.nn.Module):
 
 
     def _fail(self, count: int, pos: tuple[int, ...], value: float, channel: int) -> None:
-        name = f"{self._names[channel]!r}, " if self._names else ""
-        raise LabelError(f"scores hold {count} non-finite value(s) (NaN or infinity) in the channels "
-                         f"{self.test_dataset} reads; the first is {value} at index {pos} "
-                         f"(universal class {name}id {channel}); "
-                         "pass check_finite=False to skip this check")
+        raise LabelError(message(count, pos, value, channel, self._names, self.test_dataset))
 
 
 def is_tensor(x: Any) -> bool:

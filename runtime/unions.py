@@ -12,12 +12,14 @@ Training: ``unitax.torch.union_nll`` (-log of the summed probability of the set)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .errors import LabelError
+from .finite import check_finite as check_finite_scores
 
 
 class PartialTargets(NamedTuple):
@@ -39,8 +41,10 @@ class PartialTargets(NamedTuple):
         return out
 
 
-def set_index(label: np.ndarray, sets: np.ndarray, ignore: int, space: str, out_of_range: str = "raise") -> np.ndarray:
-    """int32 row of ``sets`` per pixel; -1 for ignore, for classes with an empty set and (with
+def set_index(label: np.ndarray, sets: np.ndarray, ignore: int, space: str, out_of_range: str = "raise",
+              ignore_index: int | None = None) -> np.ndarray:
+    """int32 row of ``sets`` per pixel; -1 for ignore (``space``'s ignore id, and ``ignore_index``
+    where given, e.g. -100 as torch's ``cross_entropy``), for classes with an empty set and (with
     ``out_of_range='ignore'``) for values that are not ids of ``space``."""
     if out_of_range not in ("raise", "ignore"):
         raise ValueError(f"out_of_range must be 'raise' or 'ignore', got {out_of_range!r}")
@@ -48,25 +52,27 @@ def set_index(label: np.ndarray, sets: np.ndarray, ignore: int, space: str, out_
         raise LabelError(f"{space} labels must be an integer array, got dtype {label.dtype}")
     n = sets.shape[0]
     lab = label.astype(np.int64, copy=False)
-    bad = (lab < 0) | ((lab >= n) & (lab != ignore))
+    skip = lab == ignore
+    if ignore_index is not None and ignore_index != ignore:
+        skip |= lab == ignore_index
+    bad = ((lab < 0) | (lab >= n)) & ~skip
     if bad.any():
         if out_of_range != "ignore":
             vals = np.unique(lab[bad])
             shown = ", ".join(str(v) for v in vals[:20]) + (" ..." if vals.size > 20 else "")
-            raise LabelError(f"label values outside {space}'s ids 0..{n - 1} (and ignore {ignore}): {shown}; "
+            also = f", {ignore_index}" if ignore_index is not None and ignore_index != ignore else ""
+            raise LabelError(f"label values outside {space}'s ids 0..{n - 1} (and ignore {ignore}{also}): {shown}; "
                              "pass out_of_range='ignore' to send them to ignore")
     row_of = np.where(sets.any(axis=1), np.arange(n), -1).astype(np.int32)
-    table = np.full(max(n, ignore + 1), -1, dtype=np.int32)
-    table[:n] = row_of
     out = np.full(lab.shape, -1, dtype=np.int32)
-    ok = ~bad & (lab != ignore)
-    out[ok] = table[lab[ok]]
+    ok = ~bad & ~skip
+    out[ok] = row_of[lab[ok]]
     return out
 
 
 def partial_targets(label: np.ndarray, sets: np.ndarray, ignore: int, space: str, *, compact: bool = False,
-                    out_of_range: str = "raise") -> Any:
-    idx = set_index(label, sets, ignore, space, out_of_range)
+                    out_of_range: str = "raise", ignore_index: int | None = None) -> Any:
+    idx = set_index(label, sets, ignore, space, out_of_range, ignore_index)
     pt = PartialTargets(idx, sets)
     return pt if compact else pt.dense()
 
@@ -107,22 +113,30 @@ class UnionScore:
 
 
 def union_accuracy(pred: np.ndarray, label: np.ndarray, sets: np.ndarray, ignore: int, space: str,
-                   names: tuple[str, ...], *, axis: int | None = None, out_of_range: str = "raise") -> UnionScore:
+                   names: tuple[str, ...], *, axis: int | None = None, out_of_range: str = "raise",
+                   ignore_index: int | None = None, check_finite: bool = True,
+                   universal_names: Sequence[str] | None = None) -> UnionScore:
     """Score universal predictions against union labels.
 
     ``pred``: universal ids of label's shape, or (with ``axis``) scores/logits whose argmax along
-    ``axis`` is the prediction. A pixel counts when its label has a non-empty set; it is correct
-    when the predicted class lies in the set.
+    ``axis`` is the prediction. A pixel counts when its label has a non-empty set (``ignore`` and
+    ``ignore_index`` pixels do not); it is correct when the predicted class lies in the set.
+    Scores holding NaN or +inf (which an argmax would silently pick) raise LabelError unless
+    ``check_finite=False``; -inf (a masked class) is allowed (:mod:`unitax.finite`).
     """
     if axis is not None:
+        if pred.ndim == 0 or not -pred.ndim <= axis < pred.ndim:
+            raise LabelError(f"axis {axis} out of range for {pred.ndim}-d scores")
         if pred.shape[axis] != sets.shape[1]:
             raise LabelError(f"expected {sets.shape[1]} universal channels on axis {axis}, got {pred.shape[axis]}")
+        if check_finite and pred.dtype.kind in "fc":
+            check_finite_scores(pred, axis % pred.ndim, space, logits=True, names=universal_names)
         pred = np.argmax(pred, axis=axis)
     if pred.shape != label.shape:
         raise LabelError(f"predictions of shape {pred.shape} do not match labels of shape {label.shape}")
     if pred.dtype.kind not in "iu":
         raise LabelError(f"universal predictions must be integer ids (or pass axis= for scores), got {pred.dtype}")
-    idx = set_index(label, sets, ignore, space, out_of_range)
+    idx = set_index(label, sets, ignore, space, out_of_range, ignore_index)
     ok = idx >= 0
     rows, p = idx[ok], pred[ok].astype(np.int64)
     inside = (p >= 0) & (p < sets.shape[1])

@@ -158,8 +158,9 @@ def check_labels(case) -> None:
 
 @st.composite
 def score_case(draw):
-    entry = draw(st.sampled_from(["to_test", "to_test_labels", "from_universal", "evaluator"]))
-    ds = draw(st.sampled_from(TESTS + (TRAIN[:2] if entry == "from_universal" else [])))
+    entry = draw(st.sampled_from(["to_test", "to_test_labels", "from_universal", "evaluator", "union_accuracy"]))
+    ds = draw(st.sampled_from(TRAIN if entry == "union_accuracy" else
+                              TESTS + (TRAIN[:2] if entry == "from_universal" else [])))
     dt = draw(st.sampled_from(["f2", "f4", "f8"]))
     rest = tuple(draw(st.lists(st.integers(0, 4), min_size=0, max_size=2)))
     axis = draw(st.integers(0, len(rest)))
@@ -179,7 +180,7 @@ def score_case(draw):
         x = x.astype(x.dtype.newbyteorder(">" if np.little_endian else "<"))
     x = _layout(draw, x)
     tensor = None
-    if torch is not None and draw(st.integers(0, 2)) == 0:
+    if torch is not None and entry != "union_accuracy" and draw(st.integers(0, 2)) == 0:
         tensor = draw(st.sampled_from(["float32", "float16", "bfloat16"]))
     device = tensor is not None and draw(st.booleans())
     check_finite = draw(st.integers(0, 4)) != 0
@@ -203,6 +204,9 @@ def check_scores(case) -> None:
     read = np.zeros(N_UNIVERSAL, bool)
     for g in groups:
         read[g] = True
+    if entry == "union_accuracy":  # an argmax over every channel: read as logits (-inf allowed)
+        read[:] = True
+        logits = True
     if entry == "to_test" and logits:
         read[:] = True
     xm = np.moveaxis(xn, axis, 0)
@@ -216,6 +220,9 @@ def check_scores(case) -> None:
                 r = TAX.to_test_labels(inp, ds, axis=axis, from_logits=logits, check_finite=check_finite)
             elif entry == "from_universal":
                 r = TAX.from_universal(inp, ds, axis=axis, from_logits=logits, check_finite=check_finite)
+            elif entry == "union_accuracy":
+                r = TAX.union_accuracy(inp, np.zeros(xm.shape[1:], np.uint8), ds, axis=axis,
+                                       check_finite=check_finite)
             else:
                 ev = TAX.evaluator(ds)
                 g = np.zeros(xm.shape[1:], np.uint8)
@@ -228,6 +235,12 @@ def check_scores(case) -> None:
         return
     assert not must_refuse, f"non-finite scores in channels read were accepted by {entry}"
     if r is None or not check_finite and badv.any():
+        return
+    if entry == "union_accuracy":  # every pixel is class 0: right where the argmax lies in its set
+        sets = TAX.class_sets(ds)
+        hits = sets[0][xm.argmax(axis=0)] if xm.size else np.zeros(0, bool)
+        n = xm[0].size if sets[0].any() else 0
+        assert (int(r.total[0]), int(r.correct[0])) == (n, int(hits.sum()) if n else 0), "union accuracy differs"
         return
     got = r.double().numpy() if tensor is not None else np.asarray(r, dtype=np.float64)
     # reference: group sums in float64 over the channels read (a softmax first for logits: over

@@ -53,6 +53,8 @@ def hook(event, args):
     if event == "tempfile.mkdtemp":
         made.append(str(args[0]))
     path = str(args[0]) if args else ""
+    if path.endswith(".lock"):  # the lock file beside the output (outputs.build_lock), not a build file
+        return
     if moment == "write":  # open(path, mode, flags) or os.open(path, None, flags)
         hit = (event == "open" and TMP in path
                and ("w" in str(args[1]) if args[1] is not None else bool(args[2] & (os.O_WRONLY | os.O_RDWR))))

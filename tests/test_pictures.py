@@ -50,7 +50,8 @@ def test_the_mseg_universal_colours_are_the_voc_colour_map(tax):
 
 
 def test_spaces_without_colours_get_the_voc_colour_map(tax):
-    assert tax.colors("camvid-11") is None
+    assert tax.own_colors("camvid-11") is None  # it defines none; colors() gives those it is drawn with
+    assert np.array_equal(tax.colors("camvid-11"), voc_colormap(11))
     label = np.arange(11, dtype=np.uint8)
     assert np.array_equal(tax.colorize(label, "camvid-11"), voc_colormap(11))
     assert len(np.unique(voc_colormap(460), axis=0)) == 460 and not (voc_colormap(460) == 0).all(1).any()

@@ -190,10 +190,10 @@ def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
     open_warnings = [w for w in warnings if w.severity == "warning"]  # not those the specs accept
     if strict and open_warnings:
         _fail(warnings, nothing_written=False)
-    _report(warnings)
     problems = build.output_problems(files, out) if stale else []
-    if problems:
-        _fail(problems, nothing_written=False)
+    if problems:  # the count covers the warnings printed with them
+        _fail(warnings + problems, nothing_written=False)
+    _report(warnings)
     click.echo(f"ok: {len(model.universal.classes)} universal classes, {len(model.datasets)} datasets, "
                f"{len(model.mappings)} mappings; {len(open_warnings)} warning(s)"
                + (f", {len(warnings) - len(open_warnings)} accepted" if len(warnings) > len(open_warnings) else "")

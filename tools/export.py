@@ -29,7 +29,7 @@ from unitax.taxonomy import UNIVERSAL, names_fingerprint
 
 from . import jsonio
 from .atomic import write_atomic
-from .errors import CommandError, ToolError
+from .errors import CommandError, ToolError, known_space
 
 MARK_PY = "# Written by `unitax export "
 
@@ -408,8 +408,9 @@ def export_cmd(fmt: str, space: str, compiled: Path | None, output: Path, force:
     The same build and arguments always give the same bytes. An existing OUTPUT is replaced only
     when an earlier export wrote it, and then only with --force.
     """
+    tax = unitax.load(compiled)
+    known_space(tax, space)
     try:
-        tax = unitax.load(compiled)
         data = render(tax, fmt, space)
         what = write(output, data, force=force)
     except ExportError as e:

@@ -11,12 +11,13 @@ dataset does not feed; a universal class added later is reported [unfed-stale].
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import click
 
-from ..compiler import build
+from ..compiler import build, load
 from ..compiler.errors import SpecError
 from ..compiler.model import UNIVERSAL, Model
 from ..compiler.yamlquote import q
@@ -181,6 +182,10 @@ def new_dataset(specs: Path, name: str, names_file: Path, colors_file: Path | No
                            "(starting with a letter or digit), and not 'universal'")
     names = read_names(names_file)
     colors = read_colors(colors_file, len(names)) if colors_file is not None else None
+    existing = existing_files(specs, name)
+    if existing:  # before validating: a first run's draft mapping does not validate until reviewed
+        raise OnboardError(f"dataset {name!r} is already declared ({', '.join(str(p) for p in existing)}); new-dataset "
+                           "never replaces a file (to draft it again, move those files away first)")
     model, problems = build.check_specs(specs)
     if model is None:
         raise SpecError(problems)
@@ -197,6 +202,21 @@ def new_dataset(specs: Path, name: str, names_file: Path, colors_file: Path | No
         if p.exists() or p.is_symlink():
             raise OnboardError(f"{p}: exists already; new-dataset never replaces a file (move it away first)")
     return files
+
+
+def existing_files(specs: Path, name: str) -> list[Path]:
+    """The spec files under ``specs`` that already name dataset ``name``: its dataset file and its
+    mappings to or from universal (any spec extension, case or Unicode normalisation)."""
+    wanted = {"datasets": {load.spec_key(f"{name}.yaml")},
+              "mappings": {load.spec_key(f"{name}_to_{UNIVERSAL}.yaml"), load.spec_key(f"{UNIVERSAL}_to_{name}.yaml")}}
+    found = []
+    for sub, keys in wanted.items():
+        try:
+            entries = sorted(os.listdir(specs / sub))
+        except OSError:
+            continue
+        found += [specs / sub / n for n in entries if load.is_spec_name(n) and load.spec_key(n) in keys]
+    return found
 
 
 @click.command("new-dataset")

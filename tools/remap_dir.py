@@ -175,7 +175,7 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
         lut_pre, lut_post = tax.chain_lut(path), None
     palette = None
     if output == "rgb":
-        cols = tax.colors(target)
+        cols = tax.own_colors(target)
         if cols is None:
             raise RemapDirError(f"{target} defines no colours; write grayscale ids (--output gray)")
         ignore = tax.ignore_index(target)
@@ -189,14 +189,14 @@ def plan(tax: Any, src: Path, dst: Path, source: str, target: str, *, segments: 
         palette[: len(cols)] = cols
     elif output != "gray":
         raise RemapDirError(f"output must be gray or rgb, not {output!r}")
-    src_colors, src_ids = _color_table(tax.colors(source))
+    src_colors, src_ids = _color_table(tax.own_colors(source))
     s_ignore, t_ignore = tax.ignore_index(source), tax.ignore_index(target)
     job = Job(
         source=source, target=target, src_classes=len(tax.names(source)), src_ignore=s_ignore,
         src_dtype=label_dtype(s_ignore), src_colors=src_colors, src_color_ids=src_ids,
         lut_pre=lut_pre, lut_post=lut_post, target_dtype=label_dtype(t_ignore),
         target_ignore=t_ignore, output=output, target_palette=palette, compress_level=compress_level,
-        src_shared=tuple(shared_colors(tax.names(source), tax.colors(source)).items()))
+        src_shared=tuple(shared_colors(tax.names(source), tax.own_colors(source)).items()))
     stamp = _stamp(job, path, rl, key_suffix, split)
     job_id = batch.job_id(stamp)
     suffix = re.compile(key_suffix)

@@ -18,7 +18,7 @@ import unitax
 from unitax import pictures
 
 from .atomic import write_atomic
-from .errors import CommandError
+from .errors import CommandError, known_space
 from .labelio import LabelFileError, read_label, read_photo
 
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (110, 110, 110)
@@ -116,6 +116,8 @@ def show_cmd(label_png: Path, space: str, image_path: Path | None, alpha: float,
             raise CommandError(f"{output}: is an input; choose another -o")
     if output.exists() and not force:
         raise CommandError(f"{output}: exists; pass --force to replace it")
+    tax = unitax.load(compiled)
+    known_space(tax, space)
     try:
         label = read_label(label_png)  # the one label-image reader: ids only, lossless formats only
     except LabelFileError as e:
@@ -127,7 +129,6 @@ def show_cmd(label_png: Path, space: str, image_path: Path | None, alpha: float,
         except LabelFileError as e:
             raise CommandError(str(e)) from None
     try:
-        tax = unitax.load(compiled)
         pic = show_picture(tax, label, space, image, alpha=alpha)
     except unitax.UnitaxError as e:
         raise CommandError(f"{label_png}: {e}") from None

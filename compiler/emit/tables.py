@@ -89,9 +89,13 @@ def own_files(model: Model, tables: dict[str, np.ndarray]) -> dict[str, bytes]:
     return files
 
 
-def with_manifest(model: Model, files: dict[str, bytes], specs_sha256: str) -> dict[str, bytes]:
-    """``files`` (every other output file) plus ``manifest.json``, which lists each with its sha256."""
-    manifest = {
+def with_manifest(model: Model, files: dict[str, bytes], specs_sha256: str,
+                  specs_files: list[str] | None = None) -> dict[str, bytes]:
+    """``files`` (every other output file) plus ``manifest.json``, which lists each with its sha256.
+
+    ``specs_files``: the spec-relative paths ``specs_sha256`` covers (``format.specs_digest``): the
+    runtime hashes them again to tell whether the specs beside a build still compile to it."""
+    manifest: dict[str, object] = {
         "header": HEADER,
         "format_version": FORMAT_VERSION,
         "specs_sha256": specs_sha256,
@@ -100,4 +104,6 @@ def with_manifest(model: Model, files: dict[str, bytes], specs_sha256: str) -> d
         "mappings": len(model.mappings),
         "files": {p: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)} for p, b in sorted(files.items())},
     }
+    if specs_files is not None:
+        manifest["specs_files"] = sorted(specs_files)
     return {**files, "manifest.json": json_bytes(manifest)}

@@ -184,7 +184,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
         luts[space] = tax.chain_lut(chain[::-1])
     colors = None
     if fam.reader in ("rgb", "palette"):
-        colors = np.asarray(tax.colors(fam.root), dtype=np.uint8)
+        colors = np.asarray(tax.own_colors(fam.root), dtype=np.uint8)
     job = PrepJob(fam.name, fam.reader, fam.segments, len(tax.names(fam.root)), tax.ignore_index(fam.root),
                   tuple(tax.names(fam.root)), colors, luts, images, compress_level,
                   copy_root=fam.root if fam.reader == "grey" else "", polygon_rule=relabel_polygons)
