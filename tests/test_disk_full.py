@@ -30,7 +30,7 @@ from support.faults import run_cli
 from support.hostile import snapshot
 from support.paths import ROOT, SPECS
 
-from unitax.tools.atomic import TMP_MARK
+from unitax.fileops.atomic import TMP_MARK
 from unitax.tools.cli import main
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ The job store of an output folder DST (written by this module only):
 - :data:`FAILED`: the failed tasks, a TSV (csv quoting; a cell a spreadsheet would read as a
   formula is quoted), removed when none failed.
 
-Leftover temporary files (tools/atomic.py's :data:`TMP_MARK`) are swept at start and after a
+Leftover temporary files (:data:`unitax.fileops.atomic.TMP_MARK`) are swept at start and after a
 worker died. A step never raises for bad input: it returns an :class:`Outcome` with its reason;
 an exception escaping a step fails that task alone ("internal error").
 """
@@ -42,15 +42,17 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TextIO, TypeVar
 
 from ..compiler.emit.escape import sheet_cell, sheet_value
-from . import jsonio
-from .atomic import TMP_MARK, write_atomic
+from ..fileops import jsonio
+from ..fileops.atomic import TMP_MARK, write_atomic
+from ..fileops.read import describe
+from ..fileops.walk import walk as tree
 from .errors import ToolError
 
 STAMP = ".unitax-remap.json"
 LOCK = ".unitax-remap.lock"
 FAILED = ".unitax-remap-failed.tsv"
 LEDGER = ".unitax-remap-ledger.jsonl"
-#: the most a stamp, or one ledger line, may hold when read back (tools/jsonio.py bounds the depth too)
+#: the most a stamp, or one ledger line, may hold when read back (unitax.fileops.jsonio bounds the depth too)
 STAMP_LIMIT = 1 << 20
 LINE_LIMIT = 1 << 16
 BOOKKEEPING = (STAMP, LOCK, FAILED, LEDGER)
@@ -137,60 +139,34 @@ class Walk:
 def walk(root: Path, pattern: str) -> Walk:
     """Files matching ``pattern`` below ``root``, as POSIX paths relative to it, sorted per folder.
 
-    Symlinked folders are followed, each real folder once; a link back to a folder already walked
-    (a loop), a broken link, a FIFO or other special file matching the pattern, and a folder that
-    cannot be read are problems, never skipped silently. Temporary files are passed over."""
+    Symlinked folders are followed, each real folder once (:func:`unitax.fileops.walk.walk`); a link
+    back to a folder already walked (a loop), a broken link, a FIFO or other special file matching
+    the pattern, and a folder that cannot be read are problems, never skipped silently. Temporary
+    files are passed over."""
     out: list[str] = []
     problems: list[Outcome] = []
     others = 0
-    st = os.stat(root)
-    seen: dict[tuple[int, int], str] = {(st.st_dev, st.st_ino): "."}
-
-    def rel_of(p: str) -> str:
-        return Path(p).relative_to(root).as_posix()
-
-    def onerror(e: OSError) -> None:
-        problems.append(Outcome(rel_of(e.filename) if e.filename else ".", False,
-                                f"folder cannot be read: {e.strerror or e}; its files were not processed"))
-
-    for d, dirs, files in os.walk(root, followlinks=True, onerror=onerror):
-        keep = []
-        for name in sorted(dirs):
-            p = os.path.join(d, name)
-            try:
-                dst = os.stat(p)
-            except OSError as e:
-                problems.append(Outcome(rel_of(p), False, f"folder cannot be entered: {e.strerror or e}"))
-                continue
-            k = (dst.st_dev, dst.st_ino)
-            if k in seen:
-                problems.append(Outcome(rel_of(p), False, f"symlinked folder leads to {seen[k]}, walked already "
-                                                          "(a symlink loop or a second link); not followed"))
-                continue
-            seen[k] = rel_of(p)
-            keep.append(name)
-        dirs[:] = keep
-        for f in sorted(files):
-            if TMP_MARK in f:
-                continue
-            p = os.path.join(d, f)
-            if not fnmatch.fnmatch(f, pattern):
-                others += 1
-                continue
-            try:
-                fst = os.stat(p)
-            except OSError as e:
-                why = "broken symlink" if os.path.islink(p) else "cannot stat"
-                problems.append(Outcome(rel_of(p), False, f"{why}: {e.strerror or e}"))
-                continue
-            if stat.S_ISDIR(fst.st_mode):
-                continue
-            if not stat.S_ISREG(fst.st_mode):
-                kind = "a FIFO" if stat.S_ISFIFO(fst.st_mode) else "a socket" if stat.S_ISSOCK(fst.st_mode) else \
-                    "a device or other special file"
-                problems.append(Outcome(rel_of(p), False, f"is {kind}, not an image file; not read"))
-                continue
-            out.append(rel_of(p))
+    for e in tree(root, follow_links=True):
+        why = e.error.strerror or e.error if e.error is not None else ""
+        if e.unlisted:
+            problems.append(Outcome(e.rel, False, f"folder cannot be read: {why}; its files were not processed"))
+        elif e.folder:
+            if e.st is None:
+                problems.append(Outcome(e.rel, False, f"folder cannot be entered: {why}"))
+            elif e.walked_as is not None:
+                problems.append(Outcome(e.rel, False, f"symlinked folder leads to {e.walked_as}, walked already "
+                                                      "(a symlink loop or a second link); not followed"))
+        elif TMP_MARK in os.path.basename(e.path):
+            continue
+        elif not fnmatch.fnmatch(os.path.basename(e.path), pattern):
+            others += 1
+        elif e.st is None:
+            problems.append(Outcome(e.rel, False, f"{'broken symlink' if os.path.islink(e.path) else 'cannot stat'}: "
+                                                  f"{why}"))
+        elif stat.S_ISREG(e.st.st_mode):
+            out.append(e.rel)
+        elif not stat.S_ISDIR(e.st.st_mode):
+            problems.append(Outcome(e.rel, False, f"is {describe(e.st.st_mode)}, not an image file; not read"))
     return Walk(out, problems, others)
 
 

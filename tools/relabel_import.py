@@ -16,8 +16,8 @@ from typing import Any
 
 from ..compiler.errors import Problem, SpecError
 from ..compiler.relabel import RELABEL_DIR
-from .atomic import TMP_MARK
-from .datapath import DataPathError, relpath
+from ..fileops.atomic import TMP_MARK
+from ..fileops.datapath import DataPathError, relpath
 
 RECORDS_FILE = "relabeled_data/update_records.tsv"
 #: MSeg's script that applies the records, one ``mseg_write_relabeled_segments.py --dataset_to_relabel X``

@@ -10,7 +10,7 @@ running Dask cluster) and returns its :class:`~unitax.tools.batch.Summary`.
 Guarantees:
 
 - SRC (and the segment maps) are only read. Each output is written to a temporary file beside
-  its final name and renamed over it (tools/atomic.py), so an output file is either absent or
+  its final name and renamed over it (runtime/fileops/atomic.py), so an output file is either absent or
   complete, whenever the run is killed.
 - DST must be absent, empty, or an earlier remap-dir job's (the job store of tools/batch.py:
   ``.unitax-remap.json``); anything else is refused untouched, also with ``overwrite``.
@@ -49,7 +49,7 @@ from ..format import label_dtype, lut_size
 from ..relabel import Relabel, Segments
 from . import batch
 from .batch import Outcome, Progress, Summary
-from .datapath import DataPathError, Root
+from ..fileops.datapath import DataPathError, Root
 from .records import DEFAULT_KEY_SUFFIX, RecordReport, image_key, match, record_report, segment_index
 from .remap_step import Job, Task
 

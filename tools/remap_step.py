@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import write_atomic
+from ..fileops.atomic import write_atomic
 from .batch import Outcome
 
 

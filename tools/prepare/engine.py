@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from ...relabel import Relabel, Segments
-from ..atomic import write_atomic
+from ...fileops.atomic import write_atomic
 from ..batch import BatchError, Outcome, Progress, Summary, Work, check_dst, job_id, overlaps, read_ledger
 from ..batch import run as batch_run
-from ..datapath import DataPathError, Root
+from ...fileops.datapath import DataPathError, Root
 from ..records import SPLIT_WORDS, RecordReport, record_report
 from .derive import Lists, coco_train_lists, derive_lists
 from .errors import NativeFormatError, PrepareError
@@ -136,7 +136,7 @@ def check_lists(lists: Lists, source: str) -> None:
 
 
 def _join(root: Root, text: str, rel: str) -> Path:
-    """``root / text``, confined to ``root`` (:mod:`unitax.tools.datapath`); PrepareError naming the sample."""
+    """``root / text``, confined to ``root`` (:mod:`unitax.fileops.datapath`); PrepareError naming the sample."""
     try:
         return root.join(text, "output path" if root.links == "inside" else "native path")
     except DataPathError as e:

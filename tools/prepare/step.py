@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import write_atomic
+from ...fileops.atomic import write_atomic
 from ..batch import Outcome, same_file
 from .errors import NativeFormatError
 from .plans import FAMILIES

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import jsonio
+from ...fileops import jsonio
 from ..batch import FAILED, STAMP, STAMP_LIMIT, BatchError, read_failures
-from ..datapath import DataPathError, Root
+from ...fileops.datapath import DataPathError, Root
 from .derive import Lists, derive_lists
 from .engine import LIST_DIR, TOOL, family, find_base, plan, record_split, sample_key
 from .errors import NativeFormatError, PrepareError
@@ -48,7 +48,7 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike[str], *, lists: Lists 
     job's rule and compared whole).
     """
     from ...kernels import invalid_values
-    from ..datapath import split_lines
+    from ...fileops.datapath import split_lines
     from ..labelio import LabelFileError, photo_size, read_label, read_segments
     from .lists import check_line
 
