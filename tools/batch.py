@@ -286,7 +286,7 @@ class Store:
         if stamp_path.exists() and not self.overwrite:
             try:
                 old = jsonio.load(stamp_path, max_bytes=STAMP_LIMIT)
-            except ValueError:
+            except (OSError, ValueError):   # damaged, or not a file (never read): not this job's
                 old = None
             if old != self.stamp:
                 self.__exit__(None, None, None)

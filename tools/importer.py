@@ -21,9 +21,9 @@ from typing import Any
 from ..compiler.errors import Problem, SpecError
 from ..compiler.palette import voc_palette
 from ..compiler.yamlquote import q
-from ..format import IGNORE_OF_DTYPE, label_dtype
 from ..fileops.atomic import write_set_atomic
 from ..fileops.datapath import split_lines
+from ..format import IGNORE_OF_DTYPE, label_dtype
 
 MASTER = "class_remapping_files/MSeg_master.tsv"
 IGNORE_NAME = "unlabeled"

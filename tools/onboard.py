@@ -22,8 +22,8 @@ from ..compiler.errors import SpecError
 from ..compiler.model import UNIVERSAL, Model
 from ..compiler.yamlquote import q
 from ..fileops.atomic import write_set_atomic
-from .cli import PROBLEMS, USAGE, exit_with, problem_line
 from ..fileops.datapath import bad_char, split_lines
+from .cli import PROBLEMS, USAGE, exit_with, problem_line
 from .errors import ToolError
 from .suggest import IGNORE_BELOW, Candidate, Suggester
 

@@ -45,11 +45,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnknownDatasetError
+from ..fileops.datapath import DataPathError, Root
 from ..format import label_dtype, lut_size
 from ..relabel import Relabel, Segments
 from . import batch
 from .batch import Outcome, Progress, Summary
-from ..fileops.datapath import DataPathError, Root
 from .records import DEFAULT_KEY_SUFFIX, RecordReport, image_key, match, record_report, segment_index
 from .remap_step import Job, Task
 

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from ...relabel import Relabel, Segments
 from ...fileops.atomic import write_atomic
+from ...fileops.datapath import DataPathError, Root
+from ...relabel import Relabel, Segments
 from ..batch import BatchError, Outcome, Progress, Summary, Work, check_dst, job_id, overlaps, read_ledger
 from ..batch import run as batch_run
-from ...fileops.datapath import DataPathError, Root
 from ..records import SPLIT_WORDS, RecordReport, record_report
 from .derive import Lists, coco_train_lists, derive_lists
 from .errors import NativeFormatError, PrepareError

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ...fileops.atomic import write_atomic
+from ...fileops.read import NotRegularFile, read_regular
 from ..batch import Outcome, same_file
 from .errors import NativeFormatError
 from .plans import FAMILIES
@@ -223,11 +224,12 @@ def source_ident(path: str, keep: dict[str, bytes] | None = None, content: bool 
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):  # a FIFO would block the worker on open(); never opened
-            raise NativeFormatError(path, "is not a regular file (a FIFO, folder or device); not read")
+            raise NotRegularFile(path, st.st_mode)
         if not content:
             return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_regular(path)   # checked again on the open file: one swapped in meanwhile is refused too
+    except NotRegularFile:
+        raise NativeFormatError(path, "is not a regular file (a FIFO, folder or device); not read") from None
     except FileNotFoundError:
         raise NativeFormatError(path, "no such file (missing from the download)") from None
     except OSError as e:
