@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import IntegrityError
-from .fileops.read import NotRegularFile, TooLarge, read_fd
+from .fileops.read import READ_FLAGS, NotRegularFile, TooLarge, read_fd
 from .format import FORMAT_VERSION, is_table_entry
 
 #: the most bytes a manifest may hold (the MSeg build's is ~70 KiB)
@@ -146,7 +146,7 @@ _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 #: folders can be opened and files opened relative to them (POSIX; not Windows)
 _DIR_FD = os.open in os.supports_dir_fd and os.readlink in os.supports_dir_fd and bool(_O_DIRECTORY)
 _SUBDIR_FLAGS = os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC
-_FILE_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | _O_NOFOLLOW | _O_CLOEXEC
+_FILE_FLAGS = READ_FLAGS | _O_NOFOLLOW
 
 
 def _close(fd: int) -> None:

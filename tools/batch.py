@@ -248,13 +248,12 @@ def same_file(path: str | None, ident: dict[str, Any] | None, content: bool = Tr
 
 def sweep(dst: Path) -> None:
     """Remove the temporary files a killed writer left under ``dst`` (only while none is writing)."""
-    for d, _, files in os.walk(dst):
-        for f in files:
-            if TMP_MARK in f:
-                try:
-                    os.unlink(os.path.join(d, f))
-                except OSError:
-                    pass
+    for e in tree(dst, stats=False):
+        if not e.folder and TMP_MARK in os.path.basename(e.path):
+            try:
+                os.unlink(e.path)
+            except OSError:
+                pass
 
 
 class Store:

@@ -23,16 +23,17 @@ class Entry:
     rel: str                        # POSIX path below the root ("." for the root itself)
     path: str
     folder: bool                    # listed as a folder by its parent (a link to one too, when followed)
-    st: os.stat_result | None       # stat (links followed) or lstat; None when ``error``
+    st: os.stat_result | None       # stat (links followed) or lstat; None when ``error`` (or not asked for)
     error: OSError | None = None
     walked_as: str | None = None    # a followed folder walked already under this path: not entered
     unlisted: bool = False          # a folder whose listing failed (``error``): its entries are unknown
 
 
-def walk(root: str | os.PathLike[str], *, follow_links: bool = False,
-         prune: Collection[str] = ()) -> Iterator[Entry]:
+def walk(root: str | os.PathLike[str], *, follow_links: bool = False, prune: Collection[str] = (),
+         stats: bool = True) -> Iterator[Entry]:
     """The entries below ``root`` (see the module docstring); folders named in ``prune`` are neither
-    yielded nor entered. ``root`` itself must be a folder (OSError otherwise)."""
+    yielded nor entered. ``stats=False``: files carry no ``st`` (and no error), which saves a system
+    call per file where only names matter. ``root`` itself must be a folder (OSError otherwise)."""
     base = Path(root)
     st = os.stat(base) if follow_links else os.lstat(base)
     seen: dict[tuple[int, int], str] = {(st.st_dev, st.st_ino): "."}
@@ -71,7 +72,7 @@ def walk(root: str | os.PathLike[str], *, follow_links: bool = False,
         dirs[:] = keep
         for name in sorted(files):
             p = os.path.join(d, name)
-            fst, err = stat_of(p)
+            fst, err = stat_of(p) if stats else (None, None)
             yield Entry(rel_of(p), p, False, fst, err)
     while failed:  # the root itself could not be listed
         e = failed.pop(0)
