@@ -12,7 +12,7 @@ import operator
 import os
 import stat
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
@@ -24,8 +24,6 @@ from . import finite as _finite
 from . import kernels as _k
 from .errors import IntegrityError, LabelError, UnitaxError, UnknownDatasetError
 from .evaluate import Evaluator, check_convention
-from .fileops.read import read_regular
-from .fileops.walk import walk
 from .format import label_dtype, lut_size, specs_digest
 from .loader import Compiled, read_compiled
 
@@ -796,21 +794,18 @@ def _schema_dir(specs: Path) -> Path | None:
 def _read_input(p: Path) -> bytes | None:
     """The bytes of the regular file ``p``, None where it is missing or not one (never blocks)."""
     try:
-        return read_regular(p)
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None
-
-
-def _spec_files(specs: Path) -> Iterator[tuple[str, str, float]]:
-    """(path, path below ``specs``, mtime) of every spec file below ``specs``, sorted per folder
-    (links to files followed, linked folders not entered); OSError where one cannot be stat-ed."""
-    for e in walk(specs):
-        if e.folder or not e.rel.endswith(_SPEC_SUFFIXES):
-            continue
-        if e.st is None:
-            raise e.error or OSError(e.path)
-        st = os.stat(e.path) if stat.S_ISLNK(e.st.st_mode) else e.st
-        yield e.path, e.rel, st.st_mtime
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _specs_differ(specs: Path, manifest: dict[str, Any], built: float) -> str | None:
@@ -831,9 +826,12 @@ def _specs_differ(specs: Path, manifest: dict[str, Any], built: float) -> str | 
     if specs_digest(blobs) != digest:
         return "changed"
     known = set(listed)
-    for p, rel, mtime in _spec_files(specs):
-        if rel not in known and mtime > built + STALE_SLACK_S:
-            return f"{p} is new"
+    for folder, _, files in os.walk(specs):
+        for f in files:
+            p = os.path.join(folder, f)
+            rel = os.path.relpath(p, specs).replace(os.sep, "/")
+            if f.endswith(_SPEC_SUFFIXES) and rel not in known and os.stat(p).st_mtime > built + STALE_SLACK_S:
+                return f"{p} is new"
     return None
 
 
@@ -862,10 +860,13 @@ def warn_if_stale(build: Path, manifest: dict[str, Any] | None = None) -> None:
         built = (build / "manifest.json").stat().st_mtime
         newest, name = 0.0, ""
         schemas = _schema_dir(specs)
-        watched = [os.path.join(schemas, f) for f in os.listdir(schemas) if f.endswith(".json")] if schemas else []
-        for p, t in [(p, t) for p, _, t in _spec_files(specs)] + [(p, os.stat(p).st_mtime) for p in watched]:
-            if t > newest:
-                newest, name = t, p
+        watched = [(str(schemas), [f for f in os.listdir(schemas) if f.endswith(".json")])] if schemas else []
+        for folder, files in [(f, fs) for f, _, fs in os.walk(specs)] + watched:
+            for f in files:
+                if f.endswith(_SPEC_SUFFIXES):
+                    t = os.stat(os.path.join(folder, f)).st_mtime
+                    if t > newest:
+                        newest, name = t, os.path.join(folder, f)
     except OSError:
         return
     if newest <= built + STALE_SLACK_S:
