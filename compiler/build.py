@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from unitax.fileops.atomic import swap_folder
+from unitax.fileops.walk import walk
 from unitax.format import specs_digest
 
 from . import accept, cache, load, outputs, perf, rules, schema
@@ -173,17 +175,11 @@ def read_tree(out: Path) -> dict[str, bytes]:
     if not os.path.isdir(out):
         return {}
     found: list[tuple[str, str]] = []
-    stack = [(os.fspath(out), "")]
-    while stack:
-        folder, prefix = stack.pop()
-        with os.scandir(folder) as it:
-            for e in it:
-                if e.name == "__pycache__":
-                    continue
-                if e.is_dir(follow_symlinks=False):
-                    stack.append((e.path, prefix + e.name + "/"))
-                elif e.is_file():
-                    found.append((prefix + e.name, e.path))
+    for e in walk(out, prune={"__pycache__"}):   # links are not followed into folders
+        if e.error is not None:
+            raise e.error
+        if not e.folder and os.path.basename(e.path) != "__pycache__" and os.path.isfile(e.path):
+            found.append((e.rel, e.path))   # a file, or a link to one
     out_files = {}
     for rel, path in sorted(found, key=lambda f: f[0].split("/")):  # the order of sorted Paths
         with open(path, "rb") as f:
@@ -265,27 +261,6 @@ def remove_leftovers(out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-_RENAME_EXCHANGE = 2
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two directories (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
-    import ctypes  # here: a compile into a new folder never swaps (ctypes.util alone costs ~10 ms)
-    import ctypes.util
-
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return False
-    try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    AT_FDCWD = -100
-    rc = fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    return bool(rc == 0)
-
-
 def write_tree(files: dict[str, bytes], out: Path) -> None:
     """Write ``files`` (relative path -> bytes) under the folder ``out``, which must be new: each
     folder made once, each file created exclusively (a file already there is an error, never
@@ -343,15 +318,10 @@ def _swap_in(files: dict[str, bytes], out: Path) -> None:
         write_tree(files, tmp)
         if read_tree(tmp) != files:
             raise BuildError(f"verification of {tmp} failed: written files differ from the build")
-        if out.exists():
-            if not _exchange(tmp, out):
-                aside = tmp.with_name(tmp.name + "-old")
-                os.rename(out, aside)
-                os.rename(tmp, out)
-                tmp = aside
-        else:
-            os.rename(tmp, out)
+        old = swap_folder(tmp, out, tmp.with_name(tmp.name + "-old"))
+        if old is None:
             return
+        tmp = Path(old)   # the previous tree, removed below
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

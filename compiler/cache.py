@@ -32,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import load, outputs, perf, schema
+from unitax.fileops.atomic import write_atomic
+
+from . import load, perf, schema
 from .errors import Problem
 from .relabel import RELABEL_DIR
 
@@ -108,7 +110,7 @@ def _write(path: Path, entries: dict[Any, Any]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = marshal.dumps((_MAGIC, entries))
-        outputs.replace_file(path, _HEADER + hashlib.sha256(payload).digest() + payload, ".specs-")
+        write_atomic(path, _HEADER + hashlib.sha256(payload).digest() + payload)
     except (OSError, ValueError):
         pass
 

@@ -26,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from unitax.fileops.read import NotRegularFile, TooLarge, describe, read_regular
+
 from .errors import Problem
 
 try:  # libyaml's parser is ~10x faster; the composed nodes are the same.
@@ -415,14 +417,6 @@ def _stat(p: Path) -> tuple[os.stat_result | None, str]:
         return None, f"cannot be read: {e}"
 
 
-def _kind(mode: int) -> str:
-    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return what
-    return "not a regular file"
-
-
 def check_file(p: Path, real_root: str, shown: str) -> Problem | None:
     """Why the spec file ``p`` cannot be read, as a Problem (None if it is a regular file inside
     the root within the size limit). Only stat is used: nothing is opened."""
@@ -438,7 +432,7 @@ def check_file(p: Path, real_root: str, shown: str) -> Problem | None:
         return Problem(shown, 0, "$", "symlink-outside",
                        f"is a link to {os.readlink(p) if os.path.islink(p) else real}, outside the spec folder")
     if not stat.S_ISREG(st.st_mode):
-        kind = _kind(st.st_mode)
+        kind = describe(st.st_mode)
         return Problem(shown, 0, "$", "not-a-file",
                        "is not a regular file" + ("" if kind == "not a regular file" else f" ({kind})"))
     if st.st_size > MAX_FILE_BYTES:
@@ -455,33 +449,19 @@ def read_spec(p: str | os.PathLike[str], shown: str) -> tuple[bytes | None, list
     with fstat on the open descriptor.
     """
     try:
-        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        return read_regular(p, MAX_FILE_BYTES), []
     except FileNotFoundError:
         return None, [Problem(shown, 0, "$", "missing-file", "required spec file is missing")]
+    except NotRegularFile as e:
+        return None, [Problem(shown, 0, "$", "not-a-file", f"is not a regular file ({e.kind})")]
+    except TooLarge as e:
+        return None, [Problem(shown, 0, "$", "file-too-large",
+                              f"file is {e.size} bytes; specs are limited to {MAX_FILE_BYTES}")]
     except OSError as e:
         rule = "symlink-loop" if e.errno == errno.ELOOP else "unreadable"
         why = "is a symlink loop (too many levels of symbolic links)" if e.errno == errno.ELOOP else \
             f"cannot be read: {e.strerror or e}"
         return None, [Problem(shown, 0, "$", rule, why)]
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None, [Problem(shown, 0, "$", "not-a-file", f"is not a regular file ({_kind(st.st_mode)})")]
-        if st.st_size > MAX_FILE_BYTES:
-            return None, [Problem(shown, 0, "$", "file-too-large",
-                                  f"file is {st.st_size} bytes; specs are limited to {MAX_FILE_BYTES}")]
-        chunks, left = [], MAX_FILE_BYTES + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks), []
-    except OSError as e:
-        return None, [Problem(shown, 0, "$", "unreadable", f"cannot be read: {e.strerror or e}")]
-    finally:
-        os.close(fd)
 
 
 def _folder(d: Path, shown: str, what: str) -> tuple[list[str] | None, list[Problem]]:
@@ -495,10 +475,10 @@ def _folder(d: Path, shown: str, what: str) -> tuple[list[str] | None, list[Prob
             return None, [Problem(shown, 0, "$", "missing-file", f"required spec folder is missing ({what})")]
         return None, [Problem(shown, 0, "$", "symlink-loop" if "loop" in why else "unreadable", why)]
     if not stat.S_ISDIR(st.st_mode):
-        kind = _kind(st.st_mode)
+        kind = describe(st.st_mode)
+        kind = "a file" if kind in ("a regular file", "not a regular file") else kind
         return None, [Problem(shown, 0, "$", "not-a-folder",
-                              f"is {'a file' if kind == 'not a regular file' else kind}, not a folder; it must be "
-                              f"the folder of {what}")]
+                              f"is {kind}, not a folder; it must be the folder of {what}")]
     try:
         return sorted(os.listdir(d)), []
     except OSError as e:

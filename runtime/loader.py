@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import IntegrityError
+from .fileops.read import READ_FLAGS, NotRegularFile, TooLarge, read_fd
 from .format import FORMAT_VERSION, is_table_entry
 
 #: the most bytes a manifest may hold (the MSeg build's is ~70 KiB)
@@ -145,7 +146,7 @@ _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 #: folders can be opened and files opened relative to them (POSIX; not Windows)
 _DIR_FD = os.open in os.supports_dir_fd and os.readlink in os.supports_dir_fd and bool(_O_DIRECTORY)
 _SUBDIR_FLAGS = os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC
-_FILE_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | _O_NOFOLLOW | _O_CLOEXEC
+_FILE_FLAGS = READ_FLAGS | _O_NOFOLLOW
 
 
 def _close(fd: int) -> None:
@@ -193,30 +194,15 @@ def _read_fd(fd: int, p: Path, limit: int, too_big: str) -> bytes:
     open descriptor (no race with a swap after a check) before a byte is read, and at most
     ``limit + 1`` bytes are read."""
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
-                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-                    else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
-            raise IntegrityError(f"{p}: cannot be read: {kind}, not a regular file (the build was tampered with)")
-        if st.st_size > limit:
-            raise IntegrityError(f"{p}: {st.st_size} bytes, " + too_big.format(limit=limit)
-                                 + " (truncated or replaced)")
-        chunks, left = [], limit + 1
-        while left > 0:
-            try:
-                b = os.read(fd, min(left, 1 << 20))
-            except BlockingIOError:  # pragma: no cover - regular files never block
-                break
-            except OSError as e:
-                raise IntegrityError(f"{p}: cannot be read: {e}") from None
-            if not b:
-                break
-            chunks.append(b)
-            left -= len(b)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+        return read_fd(fd, p, limit)
+    except NotRegularFile as e:
+        raise IntegrityError(f"{p}: cannot be read: {e.kind}, not a regular file (the build was tampered with)") \
+            from None
+    except TooLarge as e:
+        raise IntegrityError(f"{p}: {e.size} bytes, " + too_big.format(limit=limit) + " (truncated or replaced)") \
+            from None
+    except OSError as e:
+        raise IntegrityError(f"{p}: cannot be read: {e}") from None
 
 
 def _read_verified(folder: BuildDir, rel: str, entry: dict[str, Any]) -> bytes:

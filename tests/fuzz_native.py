@@ -13,8 +13,8 @@ strings and huge integers where integers belong, coordinates far outside the ima
 - **polygon JSON** (``polygons.read`` on the file's bytes): only ``NativeFormatError``; an
   accepted file gives maps of its size, segment ids that are its objects' (or -1).
 - **split lists** (``lists.read_reference`` of an mseg-api ``dataset_lists`` folder; the lines
-  through ``engine._check_lists`` too): only ``ListsError`` (``PrepareError``); every accepted line
-  is two plain relative paths (tools/datapath.py), and the lists read back are the lines split on
+  through ``engine.check_lists`` too): only ``ListsError`` (``PrepareError``); every accepted line
+  is two plain relative paths (runtime/fileops/datapath.py), and the lists read back are the lines split on
   ``\\n`` alone.
 - **names and colours files** (``onboard.read_names`` / ``read_colors``): only ``OnboardError``; an
   accepted name is one line of text (no control or line-separating character), an accepted colour
@@ -40,9 +40,10 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import unitax  # noqa: E402
-from unitax.tools.datapath import bad_char, relpath  # noqa: E402
+from unitax.fileops.datapath import bad_char, relpath  # noqa: E402
 from unitax.tools.onboard import OnboardError, read_colors, read_names  # noqa: E402
 from unitax.tools.prepare import NativeFormatError, engine, lists  # noqa: E402
+from unitax.tools.prepare.errors import PrepareError  # noqa: E402
 from unitax.tools.prepare.readers import coco_panoptic, polygons  # noqa: E402
 
 TAX = unitax.load()
@@ -149,8 +150,8 @@ def check_lists(lines: list[str], sep: str) -> None:
         assert ".." not in image.split("/") and not image.startswith("/") and not bad_char(image)
         assert label is None or (".." not in label.split("/") and not label.startswith("/") and not bad_char(label))
     try:
-        engine._check_lists({("kitti-19", "train"): read}, "fuzzed")
-    except engine.PrepareError as e:
+        engine.check_lists({("kitti-19", "train"): read}, "fuzzed")
+    except PrepareError as e:
         raise AssertionError(f"a list read_reference accepted is refused by prepare: {e}") from None
 
 

@@ -38,6 +38,7 @@ from support.hostile import snapshot  # noqa: E402
 
 session.activate()  # the tests' package: the frozen MSeg build, not the user's generated/
 import unitax  # noqa: E402
+from unitax.tools import batch  # noqa: E402
 from unitax.tools import remap_dir as rd  # noqa: E402
 
 TAX = unitax.load()
@@ -158,7 +159,7 @@ class Kill(Exception):
     pass
 
 
-def run_once(src: Path, dst: Path, kill_after: int | None) -> rd.Summary:
+def run_once(src: Path, dst: Path, kill_after: int | None) -> batch.Summary:
     plan = rd.plan(TAX, src, dst, "cityscapes-34", "cityscapes-19")
     count = 0
 
@@ -196,7 +197,7 @@ def check(tree) -> None:
                         continue
             before = snapshot(src)
         elif mutate == "replace-output":
-            outs = list(rd.output_files(dst))
+            outs = list(batch.output_files(dst))
             if outs:  # raw ids where an output was (a cp -r over part of DST): must be redone
                 with Image.open(outs[0]) as im:
                     a = np.array(im)
@@ -211,7 +212,7 @@ def check(tree) -> None:
                 got = np.array(im)
             assert got.shape == arr.shape and (got == arr).all(), f"{rel}: wrong output"
         if failed:
-            assert {r for r, _ in rd.read_failures(dst)} == failed
+            assert {r for r, _ in batch.read_failures(dst)} == failed
         assert s.written + s.skipped == len(want), (s, len(want))
 
 

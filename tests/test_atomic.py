@@ -73,7 +73,8 @@ def hook(event, args):
             die()
 
 if moment == "fallback":
-    build._exchange = lambda a, b: False  # as on a system without renameat2
+    import unitax.fileops.atomic as atomic
+    atomic.exchange = lambda a, b: False  # as on a system without renameat2
 
 if moment == "half":  # die halfway through writing the n-th file
     real_write = build._write_new

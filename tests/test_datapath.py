@@ -1,4 +1,4 @@
-"""tools/datapath.py: the one check of a relative path taken from data, and \\n-only line splitting."""
+"""runtime/fileops/datapath.py: the one check of a relative path taken from data, and \\n-only line splitting."""
 from __future__ import annotations
 
 import ast
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from unitax.tools import datapath
-from unitax.tools.datapath import DataPathError, Root, bad_char, join, relpath, split_lines
+from unitax.fileops import datapath
+from unitax.fileops.datapath import DataPathError, Root, bad_char, join, relpath, split_lines
 
 
 @pytest.mark.parametrize("text", ["a.png", "img/a b.png", "x/./y.png", "..png", "...", "a..b/c", "é/ü.png",
@@ -80,7 +80,7 @@ def test_split_lines_splits_on_newline_only():
 
 
 def test_datapath_is_a_stdlib_leaf():
-    """It imports the standard library alone (a later issue moves it with tools/atomic.py into one leaf)."""
+    """It imports the standard library alone (it is part of the leaf unitax.fileops, see tests/test_layout.py)."""
     tree = ast.parse(Path(datapath.__file__).read_text("utf-8"))
     mods = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     mods |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}

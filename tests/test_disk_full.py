@@ -30,7 +30,7 @@ from support.faults import run_cli
 from support.hostile import snapshot
 from support.paths import ROOT, SPECS
 
-from unitax.tools.atomic import TMP_MARK
+from unitax.fileops.atomic import TMP_MARK
 from unitax.tools.cli import main
 
 pytestmark = pytest.mark.slow
@@ -258,8 +258,13 @@ def fill(root: Path) -> None:
 
 
 def leftovers(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if TMP_MARK in p.name
-                  or p.name.startswith(".unitax-build-"))
+    """Temporary files and folders left behind (not the build's lock file, which is kept by design:
+    compiler/outputs.lock_path)."""
+    from unitax.compiler.outputs import lock_path
+
+    locks = {p for p in root.rglob("*.lock") if p == lock_path(p.parent / p.name[len(".unitax-build-"):-5])}
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p not in locks and (
+        TMP_MARK in p.name or p.name.startswith(".unitax-build-")))
 
 
 @pytest.mark.parametrize("fault", ["tmpfs", "fsize"])

@@ -1,4 +1,4 @@
-"""tools/jsonio.py: JSON read back from disk, bounded in size and depth (issue 20, class 4)."""
+"""runtime/fileops/jsonio.py: JSON read back from disk, bounded in size and depth (issue 20, class 4)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from unitax.tools import jsonio
-from unitax.tools.jsonio import JSONLimitError
+from unitax.fileops import jsonio
+from unitax.fileops.jsonio import JSONLimitError
 
 
 def test_ordinary_json_reads_as_json():

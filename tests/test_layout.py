@@ -1,10 +1,12 @@
 """The three rooms and the rule of imports, read statically from every module's import statements.
 
 - ``compiler/`` (``unitax.compiler``, the pipeline) imports neither the tools nor the runtime, with
-  one exception: ``unitax.format`` (runtime/format.py), the build-format contract between writer
-  and reader (format version, label dtype of an ignore value, table index entries). It is a leaf
-  (numpy and the standard library, nothing else of unitax), and the compiler importing it is what
-  keeps the two sides from holding diverging copies;
+  two exceptions, both leaves (nothing else of unitax): ``unitax.format`` (runtime/format.py, numpy
+  and the standard library), the build-format contract between writer and reader (format version,
+  label dtype of an ignore value, table index entries), and ``unitax.fileops`` (runtime/fileops/,
+  the standard library alone), the one home of low-level file work (bounded reads, atomic writes
+  and folder swaps, tree walks, paths from data, bounded JSON). Importing them is what keeps the
+  rooms from holding diverging copies;
 - ``runtime/`` (``unitax``) imports neither the compiler nor the tools, nor yaml/jinja2/click
   (nor the compiler's other dependencies): it needs numpy and the standard library;
 - ``tools/`` (``unitax.tools``) sits on top and may import both.
@@ -22,8 +24,10 @@ import pytest
 from support.paths import ROOT
 
 ROOMS = {"compiler": "unitax.compiler", "tools": "unitax.tools", "runtime": "unitax"}
-#: the one runtime module the compiler may import (see the module docstring)
+#: the one runtime module the compiler may import (see the module docstring) ...
 CONTRACT = "unitax.format"
+#: ... and the leaf of file work, a package the three rooms share
+FILEOPS = "unitax.fileops"
 COMPILER_DEPS = {"yaml", "jinja2", "click", "jsonschema", "referencing", "xlsxwriter"}
 
 
@@ -80,7 +84,8 @@ def test_relative_imports_resolve():
 def test_the_compiler_imports_neither_tools_nor_runtime():
     rooms = room_imports("compiler")
     assert len(rooms) > 10
-    bad = {f: sorted(m for m in mods if under(m, "unitax.tools") or (is_runtime(m) and not under(m, CONTRACT)))
+    bad = {f: sorted(m for m in mods if under(m, "unitax.tools")
+                     or (is_runtime(m) and not under(m, CONTRACT) and not under(m, FILEOPS)))
            for f, mods in rooms.items()}
     assert {f: m for f, m in bad.items() if m} == {}
 
@@ -90,6 +95,21 @@ def test_the_format_contract_is_a_leaf():
     mods = imports(ROOT / "runtime" / "format.py")
     assert not [m for m in mods if under(m, "unitax") or m.split(".")[0] in COMPILER_DEPS]
     assert any(CONTRACT in mods for mods in room_imports("compiler").values())
+
+
+def test_fileops_is_a_stdlib_leaf_the_three_rooms_use():
+    """unitax.fileops imports the standard library and itself alone, and each room uses it."""
+    import sys
+
+    mods = {f: m for f, m in room_imports("runtime").items() if f.startswith("runtime/fileops/")}
+    assert len(mods) >= 5
+    bad = {f: sorted(m for m in ms if m != "__future__" and not under(m, FILEOPS)
+                     and m.split(".")[0] not in sys.stdlib_module_names) for f, ms in mods.items()}
+    assert {f: m for f, m in bad.items() if m} == {}
+    for room in ("compiler", "tools", "runtime"):
+        users = [f for f, ms in room_imports(room).items()
+                 if not f.startswith("runtime/fileops/") and any(under(m, FILEOPS) for m in ms)]
+        assert users, f"no module of {room}/ uses {FILEOPS}"
 
 
 @pytest.mark.parametrize("forbidden", ["compiler", "tools", "deps"])

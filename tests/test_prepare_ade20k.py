@@ -1,14 +1,14 @@
-"""The ADE20K prepare plan (tools/prepare/ade20k.py): challenge + full format -> ade20k-151/150/150-relabeled."""
+"""ADE20K through prepare's engine (the ``ade20k`` row): challenge + full format -> ade20k-151/150/150-relabeled;
+and OpenCV's nearest resize the full format needs (tools/prepare/readers/ade20k_full.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
-from unitax.tools.prepare import NativeFormatError, ade20k
+from unitax.tools.prepare import engine
 
 KEY = "ADE_train_00000004"   # an image MSeg's relabel records move segment 70 of
 
@@ -29,19 +29,23 @@ def _fake_root(tmp_path, with_seg=True):
     lists = {("ade20k-151", "train"): [f"images/training/{KEY}.jpg annotations/training/{KEY}.png"],
              ("ade20k-150", "train"): [f"images/training/{KEY}.jpg annotations_semseg150/training/{KEY}.png"],
              ("ade20k-150-relabeled", "train"): [
-                 f"images/training/{KEY}.jpg annotations_semseg150_relabeled/training/{KEY}.png",
-                 "images/training/ADE_train_09999999.jpg "
-                 "annotations_semseg150_relabeled/training/ADE_train_09999999.png"]}
+                 f"images/training/{KEY}.jpg annotations_semseg150_relabeled/training/{KEY}.png"]}
     return root, label, lists
 
 
+def _prepare(tax, root, out, lists=None, **kw):
+    p = engine.plan(tax, "ade20k", root, out, images="none", lists=lists, **kw)
+    return p, engine.run(p, workers=1)
+
+
 def test_ade20k_relabeled_end_to_end(tmp_path, tax):
+    """The engine's ADE20K row: challenge PNG -> 150 -> 150-relabeled, segment 70 of the full format moved."""
     root, label, lists = _fake_root(tmp_path)
-    p = ade20k.plan(root, "ade20k-150-relabeled", ("train",), lists=lists)
-    assert p.chain == ["ade20k-151", "ade20k-150", "ade20k-150-relabeled"]
-    assert [s.key for s in p.samples] == [KEY] and len(p.missing) == 1 and "not in ade20k-151" in p.missing[0][1]
-    assert ade20k.run(tax, p, tmp_path / "out") == []
-    got = np.asarray(Image.open(tmp_path / "out/annotations_semseg150_relabeled/training" / f"{KEY}.png"))
+    out = tmp_path / "out"
+    p, s = _prepare(tax, root, out, lists)
+    assert (s.written, s.failed) == (1, [])
+    assert p.records["ade20k-150-relabeled"].segments == 1
+    got = np.asarray(Image.open(out / "annotations_semseg150_relabeled/training" / f"{KEY}.png"))
     want = tax.remap(tax.remap(label, "ade20k-151", "ade20k-150"), "ade20k-150", "ade20k-150-relabeled")
     rec = tax.relabel("ade20k-150-relabeled").segments(KEY, "train")
     assert rec.segment_ids.tolist() == [70]
@@ -50,42 +54,43 @@ def test_ade20k_relabeled_end_to_end(tmp_path, tax):
     moved = inst[(np.arange(6) * 12 // 6)[:, None], (np.arange(9) * 18 // 9)[None, :]] == 70
     want[moved] = rec.classes[0]
     assert moved.sum() > 0 and np.array_equal(got, want)
-    assert ade20k.run(tax, p, tmp_path / "out") == []   # finished files are skipped
+    plain = np.asarray(Image.open(out / "annotations_semseg150/training" / f"{KEY}.png"))
+    assert np.array_equal(plain, tax.remap(label, "ade20k-151", "ade20k-150"))
+    _, again = _prepare(tax, root, out, lists)
+    assert (again.written, again.skipped) == (0, 1)   # finished samples are skipped
 
 
-def test_ade20k_150_needs_no_full_format(tmp_path, tax):
-    root, label, lists = _fake_root(tmp_path, with_seg=False)
-    p = ade20k.plan(root, "ade20k-150", ("train",), lists=lists)
-    assert len(p.samples) == 1 and p.samples[0].seg is None
-    assert np.array_equal(ade20k.prepare_sample(tax, p, p.samples[0]), tax.remap(label, "ade20k-151", "ade20k-150"))
-    p = ade20k.plan(root, "ade20k-150-relabeled", ("train",), lists=lists)
-    assert not p.samples and "no full-format" in p.missing[0][1]
-    with pytest.raises(ValueError, match="target must be one of"):
-        ade20k.plan(root, "coco-panoptic-133", lists=lists)
+def test_ade20k_records_need_the_full_format(tmp_path, tax):
+    """A sample whose image has relabel records fails, naming the full-format file, where it is absent."""
+    root, _, lists = _fake_root(tmp_path, with_seg=False)
+    p, s = _prepare(tax, root, tmp_path / "out", lists)
+    assert [o.rel for o in s.failed] == [f"annotations/training/{KEY}.png"]
+    assert f"the segment file {KEY}_seg.png that relabel records need" in s.failed[0].reason
+    assert not list((tmp_path / "out").rglob("*.png"))
 
 
 def test_ade20k_bad_annotation(tmp_path, tax):
-    root, label, lists = _fake_root(tmp_path)
+    root, _, lists = _fake_root(tmp_path)
     Image.fromarray(np.full((6, 9), 200, np.uint8)).save(
         root / "ADEChallengeData2016/annotations/training" / f"{KEY}.png")
-    p = ade20k.plan(root, "ade20k-150-relabeled", ("train",), lists=lists)
-    with pytest.raises(NativeFormatError, match="value 200 is not an ade20k-151 id"):
-        ade20k.prepare_sample(tax, p, p.samples[0])
-    failed = ade20k.run(tax, p, tmp_path / "out")
-    assert len(failed) == 1 and not (tmp_path / "out").exists()
+    _, s = _prepare(tax, root, tmp_path / "out", lists)
+    assert len(s.failed) == 1 and "values 200 are not ids of ade20k-151" in s.failed[0].reason
+    assert not list((tmp_path / "out").rglob("*.png"))
 
 
 def test_ade20k_real_samples(reference, tax, tmp_path):
     root = reference / "samples/ADE20K_test_data"
-    p = ade20k.plan(root, "ade20k-150-relabeled")          # the shipped lists
-    assert sorted(s.key for s in p.samples) == ["ADE_train_00000001", "ADE_val_00000001"]
-    assert len(p.missing) == 20210 + 2000 - 2
-    assert ade20k.run(tax, p, tmp_path) == []
-    for s in p.samples:
-        chal = np.asarray(Image.open(s.label))
-        got = np.asarray(Image.open(tmp_path / s.dst))
-        want = tax.remap(tax.remap(chal, "ade20k-151", "ade20k-150"), "ade20k-150", "ade20k-150-relabeled")
-        assert np.array_equal(got, want)   # neither sample has relabel records
+    p, s = _prepare(tax, root, tmp_path, partial=True)          # the shipped lists
+    assert (s.written, s.failed) == (2, [])
+    assert sum(p.missing.values()) == 20210 + 2000 - 2
+    for rel in sorted(p.present):
+        chal = np.asarray(Image.open(root / "ADEChallengeData2016" / rel))
+        want = tax.remap(chal, "ade20k-151", "ade20k-150")
+        got = np.asarray(Image.open(tmp_path / rel.replace("annotations/", "annotations_semseg150/")))
+        assert np.array_equal(got, want)
+        want = tax.remap(want, "ade20k-150", "ade20k-150-relabeled")   # neither sample has relabel records
+        got = np.asarray(Image.open(tmp_path / rel.replace("annotations/", "annotations_semseg150_relabeled/")))
+        assert np.array_equal(got, want)
 
 
 # ----- OpenCV's INTER_NEAREST, reproduced without OpenCV -----------------------------------------

@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from unitax.tools.batch import FAILED, LEDGER, TMP_MARK
 from unitax.tools.cli import main
 from unitax.tools.prepare import engine
 from unitax.tools.prepare.plans import FAMILIES
-from unitax.tools.remap_dir import FAILED, LEDGER, TMP_MARK
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import make_native  # noqa: E402
@@ -52,8 +52,8 @@ def _record_images(tax, fam, tree: Path) -> dict[str, int]:
         for _split, line in make_native._pick(fam, {k: v for k, v in load_lists().items() if k[0] == fam.root}, tax):
             parts = line.split(" ")
             if len(parts) > 1:
-                rs = engine._record_split(fam, parts[1])
-                n += rs is not None and rl.segments(engine._key(fam, parts[1]), rs) is not None
+                rs = engine.record_split(fam, parts[1])
+                n += rs is not None and rl.segments(engine.sample_key(fam, parts[1]), rs) is not None
         out[space] = n + (fam.name == "coco-panoptic")   # build_tree adds a COCO train image with records
     return out
 
@@ -173,11 +173,11 @@ def test_a_fifo_in_place_of_a_native_file_fails_alone_without_blocking(tax, tmp_
     assert r.exit_code == 0, r.output  # the plan counts it as missing (not a file); nothing blocked
     assert not list((tmp_path / "out").rglob(victim.name))
     # and a file turned into a FIFO after planning is refused by the worker before it opens it
-    from unitax.tools.prepare import engine
     from unitax.tools.prepare.errors import NativeFormatError
+    from unitax.tools.prepare.step import source_ident
 
     with pytest.raises(NativeFormatError, match="not a regular file"):
-        engine._ident(str(victim))
+        source_ident(str(victim))
 
 
 def test_unknown_release_is_refused(tax, tmp_path):
@@ -204,11 +204,11 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path):
 
 @pytest.mark.parametrize(("interrupted", "failed", "code"), [(True, True, 130), (False, True, 1), (True, False, 130)])
 def test_an_interrupt_exits_130_before_failures_exit_1(tax, tmp_path, monkeypatch, interrupted, failed, code):
-    from unitax.tools import remap_dir as rd
+    from unitax.tools.batch import Outcome, Summary
 
     native = make_native.build_tree("wilddash", tmp_path / "native", tax)
-    bad = [rd.Outcome("a/b.png", False, "cannot read")] if failed else []
-    monkeypatch.setattr(engine, "run", lambda *a, **k: rd.Summary(1, 0, 0, bad, 0.0, interrupted))
+    bad = [Outcome("a/b.png", False, "cannot read")] if failed else []
+    monkeypatch.setattr(engine, "run", lambda *a, **k: Summary(1, 0, 0, bad, 0.0, interrupted))
     r = _run("wilddash", str(native), str(tmp_path / "out"), "--partial", "--no-progress")
     assert r.exit_code == code
     assert ("failed: a/b.png: cannot read" in r.stderr) == failed

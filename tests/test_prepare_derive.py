@@ -17,7 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from unitax.tools.cli import main
-from unitax.tools.prepare import engine
+from unitax.tools.prepare.derive import derive_lists
+from unitax.tools.prepare.errors import PrepareError
 from unitax.tools.prepare.lists import load_lists
 from unitax.tools.prepare.plans import FAMILIES
 
@@ -133,8 +134,8 @@ def test_stray_label_and_image_are_reported(tax, tmp_path):
 def test_derive_without_a_rule_is_refused(tmp_path):
     import dataclasses
     fam = dataclasses.replace(FAMILIES["camvid"], derive={})
-    with pytest.raises(engine.PrepareError, match="no rule to derive"):
-        engine.derive_lists(fam, tmp_path)
+    with pytest.raises(PrepareError, match="no rule to derive"):
+        derive_lists(fam, tmp_path)
 
 
 def test_a_file_named_unlike_the_labels_is_reported(tax, tmp_path):
@@ -145,6 +146,6 @@ def test_a_file_named_unlike_the_labels_is_reported(tax, tmp_path):
     base = native / fam.bases[0]
     label = sorted((base / "label38/train").glob("*.png"))[0]
     shutil.copyfile(label, base / "label38/train/extra.png")
-    lists, notes = engine.derive_lists(fam, base)
+    lists, notes = derive_lists(fam, base)
     assert "train: 1 file(s) named unlike sunrgbd's labels, left out (first: label38/train/extra.png)" in notes
     assert lists[(fam.root, "train")] and not any("extra" in x for x in lists[(fam.root, "train")])

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from unitax.tools.batch import FAILED, read_failures
 from unitax.tools.cli import main
 from unitax.tools.prepare import NativeFormatError
 from unitax.tools.prepare import polygon_relabel as pr
 from unitax.tools.prepare.plans import FAMILIES
-from unitax.tools.remap_dir import FAILED, read_failures
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import make_native  # noqa: E402

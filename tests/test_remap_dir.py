@@ -20,7 +20,7 @@ from PIL import Image
 from support.cluster import CLUSTER
 
 import unitax
-from unitax.tools import remap_dir as rd
+from unitax.tools import batch, records
 from unitax.tools.cli import main
 
 CS34, CS19, CS19R = "cityscapes-34", "cityscapes-19", "cityscapes-19-relabeled"
@@ -60,7 +60,7 @@ def _snapshot(root: Path) -> dict[str, bytes]:
 
 
 def _labels(dst: Path) -> dict[str, bytes]:
-    return {p.relative_to(dst).as_posix(): p.read_bytes() for p in rd.output_files(dst)}
+    return {p.relative_to(dst).as_posix(): p.read_bytes() for p in batch.output_files(dst)}
 
 
 # ----- remapping ------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def test_bad_files_are_reported_and_the_rest_written(tmp_path):
     assert ("remap-dir: 10 file(s) in, 6 written, 0 skipped (done before), 4 failed, 1 other file(s) not matching "
             "--pattern") in r.stdout
     assert len(_labels(dst)) == 6
-    assert rd.read_failures(dst)[0] == ("train/not_an_image.png", "not an image (no known image header)")
+    assert batch.read_failures(dst)[0] == ("train/not_an_image.png", "not an image (no known image header)")
 
 
 def test_rgb_labels_in_and_out(tmp_path, tax):
@@ -340,7 +340,7 @@ def test_a_killed_run_resumes_to_the_same_tree(tmp_path, tax):
     # worker renamed into place after the last recorded batch are redone, never trusted
     assert skipped <= len(done) and written == n - skipped, out
     assert _labels(resumed) == _labels(whole)
-    assert not [q for q in resumed.rglob("*") if rd.TMP_MARK in q.name]
+    assert not [q for q in resumed.rglob("*") if batch.TMP_MARK in q.name]
 
 
 @pytest.mark.slow
@@ -415,7 +415,7 @@ def test_an_unreachable_scheduler_is_an_error(tmp_path):
 
 def test_progress_shows_rate_and_eta():
     stream = io.StringIO()
-    bar = rd.Progress(10, stream=stream, every=0.0)
+    bar = batch.Progress(10, stream=stream, every=0.0)
     bar.start -= 2.0  # as if two seconds had passed
     bar.update(4, 1)
     line = stream.getvalue().splitlines()[-1]
@@ -441,21 +441,21 @@ def test_records_match_mseg_label_layouts(ds, tax, reference):
         with gzip.open(f, "rt") as fh:
             rels += [p[1] for p in (line.split() for line in fh) if len(p) == 2]
     assert lists and rels, "MSeg's split lists of this dataset are missing from the reference"
-    suffix = re.compile(rd.DEFAULT_KEY_SUFFIX)
-    seg = {rd.image_key(r, suffix): "seg" for r in rels}
+    suffix = re.compile(records.DEFAULT_KEY_SUFFIX)
+    seg = {records.image_key(r, suffix): "seg" for r in rels}
     matched = []
     for r in rels:
-        _, why, hit = rd._with_records(rd.Task(r, r, r), r, rd.image_key(r, suffix), rl, None, seg)
-        assert not why, (r, why)
-        if hit is not None:
-            matched.append(hit)
+        m = records.match(records.image_key(r, suffix), rl, None, seg)
+        assert not m.why, (r, m.why)
+        if m.hit is not None:
+            matched.append(m.hit)
     have = {f.name.split(".")[0] for f in lists} & set(rl.splits)  # the reference ships only COCO's val list
     for split in sorted(have):
-        rep = rd._record_report(rl, split, [h for h in matched if h.split == split], False)
-        assert rep["images_unmatched"] == 0 and rep["records_unmatched"] == 0, rep
+        rep = records.record_report(rl, split, [h for h in matched if h.split == split], False)
+        assert rep.images_unmatched == 0 and rep.records_unmatched == 0, rep
     if ds == "sunrgbd-37-relabeled":
-        rep = rd._record_report(rl, None, matched, False)
-        assert (rep["records_applied"], rep["segments"], rep["images_unmatched"]) == (38, len(rl), 0)
+        rep = records.record_report(rl, None, matched, False)
+        assert (rep.records_applied, rep.segments, rep.images_unmatched) == (38, len(rl), 0)
 
 
 def test_sunrgbd_records_apply_on_mseg_layout(tmp_path, tax):

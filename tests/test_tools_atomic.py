@@ -1,4 +1,4 @@
-"""tools/atomic.py: the tools' one atomic write (a temporary file beside the target, renamed over it)."""
+"""runtime/fileops/atomic.py: the tools' one atomic write (a temporary file beside the target, renamed over it)."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ from functools import partial
 
 import pytest
 
-from unitax.tools.atomic import TMP_MARK, tmp_name, write_atomic, write_set_atomic
+from unitax.fileops.atomic import TMP_MARK, tmp_name, write_atomic, write_set_atomic
 
 
 def test_bytes_str_and_writer(tmp_path):

@@ -35,7 +35,7 @@ from ..compiler.model import UNIVERSAL
 from ..compiler.palette import voc_palette
 from ..compiler.rules import suggest
 from ..compiler.yamlquote import q
-from .atomic import write_atomic
+from ..fileops.atomic import write_atomic
 from .cli import PROBLEMS, USAGE, exit_with, problem_line
 from .errors import ToolError
 

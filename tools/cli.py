@@ -366,9 +366,10 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
         raise CommandError(f"{confusion_png}: exists; pass --force to replace it" if confusion_png.is_file()
                            and not os.path.islink(confusion_png) else f"{confusion_png}: is not a regular file")
     ev = unitax.load(compiled).evaluator(dataset, convention=convention)
-    from .remap_dir import _walk
+    from .batch import walk
 
-    found, problems, _ = _walk(gt_dir, "*.png")  # symlinked folders followed once each
+    walked = walk(gt_dir, "*.png")  # symlinked folders followed once each
+    found, problems = walked.files, walked.problems
     if problems:
         raise CommandError("; ".join(f"{gt_dir / o.rel}: {o.reason}" for o in problems[:5])
                                    + (f" ... ({len(problems)} in all)" if len(problems) > 5 else ""))
@@ -445,10 +446,12 @@ def remap_dir_cmd(src: Path, dst: Path, source: str, target: str, segments: Path
     import unitax
 
     from . import remap_dir as rd
+    from .batch import FAILED, BatchError, Progress
+    from .records import DEFAULT_KEY_SUFFIX
 
     tax = unitax.load(compiled)  # its errors and RemapDirError: one line, exit 2 (see _Main)
     plan = rd.plan(tax, src, dst, source, target, segments=segments, relabel_dataset=relabel_dataset,
-                   split=split, pattern=pattern, key_suffix=key_suffix or rd.DEFAULT_KEY_SUFFIX,
+                   split=split, pattern=pattern, key_suffix=key_suffix or DEFAULT_KEY_SUFFIX,
                    output=output, overwrite=overwrite, compress_level=compress_level, partial=partial)
     for note in plan.notes:
         click.echo(f"note: {note}", err=True)
@@ -457,27 +460,27 @@ def remap_dir_cmd(src: Path, dst: Path, source: str, target: str, segments: Path
                + (f", relabel records of {plan.relabel_dataset}" if plan.relabel_dataset else "")
                + f": {plan.files} file(s), {len(plan.tasks)} to write, {plan.skipped} done before; on {where}",
                err=True)
-    bar = rd.Progress(len(plan.tasks), enabled=progress)
+    bar = Progress(len(plan.tasks), enabled=progress)
     try:
         summary = rd.run(plan, workers=workers, scheduler=scheduler, progress=bar, overwrite=overwrite)
-    except rd.RemapDirError as e:
+    except BatchError as e:
         exit_with(USAGE, f"unitax remap-dir: {e}")
     for o in sorted(summary.failed, key=lambda o: o.rel)[:50]:
         click.echo(f"{src / o.rel}: {o.reason}".replace("\n", "\\n"), err=True)
     if len(summary.failed) > 50:
-        click.echo(f"... and {len(summary.failed) - 50} more (all in {dst / rd.FAILED})", err=True)
+        click.echo(f"... and {len(summary.failed) - 50} more (all in {dst / FAILED})", err=True)
     rec = plan.records
     lost = False
     if rec is not None:
-        lost = bool(rec["images_unmatched"]) and not rec["subset"]
-        click.echo(f"relabel records of {rec['dataset']}: {rec['records_applied']} of {rec['records']} record(s), "
-                   f"{rec['segments']} segment(s) of {rec['images']} image(s) matched files; "
-                   f"{rec['records_unmatched']} record(s) and {rec['images_unmatched']} image(s) with records "
+        lost = bool(rec.images_unmatched) and not rec.subset
+        click.echo(f"relabel records of {rec.dataset}: {rec.records_applied} of {rec.records} record(s), "
+                   f"{rec.segments} segment(s) of {rec.images} image(s) matched files; "
+                   f"{rec.records_unmatched} record(s) and {rec.images_unmatched} image(s) with records "
                    "matched no file"
-                   + (" (a subset was asked for)" if rec["images_unmatched"] and rec["subset"] else ""), err=True)
+                   + (" (a subset was asked for)" if rec.images_unmatched and rec.subset else ""), err=True)
         if lost:
-            shown = ", ".join(f"{s}/{k}" for s, k in rec["unmatched_examples"])
-            click.echo(f"unitax remap-dir: error: records of {rec['images_unmatched']} image(s) matched no file below "
+            shown = ", ".join(f"{s}/{k}" for s, k in rec.unmatched_examples)
+            click.echo(f"unitax remap-dir: error: records of {rec.images_unmatched} image(s) matched no file below "
                        f"{src} (e.g. {shown}); check the layout, or pass --split/--partial if SRC is a subset",
                        err=True)
     click.echo(f"remap-dir: {summary.files} file(s) in, {summary.written} written, {summary.skipped} skipped "

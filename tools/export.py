@@ -27,8 +27,8 @@ import unitax
 from unitax import pictures
 from unitax.taxonomy import UNIVERSAL, names_fingerprint
 
-from . import jsonio
-from .atomic import write_atomic
+from ..fileops import jsonio
+from ..fileops.atomic import write_atomic
 from .errors import CommandError, ToolError, known_space
 
 MARK_PY = "# Written by `unitax export "

@@ -21,9 +21,9 @@ from typing import Any
 from ..compiler.errors import Problem, SpecError
 from ..compiler.palette import voc_palette
 from ..compiler.yamlquote import q
+from ..fileops.atomic import write_set_atomic
+from ..fileops.datapath import split_lines
 from ..format import IGNORE_OF_DTYPE, label_dtype
-from .atomic import write_set_atomic
-from .datapath import split_lines
 
 MASTER = "class_remapping_files/MSeg_master.tsv"
 IGNORE_NAME = "unlabeled"
@@ -434,7 +434,7 @@ def kept_accept(p: Path) -> str:
 
 def write_specs(files: dict[str, str], root: Path) -> None:
     """Write spec files under ``root``, replacing datasets/ and mappings/ wholesale: as one set
-    (tools/atomic.write_set_atomic), so a failed write leaves every old spec as it was."""
+    (unitax.fileops.atomic.write_set_atomic), so a failed write leaves every old spec as it was."""
     root = Path(root)
     files = {rel: text + kept_accept(root / rel) for rel, text in files.items()}
     stale = [f"{sub}/{p.name}" for sub in ("datasets", "mappings") if (root / sub).is_dir()

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..fileops.read import NotRegularFile, describe, read_regular
 from .errors import ToolError
 
 # the formats a name promises, and what its header must then say
@@ -55,13 +56,16 @@ class LabelFileError(ToolError):
 
 
 def read_bytes(path: str | os.PathLike[str]) -> bytes:
-    """The bytes of a regular, non-empty file; special files are never opened."""
-    _check_regular(path)
+    """The bytes of a regular, non-empty file; special files are never read (unitax.fileops.read)."""
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        data = read_regular(path)
+    except NotRegularFile as e:
+        raise LabelFileError(path, f"is {e.kind}, not an image file; not read") from None
     except OSError as e:
         raise LabelFileError(path, _oserror(e)) from None
+    if not data:
+        raise LabelFileError(path, "empty file (0 bytes), not an image")
+    return data
 
 
 def _check_regular(path: str | os.PathLike[str]) -> None:
@@ -71,16 +75,24 @@ def _check_regular(path: str | os.PathLike[str]) -> None:
     except OSError as e:
         raise LabelFileError(path, _oserror(e)) from None
     if not stat.S_ISREG(st.st_mode):
-        kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode) else \
-            "a socket" if stat.S_ISSOCK(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or \
-            stat.S_ISBLK(st.st_mode) else "not a regular file"
-        raise LabelFileError(path, f"is {kind}, not an image file; not read")
+        raise LabelFileError(path, f"is {describe(st.st_mode)}, not an image file; not read")
     if st.st_size == 0:
         raise LabelFileError(path, "empty file (0 bytes), not an image")
 
 
 def _oserror(e: OSError) -> str:
     return f"cannot read: {e.strerror or e}"
+
+
+def bad_ids(arr: np.ndarray, n: int, ignore: int) -> str:
+    """Why ``arr`` is no map of ids ``0..n-1`` (or ``ignore``): "values 3, 300 are not ids"; "" when it is."""
+    from ..kernels import invalid_values
+
+    bad = invalid_values(arr, n, ignore)
+    if not bad.size:
+        return ""
+    shown = ", ".join(str(int(v)) for v in bad[:10]) + (" ..." if bad.size > 10 else "")
+    return f"values {shown} are not ids"
 
 
 def digest(data: bytes) -> str:

@@ -21,9 +21,9 @@ from ..compiler import build, load
 from ..compiler.errors import SpecError
 from ..compiler.model import UNIVERSAL, Model
 from ..compiler.yamlquote import q
-from .atomic import write_set_atomic
+from ..fileops.atomic import write_set_atomic
+from ..fileops.datapath import bad_char, split_lines
 from .cli import PROBLEMS, USAGE, exit_with, problem_line
-from .datapath import bad_char, split_lines
 from .errors import ToolError
 from .suggest import IGNORE_BELOW, Candidate, Suggester
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from ..compiler.errors import Problem, SpecError
 from ..compiler.relabel import RELABEL_DIR
-from .atomic import TMP_MARK
-from .datapath import DataPathError, relpath
+from ..fileops.atomic import TMP_MARK, swap_folder
+from ..fileops.datapath import DataPathError, relpath
 
 RECORDS_FILE = "relabeled_data/update_records.tsv"
 #: MSeg's script that applies the records, one ``mseg_write_relabeled_segments.py --dataset_to_relabel X``
@@ -265,27 +265,22 @@ def render_yaml(dataset: str, records: list[dict[str, Any]], call: Call | None =
 
 def write_specs(files: dict[str, bytes], root: Path) -> None:
     """Replace ``root/relabel`` with ``files``: written into a folder beside it first, then swapped
-    in by two renames. A failed write (a full disk) removes that folder and leaves the old one as it
-    was; a failed swap puts the old folder back."""
+    in (unitax.fileops.atomic.swap_folder). A failed write (a full disk) removes that folder and
+    leaves the old one as it was; a failed swap puts the old folder back."""
     root = Path(root)
     final = root / RELABEL_DIR
     tmp = root / f".{RELABEL_DIR}{TMP_MARK}{os.getpid()}"
     old = root / f".{RELABEL_DIR}.old{TMP_MARK}{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    moved = False
     try:
         for rel, data in files.items():
             p = tmp / PurePosixPath(rel).relative_to(RELABEL_DIR)
             p.parent.mkdir(parents=True, exist_ok=True)
             with open(p, "xb") as f:
                 f.write(data)
-        if final.exists():
-            os.rename(final, old)
-            moved = True
-        os.rename(tmp, final)
+        previous = swap_folder(tmp, final, old)   # the old folder is put back if the swap fails
     except BaseException:
-        if moved and not final.exists():
-            os.rename(old, final)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)

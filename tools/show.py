@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 import unitax
 from unitax import pictures
 
-from .atomic import write_atomic
+from ..fileops.atomic import write_atomic
 from .errors import CommandError, known_space
 from .labelio import LabelFileError, read_label, read_photo
 

@@ -26,7 +26,7 @@ from ..compiler.errors import Problem, SpecError
 from ..compiler.model import UNIVERSAL, Model
 from ..compiler.relabel import Record
 from ..compiler.yamlquote import q
-from .atomic import write_set_atomic
+from ..fileops.atomic import write_set_atomic
 
 SUFFIX = "-unions"
 
@@ -150,6 +150,6 @@ def render_specs(specs: Path, bases: list[str]) -> dict[str, str]:
 
 
 def write_specs(files: dict[str, str], specs: Path) -> None:
-    """Write the union specs as one set (tools/atomic.write_set_atomic): a failed write leaves
+    """Write the union specs as one set (unitax.fileops.atomic.write_set_atomic): a failed write leaves
     every old file as it was."""
     write_set_atomic(specs, files)

@@ -24,8 +24,9 @@ from typing import Any
 
 import jinja2
 
+from unitax.fileops.atomic import write_atomic
+
 from ..model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
-from ..outputs import replace_file
 from ..palette import voc_palette
 from . import HEADER
 from .escape import md_code, md_text
@@ -67,7 +68,7 @@ class TemplateCache(jinja2.BytecodeCache):
             return
         try:
             self.folder.mkdir(exist_ok=True)
-            replace_file(self._file(bucket), bucket.bytecode_to_string(), ".jinja2-")
+            write_atomic(self._file(bucket), bucket.bytecode_to_string())
         except OSError:
             pass
 

@@ -2,7 +2,7 @@
 like, ambiguous native trees, names that split lines, and inputs that used to end in a traceback.
 
 Classes: ``data-path`` (a path from a file's content or a file name must stay below its root:
-tools/datapath.py), ``native-value`` (types and ranges checked at each native reader),
+runtime/fileops/datapath.py), ``native-value`` (types and ranges checked at each native reader),
 ``ambiguous-native`` (two native files for one sample, refused naming both), ``line-split`` (lists
 and names files split on ``\\n`` only; names holding control or line-separating characters refused),
 ``traceback`` (one line and an exit status, never a traceback or a hang).
@@ -27,7 +27,7 @@ from support.hostile import Case
 from support.paths import SPECS
 
 from unitax.tools.prepare import NativeFormatError
-from unitax.tools.prepare.engine import PrepareError
+from unitax.tools.prepare.errors import PrepareError
 
 REPO = Path(__file__).resolve().parents[2]
 ADE = "ADEChallengeData2016"

@@ -344,11 +344,11 @@ CASES += [
 def _run_and_read_failures(t: Path) -> list[tuple[str, str]]:
     from click.testing import CliRunner
 
-    from unitax.tools import remap_dir as rd
+    from unitax.tools.batch import read_failures
     from unitax.tools.cli import main
 
     CliRunner().invoke(main, _remap()(t))
-    return rd.read_failures(t / "dst")
+    return read_failures(t / "dst")
 
 
 # ----- relabel records on MSeg's SUN RGB-D layout ----------------------------------------------

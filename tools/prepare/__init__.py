@@ -3,9 +3,10 @@
 - :mod:`.readers`: one pure reader per native annotation format (numpy + Pillow; scipy for ``.mat``).
 - :mod:`.lists`: MSeg's split lists, shipped in ``data/lists/`` (package data) and read back.
 - :mod:`.plans`: one declarative row per dataset family (download, folder, reader, chain, segment source).
-- :mod:`.engine`: runs any row: plan (MSeg's lists -> one task per sample), run (remap-dir's runner,
-  ledger and failures TSV), verify. :mod:`.command`: the ``unitax prepare`` click command.
-- :mod:`.ade20k`: the first ADE20K-only plan as a library (kept for its tests; :mod:`.engine` supersedes it).
+- :mod:`.engine`: runs any row as a batch job (tools/batch.py): plan (MSeg's lists, or :mod:`.derive`'s,
+  -> one task per sample), run (the batch runner, ledger and failures TSV, then the lists);
+  :mod:`.step`: the step that prepares one sample; :mod:`.verify`: re-reads a prepared OUT_ROOT.
+- :mod:`.command`: the ``unitax prepare`` click command.
 """
 from .errors import NativeFormatError
 

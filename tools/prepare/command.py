@@ -49,18 +49,20 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
         return
     import unitax
 
-    from .. import remap_dir as rd
+    from ..batch import FAILED, BatchError, Progress
     from . import engine
+    from .errors import PrepareError
     from .lists import ListsError
+    from .verify import verify as verify_out
 
     tax = unitax.load()
     if verify:
         if len(args) not in (2, 3):
             exit_with(USAGE, "unitax prepare: --verify takes DATASET OUT_ROOT [NATIVE_ROOT]")
         try:
-            checks, general = engine.verify(tax, args[0], Path(args[1]),
+            checks, general = verify_out(tax, args[0], Path(args[1]),
                                             native=Path(args[2]) if len(args) == 3 else None)
-        except engine.PrepareError as e:
+        except PrepareError as e:
             exit_with(USAGE, f"unitax prepare: {e}")
         ref = checks[0].source if checks else "MSeg"
         if ref != "MSeg":
@@ -82,14 +84,14 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
         plan = engine.plan(tax, dataset, native, out, images=images, partial=partial, overwrite=overwrite,
                            compress_level=compress_level, derive=list_source == "derive",
                            relabel_polygons=relabel_polygons)
-    except (engine.PrepareError, ListsError, rd.RemapDirError) as e:
+    except (PrepareError, ListsError, BatchError) as e:
         exit_with(USAGE, f"unitax prepare: {e}")
     for n in plan.notes:
         click.echo(f"note: {n}")
-    bar = rd.Progress(len(plan.tasks), enabled=progress, name=f"prepare {dataset}")
+    bar = Progress(len(plan.tasks), enabled=progress, name=f"prepare {dataset}")
     try:
         s = engine.run(plan, workers=jobs, scheduler=scheduler, progress=bar, overwrite=overwrite)
-    except rd.RemapDirError as e:
+    except BatchError as e:
         exit_with(USAGE, f"unitax prepare: {e}")
     which = "the derived" if list_source == "derive" else "MSeg's"
     click.echo(f"{dataset}: {s.written} samples written, {s.skipped} already done, {len(s.failed)} failed "
@@ -101,20 +103,20 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
     if plan.written:
         click.echo("label files written: " + ", ".join(f"{space} {n}" for space, n in sorted(plan.written.items())))
     for space, r in plan.records.items():
-        click.echo(f"relabel {space}: {r['records_applied']} of {r['records']} records applied, {r['segments']} "
-                   f"segments of {r['images']} images; {r['records_unmatched']} records and {r['images_unmatched']} "
+        click.echo(f"relabel {space}: {r.records_applied} of {r.records} records applied, {r.segments} "
+                   f"segments of {r.images} images; {r.records_unmatched} records and {r.images_unmatched} "
                    "images unmatched by the files prepared")
         st = plan.painted.get(space)
         if st and plan.family.segments == "polygons":
             if relabel_polygons == "mseg":
-                click.echo(f"relabel {space}: MSeg's polygon rule repainted {st.get('repainted', 0)} pixel(s) of other "
+                click.echo(f"relabel {space}: MSeg's polygon rule repainted {st.repainted} pixel(s) of other "
                            f"classes outside the moved segments' visible areas (occluders drawn later) in "
-                           f"{st['samples']} sample(s) written; {st.get('empty', 0)} polygon(s) covered no pixel")
+                           f"{st.samples} sample(s) written; {st.empty} polygon(s) covered no pixel")
             else:
-                click.echo(f"relabel {space}: {st.get('hidden', 0)} of {st.get('segments', 0)} segment(s) were "
+                click.echo(f"relabel {space}: {st.hidden} of {st.segments} segment(s) were "
                            f"completely hidden (nothing moved; --relabel-polygons visible)")
     if s.failed:
-        click.echo(f"failures: {len(s.failed)} sample(s), each with its reason in {out / rd.FAILED}"
+        click.echo(f"failures: {len(s.failed)} sample(s), each with its reason in {out / FAILED}"
                    + (" (--partial prepares what is there; these are there and were refused)" if partial else ""),
                    err=True)
         for kind, count, first in engine.failure_kinds(s.failed):

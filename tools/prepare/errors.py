@@ -1,4 +1,4 @@
-"""The one error type of the native readers."""
+"""The errors of ``unitax prepare``: a corrupt native file (:class:`NativeFormatError`), a job that cannot start."""
 from __future__ import annotations
 
 import os
@@ -15,3 +15,7 @@ class NativeFormatError(ValueError):
         self.path = "<array>" if path is None else os.fspath(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class PrepareError(Exception):
+    """prepare cannot start: unknown dataset, unrecognised release, a bad OUT_ROOT."""

@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..atomic import write_set_atomic
-from ..datapath import DataPathError, relpath, split_lines
+from ...fileops.atomic import write_set_atomic
+from ...fileops.datapath import DataPathError, relpath, split_lines
 from ..errors import ToolError
 
 if TYPE_CHECKING:
@@ -94,8 +94,8 @@ def read_reference(reference: str | os.PathLike[str]) -> dict[tuple[str, str], l
 
 def list_path(text: str, what: str = "path") -> str:
     """``text`` if it can be a path of a list line: a plain relative path
-    (:func:`unitax.tools.datapath.relpath`) without a space (the space separates a line's two paths);
-    :class:`~unitax.tools.datapath.DataPathError` otherwise."""
+    (:func:`unitax.fileops.datapath.relpath`) without a space (the space separates a line's two paths);
+    :class:`~unitax.fileops.datapath.DataPathError` otherwise."""
     path = relpath(text, what)
     if " " in path:
         raise DataPathError(f"{what} {ascii(path)} holds a space, which a list line cannot hold "
@@ -105,7 +105,7 @@ def list_path(text: str, what: str = "path") -> str:
 
 def check_line(line: str) -> tuple[str, str | None]:
     """(image path, label path or None) of one list line, each a :func:`list_path`;
-    :class:`~unitax.tools.datapath.DataPathError` otherwise."""
+    :class:`~unitax.fileops.datapath.DataPathError` otherwise."""
     parts = line.split(" ")
     if len(parts) > 2:
         raise DataPathError(f"{ascii(line)} is not '<image path>[ <label path>]' (a path in a list cannot hold "
@@ -137,7 +137,7 @@ def render(lists: dict[tuple[str, str], list[str]]) -> dict[str, bytes]:
 def import_lists(reference: str | os.PathLike[str], specs: str | os.PathLike[str] | None = None) -> dict[str, int]:
     """Write ``<specs>/lists/`` from the reference's split lists; returns {file name: size in bytes}.
 
-    Both files are written as one set (tools/atomic.write_set_atomic), so a failed or killed
+    Both files are written as one set (unitax.fileops.atomic.write_set_atomic), so a failed or killed
     import leaves the old pair whole. This is the body of ``unitax import-lists REFERENCE [--specs DIR]``.
     """
     files = render(read_reference(reference))

@@ -55,6 +55,17 @@ class PaintStats:
         return {"segments": self.segments, "hidden": self.hidden, "repainted": self.repainted, "empty": self.empty}
 
 
+@dataclass
+class PaintTotals(PaintStats):
+    """What one space's records did over the samples a run wrote (the sum of their :class:`PaintStats`)."""
+
+    samples: int = 0           # samples written whose records this space applied
+
+    def count(self, sample: PaintStats) -> None:
+        self.samples += 1
+        self.add(sample)
+
+
 def load_annotation(data: bytes, path: str | os.PathLike[str] | None) -> Mapping[str, Any]:
     """The parsed polygon JSON (its bytes already read)."""
     try:

@@ -23,6 +23,7 @@ other pixels; :func:`resize_nearest` reproduces OpenCV's arithmetic exactly, wit
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -73,3 +74,18 @@ def read(seg_path: str | os.PathLike[str], challenge_label: str | os.PathLike[st
     ``challenge_label`` (the challenge annotation PNG; only its header is read) if given."""
     size = None if challenge_label is None else header(challenge_label).shape
     return decode(read_colors(seg_path, data), size, seg_path)
+
+
+def seg_index(root: Path) -> dict[str, list[Path]]:
+    """Image key -> every full-ADE ``<key>_seg.png`` below ``root`` (sorted); two for one key is an
+    ambiguity the callers refuse (:func:`ambiguous_seg`), as remap-dir refuses two segment maps of one key."""
+    out: dict[str, list[Path]] = {}
+    for p in sorted((root / "ADE20K_2016_07_26" / "images").rglob("ADE_*_seg.png")):
+        out.setdefault(p.name[: -len("_seg.png")], []).append(p)
+    return out
+
+
+def ambiguous_seg(key: str, paths: list[Path]) -> str:
+    """The reason a sample with several full-ADE ``_seg.png`` files is refused."""
+    return (f"two full-ADE segment files have image key {key}: {paths[0]} and {paths[1]}"
+            + (f" (and {len(paths) - 2} more)" if len(paths) > 2 else "") + "; refusing to guess which is meant")

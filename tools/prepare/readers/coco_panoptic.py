@@ -14,7 +14,7 @@ category id per pixel; segment id 0 (void) and ids absent from ``segments_info``
 value 255. The segment-id map is what ``relabel/coco-panoptic-133-relabeled/*.tsv`` refers to.
 
 The JSON is data: :func:`load_annotations` takes a ``file_name`` only as a plain file name
-(:func:`unitax.tools.datapath.relpath`, and no folder) and refuses one given twice, naming both
+(:func:`unitax.fileops.datapath.relpath`, and no folder) and refuses one given twice, naming both
 entries; :func:`decode` takes ``id`` and ``category_id`` only as JSON integers (not ``4.7``,
 not ``true``, which Python counts as 1) within their ranges.
 """
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ... import jsonio
-from ...datapath import DataPathError, relpath
+from ....fileops import jsonio
+from ....fileops.datapath import DataPathError, relpath
 from ...labelio import read_colors
 from ..errors import NativeFormatError
 

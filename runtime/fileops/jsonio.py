@@ -13,7 +13,8 @@ reader expects) instead of ``ValueError``; and a file of any size is read whole.
   caller gets can be compared, printed and serialised again without recursing too deep).
 
 :class:`JSONLimitError` is a ``ValueError``, so every reader that already treats bad JSON as
-damaged (``except ValueError``) treats these the same. Standard library only.
+damaged (``except ValueError``) treats these the same. A path is read by :func:`.read.read_regular`
+(a FIFO or device is an ``OSError``, never read). Standard library only.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import json
 import os
 from collections.abc import Iterable
 from typing import IO, Any
+
+from .read import TooLarge, read_regular
 
 #: deeper than any JSON unitax reads (COCO panoptic: 4 levels; polygons: 5; stamps and ledgers: 3)
 MAX_DEPTH = 64
@@ -49,8 +52,11 @@ def load(f: IO[str] | IO[bytes] | str | os.PathLike[str], *, max_bytes: int = MA
          max_depth: int = MAX_DEPTH) -> Any:
     """Read JSON from an open file or a path, at most ``max_bytes`` of it (module docstring)."""
     if isinstance(f, (str, os.PathLike)):
-        with open(f, "rb") as fh:
-            return load(fh, max_bytes=max_bytes, max_depth=max_depth)
+        try:
+            data: str | bytes = read_regular(f, max_bytes)   # a FIFO or device is refused, never read
+        except TooLarge:
+            raise JSONLimitError(f"larger than {max_bytes} bytes") from None
+        return loads(data, max_bytes=max_bytes, max_depth=max_depth)
     data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise JSONLimitError(f"larger than {max_bytes} bytes")

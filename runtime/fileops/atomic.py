@@ -1,4 +1,4 @@
-"""The tools' one way to write a file atomically: a temporary file beside the target, renamed over it.
+"""Atomic replacement: of one file (a temporary file beside it, renamed over it), of a set of files, of a folder.
 
 A reader (or a killed run) sees the old file or the new one whole, never a part. The temporary
 file lies in the target's folder (so the rename stays on one file system) and is named
@@ -13,9 +13,14 @@ full disk, ``EFBIG``) leaves every old file as it was; only then is each renamed
 old ones kept as hard links until the whole set is in, and put back if a rename fails. A staging
 folder a killed call left behind is removed by the next call into that folder once its process is gone.
 
+A whole folder is replaced by :func:`swap_folder` (the compiler's build, import-relabel's
+``relabel/`` folder): the new tree is written beside it, then the two are exchanged in one step
+(Linux ``renameat2(RENAME_EXCHANGE)``) or, where that is missing, by two renames, the old folder
+put back if the second fails.
+
 No copy this helper replaced called ``fsync``, and it does not either: ``remap-dir`` and
 ``prepare`` write hundreds of thousands of files and check each one's identity when they resume.
-The compiler (compiler/build.py, compiler/cache.py) keeps its own writes: it may not import the tools.
+Standard library only (the leaf :mod:`unitax.fileops`): the compiler, the runtime and the tools use it.
 """
 from __future__ import annotations
 
@@ -181,3 +186,47 @@ def write_set_atomic(root: str | os.PathLike[str], files: Mapping[str, bytes | s
         raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2
+
+
+def exchange(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Atomically swap two folders (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    import ctypes  # here: a write into a new folder never swaps (ctypes.util alone costs ~10 ms)
+    import ctypes.util
+
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    try:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    AT_FDCWD = -100
+    rc = fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(rc == 0)
+
+
+def swap_folder(new: str | os.PathLike[str], final: str | os.PathLike[str],
+                aside: str | os.PathLike[str]) -> str | None:
+    """Put the folder ``new`` (beside ``final``, on one file system) in place of ``final``.
+
+    Returns where the previous tree now is, for the caller to remove (``new`` after an exchange,
+    ``aside`` after the two-rename fallback), or None when ``final`` did not exist. In the fallback,
+    ``final`` is renamed to ``aside`` and ``new`` to ``final``; if that fails, the old tree is put back."""
+    new, final, aside = os.fspath(new), os.fspath(final), os.fspath(aside)
+    if not os.path.lexists(final):
+        os.rename(new, final)
+        return None
+    if exchange(new, final):
+        return new
+    os.rename(final, aside)
+    try:
+        os.rename(new, final)
+    except BaseException:
+        if not os.path.lexists(final):
+            os.rename(aside, final)
+        raise
+    return aside

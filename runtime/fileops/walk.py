@@ -1,0 +1,80 @@
+"""A walk of a tree: every entry below a root, in a fixed order, with its ``stat`` or why it has none.
+
+:func:`walk` is ``os.walk`` made explicit about what it meets: each folder's subfolders (sorted),
+then its files (sorted), then the subfolders' contents, depth first. With ``follow_links`` a
+symbolic link to a folder is entered, each real folder once (a link back to one walked already,
+a loop or a second link, is yielded with ``walked_as`` and not entered) and entries carry
+``stat``; without, links are entries like files (with ``lstat``) and never entered. A folder
+that cannot be listed is yielded with ``unlisted`` and its error; an entry that cannot be
+``stat``-ed, with its error. The callers decide what each of these means. Standard library only.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry below the root."""
+
+    rel: str                        # POSIX path below the root ("." for the root itself)
+    path: str
+    folder: bool                    # listed as a folder by its parent (a link to one too, when followed)
+    st: os.stat_result | None       # stat (links followed) or lstat; None when ``error`` (or not asked for)
+    error: OSError | None = None
+    walked_as: str | None = None    # a followed folder walked already under this path: not entered
+    unlisted: bool = False          # a folder whose listing failed (``error``): its entries are unknown
+
+
+def walk(root: str | os.PathLike[str], *, follow_links: bool = False, prune: Collection[str] = (),
+         stats: bool = True) -> Iterator[Entry]:
+    """The entries below ``root`` (see the module docstring); folders named in ``prune`` are neither
+    yielded nor entered. ``stats=False``: files carry no ``st`` (and no error), which saves a system
+    call per file where only names matter. ``root`` itself must be a folder (OSError otherwise)."""
+    base = Path(root)
+    st = os.stat(base) if follow_links else os.lstat(base)
+    seen: dict[tuple[int, int], str] = {(st.st_dev, st.st_ino): "."}
+    failed: list[OSError] = []
+
+    def rel_of(p: str) -> str:
+        return Path(p).relative_to(base).as_posix()
+
+    def stat_of(p: str) -> tuple[os.stat_result | None, OSError | None]:
+        try:
+            return (os.stat(p) if follow_links else os.lstat(p)), None
+        except OSError as e:
+            return None, e
+
+    for d, dirs, files in os.walk(base, followlinks=follow_links, onerror=failed.append):
+        while failed:
+            e = failed.pop(0)
+            where = os.fspath(e.filename) if e.filename else os.fspath(base)
+            yield Entry(rel_of(where), where, True, None, e, unlisted=True)
+        keep = []
+        for name in sorted(dirs):
+            if name in prune:
+                continue
+            p = os.path.join(d, name)
+            dst, err = stat_of(p)
+            if dst is None:
+                yield Entry(rel_of(p), p, True, None, err)
+                continue
+            k = (dst.st_dev, dst.st_ino)
+            if follow_links and k in seen:
+                yield Entry(rel_of(p), p, True, dst, walked_as=seen[k])
+                continue
+            seen[k] = rel_of(p)
+            yield Entry(rel_of(p), p, True, dst)
+            keep.append(name)
+        dirs[:] = keep
+        for name in sorted(files):
+            p = os.path.join(d, name)
+            fst, err = stat_of(p) if stats else (None, None)
+            yield Entry(rel_of(p), p, False, fst, err)
+    while failed:  # the root itself could not be listed
+        e = failed.pop(0)
+        where = os.fspath(e.filename) if e.filename else os.fspath(base)
+        yield Entry(rel_of(where), where, True, None, e, unlisted=True)
