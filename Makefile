@@ -1,7 +1,7 @@
 # unitax: `make compile` builds generated/ from taxonomy/; `make test` runs the tests.
 # Both create .venv/ from pyproject.toml on first use, so they work on a fresh machine:
-# `make compile` installs only what compiling needs, `make test` adds the test extras, the CPU
-# torch build and (where it can) chromium for the browser tests.
+# `make compile` installs only what compiling needs, `make test` adds the test extras and the CPU
+# torch build. No target but `make browser` installs system packages (CI calls it explicitly).
 
 # No built-in implicit rules: make would otherwise try ~40 pattern rules (%.c, RCS, SCCS...) for
 # each of the ~500 spec and compiler files below, which made a no-change `make compile` take ~0.5 s.
@@ -57,15 +57,18 @@ compile: .make/compiled
 check: $(STAMP)
 	$(BIN)/unitax check --specs taxonomy --out generated
 
-test: $(TEST_STAMP) browser
+# The browser tests skip (saying `make browser`) where chromium is absent: installing it is
+# `make browser`'s job alone, never a side effect of running the tests.
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
 # Everything but the tests marked slow (CLI subprocesses en masse, Dask, pip installs, browser).
 test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# Debian's chromium for the browser tests in tests/test_docs.py, installed where we are root and
-# apt-get exists; a failure only means those tests skip (with the reason).
+# Debian's chromium for the browser tests (tests/test_docs.py, tests/test_injection.py), installed
+# with apt-get where we are root; run it explicitly (.ci/run does). A failure only means those
+# tests skip (with the reason).
 browser:
 	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -99,8 +102,18 @@ clean:
 # MYPY_TARGETS picks what mypy checks, relative to .lint/: by default the whole package (runtime,
 # compiler, tools); e.g. `make lint MYPY_TARGETS=unitax/taxonomy.py` checks one module.
 MYPY_TARGETS ?= -p unitax
-lint: $(TEST_STAMP)
-	$(BIN)/python -m pip install --quiet 'ruff==0.17.6' 'mypy==2.4.1' 'types-PyYAML==6.0.12.20261122'
+# The pinned lint tools, installed once: the stamp holds the pins it installed, so changing a pin
+# here reinstalls them ($(file) reads it without starting a shell).
+LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 types-PyYAML==6.0.12.20261122
+LINT_STAMP := $(VENV)/.installed-lint
+ifneq ($(file <$(LINT_STAMP)),$(LINT_TOOLS))
+.PHONY: $(LINT_STAMP)
+endif
+$(LINT_STAMP): $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet $(foreach t,$(LINT_TOOLS),'$(t)')
+	printf '%s\n' '$(LINT_TOOLS)' > $@
+
+lint: $(LINT_STAMP)
 	$(BIN)/ruff check compiler tools runtime tests bench
 	rm -rf .lint/unitax && mkdir -p .lint/unitax
 	for f in runtime/*; do case "$$f" in */__pycache__) ;; *) ln -s "../../$$f" .lint/unitax/ ;; esac; done
