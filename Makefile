@@ -36,19 +36,9 @@ $(TEST_STAMP): $(STAMP)
 
 venv: $(STAMP)
 
-# The package's modules and docs templates compiled ahead of use, as pip does for an installed
-# package: an editable install otherwise recompiles every module at each run wherever Python may
-# not write .pyc files (PYTHONDONTWRITEBYTECODE, as on our CI machines): ~0.1 s of each compile.
-SOURCES := $(shell find compiler tools runtime -type f \( -name '*.py' -o -path 'compiler/emit/templates/*' \) 2>/dev/null)
-
-.make/bytecode: $(STAMP) $(SOURCES)
-	$(BIN)/python -m compileall -q compiler tools runtime
-	$(BIN)/python -c "from unitax.compiler.emit import docs; docs.precompile()"
-	@mkdir -p .make && touch $@
-
 # Rebuilds only when a spec or the compiler changed; unitax itself leaves generated/
 # untouched when the result is byte-identical, so the stamp records the last build.
-.make/compiled: $(STAMP) .make/bytecode $(SPECS) $(COMPILER)
+.make/compiled: $(STAMP) $(SPECS) $(COMPILER)
 	$(BIN)/unitax compile --specs taxonomy --out generated --cache-dir .make/cache
 	@mkdir -p .make && touch $@
 
@@ -81,9 +71,11 @@ bench: $(TEST_STAMP)
 
 # Fuzz for a minute each: the spec loader and validator (nothing but SpecError may escape), the
 # runtime entry points and remap-dir on random trees (both against a plain-numpy reference), the
-# native readers (COCO JSON, polygon JSON, split lists, names/colours files: only their error escapes).
+# native readers (COCO JSON, polygon JSON, split lists, names/colours files: only their error escapes),
+# and the fast schema check against jsonschema (same verdict and problems on every document).
 fuzz: $(TEST_STAMP)
 	$(BIN)/python tests/fuzz_specs.py --seconds 60
+	$(BIN)/python tests/fuzz_fastcheck.py --seconds 60
 	$(BIN)/python tests/fuzz_runtime.py --seconds 60
 	$(BIN)/python tests/fuzz_remap_dir.py --seconds 60
 	$(BIN)/python tests/fuzz_native.py --seconds 60

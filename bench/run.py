@@ -67,9 +67,10 @@ def _line(label: str, r: dict, target: float | None = None) -> str:
 
 def startup_and_compile(repeats: int) -> dict:
     py = sys.executable
-    # as after `make compile`: modules and templates byte-compiled (where PYTHONDONTWRITEBYTECODE is
-    # set, as on our machines, Python would otherwise recompile every unitax module at each start)
-    subprocess.run(["make", "-s", ".make/bytecode"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    # as an installed package is: its modules byte-compiled (where PYTHONDONTWRITEBYTECODE is set, as
+    # on our machines, a checkout's modules would otherwise be compiled again at each start)
+    subprocess.run([py, "-m", "compileall", "-q", "compiler", "tools", "runtime"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
     bare = timed([py, "-c", "pass"], repeats)
     numpy = timed([py, "-c", "import numpy"], repeats)
     load = timed([py, "-c", "import unitax; unitax.load()"], repeats)
@@ -114,7 +115,7 @@ def startup_and_compile(repeats: int) -> dict:
           f"numpy alone is {numpy - bare:.1f})   reference converter: 2139 ms")
     print(f"  (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: wall time grows with it, "
           "CPU time much less)")
-    print("  (compile: modules and templates byte-compiled, as `make compile` leaves them; cold = no spec cache, "
+    print("  (compile: modules byte-compiled, as an installed package's are; cold = no spec cache, "
           "a fresh output folder)")
     print(_line("unitax compile (cold)", cold, 1000))
     print(_line("  the same, UNITAX_JOBS=1", serial))
