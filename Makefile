@@ -1,7 +1,7 @@
 # unitax: `make compile` builds generated/ from taxonomy/; `make test` runs the tests.
 # Both create .venv/ from pyproject.toml on first use, so they work on a fresh machine:
-# `make compile` installs only what compiling needs, `make test` adds the test extras, the CPU
-# torch build and (where it can) chromium for the browser tests.
+# `make compile` installs only what compiling needs, `make test` adds the test extras and the CPU
+# torch build. No target but `make browser` installs system packages (CI calls it explicitly).
 
 # No built-in implicit rules: make would otherwise try ~40 pattern rules (%.c, RCS, SCCS...) for
 # each of the ~500 spec and compiler files below, which made a no-change `make compile` take ~0.5 s.
@@ -36,19 +36,9 @@ $(TEST_STAMP): $(STAMP)
 
 venv: $(STAMP)
 
-# The package's modules and docs templates compiled ahead of use, as pip does for an installed
-# package: an editable install otherwise recompiles every module at each run wherever Python may
-# not write .pyc files (PYTHONDONTWRITEBYTECODE, as on our CI machines): ~0.1 s of each compile.
-SOURCES := $(shell find compiler tools runtime -type f \( -name '*.py' -o -path 'compiler/emit/templates/*' \) 2>/dev/null)
-
-.make/bytecode: $(STAMP) $(SOURCES)
-	$(BIN)/python -m compileall -q compiler tools runtime
-	$(BIN)/python -c "from unitax.compiler.emit import docs; docs.precompile()"
-	@mkdir -p .make && touch $@
-
 # Rebuilds only when a spec or the compiler changed; unitax itself leaves generated/
 # untouched when the result is byte-identical, so the stamp records the last build.
-.make/compiled: $(STAMP) .make/bytecode $(SPECS) $(COMPILER)
+.make/compiled: $(STAMP) $(SPECS) $(COMPILER)
 	$(BIN)/unitax compile --specs taxonomy --out generated --cache-dir .make/cache
 	@mkdir -p .make && touch $@
 
@@ -57,7 +47,9 @@ compile: .make/compiled
 check: $(STAMP)
 	$(BIN)/unitax check --specs taxonomy --out generated
 
-test: $(TEST_STAMP) browser
+# The browser tests skip (saying `make browser`) where chromium is absent: installing it is
+# `make browser`'s job alone, never a side effect of running the tests.
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
 # Everything but the tests marked slow (CLI subprocesses en masse, Dask, pip installs, browser).
@@ -76,8 +68,9 @@ test-taxonomy: $(TEST_STAMP)
 test-fork: $(TEST_STAMP)
 	$(BIN)/python tests/fork.py
 
-# Debian's chromium for the browser tests in tests/test_docs.py, installed where we are root and
-# apt-get exists; a failure only means those tests skip (with the reason).
+# Debian's chromium for the browser tests (tests/test_docs.py, tests/test_injection.py), installed
+# with apt-get where we are root; run it explicitly (.ci/run does). A failure only means those
+# tests skip (with the reason).
 browser:
 	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -90,9 +83,11 @@ bench: $(TEST_STAMP)
 
 # Fuzz for a minute each: the spec loader and validator (nothing but SpecError may escape), the
 # runtime entry points and remap-dir on random trees (both against a plain-numpy reference), the
-# native readers (COCO JSON, polygon JSON, split lists, names/colours files: only their error escapes).
+# native readers (COCO JSON, polygon JSON, split lists, names/colours files: only their error escapes),
+# and the fast schema check against jsonschema (same verdict and problems on every document).
 fuzz: $(TEST_STAMP)
 	$(BIN)/python tests/fuzz_specs.py --seconds 60
+	$(BIN)/python tests/fuzz_fastcheck.py --seconds 60
 	$(BIN)/python tests/fuzz_runtime.py --seconds 60
 	$(BIN)/python tests/fuzz_remap_dir.py --seconds 60
 	$(BIN)/python tests/fuzz_native.py --seconds 60
@@ -111,8 +106,18 @@ clean:
 # MYPY_TARGETS picks what mypy checks, relative to .lint/: by default the whole package (runtime,
 # compiler, tools); e.g. `make lint MYPY_TARGETS=unitax/taxonomy.py` checks one module.
 MYPY_TARGETS ?= -p unitax
-lint: $(TEST_STAMP)
-	$(BIN)/python -m pip install --quiet 'ruff==0.17.6' 'mypy==2.4.1' 'types-PyYAML==6.0.12.20261122'
+# The pinned lint tools, installed once: the stamp holds the pins it installed, so changing a pin
+# here reinstalls them ($(file) reads it without starting a shell).
+LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 types-PyYAML==6.0.12.20261122
+LINT_STAMP := $(VENV)/.installed-lint
+ifneq ($(file <$(LINT_STAMP)),$(LINT_TOOLS))
+.PHONY: $(LINT_STAMP)
+endif
+$(LINT_STAMP): $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet $(foreach t,$(LINT_TOOLS),'$(t)')
+	printf '%s\n' '$(LINT_TOOLS)' > $@
+
+lint: $(LINT_STAMP)
 	$(BIN)/ruff check compiler tools runtime tests bench
 	rm -rf .lint/unitax && mkdir -p .lint/unitax
 	for f in runtime/*; do case "$$f" in */__pycache__) ;; *) ln -s "../../$$f" .lint/unitax/ ;; esac; done

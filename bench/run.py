@@ -79,7 +79,9 @@ def startup(repeats: int) -> dict:
 
     The goal (issue 24): at most +25 ms over `import numpy`."""
     py = sys.executable
-    subprocess.run(["make", "-s", ".make/bytecode"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    # the package byte-compiled first, as an installed package would be (the edit loop has no such step)
+    subprocess.run([py, "-m", "compileall", "-q", "compiler", "tools", "runtime"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
     walls: dict[str, list[float]] = {k: [] for k in STARTUP_CASES}
     cpus: dict[str, list[float]] = {k: [] for k in STARTUP_CASES}
     for _ in range(repeats):
@@ -116,9 +118,10 @@ def startup(repeats: int) -> dict:
 
 def startup_and_compile(repeats: int) -> dict:
     py = sys.executable
-    # as after `make compile`: modules and templates byte-compiled (where PYTHONDONTWRITEBYTECODE is
-    # set, as on our machines, Python would otherwise recompile every unitax module at each start)
-    subprocess.run(["make", "-s", ".make/bytecode"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    # as an installed package is: its modules byte-compiled (where PYTHONDONTWRITEBYTECODE is set, as
+    # on our machines, a checkout's modules would otherwise be compiled again at each start)
+    subprocess.run([py, "-m", "compileall", "-q", "compiler", "tools", "runtime"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
     bare = timed([py, "-c", "pass"], repeats)
     numpy = timed([py, "-c", "import numpy"], repeats)
     load = timed([py, "-c", "import unitax; unitax.load()"], repeats)
@@ -163,7 +166,7 @@ def startup_and_compile(repeats: int) -> dict:
           f"numpy alone is {numpy - bare:.1f})   reference converter: 2139 ms")
     print(f"  (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: wall time grows with it, "
           "CPU time much less)")
-    print("  (compile: modules and templates byte-compiled, as `make compile` leaves them; cold = no spec cache, "
+    print("  (compile: modules byte-compiled, as an installed package's are; cold = no spec cache, "
           "a fresh output folder)")
     print(_line("unitax compile (cold)", cold, 1000))
     print(_line("  the same, UNITAX_JOBS=1", serial))

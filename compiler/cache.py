@@ -199,16 +199,19 @@ def _check_files(root: Path, files: list[tuple[str, Path]], cache_path: Path | N
         validators = _validators(root, [read[i][2] for i in todo])  # built before the fork: the child shares them
         by_size = sorted(todo, key=lambda i: -len(read[i][3]))
         mine, theirs = (by_size[0::2], by_size[1::2]) if len(todo) >= PARALLEL_MIN_FILES else (by_size, [])
-        side = perf.Background(_check_all, [(read[i][3], read[i][1], read[i][2]) for i in theirs], validators)
+        # no child for an empty half (the edit loop: one file to check)
+        side = perf.Background(_check_all, [(read[i][3], read[i][1], read[i][2]) for i in theirs],
+                               validators) if theirs else None
         try:
             done = _check_all([(read[i][3], read[i][1], read[i][2]) for i in mine], validators)
             for i, entry in zip(mine, done, strict=True):
                 entries[i] = entry
-            if theirs:
+            if side is not None:
                 for i, entry in zip(theirs, side.result(), strict=True):
                     entries[i] = entry
         finally:
-            side.close()
+            if side is not None:
+                side.close()
     out: list[tuple[str, bytes, load.Document | None, list[Problem], list[Problem]]] = []
     new: dict[bytes, tuple[Any, ...]] = {}
     for i, (key, shown, rel, raw) in enumerate(read):

@@ -6,8 +6,11 @@ a tenth of a full jsonschema run; anything it is not sure of goes to jsonschema.
 or returns None when the schema uses a keyword outside the subset below. The function returns
 True only when jsonschema (Draft 2020-12, with unitax's integer type and ECMA-262 ``$``) would
 report no error; False means "not sure": the caller then runs jsonschema, which finds and
-explains every error. Being stricter than jsonschema is therefore harmless; being laxer would
-not be, which tests/test_cache.py checks against jsonschema on many mutated specs.
+explains every error. Being stricter than jsonschema would only cost speed; being laxer would
+let an invalid spec through. On the package's schemas the two give the same verdict on every
+document, and a compile the same problems with or without the fast check: tests/fuzz_fastcheck.py
+checks both on generated and mutated documents (`make fuzz`; tests/test_cache.py on a fixed seed).
+Skipping jsonschema (and its import) for valid specs saves about a fifth of a cold compile's CPU.
 """
 
 from __future__ import annotations

@@ -403,30 +403,3 @@ def test_pages_of_each_kind_load_cleanly(browser, site, model):
                  if e["method"] == "Network.requestWillBeSent" and e.get("sessionId") == page.s}
     assert requested <= {"file", "data"}, requested
     assert page.errors() == []
-
-
-def test_template_cache_is_written_only_where_bytecode_may_be_and_never_served_stale(tmp_path, monkeypatch):
-    """Compiled templates are kept like .pyc files: not written under PYTHONDONTWRITEBYTECODE (unless
-    precompiled on purpose), checked against the template's source, and a damaged entry is only a
-    recompile; the pages are the same with or without the cache."""
-    src = tmp_path / "templates"
-    src.mkdir()
-    (src / "page.html").write_text("<p>{{ x }}</p>\n")
-    cache_dir = tmp_path / "cache"
-
-    def env(always: bool):
-        e = emit_docs._environment(emit_docs.TemplateCache(cache_dir, always=always))
-        e.loader.searchpath = [str(src)]
-        return e
-
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    assert env(False).get_template("page.html").render(x="<a>") == "<p>&lt;a&gt;</p>\n"
-    assert not cache_dir.exists()  # as Python writes no .pyc
-    env(True).get_template("page.html")  # precompile: written on purpose
-    entries = list(cache_dir.glob("jinja2-*.cache"))
-    assert len(entries) == 1
-    (src / "page.html").write_text("<div>{{ x }}</div>\n")  # the source changed: the entry no longer matches
-    assert env(False).get_template("page.html").render(x="y") == "<div>y</div>\n"
-    entries[0].write_bytes(b"not a cache entry")  # damaged: recompiled, not an error
-    assert env(False).get_template("page.html").render(x="y") == "<div>y</div>\n"
-    assert emit_docs.precompile() == sorted(p.name for p in emit_docs.TEMPLATES.iterdir())

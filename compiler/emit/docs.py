@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -23,8 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-
-from unitax.fileops.atomic import write_atomic
 
 from ..model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
 from ..palette import voc_palette
@@ -38,64 +35,12 @@ ROLE_ORDER = {"train": 0, "source": 1, "test": 2}
 Row = dict[str, Any]
 
 
-class TemplateCache(jinja2.BytecodeCache):
-    """Compiled templates kept beside the package's own compiled modules, in ``__pycache__``.
-
-    Compiling the templates costs ~0.07-0.09 s at each start without it;
-    like Python's .pyc files, each entry is checked against its template's source (jinja2 stores
-    a checksum of it and the jinja2/marshal version) and is recompiled when either changed, so a
-    stale or damaged entry is only a slower render. Nothing is written where Python would not
-    write .pyc files either (``PYTHONDONTWRITEBYTECODE``), and a folder that cannot be written to
-    (an installed, read-only package) only means no cache. :func:`precompile` writes every entry
-    on purpose, as ``python -m compileall`` does for modules (the Makefile runs both)."""
-
-    def __init__(self, folder: Path, always: bool = False):
-        self.folder = folder
-        self.always = always  # write even under PYTHONDONTWRITEBYTECODE (an explicit precompile)
-
-    def _file(self, bucket: jinja2.bccache.Bucket) -> Path:
-        return self.folder / f"jinja2-{bucket.key}.cache"
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        try:
-            data = self._file(bucket).read_bytes()
-        except OSError:
-            return
-        bucket.bytecode_from_string(data)  # checks the version and the source checksum; a mismatch resets
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        if sys.dont_write_bytecode and not self.always:
-            return
-        try:
-            self.folder.mkdir(exist_ok=True)
-            write_atomic(self._file(bucket), bucket.bytecode_to_string())
-        except OSError:
-            pass
-
-
-_CACHE = Path(__file__).resolve().parent / "__pycache__"
-
-
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The one template environment (docs site, Markdown, legends, coverage page): missing fields
     are errors, HTML and SVG are escaped, files end in \\n."""
-    return _environment(TemplateCache(_CACHE))
-
-
-def precompile() -> list[str]:
-    """Compile every template into the cache beside the package's .pyc files; returns their names."""
-    env = _environment(TemplateCache(_CACHE, always=True))
-    names = env.list_templates()
-    for name in names:
-        env.get_template(name)
-    return names
-
-
-def _environment(cache: jinja2.BytecodeCache) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        bytecode_cache=cache,
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "svg"), default_for_string=False),
         keep_trailing_newline=True,
