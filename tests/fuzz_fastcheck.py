@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 from unitax.compiler import fastcheck, load, schema  # noqa: E402
 
-SPECS = ROOT / "taxonomy"
+SPECS = ROOT / "tests" / "fixtures" / "mseg-specs"  # the frozen MSeg copy the product tests own (tests/README.md)
 KINDS = ("universal", "dataset", "mapping", "relabel")
 
 # Values of every JSON type and the edge cases between them (as the YAML loader can produce them).
