@@ -20,11 +20,11 @@ import click
 from ..compiler import build, load
 from ..compiler.errors import SpecError
 from ..compiler.model import UNIVERSAL, Model
-from ..compiler.yamlquote import q
-from .atomic import write_set_atomic
+from . import specwriter
 from .cli import PROBLEMS, USAGE, exit_with, problem_line
 from .datapath import bad_char, split_lines
 from .errors import ToolError
+from .specwriter import Pairs
 from .suggest import IGNORE_BELOW, Candidate, Suggester
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -102,20 +102,15 @@ def _note(cands: list[Candidate]) -> str:
     return f"{c.name}, confidence {c.score:.2f}: {c.reason}" + (f"; next: {rest}" if rest else "")
 
 
-def _lines(key: str, items: list[str]) -> list[str]:
-    return [f"{key}: []"] if not items else [f"{key}:"] + [f"  - {q(x)}" for x in items]
-
-
 def render_dataset(name: str, role: str, names: list[str], colors: list[tuple[int, int, int]] | None) -> str:
     big = len(names) >= 255
-    out = [f"# Dataset {name}: class ids are the values stored in its label images.",
-           "# Written by `unitax new-dataset` from a names file (id = line number - 1).",
-           f"name: {name}", f"role: {role}", f"label_dtype: {'uint16' if big else 'uint8'}",
-           f"ignore: {65535 if big else 255}", "class_list_from: names-file", "classes:"]
-    for i, n in enumerate(names):
-        c = f", color: [{', '.join(map(str, colors[i]))}]" if colors else ""
-        out.append(f"  - {{id: {i}, name: {q(n)}{c}}}")
-    return "\n".join(out) + "\n"
+    return specwriter.render("dataset", {
+        "name": name, "role": role, "label_dtype": "uint16" if big else "uint8", "ignore": 65535 if big else 255,
+        "class_list_from": "names-file",
+        "classes": [{"id": i, "name": n, **({"color": list(colors[i])} if colors else {})}
+                    for i, n in enumerate(names)],
+    }, header=[f"Dataset {name}: class ids are the values stored in its label images.",
+               "Written by `unitax new-dataset` from a names file (id = line number - 1)."])
 
 
 def draft_to_universal(model: Model, name: str, names: list[str], sug: Suggester) -> str:
@@ -128,19 +123,16 @@ def draft_to_universal(model: Model, name: str, names: list[str], sug: Suggester
         else:
             ignored.append(n)
         draft.append((n, _note(cands)))
-    n_uni = len(model.universal.classes)
-    out = [f"# {name} -> universal: a DRAFT written by `unitax new-dataset`. `unitax check` refuses each",
-           "# entry under draft: until a person has checked that class's line in map/ignore (fix it if the",
-           "# suggestion is wrong) and deleted the entry; delete the draft key when it is empty.",
-           f"source: {name}", f"target: {UNIVERSAL}",
-           f"note: {q(f'drafted by unitax new-dataset from {len(names)} class names')}"]
-    out += ["map:"] + [f"  {q(s)}: {q(t)}" for s, t in mapped] if mapped else ["map: {}"]
-    out += _lines("ignore", ignored)
-    out += ["# every universal class the map does not feed is unfed here, as of the universal classes then;",
-            "# a universal class added later is reported [unfed-stale] until decided",
-            "unfed:", "  all_others: true", f"  as_of: {n_uni}"]
-    out += ["draft:"] + [f"  {q(s)}: {q(why)}" for s, why in draft]
-    return "\n".join(out) + "\n"
+    return specwriter.render("mapping", {
+        "source": name, "target": UNIVERSAL, "note": f"drafted by unitax new-dataset from {len(names)} class names",
+        "map": Pairs(mapped), "ignore": ignored, "unfed": {"all_others": True, "as_of": len(model.universal.classes)},
+        "draft": Pairs(draft),
+    }, header=[f"{name} -> universal: a DRAFT written by `unitax new-dataset`. `unitax check` refuses each",
+               "entry under draft: until a person has checked that class's line in map/ignore (fix it if the",
+               "suggestion is wrong) and deleted the entry; delete the draft key when it is empty."],
+        comments={"unfed": [
+            "every universal class the map does not feed is unfed here, as of the universal classes then;",
+            "a universal class added later is reported [unfed-stale] until decided"]})
 
 
 def draft_from_universal(model: Model, name: str, names: list[str], sug: Suggester) -> str:
@@ -163,16 +155,12 @@ def draft_from_universal(model: Model, name: str, names: list[str], sug: Suggest
     for n in unfed:
         if not notes[n].startswith("no universal"):
             notes[n] = f"left unfed: its best match feeds a better-matching class; {notes[n]}"
-    out = [f"# universal -> {name}: a DRAFT written by `unitax new-dataset`. `unitax check` refuses each",
-           f"# entry under draft: until a person has checked what feeds that {name} class (map) and what",
-           "# is ignored, and deleted the entry; delete the draft key when it is empty.",
-           f"source: {UNIVERSAL}", f"target: {name}",
-           f"note: {q(f'drafted by unitax new-dataset from {len(names)} class names')}"]
-    out += ["map:"] + [f"  {q(s)}: {q(t)}" for s, t in mapped] if mapped else ["map: {}"]
-    out += _lines("ignore", ignored)
-    out += _lines("unfed", unfed)
-    out += ["draft:"] + [f"  {q(n)}: {q(notes[n])}" for n in names]
-    return "\n".join(out) + "\n"
+    return specwriter.render("mapping", {
+        "source": UNIVERSAL, "target": name, "note": f"drafted by unitax new-dataset from {len(names)} class names",
+        "map": Pairs(mapped), "ignore": ignored, "unfed": unfed, "draft": Pairs((n, notes[n]) for n in names),
+    }, header=[f"universal -> {name}: a DRAFT written by `unitax new-dataset`. `unitax check` refuses each",
+               f"entry under draft: until a person has checked what feeds that {name} class (map) and what",
+               "is ignored, and deleted the entry; delete the draft key when it is empty."])
 
 
 def new_dataset(specs: Path, name: str, names_file: Path, colors_file: Path | None, role: str) -> dict[Path, str]:
@@ -244,7 +232,8 @@ def new_dataset_cmd(name: str, names_file: Path, colors_file: Path | None, role:
         exit_with(PROBLEMS, *map(problem_line, e.errors),
                   f"unitax new-dataset: the specs in {specs} do not validate; fix them first")
     try:  # both files or neither, never replacing one (a failed write leaves no half spec behind)
-        write_set_atomic(specs, {p.relative_to(specs).as_posix(): text for p, text in files.items()}, replace=False)
+        specwriter.write_specs(specs, {p.relative_to(specs).as_posix(): text for p, text in files.items()},
+                               replace=False)
     except FileExistsError as e:
         exit_with(USAGE, f"unitax new-dataset: {e.filename}: exists already; new-dataset never replaces a file")
     for path in files:
