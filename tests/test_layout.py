@@ -108,3 +108,19 @@ def test_tools_may_import_both_and_nothing_else_imports_the_tools():
     assert any(under(m, "unitax.compiler") for m in tools) and any(is_runtime(m) for m in tools)
     for room in ("compiler", "runtime"):
         assert not [f for f, mods in room_imports(room).items() if any(under(m, "unitax.tools") for m in mods)]
+
+
+#: the click layer of tools/: the command group and the commands (tools/prepare/command.py: prepare's)
+CLICK_LAYER = ("tools/cli.py", "tools/commands/", "tools/prepare/command.py")
+
+
+def test_only_the_click_layer_uses_click_or_the_cli():
+    """The library in tools/ raises (ToolError and its kinds) and never exits: click and the CLI's
+    exit (tools/cli.exit_with) are the click layer's alone."""
+    rooms = room_imports("tools")
+    layer = [f for f in rooms if f.startswith(CLICK_LAYER)]
+    assert "tools/cli.py" in layer and any(f.startswith("tools/commands/") for f in layer)
+    bad = {f: sorted(m for m in mods if under(m, "click") or under(m, "unitax.tools.cli")
+                     or under(m, "unitax.tools.commands"))
+           for f, mods in rooms.items() if not f.startswith(CLICK_LAYER)}
+    assert {f: m for f, m in bad.items() if m} == {}

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
 import yaml
 
 from ..compiler import build
@@ -34,7 +33,6 @@ from ..compiler.model import UNIVERSAL
 from ..compiler.palette import voc_palette
 from ..compiler.rules import suggest
 from . import specwriter
-from .cli import PROBLEMS, USAGE, exit_with, problem_line
 from .errors import ToolError
 
 #: a WordNet synset as universal.schema.json takes it
@@ -198,36 +196,3 @@ def add_class(specs: Path, name: str, parent: str, definition: str, split_from: 
     # mappings that are not total)
     specwriter.write_specs(specs, {p.relative_to(specs).as_posix(): text for p, (text, _) in files.items()})
     return list(files)
-
-
-@click.command("add-class")
-@click.argument("name")
-@click.option("--parent", required=True, help="The parent category (the `parent` of similar classes).")
-@click.option("--definition", required=True, help="What the class includes, and what its neighbours keep.")
-@click.option("--split-from", "split_from", default=None,
-              help="An existing universal class this one takes part of: mappings out of universal treat the new "
-                   "class as they treat it, and its feeders are drafted for review.")
-@click.option("--synset", default=None, help="Its WordNet synset (lemma.pos.nn), if any.")
-@click.option("--specs", "specs", type=click.Path(file_okay=False, path_type=Path), default=Path("taxonomy"),
-              show_default=True, help="Folder holding universal.yaml, datasets/ and mappings/.")
-def add_class_cmd(name: str, parent: str, definition: str, split_from: str | None, synset: str | None,
-                  specs: Path) -> None:
-    """Append universal class NAME (the next id and a free colour) and draft its decision in every mapping.
-
-    Each mapping into universal lists NAME as unfed (with --split-from, the classes feeding the old
-    class are drafted for review); each mapping out of universal ignores it (with --split-from, it
-    feeds what the old class feeds). `unitax check` refuses every draft entry until you have
-    checked that line and deleted the entry; mappings with `unfed: {all_others: true}` are reported
-    [unfed-stale] instead. Then `make compile` and `make test`.
-    """
-    try:
-        written = add_class(specs, name, parent, definition, split_from, synset)
-    except AddClassError as e:
-        exit_with(USAGE, f"unitax add-class: {e}")
-    except SpecError as e:
-        exit_with(PROBLEMS, *map(problem_line, e.errors),
-                  f"unitax add-class: the specs in {specs} do not validate; fix them first")
-    drafted = len(written) - 1
-    click.echo(f"wrote {specs / 'universal.yaml'} ({name}) and drafted {drafted} mapping(s)")
-    click.echo("next: `unitax check` lists each draft entry [draft-entry] and each mapping with unfed all_others "
-               "[unfed-stale]; decide each, delete the draft entries, then `make compile`")

@@ -15,13 +15,10 @@ import os
 import re
 from pathlib import Path
 
-import click
-
 from ..compiler import build, load
 from ..compiler.errors import SpecError
 from ..compiler.model import UNIVERSAL, Model
 from . import specwriter
-from .cli import PROBLEMS, USAGE, exit_with, problem_line
 from .datapath import bad_char, split_lines
 from .errors import ToolError
 from .specwriter import Pairs
@@ -207,37 +204,11 @@ def existing_files(specs: Path, name: str) -> list[Path]:
     return found
 
 
-@click.command("new-dataset")
-@click.argument("name")
-@click.option("--names", "names_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The class names, one a line in id order (line 1 is id 0).")
-@click.option("--colors", "colors_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Optional colours, one 'R G B' a line, in the same order.")
-@click.option("--role", type=click.Choice(["train", "test"]), default="train", show_default=True,
-              help="train: draft a mapping into universal; test: draft one from universal into it.")
-@click.option("--specs", "specs", type=click.Path(file_okay=False, path_type=Path), default=Path("taxonomy"),
-              show_default=True, help="Folder holding universal.yaml, datasets/ and mappings/.")
-def new_dataset_cmd(name: str, names_file: Path, colors_file: Path | None, role: str, specs: Path) -> None:
-    """Write SPECS/datasets/NAME.yaml and a draft mapping to (train) or from (test) universal.
-
-    Every class gets the universal class it most likely belongs to, with a confidence and the
-    reason, under `draft:`; `unitax check` refuses each draft entry until you have checked that
-    line and deleted the entry. Then `make compile` and `make test`.
-    """
+def write_files(specs: Path, files: dict[Path, str]) -> None:
+    """Write what :func:`new_dataset` made: both files or neither, never replacing one (a failed write
+    leaves no half spec behind); an existing file is an OnboardError."""
     try:
-        files = new_dataset(specs, name, names_file, colors_file, role)
-    except OnboardError as e:
-        exit_with(USAGE, f"unitax new-dataset: {e}")
-    except SpecError as e:
-        exit_with(PROBLEMS, *map(problem_line, e.errors),
-                  f"unitax new-dataset: the specs in {specs} do not validate; fix them first")
-    try:  # both files or neither, never replacing one (a failed write leaves no half spec behind)
         specwriter.write_specs(specs, {p.relative_to(specs).as_posix(): text for p, text in files.items()},
                                replace=False)
     except FileExistsError as e:
-        exit_with(USAGE, f"unitax new-dataset: {e.filename}: exists already; new-dataset never replaces a file")
-    for path in files:
-        click.echo(f"wrote {path}")
-    mapping = list(files)[1]
-    click.echo(f"next: review every entry under draft: in {mapping} (fix the map/ignore line if the suggestion "
-               "is wrong, then delete the entry), then `unitax check` and `make compile`")
+        raise OnboardError(f"{e.filename}: exists already; new-dataset never replaces a file") from None
