@@ -40,8 +40,8 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import unitax  # noqa: E402
+from unitax.tools.authoring.onboard import OnboardError, read_colors, read_names  # noqa: E402
 from unitax.tools.datapath import bad_char, relpath  # noqa: E402
-from unitax.tools.onboard import OnboardError, read_colors, read_names  # noqa: E402
 from unitax.tools.prepare import NativeFormatError, engine, lists  # noqa: E402
 from unitax.tools.prepare.readers import coco_panoptic, polygons  # noqa: E402
 

@@ -124,3 +124,26 @@ def test_only_the_click_layer_uses_click_or_the_cli():
                      or under(m, "unitax.tools.commands"))
            for f, mods in rooms.items() if not f.startswith(CLICK_LAYER)}
     assert {f: m for f, m in bad.items() if m} == {}
+
+
+#: the rooms of tools/ (README, Layout): spec authoring works on the compiler, the data tools on the
+#: runtime; tools' leaves (atomic, datapath, errors, jsonio) serve both
+AUTHORING = "unitax.tools.authoring"
+DATA_TOOLS = ("unitax.tools.data", "unitax.tools.remap_dir", "unitax.tools.prepare", "unitax.tools.labelio")
+
+
+def test_spec_authoring_works_on_the_compiler():
+    """tools/authoring/ imports the compiler and tools' leaves: of the runtime only the format
+    contract, and never a data tool."""
+    rooms = {f: mods for f, mods in room_imports("tools").items() if f.startswith("tools/authoring/")}
+    assert len(rooms) > 5
+    bad = {f: sorted(m for m in mods if (is_runtime(m) and not under(m, CONTRACT))
+                     or any(under(m, d) for d in DATA_TOOLS)) for f, mods in rooms.items()}
+    assert {f: m for f, m in bad.items() if m} == {}
+
+
+def test_the_data_tools_do_not_import_spec_authoring():
+    rooms = room_imports("tools")
+    bad = {f: sorted(m for m in mods if under(m, AUTHORING)) for f, mods in rooms.items()
+           if not f.startswith(("tools/authoring/", *CLICK_LAYER))}
+    assert {f: m for f, m in bad.items() if m} == {}

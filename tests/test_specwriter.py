@@ -1,4 +1,4 @@
-"""tools/specwriter.py: the one writer of the spec format (layouts, quoting, key order, sets)."""
+"""tools/authoring/specwriter.py: the one writer of the spec format (layouts, quoting, key order, sets)."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from unitax.compiler.schema import REPO_SCHEMAS
-from unitax.tools import specwriter
-from unitax.tools.specwriter import LAYOUTS, Pairs, Raw
+from unitax.tools.authoring import specwriter
+from unitax.tools.authoring.specwriter import LAYOUTS, Pairs, Raw
 
 
 def _props(schema: dict, node: dict) -> dict:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 import unitax.taxonomy as T
 from unitax.compiler import build
-from unitax.tools import importer
+from unitax.tools.authoring import importer
 from unitax.tools.cli import main
 
 UNIVERSAL = ("road", "car", "person", "sky")

@@ -26,7 +26,7 @@ from support.paths import ROOT
 import unitax
 from unitax import UnitaxError
 from unitax.compiler import build, outputs
-from unitax.tools import importer
+from unitax.tools.authoring import importer
 
 UNIVERSAL = ("road", "car", "person", "sky")
 VARIANTS = ("a", "b", "c")

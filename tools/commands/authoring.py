@@ -78,7 +78,7 @@ def _build_or_exit(compile_fn: Any, specs: Path, out: Path) -> Any:
 
 
 def _compile_naive(specs: Path, out: Path) -> None:
-    from .. import naive
+    from ..authoring import naive
 
     try:
         outputs.check_build_out(out, specs)  # against the curated specs (the compile sees a temporary copy)
@@ -106,7 +106,7 @@ def _compile_naive(specs: Path, out: Path) -> None:
               help="A YAML map of universal class name -> definition to write in (overrides kept ones).")
 def import_cmd(reference: Path, specs: Path, keep_definitions: bool, definitions_file: Path | None) -> None:
     """Write specs from REFERENCE, a directory laid out like the MSeg reference data."""
-    from .. import importer
+    from ..authoring import importer
 
     definitions = importer.existing_definitions(specs) if keep_definitions else {}
     if definitions_file is not None:
@@ -131,7 +131,7 @@ def import_unions_cmd(datasets: tuple[str, ...], specs: Path) -> None:
 
     Only those files are written; the specs must validate before and after.
     """
-    from .. import union_import
+    from ..authoring import union_import
 
     try:
         files = union_import.render_specs(specs, list(datasets))
@@ -156,7 +156,7 @@ def import_relabel_cmd(reference: Path, specs: Path) -> None:
     SPECS/relabel/ is replaced only when it holds relabel specs and segment lists alone.
     """
     from ...compiler import relabel
-    from .. import relabel_import
+    from ..authoring import relabel_import
 
     outputs.check_relabel_import(specs, relabel.RELABEL_DIR)
     files = relabel_import.render_reference(reference)
@@ -190,7 +190,7 @@ def diff_cmd(old: str, new: str, specs: Path, fmt: str) -> None:
     0, or 1 when an id of an existing class changed meaning (breaking for checkpoints and label
     files; for CI), 2 when a side cannot be read or does not validate.
     """
-    from .. import diff as taxdiff
+    from ..authoring import diff as taxdiff
 
     sides = []
     for which, spec in (("old", old), ("new", new)):
@@ -224,7 +224,7 @@ def new_dataset_cmd(name: str, names_file: Path, colors_file: Path | None, role:
     reason, under `draft:`; `unitax check` refuses each draft entry until you have checked that
     line and deleted the entry. Then `make compile` and `make test`.
     """
-    from .. import onboard
+    from ..authoring import onboard
 
     try:   # an OnboardError (a bad input) reaches tools/cli: one line, exit 2
         files = onboard.new_dataset(specs, name, names_file, colors_file, role)
@@ -258,7 +258,7 @@ def add_class_cmd(name: str, parent: str, definition: str, split_from: str | Non
     checked that line and deleted the entry; mappings with `unfed: {all_others: true}` are reported
     [unfed-stale] instead. Then `make compile` and `make test`.
     """
-    from ..add_class import add_class
+    from ..authoring.add_class import add_class
 
     try:   # an AddClassError (a bad input) reaches tools/cli: one line, exit 2
         written = add_class(specs, name, parent, definition, split_from, synset)

@@ -14,8 +14,8 @@ from .options import COMPILED, PROGRESS, WORKERS, compress_level_option, schedul
 
 
 def export_formats() -> list[str]:
-    """The formats `unitax export` writes (read from tools/export.py when the command is built)."""
-    from ..export import FORMATS
+    """The formats `unitax export` writes (read from tools/data/export.py when the command is built)."""
+    from ..data.export import FORMATS
 
     return list(FORMATS)
 
@@ -82,7 +82,7 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
         click.echo(f"{dataset}: {len(gts)} image(s); predictions read as "
                    f"{dataset if pred_space == 'dataset' else 'universal'} labels (--pred-space {pred_space})")
     if confusion_png is not None:
-        from ..show import confusion_picture
+        from ..data.show import confusion_picture
 
         confusion_picture(result.confusion, result.names, confusion_png, title=f"{dataset} ({convention})")
         click.echo(f"wrote {confusion_png}", err=fmt == "json")
@@ -197,8 +197,8 @@ def show_cmd(label_png: Path, space: str, image_path: Path | None, alpha: float,
     import unitax
 
     from ..atomic import write_atomic
+    from ..data.show import show_picture
     from ..labelio import LabelFileError, read_label, read_photo
-    from ..show import show_picture
 
     for other in (label_png, image_path):
         if other is not None and output.resolve() == other.resolve():
@@ -252,7 +252,7 @@ def export_cmd(fmt: str, space: str, compiled: Path | None, output: Path, force:
     """
     import unitax
 
-    from ..export import ExportError, render, write
+    from ..data.export import ExportError, render, write
 
     tax = unitax.load(compiled)
     known_space(tax, space)

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..compiler.yamlquote import q
-from .atomic import write_set_atomic
+from ...compiler.yamlquote import q
+from ..atomic import write_set_atomic
 
 SCALAR = "scalar"
 FLOW = "flow"

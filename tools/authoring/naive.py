@@ -28,10 +28,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from ..compiler import build
-from ..compiler.errors import Problem, SpecError
-from ..compiler.model import UNIVERSAL, Model
-from ..compiler.schema import schema_dir
+from ...compiler import build
+from ...compiler.errors import Problem, SpecError
+from ...compiler.model import UNIVERSAL, Model
+from ...compiler.schema import schema_dir
 from . import specwriter
 
 NAME = "naive-union"

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..compiler.errors import Problem, SpecError
-from ..compiler.palette import voc_palette
-from ..format import IGNORE_OF_DTYPE, label_dtype
+from ...compiler.errors import Problem, SpecError
+from ...compiler.palette import voc_palette
+from ...format import IGNORE_OF_DTYPE, label_dtype
+from ..datapath import split_lines
 from . import specwriter
-from .datapath import split_lines
 from .specwriter import Pairs, Raw
 
 MASTER = "class_remapping_files/MSeg_master.tsv"
@@ -361,7 +361,7 @@ def render_specs(ref: Path, definitions: dict[str, str] | None = None) -> dict[s
 
 def existing_definitions(root: Path) -> dict[str, str]:
     """Definitions already written in ``root/universal.yaml`` (empty if none), by class name."""
-    from ..compiler.load import parse_yaml
+    from ...compiler.load import parse_yaml
 
     p = Path(root) / "universal.yaml"
     if not p.is_file():
@@ -375,7 +375,7 @@ def existing_definitions(root: Path) -> dict[str, str]:
 
 def read_definitions(path: Path) -> dict[str, str]:
     """A YAML file mapping class name -> definition, read with the specs' own safe loader."""
-    from ..compiler.load import parse_yaml
+    from ...compiler.load import parse_yaml
 
     doc, problems = parse_yaml(Path(path).read_bytes(), str(path))
     if doc is None:

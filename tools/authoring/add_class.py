@@ -27,13 +27,13 @@ from typing import Any
 
 import yaml
 
-from ..compiler import build
-from ..compiler.errors import SpecError
-from ..compiler.model import UNIVERSAL
-from ..compiler.palette import voc_palette
-from ..compiler.rules import suggest
+from ...compiler import build
+from ...compiler.errors import SpecError
+from ...compiler.model import UNIVERSAL
+from ...compiler.palette import voc_palette
+from ...compiler.rules import suggest
+from ..errors import ToolError
 from . import specwriter
-from .errors import ToolError
 
 #: a WordNet synset as universal.schema.json takes it
 SYNSET = re.compile(r"^[A-Za-z0-9_.'/-]+\.[nvasr]\.[0-9]{2}$")

@@ -22,10 +22,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from ..compiler import build, load
-from ..compiler.errors import Problem, SpecError
-from ..compiler.model import UNIVERSAL, Model
-from ..compiler.relabel import Record
+from ...compiler import build, load
+from ...compiler.errors import Problem, SpecError
+from ...compiler.model import UNIVERSAL, Model
+from ...compiler.relabel import Record
 from . import specwriter
 
 SUFFIX = "-unions"

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..compiler.errors import Problem, SpecError
-from ..compiler.relabel import RELABEL_DIR
+from ...compiler.errors import Problem, SpecError
+from ...compiler.relabel import RELABEL_DIR
+from ..datapath import DataPathError, relpath
 from . import specwriter
-from .datapath import DataPathError, relpath
 
 RECORDS_FILE = "relabeled_data/update_records.tsv"
 #: MSeg's script that applies the records, one ``mseg_write_relabeled_segments.py --dataset_to_relabel X``

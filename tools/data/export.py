@@ -26,9 +26,9 @@ import unitax
 from unitax import pictures
 from unitax.taxonomy import UNIVERSAL, names_fingerprint
 
-from . import jsonio
-from .atomic import write_atomic
-from .errors import ToolError
+from .. import jsonio
+from ..atomic import write_atomic
+from ..errors import ToolError
 
 MARK_PY = "# Written by `unitax export "
 

@@ -1,7 +1,7 @@
 """`unitax new-dataset`: a dataset spec and a draft mapping from a names file.
 
 The draft proposes, for every class of the new dataset, the universal class it most likely
-belongs to (tools/suggest.py: names, WordNet synsets, definitions and what the existing mappings
+belongs to (tools/authoring/suggest.py: names, WordNet synsets, definitions and what the existing mappings
 already send where), and records each proposal under ``draft:`` with its confidence and reason.
 `unitax check` refuses every draft entry [draft-entry] until a person has checked that line and
 deleted the entry, so nothing suggested reaches the tables unreviewed. For a train dataset the
@@ -15,12 +15,12 @@ import os
 import re
 from pathlib import Path
 
-from ..compiler import build, load
-from ..compiler.errors import SpecError
-from ..compiler.model import UNIVERSAL, Model
+from ...compiler import build, load
+from ...compiler.errors import SpecError
+from ...compiler.model import UNIVERSAL, Model
+from ..datapath import bad_char, split_lines
+from ..errors import ToolError
 from . import specwriter
-from .datapath import bad_char, split_lines
-from .errors import ToolError
 from .specwriter import Pairs
 from .suggest import IGNORE_BELOW, Candidate, Suggester
 

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 import unitax
 from unitax import pictures
 
-from .atomic import write_atomic
+from ..atomic import write_atomic
 
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (110, 110, 110)
 
