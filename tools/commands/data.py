@@ -47,39 +47,16 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
     """
     import json
 
-    import unitax
+    from ..data.evaluate import check_picture_target, evaluate_dirs
 
-    if confusion_png is not None and (os.path.islink(confusion_png) or (confusion_png.exists()
-                                                                       and (not force or not confusion_png.is_file()))):
-        raise CommandError(f"{confusion_png}: exists; pass --force to replace it" if confusion_png.is_file()
-                           and not os.path.islink(confusion_png) else f"{confusion_png}: is not a regular file")
-    ev = unitax.load(compiled).evaluator(dataset, convention=convention)
-    from ..remap_dir import _walk
-
-    found, problems, _ = _walk(gt_dir, "*.png")  # symlinked folders followed once each
-    if problems:
-        raise CommandError("; ".join(f"{gt_dir / o.rel}: {o.reason}" for o in problems[:5])
-                                   + (f" ... ({len(problems)} in all)" if len(problems) > 5 else ""))
-    gts = [Path(r) for r in found]
-    if not gts:
-        raise CommandError(f"{gt_dir}: no .png files")
-    lacking = [rel.as_posix() for rel in gts if not (pred_dir / rel).is_file()]
-    if lacking:
-        raise CommandError(f"{len(lacking)} ground-truth file(s) have no prediction in {pred_dir}: "
-                                   + ", ".join(lacking[:10]) + (" ..." if len(lacking) > 10 else ""))
-    from ..labelio import read_label
-
-    for rel in gts:
-        try:
-            ev.update(read_label(pred_dir / rel), read_label(gt_dir / rel), pred_space=pred_space)
-        except unitax.UnitaxError as e:
-            raise CommandError(f"{pred_dir / rel} vs {gt_dir / rel}: {e}") from None
-    result = ev.result()
+    if confusion_png is not None:
+        check_picture_target(confusion_png, force)
+    result, n = evaluate_dirs(compiled, pred_dir, gt_dir, dataset, pred_space, convention)
     if fmt == "json":
-        click.echo(json.dumps({"dataset": dataset, "images": len(gts), **result.as_dict()}, indent=1))
+        click.echo(json.dumps({"dataset": dataset, "images": n, **result.as_dict()}, indent=1))
     else:
         click.echo(result.table(), nl=False)
-        click.echo(f"{dataset}: {len(gts)} image(s); predictions read as "
+        click.echo(f"{dataset}: {n} image(s); predictions read as "
                    f"{dataset if pred_space == 'dataset' else 'universal'} labels (--pred-space {pred_space})")
     if confusion_png is not None:
         from ..data.show import confusion_picture
