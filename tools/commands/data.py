@@ -169,39 +169,11 @@ def show_cmd(label_png: Path, space: str, image_path: Path | None, alpha: float,
 
     Ignored pixels are black (left as the photo with --image). Tiny labels are enlarged.
     """
-    from functools import partial
+    from ..data.show import draw_file
 
-    import unitax
-
-    from ..atomic import write_atomic
-    from ..data.show import show_picture
-    from ..labelio import LabelFileError, read_label, read_photo
-
-    for other in (label_png, image_path):
-        if other is not None and output.resolve() == other.resolve():
-            raise CommandError(f"{output}: is an input; choose another -o")
-    if output.exists() and not force:
-        raise CommandError(f"{output}: exists; pass --force to replace it")
-    tax = unitax.load(compiled)
-    known_space(tax, space)
-    try:
-        label = read_label(label_png)  # the one label-image reader: ids only, lossless formats only
-    except LabelFileError as e:
-        raise CommandError(str(e)) from None
-    image = None
-    if image_path is not None:
-        try:
-            image = read_photo(image_path)   # labelio: every image read is bounded (decompression bombs)
-        except LabelFileError as e:
-            raise CommandError(str(e)) from None
-    try:
-        pic = show_picture(tax, label, space, image, alpha=alpha)
-    except unitax.UnitaxError as e:
-        raise CommandError(f"{label_png}: {e}") from None
-    except ValueError as e:
-        raise CommandError(f"{image_path}: {e}") from None
-    write_atomic(output, partial(pic.save, format="PNG"))  # a failed write leaves the old picture
-    click.echo(f"wrote {output} ({pic.width} x {pic.height})")
+    width, height = draw_file(label_png, space, output, image_path=image_path, alpha=alpha, compiled=compiled,
+                              force=force)
+    click.echo(f"wrote {output} ({width} x {height})")
 
 
 # ----- confusion matrix ---------------------------------------------------------------------

@@ -17,6 +17,8 @@ import unitax
 from unitax import pictures
 
 from ..atomic import write_atomic
+from ..errors import CommandError, known_space
+from ..labelio import LabelFileError, read_label, read_photo
 
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (110, 110, 110)
 
@@ -164,3 +166,35 @@ def confusion_picture(conf: np.ndarray, names: Sequence[str], path: str | Path, 
     out = Path(path)
     write_atomic(out, partial(img.save, format="PNG"))
     return out
+
+
+def draw_file(label_png: Path, space: str, output: Path, *, image_path: Path | None = None, alpha: float = 0.5,
+              compiled: Path | None = None, force: bool = False) -> tuple[int, int]:
+    """`unitax show`: draw ``label_png`` (in ``space``'s colours, over ``image_path`` if given) to
+    ``output``, atomically; returns the picture's (width, height). A bad input is a CommandError."""
+    for other in (label_png, image_path):
+        if other is not None and output.resolve() == other.resolve():
+            raise CommandError(f"{output}: is an input; choose another -o")
+    if output.exists() and not force:
+        raise CommandError(f"{output}: exists; pass --force to replace it")
+    tax = unitax.load(compiled)
+    known_space(tax, space)
+    try:
+        label = read_label(label_png)  # the one label-image reader: ids only, lossless formats only
+    except LabelFileError as e:
+        raise CommandError(str(e)) from None
+    image = None
+    if image_path is not None:
+        try:
+            image = read_photo(image_path)   # labelio: every image read is bounded (decompression bombs)
+        except LabelFileError as e:
+            raise CommandError(str(e)) from None
+    try:
+        pic = show_picture(tax, label, space, image, alpha=alpha)
+    except unitax.UnitaxError as e:
+        raise CommandError(f"{label_png}: {e}") from None
+    except ValueError as e:
+        raise CommandError(f"{image_path}: {e}") from None
+    write_atomic(output, partial(pic.save, format="PNG"))  # a failed write leaves the old picture
+    write_atomic(output, partial(pic.save, format="PNG"))  # a failed write leaves the old picture
+    return pic.width, pic.height
