@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(specs: Path) -> dict:
     from unitax.compiler import build
     from unitax.compiler.model import UNIVERSAL
-    from unitax.tools.suggest import IGNORE_BELOW, Suggester, held_out
+    from unitax.tools.authoring.suggest import IGNORE_BELOW, Suggester, held_out
 
     model, problems = build.check_specs(specs)
     if model is None:

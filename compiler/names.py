@@ -94,7 +94,7 @@ def fold(name: str, *, separators: bool = False) -> str:
 
     With ``separators``, ``_`` and ``-`` count as white space too (``traffic_sign`` meets
     ``Traffic Sign``): how the analyses match class names across datasets. (MSeg's naive
-    taxonomy is not a fold: it is MSeg's own rule, ``str.lower()``, kept in tools/naive.py.)
+    taxonomy is not a fold: it is MSeg's own rule, ``str.lower()``, kept in tools/authoring/naive.py.)
     """
     text = name.casefold()
     if separators:

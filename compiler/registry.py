@@ -127,7 +127,7 @@ _TABLE: tuple[tuple[str, str, str, str], ...] = (
     ("interrupted-compile", "output", "error",
      "a temporary build folder left beside the output by an interrupted compile"),
     ("output-not-a-folder", "output", "error", "the output path is not a folder"),
-    # ----- import: reading MSeg's reference files (tools/importer.py, tools/relabel_import.py) -
+    # ----- import: reading MSeg's reference files (tools/authoring/importer.py, tools/authoring/relabel_import.py) -
     ("reference-format", "import", "error",
      "a reference file (MSeg's names lists, master sheet, relabel lists) is not in the expected format"),
     ("import-unions", "import", "error",

@@ -14,7 +14,7 @@ strings and huge integers where integers belong, coordinates far outside the ima
   accepted file gives maps of its size, segment ids that are its objects' (or -1).
 - **split lists** (``lists.read_reference`` of an mseg-api ``dataset_lists`` folder; the lines
   through ``engine.check_lists`` too): only ``ListsError`` (``PrepareError``); every accepted line
-  is two plain relative paths (runtime/fileops/datapath.py), and the lists read back are the lines split on
+  is two plain relative paths (tools/datapath.py), and the lists read back are the lines split on
   ``\\n`` alone.
 - **names and colours files** (``onboard.read_names`` / ``read_colors``): only ``OnboardError``; an
   accepted name is one line of text (no control or line-separating character), an accepted colour
@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import unitax  # noqa: E402
 from unitax.fileops.datapath import bad_char, relpath  # noqa: E402
-from unitax.tools.onboard import OnboardError, read_colors, read_names  # noqa: E402
+from unitax.tools.authoring.onboard import OnboardError, read_colors, read_names  # noqa: E402
 from unitax.tools.prepare import NativeFormatError, engine, lists  # noqa: E402
 from unitax.tools.prepare.errors import PrepareError  # noqa: E402
 from unitax.tools.prepare.readers import coco_panoptic, polygons  # noqa: E402

@@ -42,7 +42,7 @@ from hypothesis import strategies as st
 ROOT = Path(__file__).resolve().parent.parent
 from unitax.compiler import build, load, registry, rules, schema  # noqa: E402
 from unitax.compiler.errors import SpecError  # noqa: E402
-from unitax.tools import importer  # noqa: E402
+from unitax.tools.authoring import importer  # noqa: E402
 
 FILE_LEVEL = {"file-too-large", "symlink-outside", "missing-file", "not-a-file", "duplicate-file", "not-a-folder",
               "symlink-loop", "unreadable", "stray-file"}

@@ -1,5 +1,5 @@
 """`unitax add-class`: a universal class in one command, its decision drafted in every mapping
-(tools/add_class.py), and `check --strict` passing once the drafts are confirmed and its warnings
+(tools/authoring/add_class.py), and `check --strict` passing once the drafts are confirmed and its warnings
 accepted in universal.yaml. On a copy of the frozen MSeg specs where a test needs every kind of
 mapping or --strict, else on the corpus's small closed subset of them (support.corpus.BASE)."""
 

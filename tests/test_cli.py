@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from support.paths import GENERATED, SPECS
 
 from unitax.compiler import build
-from unitax.tools.cli import LAZY_COMMANDS, main
+from unitax.tools.cli import COMMANDS, main
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -124,7 +124,7 @@ def test_import_mseg_reproduces_the_committed_specs(reference, tmp_path):
 def test_every_command_has_help():
     ctx = click.Context(main)
     names = main.list_commands(ctx)
-    assert set(LAZY_COMMANDS) <= set(names)  # the commands in their own modules, imported on first use
+    assert set(COMMANDS) == set(names)  # every command registered one way, imported on first use
     listing = CliRunner().invoke(main, ["--help"]).output
     for name in names:
         cmd = main.get_command(ctx, name)
@@ -132,3 +132,30 @@ def test_every_command_has_help():
         assert cmd.help and len(cmd.help.strip()) > 20, name
         r = CliRunner().invoke(main, [name, "--help"])
         assert r.exit_code == 0 and "Usage:" in r.output
+
+
+@pytest.mark.parametrize("command", ["remap-dir", "prepare"])
+def test_shared_options_one_name_each(command):
+    """-j is --workers in every command (prepare's older --jobs still works, unlisted); --compiled is
+    the compiled folder everywhere (--out and --taxonomy: older names, unlisted)."""
+    ctx = click.Context(main)
+    cmd = main.get_command(ctx, command)
+    assert cmd is not None
+    opt = next(p for p in cmd.params if p.name == "workers")
+    assert {"-j", "--workers", "--jobs"} <= set(opt.opts)
+    shown = CliRunner().invoke(main, [command, "--help"]).output
+    assert "-j, --workers" in shown and "--jobs" not in shown
+    for name in ("evaluate", "remap-dir", "show", "export", "check", "compile"):
+        c = main.get_command(ctx, name)
+        assert c is not None
+        assert [p for p in c.params if "--compiled" in getattr(p, "opts", [])], name
+    assert "--taxonomy" not in CliRunner().invoke(main, ["remap-dir", "--help"]).output
+    assert "--out " not in CliRunner().invoke(main, ["compile", "--help"]).output
+
+
+def test_jobs_still_reaches_prepare_as_workers():
+    cmd = main.get_command(click.Context(main), "prepare")
+    assert cmd is not None
+    got = {flag: cmd.make_context("prepare", ["voc2012", "n", "o", flag, "3"]).params["workers"]
+           for flag in ("--jobs", "--workers", "-j")}
+    assert got == {"--jobs": 3, "--workers": 3, "-j": 3}

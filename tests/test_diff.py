@@ -18,7 +18,7 @@ import yaml
 from click.testing import CliRunner
 from support.paths import SPECS
 
-from unitax.tools import diff
+from unitax.tools.authoring import diff
 from unitax.tools.cli import main
 
 FILES = ("universal.yaml", "datasets/cityscapes-19.yaml", "datasets/bdd.yaml", "datasets/kitti-19.yaml",

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 import unitax
 from unitax import pictures
-from unitax.tools import export
 from unitax.tools.cli import main
+from unitax.tools.data import export
 
 FORMATS = list(export.FORMATS)
 SPACES = ["universal", "cityscapes-34", "ade20k-150", "camvid-11", "camvid-32", "coco-panoptic-201",

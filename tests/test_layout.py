@@ -128,3 +128,43 @@ def test_tools_may_import_both_and_nothing_else_imports_the_tools():
     assert any(under(m, "unitax.compiler") for m in tools) and any(is_runtime(m) for m in tools)
     for room in ("compiler", "runtime"):
         assert not [f for f, mods in room_imports(room).items() if any(under(m, "unitax.tools") for m in mods)]
+
+
+#: the click layer of tools/: the command group and the commands (tools/prepare/command.py: prepare's)
+CLICK_LAYER = ("tools/cli.py", "tools/commands/", "tools/prepare/command.py")
+
+
+def test_only_the_click_layer_uses_click_or_the_cli():
+    """The library in tools/ raises (ToolError and its kinds) and never exits: click and the CLI's
+    exit (tools/cli.exit_with) are the click layer's alone."""
+    rooms = room_imports("tools")
+    layer = [f for f in rooms if f.startswith(CLICK_LAYER)]
+    assert "tools/cli.py" in layer and any(f.startswith("tools/commands/") for f in layer)
+    bad = {f: sorted(m for m in mods if under(m, "click") or under(m, "unitax.tools.cli")
+                     or under(m, "unitax.tools.commands"))
+           for f, mods in rooms.items() if not f.startswith(CLICK_LAYER)}
+    assert {f: m for f, m in bad.items() if m} == {}
+
+
+#: the rooms of tools/ (README, Layout): spec authoring works on the compiler, the data tools on the
+#: runtime; the low-level leaf (unitax.fileops) and tools/errors.py serve both
+AUTHORING = "unitax.tools.authoring"
+DATA_TOOLS = ("unitax.tools.data", "unitax.tools.remap_dir", "unitax.tools.remap_step", "unitax.tools.batch",
+              "unitax.tools.records", "unitax.tools.prepare", "unitax.tools.labelio")
+
+
+def test_spec_authoring_works_on_the_compiler():
+    """tools/authoring/ imports the compiler and the leaves: of the runtime only the format
+    contract and the file leaf (unitax.fileops), and never a data tool."""
+    rooms = {f: mods for f, mods in room_imports("tools").items() if f.startswith("tools/authoring/")}
+    assert len(rooms) > 5
+    bad = {f: sorted(m for m in mods if (is_runtime(m) and not under(m, CONTRACT) and not under(m, FILEOPS))
+                     or any(under(m, d) for d in DATA_TOOLS)) for f, mods in rooms.items()}
+    assert {f: m for f, m in bad.items() if m} == {}
+
+
+def test_the_data_tools_do_not_import_spec_authoring():
+    rooms = room_imports("tools")
+    bad = {f: sorted(m for m in mods if under(m, AUTHORING)) for f, mods in rooms.items()
+           if not f.startswith(("tools/authoring/", *CLICK_LAYER))}
+    assert {f: m for f, m in bad.items() if m} == {}

@@ -16,7 +16,7 @@ from support.paths import SPECS
 
 import unitax
 from unitax.compiler import build
-from unitax.tools import naive
+from unitax.tools.authoring import naive
 from unitax.tools.cli import main
 
 MSEG_TRAIN = ["ade20k-150", "bdd", "cityscapes-19", "coco-panoptic-133", "idd-39", "mapillary-public65", "sunrgbd-37"]

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from support.paths import SPECS
 
 from unitax.compiler import build
+from unitax.tools.authoring.suggest import Suggester, fold, tokens
 from unitax.tools.cli import main
-from unitax.tools.suggest import Suggester, fold, tokens
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from hostile.cases_writes import specs as base_specs
 from support.paths import GENERATED, SPECS
 
 from unitax.compiler import build, outputs
-from unitax.tools import importer
+from unitax.tools.authoring import importer
 from unitax.tools.cli import main, os_error_line
 
 

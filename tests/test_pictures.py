@@ -14,7 +14,7 @@ from support.bundled import N_UNIVERSAL
 import unitax
 from unitax.pictures import voc_colormap
 from unitax.tools.cli import main
-from unitax.tools.show import confusion_picture
+from unitax.tools.data.show import confusion_picture
 
 RNG = np.random.default_rng(7)
 

@@ -8,6 +8,7 @@ import hashlib
 import pytest
 from click.testing import CliRunner
 
+from unitax.tools.cli import main
 from unitax.tools.prepare import lists
 
 SPECS = lists.default_specs()   # the shipped lists: tools/prepare/data/lists/
@@ -87,10 +88,10 @@ def test_import_lists_errors(tmp_path):
 
 def test_import_lists_command(tmp_path):
     ref = _fake_reference(tmp_path / "ref", 0)
-    res = CliRunner().invoke(lists.import_lists_command(), [str(ref), "--specs", str(tmp_path / "specs")])
+    res = CliRunner().invoke(main, ["import-lists", str(ref), "--specs", str(tmp_path / "specs")])
     assert res.exit_code == 0, res.output
     assert "wrote 3 split lists to" in res.output
-    res = CliRunner().invoke(lists.import_lists_command(), [str(tmp_path / "specs"), "--specs", str(tmp_path / "x")])
+    res = CliRunner().invoke(main, ["import-lists", str(tmp_path / "specs"), "--specs", str(tmp_path / "x")])
     assert res.exit_code == 2 and "no <space>/list/<split>.txt(.gz) files" in res.output
 
 

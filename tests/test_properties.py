@@ -30,7 +30,7 @@ import unitax
 from unitax.compiler import build
 from unitax.compiler.load import parse_yaml
 from unitax.compiler.names import odd_characters, skeleton
-from unitax.tools import importer
+from unitax.tools.authoring import importer
 
 
 def _key(name: str) -> str:

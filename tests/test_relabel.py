@@ -19,7 +19,7 @@ import unitax
 from unitax.compiler import build, load_relabel
 from unitax.compiler.emit import relabel as emit_relabel
 from unitax.relabel import relabel_segments
-from unitax.tools import relabel_import
+from unitax.tools.authoring import relabel_import
 from unitax.tools.cli import main
 
 # The reference's dataset names and the declared datasets their records are applied to (the

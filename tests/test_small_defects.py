@@ -22,7 +22,7 @@ from support.paths import ROOT
 import unitax
 from unitax.compiler import build
 from unitax.pictures import voc_colormap
-from unitax.tools import importer
+from unitax.tools.authoring import importer
 from unitax.tools.cli import main
 
 UNIVERSAL = ("road", "car", "person", "sky")

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 import unitax.stale as S
 import unitax.taxonomy as T
 from unitax.compiler import build
-from unitax.tools import importer
+from unitax.tools.authoring import importer
 from unitax.tools.cli import main
 
 UNIVERSAL = ("road", "car", "person", "sky")

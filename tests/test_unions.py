@@ -14,7 +14,7 @@ from support.paths import GENERATED, SPECS
 import unitax
 from unitax.compiler import build, unions
 from unitax.errors import LabelError
-from unitax.tools import importer, union_import
+from unitax.tools.authoring import importer, union_import
 
 # ----- a small taxonomy with a union mapping ----------------------------------------------------
 

@@ -25,7 +25,7 @@ from support.hostile import Case
 import unitax
 from unitax import UnitaxError
 from unitax.compiler import build, outputs
-from unitax.tools import importer
+from unitax.tools.authoring import importer
 
 UNIVERSAL = ("road", "car", "person", "sky")
 VARIANTS = ("a", "b", "c")

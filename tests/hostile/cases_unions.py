@@ -24,7 +24,7 @@ from support.hostile import Case
 import unitax
 from unitax import LabelError
 from unitax.compiler import build
-from unitax.tools import importer
+from unitax.tools.authoring import importer
 
 UNIVERSAL = ("road", "car", "person", "sky", "tree", "dog", "cat")
 CITY = ("road", "vehicle", "animal", "sky")  # vehicle -> {car}, animal -> {dog, cat}, sky ignored

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ..cli import INTERRUPTED, PROBLEMS, USAGE, exit_with
+from ..commands.options import PROGRESS, WORKERS, compress_level_option, scheduler_option
 
 
 @click.command("prepare")
@@ -15,8 +16,8 @@ from ..cli import INTERRUPTED, PROBLEMS, USAGE, exit_with
                                             "[NATIVE_ROOT]` (with NATIVE_ROOT, every moved segment pixel by pixel).")
 @click.option("--images", type=click.Choice(["link", "copy", "none"]), default="link", show_default=True,
               help="Images: symlinked, copied, or left in NATIVE_ROOT.")
-@click.option("-j", "--jobs", type=click.IntRange(1), default=None, help="Worker processes (default: all cores).")
-@click.option("--scheduler", default=None, help="Run on the Dask cluster whose scheduler listens here.")
+@WORKERS
+@scheduler_option("Run on the Dask cluster whose scheduler listens at ADDRESS instead of locally.")
 @click.option("--partial", is_flag=True, help="NATIVE_ROOT holds part of the dataset: prepare what is there "
                                                "(lists keep those samples) instead of failing on what is missing.")
 @click.option("--lists", "list_source", type=click.Choice(["mseg", "derive"]), default="mseg", show_default=True,
@@ -26,10 +27,9 @@ from ..cli import INTERRUPTED, PROBLEMS, USAGE, exit_with
               help="Polygon datasets (Cityscapes, IDD): a relabel record repaints the segment's whole polygon in "
                    "record order, over what is drawn later (mseg: MSeg's rule), or only its visible pixels.")
 @click.option("--overwrite", is_flag=True, help="Redo every file of an earlier prepare job in OUT_ROOT.")
-@click.option("--compress-level", type=click.IntRange(0, 9), default=6, show_default=True,
-              help="zlib level of the label PNGs (1: about 3x faster writes, larger files).")
-@click.option("--progress/--no-progress", default=True, show_default=True)
-def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, jobs: int | None,
+@compress_level_option("zlib level of the label PNGs (1: about 3x faster writes, larger files).")
+@PROGRESS
+def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, workers: int | None,
                 scheduler: str | None, partial: bool, list_source: str, relabel_polygons: str, overwrite: bool,
                 compress_level: int, progress: bool) -> None:
     """Prepare one MSeg dataset from its download: `unitax prepare DATASET NATIVE_ROOT OUT_ROOT`.
@@ -90,7 +90,7 @@ def prepare_cmd(args: tuple[str, ...], list_: bool, verify: bool, images: str, j
         click.echo(f"note: {n}")
     bar = Progress(len(plan.tasks), enabled=progress, name=f"prepare {dataset}")
     try:
-        s = engine.run(plan, workers=jobs, scheduler=scheduler, progress=bar, overwrite=overwrite)
+        s = engine.run(plan, workers=workers, scheduler=scheduler, progress=bar, overwrite=overwrite)
     except BatchError as e:
         exit_with(USAGE, f"unitax prepare: {e}")
     which = "the derived" if list_source == "derive" else "MSeg's"

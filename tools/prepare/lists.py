@@ -27,14 +27,10 @@ import lzma
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ...fileops.atomic import write_set_atomic
 from ...fileops.datapath import DataPathError, relpath, split_lines
 from ..errors import ToolError
-
-if TYPE_CHECKING:
-    import click
 
 LISTS_DIR = "lists"
 BLOB = "mseg-lists.txt.xz"
@@ -185,26 +181,3 @@ def split_pairs(space: str, split: str, specs: str | os.PathLike[str] | None = N
         parts = line.split(" ")
         out.append((parts[0], parts[1] if len(parts) > 1 else None))
     return out
-
-
-def import_lists_command() -> click.Command:
-    """A click command ``import-lists REFERENCE [--specs DIR]`` to add to the ``unitax`` CLI group."""
-    import click
-
-    @click.command("import-lists")
-    @click.argument("reference", type=click.Path(exists=True, file_okay=False, path_type=Path))
-    @click.option("--specs", "specs", type=click.Path(path_type=Path), default=None,
-                  help="Write to SPECS/lists/ (default: the package's own, tools/prepare/data/lists/).")
-    def cmd(reference: Path, specs: Path) -> None:
-        """Write the shipped split lists (or SPECS/lists/) from REFERENCE's dataset_lists/*/list/*.txt(.gz)."""
-        from ..cli import USAGE, exit_with
-
-        try:
-            sizes = import_lists(reference, specs)
-        except ListsError as exc:
-            exit_with(USAGE, f"unitax import-lists: {exc}")
-        n = len(load_lists(specs))
-        click.echo(f"wrote {n} split lists to {specs if specs is not None else default_specs()}/{LISTS_DIR} ("
-                   + ", ".join(f"{k} {v:,} B" for k, v in sizes.items()) + ")")
-
-    return cmd

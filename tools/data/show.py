@@ -10,16 +10,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 import unitax
 from unitax import pictures
 
-from ..fileops.atomic import write_atomic
-from .errors import CommandError, known_space
-from .labelio import LabelFileError, read_label, read_photo
+from ...fileops.atomic import write_atomic
+from ..errors import CommandError, known_space
+from ..labelio import LabelFileError, read_label, read_photo
 
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (110, 110, 110)
 
@@ -91,54 +90,6 @@ def show_picture(tax: unitax.Taxonomy, label: np.ndarray, space: str, image: np.
     out.paste(img, (0, 0))
     out.paste(panel, (img.width, 0))
     return out
-
-
-@click.command("show")
-@click.argument("label_png", metavar="LABEL.png", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--space", required=True, help="The label space of LABEL.png: universal or a compiled dataset.")
-@click.option("--image", "image_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="An RGB photo of the same size: draw the label over it.")
-@click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-              help="Weight of the label colours in the overlay.")
-@click.option("--compiled", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="A folder written by `unitax compile` (default: the bundled taxonomy).")
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The PNG to write.")
-@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
-def show_cmd(label_png: Path, space: str, image_path: Path | None, alpha: float, compiled: Path | None,
-             output: Path, force: bool) -> None:
-    """Draw LABEL.png in SPACE's colours (over --image if given) with a legend of the classes present.
-
-    Ignored pixels are black (left as the photo with --image). Tiny labels are enlarged.
-    """
-    for other in (label_png, image_path):
-        if other is not None and output.resolve() == other.resolve():
-            raise CommandError(f"{output}: is an input; choose another -o")
-    if output.exists() and not force:
-        raise CommandError(f"{output}: exists; pass --force to replace it")
-    tax = unitax.load(compiled)
-    known_space(tax, space)
-    try:
-        label = read_label(label_png)  # the one label-image reader: ids only, lossless formats only
-    except LabelFileError as e:
-        raise CommandError(str(e)) from None
-    image = None
-    if image_path is not None:
-        try:
-            image = read_photo(image_path)   # labelio: every image read is bounded (decompression bombs)
-        except LabelFileError as e:
-            raise CommandError(str(e)) from None
-    try:
-        pic = show_picture(tax, label, space, image, alpha=alpha)
-    except unitax.UnitaxError as e:
-        raise CommandError(f"{label_png}: {e}") from None
-    except ValueError as e:
-        raise CommandError(f"{image_path}: {e}") from None
-    write_atomic(output, partial(pic.save, format="PNG"))  # a failed write leaves the old picture
-    click.echo(f"wrote {output} ({pic.width} x {pic.height})")
-
-
-# ----- confusion matrix ---------------------------------------------------------------------
 
 
 def confusion_picture(conf: np.ndarray, names: Sequence[str], path: str | Path, *, title: str | None = None,
@@ -215,3 +166,35 @@ def confusion_picture(conf: np.ndarray, names: Sequence[str], path: str | Path, 
     out = Path(path)
     write_atomic(out, partial(img.save, format="PNG"))
     return out
+
+
+def draw_file(label_png: Path, space: str, output: Path, *, image_path: Path | None = None, alpha: float = 0.5,
+              compiled: Path | None = None, force: bool = False) -> tuple[int, int]:
+    """`unitax show`: draw ``label_png`` (in ``space``'s colours, over ``image_path`` if given) to
+    ``output``, atomically; returns the picture's (width, height). A bad input is a CommandError."""
+    for other in (label_png, image_path):
+        if other is not None and output.resolve() == other.resolve():
+            raise CommandError(f"{output}: is an input; choose another -o")
+    if output.exists() and not force:
+        raise CommandError(f"{output}: exists; pass --force to replace it")
+    tax = unitax.load(compiled)
+    known_space(tax, space)
+    try:
+        label = read_label(label_png)  # the one label-image reader: ids only, lossless formats only
+    except LabelFileError as e:
+        raise CommandError(str(e)) from None
+    image = None
+    if image_path is not None:
+        try:
+            image = read_photo(image_path)   # labelio: every image read is bounded (decompression bombs)
+        except LabelFileError as e:
+            raise CommandError(str(e)) from None
+    try:
+        pic = show_picture(tax, label, space, image, alpha=alpha)
+    except unitax.UnitaxError as e:
+        raise CommandError(f"{label_png}: {e}") from None
+    except ValueError as e:
+        raise CommandError(f"{image_path}: {e}") from None
+    write_atomic(output, partial(pic.save, format="PNG"))  # a failed write leaves the old picture
+    write_atomic(output, partial(pic.save, format="PNG"))  # a failed write leaves the old picture
+    return pic.width, pic.height

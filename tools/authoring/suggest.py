@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..compiler.model import UNIVERSAL, Model
+from ...compiler.model import UNIVERSAL, Model
 
 #: alias weights by kind (an exact folded match scores the weight itself)
 WEIGHTS = {"evidence": 1.0, "merged": 0.8, "name": 1.0, "synset": 0.9, "definition": 0.55, "parent": 0.35}

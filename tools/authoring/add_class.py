@@ -21,23 +21,19 @@ intended data, and only then written, each atomically.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
 import yaml
 
-from ..compiler import build
-from ..compiler.errors import SpecError
-from ..compiler.model import UNIVERSAL
-from ..compiler.palette import voc_palette
-from ..compiler.rules import suggest
-from ..compiler.yamlquote import q
-from ..fileops.atomic import write_atomic
-from .cli import PROBLEMS, USAGE, exit_with, problem_line
-from .errors import ToolError
+from ...compiler import build
+from ...compiler.errors import SpecError
+from ...compiler.model import UNIVERSAL
+from ...compiler.palette import voc_palette
+from ...compiler.rules import suggest
+from ..errors import ToolError
+from . import specwriter
 
 #: a WordNet synset as universal.schema.json takes it
 SYNSET = re.compile(r"^[A-Za-z0-9_.'/-]+\.[nvasr]\.[0-9]{2}$")
@@ -86,14 +82,6 @@ class _Text:
             self.lines[span[0]:span[1]] = new
 
 
-def _block_list(key: str, items: Sequence[str]) -> list[str]:
-    return [f"{key}: []"] if not items else [f"{key}:"] + [f"  - {q(x)}" for x in items]
-
-
-def _block_map(key: str, pairs: dict[str, str]) -> list[str]:
-    return [f"{key}: {{}}"] if not pairs else [f"{key}:"] + [f"  {q(k)}: {q(v)}" for k, v in pairs.items()]
-
-
 def next_color(used: set[tuple[int, int, int]], start: int) -> tuple[int, int, int]:
     """The first colour of the palette from index ``start`` on that no universal class uses."""
     i = start
@@ -108,9 +96,9 @@ def _universal_text(path: Path, cid: int, name: str, parent: str, definition: st
     t = _Text(text.splitlines(keepends=True))
     span = t._span("classes")
     assert span is not None
-    block = [f"  - id: {cid}", f"    name: {q(name)}", f"    parent: {q(parent)}",
-             f"    synset: {q(synset) if synset else 'null'}", "    wordnet_modified: null",
-             f"    color: [{color[0]}, {color[1]}, {color[2]}]", f"    definition: {q(definition)}"]
+    block = specwriter.item_lines("universal", "classes", {
+        "id": cid, "name": name, "parent": parent, "synset": synset or None, "wordnet_modified": None,
+        "color": list(color), "definition": definition})
     t.lines[span[1]:span[1]] = [line + "\n" for line in block]
     return t.text
 
@@ -162,7 +150,7 @@ def plan(specs: Path, name: str, parent: str, definition: str, split_from: str |
             if isinstance(data.get("unfed"), dict):
                 continue  # {all_others: true, as_of: N}: [unfed-stale] asks
             unfed = [*(data.get("unfed") or []), name]
-            t.put("unfed", _block_list("unfed", unfed))
+            t.put("unfed", specwriter.key_lines("mapping", "unfed", unfed))
             data["unfed"] = unfed
             movers = sorted(s for s, u in mapping.items()  # a union mapping's value may be a set (a list)
                             if split_from is not None and (u == split_from or isinstance(u, list) and split_from in u))
@@ -175,15 +163,15 @@ def plan(specs: Path, name: str, parent: str, definition: str, split_from: str |
             old = mapping.get(split_from) if split_from is not None else None
             if old is not None:
                 mapping[name] = old
-                t.put("map", _block_map("map", mapping))
+                t.put("map", specwriter.key_lines("mapping", "map", mapping))
                 data["map"] = mapping
                 draft[name] = f"{note}: feeds {old!r} as {split_from} does; or ignore it, or feed another class"
             else:
                 ignore = [*(data.get("ignore") or []), name]
-                t.put("ignore", _block_list("ignore", ignore))
+                t.put("ignore", specwriter.key_lines("mapping", "ignore", ignore))
                 data["ignore"] = ignore
                 draft[name] = f"{note}: ignored; map it if it should count as a {data['target']} class"
-        t.put("draft", _block_map("draft", draft))
+        t.put("draft", specwriter.key_lines("mapping", "draft", draft))
         data["draft"] = draft
         files[p] = (t.text, data)
     for p, (text, want) in files.items():
@@ -204,39 +192,7 @@ def add_class(specs: Path, name: str, parent: str, definition: str, split_from: 
     if errors:
         raise SpecError(errors)
     files = plan(specs, name, parent, definition, split_from, synset)
-    for p, (text, _) in files.items():
-        write_atomic(p, text)
+    # one set: universal.yaml and every mapping, or none of them (a half-drafted class would leave
+    # mappings that are not total)
+    specwriter.write_specs(specs, {p.relative_to(specs).as_posix(): text for p, (text, _) in files.items()})
     return list(files)
-
-
-@click.command("add-class")
-@click.argument("name")
-@click.option("--parent", required=True, help="The parent category (the `parent` of similar classes).")
-@click.option("--definition", required=True, help="What the class includes, and what its neighbours keep.")
-@click.option("--split-from", "split_from", default=None,
-              help="An existing universal class this one takes part of: mappings out of universal treat the new "
-                   "class as they treat it, and its feeders are drafted for review.")
-@click.option("--synset", default=None, help="Its WordNet synset (lemma.pos.nn), if any.")
-@click.option("--specs", "specs", type=click.Path(file_okay=False, path_type=Path), default=Path("taxonomy"),
-              show_default=True, help="Folder holding universal.yaml, datasets/ and mappings/.")
-def add_class_cmd(name: str, parent: str, definition: str, split_from: str | None, synset: str | None,
-                  specs: Path) -> None:
-    """Append universal class NAME (the next id and a free colour) and draft its decision in every mapping.
-
-    Each mapping into universal lists NAME as unfed (with --split-from, the classes feeding the old
-    class are drafted for review); each mapping out of universal ignores it (with --split-from, it
-    feeds what the old class feeds). `unitax check` refuses every draft entry until you have
-    checked that line and deleted the entry; mappings with `unfed: {all_others: true}` are reported
-    [unfed-stale] instead. Then `make compile` and `make test`.
-    """
-    try:
-        written = add_class(specs, name, parent, definition, split_from, synset)
-    except AddClassError as e:
-        exit_with(USAGE, f"unitax add-class: {e}")
-    except SpecError as e:
-        exit_with(PROBLEMS, *map(problem_line, e.errors),
-                  f"unitax add-class: the specs in {specs} do not validate; fix them first")
-    drafted = len(written) - 1
-    click.echo(f"wrote {specs / 'universal.yaml'} ({name}) and drafted {drafted} mapping(s)")
-    click.echo("next: `unitax check` lists each draft entry [draft-entry] and each mapping with unfed all_others "
-               "[unfed-stale]; decide each, delete the draft entries, then `make compile`")

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
-from ..compiler import build, load
-from ..compiler.errors import Problem, SpecError
-from ..compiler.model import UNIVERSAL, Model
-from ..compiler.relabel import Record
-from ..compiler.yamlquote import q
-from ..fileops.atomic import write_set_atomic
+from ...compiler import build, load
+from ...compiler.errors import Problem, SpecError
+from ...compiler.model import UNIVERSAL, Model
+from ...compiler.relabel import Record
+from . import specwriter
 
 SUFFIX = "-unions"
 
@@ -86,39 +86,35 @@ def render(model: Model, records: list[Record], base: str, relabeled: str,
     src = model.spaces[base]
     name = base + SUFFIX
     m = next(m for m in model.mappings if m.source == base and m.target == UNIVERSAL)
-    ds = [f"# Dataset {name}: the label images of {base}, trained as unions of universal classes",
-          f"# (mappings/{name}_to_universal.yaml) instead of relabeling. Written by `unitax import-unions`.",
-          f"name: {name}", f"role: {src.role}", f"label_dtype: {src.label_dtype}", f"ignore: {src.ignore}"]
+    ds: dict[str, Any] = {"name": name, "role": src.role, "label_dtype": src.label_dtype, "ignore": src.ignore}
     if src.class_list_from:
-        ds.append(f"class_list_from: {src.class_list_from}")
-    ds.append(f"note: {q(f'the class list of {base} (same label images); trained through a union mapping')}")
-    ds.append("classes:")
-    for c in src.classes:
-        color = f", color: [{', '.join(str(v) for v in c.color)}]" if c.color is not None else ""
-        ds.append(f"  - {{id: {c.id}, name: {q(c.name)}{color}{', void: true' if c.void else ''}}}")
+        ds["class_list_from"] = src.class_list_from
+    ds["note"] = f"the class list of {base} (same label images); trained through a union mapping"
+    ds["classes"] = [{"id": c.id, "name": c.name, **({"color": list(c.color)} if c.color is not None else {}),
+                      **({"void": True} if c.void else {})} for c in src.classes]
     if accepted:
-        ds += [f"# Accepted warnings, as in datasets/{base}.yaml (the same classes).", "accept:"]
-        for a in accepted:
-            ds += [f"  - rule: {q(a['rule'])}", f"    class: {q(a['class'])}", f"    reason: {q(a['reason'])}"]
+        ds["accept"] = [{k: a[k] for k in ("rule", "class", "reason")} for a in accepted]
     fed = {x for v in sets.values() for x in v}
     u = model.universal
-    mp = [f"# {name} -> universal as unions: a class maps to the set of universal classes its pixels",
-          f"# may be: its MSeg class plus every class the relabel records of {relabeled} move it to.",
-          "# Written by `unitax import-unions`; trained with unitax.torch.union_nll.",
-          f"source: {name}", "target: universal", "kind: union",
-          f"note: {q(f'derived from mappings/{base}_to_universal.yaml and relabel/{relabeled}.yaml')}",
-          "instead_of:", f"  relabeled: {relabeled}", f"  via: {base}", "map:"]
-    for cls, members in sets.items():
-        value = q(members[0]) if len(members) == 1 else "[" + ", ".join(q(x) for x in members) + "]"
-        mp.append(f"  {q(cls)}: {value}")
+    mp: dict[str, Any] = {
+        "source": name, "target": UNIVERSAL, "kind": "union",
+        "note": f"derived from mappings/{base}_to_universal.yaml and relabel/{relabeled}.yaml",
+        "instead_of": {"relabeled": relabeled, "via": base},
+        "map": {cls: members[0] if len(members) == 1 else members for cls, members in sets.items()}}
     if reasons:
-        mp.append("overlap_reason:")
-        mp += [f"  {q(k)}: {q(v)}" for k, v in sorted(reasons.items())]
-    ign = [src.classes[i].name for i in m.ignored]
-    mp += ["ignore: []"] if not ign else ["ignore:"] + [f"  - {q(x)}" for x in ign]
-    unfed = [c.name for c in u.real_classes if c.name not in fed]
-    mp += ["unfed: []"] if not unfed else ["unfed:"] + [f"  - {q(x)}" for x in unfed]
-    return {f"datasets/{name}.yaml": "\n".join(ds) + "\n", f"mappings/{name}_to_universal.yaml": "\n".join(mp) + "\n"}
+        mp["overlap_reason"] = dict(sorted(reasons.items()))
+    mp["ignore"] = [src.classes[i].name for i in m.ignored]
+    mp["unfed"] = [c.name for c in u.real_classes if c.name not in fed]
+    return {
+        f"datasets/{name}.yaml": specwriter.render("dataset", ds, header=[
+            f"Dataset {name}: the label images of {base}, trained as unions of universal classes",
+            f"(mappings/{name}_to_universal.yaml) instead of relabeling. Written by `unitax import-unions`."],
+            comments={"accept": [f"Accepted warnings, as in datasets/{base}.yaml (the same classes)."]}),
+        f"mappings/{name}_to_universal.yaml": specwriter.render("mapping", mp, header=[
+            f"{name} -> universal as unions: a class maps to the set of universal classes its pixels",
+            f"may be: its MSeg class plus every class the relabel records of {relabeled} move it to.",
+            "Written by `unitax import-unions`; trained with unitax.torch.union_nll."]),
+    }
 
 
 def _accepted(specs: Path, base: str) -> list[dict[str, str]]:
@@ -150,6 +146,6 @@ def render_specs(specs: Path, bases: list[str]) -> dict[str, str]:
 
 
 def write_specs(files: dict[str, str], specs: Path) -> None:
-    """Write the union specs as one set (unitax.fileops.atomic.write_set_atomic): a failed write leaves
+    """Write the union specs as one set (tools/specwriter.write_specs): a failed write leaves
     every old file as it was."""
-    write_set_atomic(specs, files)
+    specwriter.write_specs(specs, files)

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..compiler.errors import Problem, SpecError
-from ..compiler.palette import voc_palette
-from ..compiler.yamlquote import q
-from ..fileops.atomic import write_set_atomic
-from ..fileops.datapath import split_lines
-from ..format import IGNORE_OF_DTYPE, label_dtype
+from ...compiler.errors import Problem, SpecError
+from ...compiler.palette import voc_palette
+from ...fileops.datapath import split_lines
+from ...format import IGNORE_OF_DTYPE, label_dtype
+from . import specwriter
+from .specwriter import Pairs, Raw
 
 MASTER = "class_remapping_files/MSeg_master.tsv"
 IGNORE_NAME = "unlabeled"
@@ -296,73 +296,51 @@ def read_reference(ref: Path) -> tuple[list[dict[str, Any]], dict[str, Space], l
     return universal, spaces, mappings
 
 
-def _block_list(key: str, items: list[str]) -> list[str]:
-    if not items:
-        return [f"{key}: []"]
-    return [f"{key}:"] + [f"  - {q(x)}" for x in items]
+UNIVERSAL_HEADER = (
+    "The universal taxonomy: one label space that every training dataset maps into.",
+    "Ids are stable: never renumber a class that checkpoints were trained with.",
+    "Facts imported by `unitax import-mseg` from the MSeg master sheet; definitions are our own.",
+)
+#: written as it is (its comma would make the quoting rule quote it; the bundled specs have it plain)
+UNIVERSAL_DESCRIPTION = Raw("The 194-class universal taxonomy of MSeg (CVPR 2020), compiled by unitax.")
 
 
 def render_universal(universal: list[dict[str, Any]], definitions: dict[str, str]) -> str:
-    out = [
-        "# The universal taxonomy: one label space that every training dataset maps into.",
-        "# Ids are stable: never renumber a class that checkpoints were trained with.",
-        "# Facts imported by `unitax import-mseg` from the MSeg master sheet; definitions are our own.",
-        "name: mseg-universal",
-        "description: The 194-class universal taxonomy of MSeg (CVPR 2020), compiled by unitax.",
-        f"ignore: {{id: 255, name: {IGNORE_NAME}}}",
-        "classes:",
-    ]
+    classes: list[dict[str, Any]] = []
     for i, u in enumerate(universal):
-        r, g, b = voc_palette(i)
-        mod = u["wordnet_modified"]
-        out += [
-            f"  - id: {i}",
-            f"    name: {q(u['name'])}",
-            f"    parent: {q(u['parent']) if u['parent'] else 'null'}",
-            f"    synset: {q(u['synset']) if u['synset'] else 'null'}",
-            f"    wordnet_modified: {'null' if mod is None else str(mod).lower()}",
-        ]
-        for key in ("synset_note", "wordnet_modified_note"):
-            if key in u:
-                out.append(f"    {key}: {q(u[key])}")
-        out += [
-            f"    color: [{r}, {g}, {b}]",
-            f"    definition: {q(definitions.get(u['name'], ''))}",
-        ]
-    return "\n".join(out) + "\n"
+        entry: dict[str, Any] = {"id": i}
+        entry.update((k, u[k]) for k in ("name", "wordnet_modified", "synset_note", "wordnet_modified_note") if k in u)
+        entry.update(parent=u["parent"] or None, synset=u["synset"] or None, color=list(voc_palette(i)),
+                     definition=definitions.get(u["name"], ""))
+        classes.append(entry)
+    return specwriter.render("universal", {
+        "name": "mseg-universal", "description": UNIVERSAL_DESCRIPTION,
+        "ignore": {"id": 255, "name": IGNORE_NAME}, "classes": classes}, header=UNIVERSAL_HEADER)
 
 
 def render_dataset(s: Space) -> str:
-    out = [
-        f"# Dataset {s.name}: class ids are the values stored in its label images.",
-        f"name: {s.name}",
-        f"role: {s.role}",
-        f"label_dtype: {s.label_dtype}",
-        f"ignore: {s.ignore}",
-        f"class_list_from: {s.class_list_from}",
-    ]
+    data: dict[str, Any] = {"name": s.name, "role": s.role, "label_dtype": s.label_dtype, "ignore": s.ignore,
+                            "class_list_from": s.class_list_from}
     if s.notes:
-        out.append(f"note: {q('; '.join(s.notes))}")
-    out.append("classes:")
+        data["note"] = "; ".join(s.notes)
+    classes: list[dict[str, Any]] = []
     for i, n in enumerate(s.names):
-        color = f", color: [{', '.join(str(v) for v in s.colors[i])}]" if s.colors else ""
-        void = ", void: true" if n in s.names[:i] else ""
-        out.append(f"  - {{id: {i}, name: {q(n)}{color}{void}}}")
-    return "\n".join(out) + "\n"
+        c: dict[str, Any] = {"id": i, "name": n}
+        if s.colors:
+            c["color"] = list(s.colors[i])
+        if n in s.names[:i]:
+            c["void"] = True
+        classes.append(c)
+    data["classes"] = classes
+    return specwriter.render("dataset", data, header=[
+        f"Dataset {s.name}: class ids are the values stored in its label images."])
 
 
 def render_mapping(m: MappingSpec) -> str:
-    out = [
-        f"# {m.source} -> {m.target}. Total: every {m.source} class is mapped or ignored,",
-        f"# and every {m.target} class is fed or listed in unfed.",
-        f"source: {m.source}",
-        f"target: {m.target}",
-        f"note: {q(m.note)}",
-    ]
-    out += ["map:"] + [f"  {q(s)}: {q(t)}" for s, t in m.pairs] if m.pairs else ["map: {}"]
-    out += _block_list("ignore", m.ignore)
-    out += _block_list("unfed", m.unfed)
-    return "\n".join(out) + "\n"
+    return specwriter.render("mapping", {
+        "source": m.source, "target": m.target, "note": m.note, "map": Pairs(m.pairs), "ignore": m.ignore,
+        "unfed": m.unfed}, header=[f"{m.source} -> {m.target}. Total: every {m.source} class is mapped or ignored,",
+                                   f"and every {m.target} class is fed or listed in unfed."])
 
 
 def render_specs(ref: Path, definitions: dict[str, str] | None = None) -> dict[str, str]:
@@ -383,7 +361,7 @@ def render_specs(ref: Path, definitions: dict[str, str] | None = None) -> dict[s
 
 def existing_definitions(root: Path) -> dict[str, str]:
     """Definitions already written in ``root/universal.yaml`` (empty if none), by class name."""
-    from ..compiler.load import parse_yaml
+    from ...compiler.load import parse_yaml
 
     p = Path(root) / "universal.yaml"
     if not p.is_file():
@@ -397,7 +375,7 @@ def existing_definitions(root: Path) -> dict[str, str]:
 
 def read_definitions(path: Path) -> dict[str, str]:
     """A YAML file mapping class name -> definition, read with the specs' own safe loader."""
-    from ..compiler.load import parse_yaml
+    from ...compiler.load import parse_yaml
 
     doc, problems = parse_yaml(Path(path).read_bytes(), str(path))
     if doc is None:
@@ -434,9 +412,9 @@ def kept_accept(p: Path) -> str:
 
 def write_specs(files: dict[str, str], root: Path) -> None:
     """Write spec files under ``root``, replacing datasets/ and mappings/ wholesale: as one set
-    (unitax.fileops.atomic.write_set_atomic), so a failed write leaves every old spec as it was."""
+    (tools/atomic.write_set_atomic), so a failed write leaves every old spec as it was."""
     root = Path(root)
     files = {rel: text + kept_accept(root / rel) for rel, text in files.items()}
     stale = [f"{sub}/{p.name}" for sub in ("datasets", "mappings") if (root / sub).is_dir()
              for p in sorted((root / sub).glob("*.yaml"))]
-    write_set_atomic(root, files, delete=stale)
+    specwriter.write_specs(root, files, delete=stale)

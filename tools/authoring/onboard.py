@@ -1,7 +1,7 @@
 """`unitax new-dataset`: a dataset spec and a draft mapping from a names file.
 
 The draft proposes, for every class of the new dataset, the universal class it most likely
-belongs to (tools/suggest.py: names, WordNet synsets, definitions and what the existing mappings
+belongs to (tools/authoring/suggest.py: names, WordNet synsets, definitions and what the existing mappings
 already send where), and records each proposal under ``draft:`` with its confidence and reason.
 `unitax check` refuses every draft entry [draft-entry] until a person has checked that line and
 deleted the entry, so nothing suggested reaches the tables unreviewed. For a train dataset the
@@ -15,16 +15,13 @@ import os
 import re
 from pathlib import Path
 
-import click
-
-from ..compiler import build, load
-from ..compiler.errors import SpecError
-from ..compiler.model import UNIVERSAL, Model
-from ..compiler.yamlquote import q
-from ..fileops.atomic import write_set_atomic
-from ..fileops.datapath import bad_char, split_lines
-from .cli import PROBLEMS, USAGE, exit_with, problem_line
-from .errors import ToolError
+from ...compiler import build, load
+from ...compiler.errors import SpecError
+from ...compiler.model import UNIVERSAL, Model
+from ...fileops.datapath import bad_char, split_lines
+from ..errors import ToolError
+from . import specwriter
+from .specwriter import Pairs
 from .suggest import IGNORE_BELOW, Candidate, Suggester
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -102,20 +99,15 @@ def _note(cands: list[Candidate]) -> str:
     return f"{c.name}, confidence {c.score:.2f}: {c.reason}" + (f"; next: {rest}" if rest else "")
 
 
-def _lines(key: str, items: list[str]) -> list[str]:
-    return [f"{key}: []"] if not items else [f"{key}:"] + [f"  - {q(x)}" for x in items]
-
-
 def render_dataset(name: str, role: str, names: list[str], colors: list[tuple[int, int, int]] | None) -> str:
     big = len(names) >= 255
-    out = [f"# Dataset {name}: class ids are the values stored in its label images.",
-           "# Written by `unitax new-dataset` from a names file (id = line number - 1).",
-           f"name: {name}", f"role: {role}", f"label_dtype: {'uint16' if big else 'uint8'}",
-           f"ignore: {65535 if big else 255}", "class_list_from: names-file", "classes:"]
-    for i, n in enumerate(names):
-        c = f", color: [{', '.join(map(str, colors[i]))}]" if colors else ""
-        out.append(f"  - {{id: {i}, name: {q(n)}{c}}}")
-    return "\n".join(out) + "\n"
+    return specwriter.render("dataset", {
+        "name": name, "role": role, "label_dtype": "uint16" if big else "uint8", "ignore": 65535 if big else 255,
+        "class_list_from": "names-file",
+        "classes": [{"id": i, "name": n, **({"color": list(colors[i])} if colors else {})}
+                    for i, n in enumerate(names)],
+    }, header=[f"Dataset {name}: class ids are the values stored in its label images.",
+               "Written by `unitax new-dataset` from a names file (id = line number - 1)."])
 
 
 def draft_to_universal(model: Model, name: str, names: list[str], sug: Suggester) -> str:
@@ -128,19 +120,16 @@ def draft_to_universal(model: Model, name: str, names: list[str], sug: Suggester
         else:
             ignored.append(n)
         draft.append((n, _note(cands)))
-    n_uni = len(model.universal.classes)
-    out = [f"# {name} -> universal: a DRAFT written by `unitax new-dataset`. `unitax check` refuses each",
-           "# entry under draft: until a person has checked that class's line in map/ignore (fix it if the",
-           "# suggestion is wrong) and deleted the entry; delete the draft key when it is empty.",
-           f"source: {name}", f"target: {UNIVERSAL}",
-           f"note: {q(f'drafted by unitax new-dataset from {len(names)} class names')}"]
-    out += ["map:"] + [f"  {q(s)}: {q(t)}" for s, t in mapped] if mapped else ["map: {}"]
-    out += _lines("ignore", ignored)
-    out += ["# every universal class the map does not feed is unfed here, as of the universal classes then;",
-            "# a universal class added later is reported [unfed-stale] until decided",
-            "unfed:", "  all_others: true", f"  as_of: {n_uni}"]
-    out += ["draft:"] + [f"  {q(s)}: {q(why)}" for s, why in draft]
-    return "\n".join(out) + "\n"
+    return specwriter.render("mapping", {
+        "source": name, "target": UNIVERSAL, "note": f"drafted by unitax new-dataset from {len(names)} class names",
+        "map": Pairs(mapped), "ignore": ignored, "unfed": {"all_others": True, "as_of": len(model.universal.classes)},
+        "draft": Pairs(draft),
+    }, header=[f"{name} -> universal: a DRAFT written by `unitax new-dataset`. `unitax check` refuses each",
+               "entry under draft: until a person has checked that class's line in map/ignore (fix it if the",
+               "suggestion is wrong) and deleted the entry; delete the draft key when it is empty."],
+        comments={"unfed": [
+            "every universal class the map does not feed is unfed here, as of the universal classes then;",
+            "a universal class added later is reported [unfed-stale] until decided"]})
 
 
 def draft_from_universal(model: Model, name: str, names: list[str], sug: Suggester) -> str:
@@ -163,16 +152,12 @@ def draft_from_universal(model: Model, name: str, names: list[str], sug: Suggest
     for n in unfed:
         if not notes[n].startswith("no universal"):
             notes[n] = f"left unfed: its best match feeds a better-matching class; {notes[n]}"
-    out = [f"# universal -> {name}: a DRAFT written by `unitax new-dataset`. `unitax check` refuses each",
-           f"# entry under draft: until a person has checked what feeds that {name} class (map) and what",
-           "# is ignored, and deleted the entry; delete the draft key when it is empty.",
-           f"source: {UNIVERSAL}", f"target: {name}",
-           f"note: {q(f'drafted by unitax new-dataset from {len(names)} class names')}"]
-    out += ["map:"] + [f"  {q(s)}: {q(t)}" for s, t in mapped] if mapped else ["map: {}"]
-    out += _lines("ignore", ignored)
-    out += _lines("unfed", unfed)
-    out += ["draft:"] + [f"  {q(n)}: {q(notes[n])}" for n in names]
-    return "\n".join(out) + "\n"
+    return specwriter.render("mapping", {
+        "source": UNIVERSAL, "target": name, "note": f"drafted by unitax new-dataset from {len(names)} class names",
+        "map": Pairs(mapped), "ignore": ignored, "unfed": unfed, "draft": Pairs((n, notes[n]) for n in names),
+    }, header=[f"universal -> {name}: a DRAFT written by `unitax new-dataset`. `unitax check` refuses each",
+               f"entry under draft: until a person has checked what feeds that {name} class (map) and what",
+               "is ignored, and deleted the entry; delete the draft key when it is empty."])
 
 
 def new_dataset(specs: Path, name: str, names_file: Path, colors_file: Path | None, role: str) -> dict[Path, str]:
@@ -219,36 +204,11 @@ def existing_files(specs: Path, name: str) -> list[Path]:
     return found
 
 
-@click.command("new-dataset")
-@click.argument("name")
-@click.option("--names", "names_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The class names, one a line in id order (line 1 is id 0).")
-@click.option("--colors", "colors_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Optional colours, one 'R G B' a line, in the same order.")
-@click.option("--role", type=click.Choice(["train", "test"]), default="train", show_default=True,
-              help="train: draft a mapping into universal; test: draft one from universal into it.")
-@click.option("--specs", "specs", type=click.Path(file_okay=False, path_type=Path), default=Path("taxonomy"),
-              show_default=True, help="Folder holding universal.yaml, datasets/ and mappings/.")
-def new_dataset_cmd(name: str, names_file: Path, colors_file: Path | None, role: str, specs: Path) -> None:
-    """Write SPECS/datasets/NAME.yaml and a draft mapping to (train) or from (test) universal.
-
-    Every class gets the universal class it most likely belongs to, with a confidence and the
-    reason, under `draft:`; `unitax check` refuses each draft entry until you have checked that
-    line and deleted the entry. Then `make compile` and `make test`.
-    """
+def write_files(specs: Path, files: dict[Path, str]) -> None:
+    """Write what :func:`new_dataset` made: both files or neither, never replacing one (a failed write
+    leaves no half spec behind); an existing file is an OnboardError."""
     try:
-        files = new_dataset(specs, name, names_file, colors_file, role)
-    except OnboardError as e:
-        exit_with(USAGE, f"unitax new-dataset: {e}")
-    except SpecError as e:
-        exit_with(PROBLEMS, *map(problem_line, e.errors),
-                  f"unitax new-dataset: the specs in {specs} do not validate; fix them first")
-    try:  # both files or neither, never replacing one (a failed write leaves no half spec behind)
-        write_set_atomic(specs, {p.relative_to(specs).as_posix(): text for p, text in files.items()}, replace=False)
+        specwriter.write_specs(specs, {p.relative_to(specs).as_posix(): text for p, text in files.items()},
+                               replace=False)
     except FileExistsError as e:
-        exit_with(USAGE, f"unitax new-dataset: {e.filename}: exists already; new-dataset never replaces a file")
-    for path in files:
-        click.echo(f"wrote {path}")
-    mapping = list(files)[1]
-    click.echo(f"next: review every entry under draft: in {mapping} (fix the map/ignore line if the suggestion "
-               "is wrong, then delete the entry), then `unitax check` and `make compile`")
+        raise OnboardError(f"{e.filename}: exists already; new-dataset never replaces a file") from None

@@ -20,16 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 
 import unitax
 from unitax import pictures
 from unitax.taxonomy import UNIVERSAL, names_fingerprint
 
-from ..fileops import jsonio
-from ..fileops.atomic import write_atomic
-from .errors import CommandError, ToolError, known_space
+from ...fileops import jsonio
+from ...fileops.atomic import write_atomic
+from ..errors import ToolError
 
 MARK_PY = "# Written by `unitax export "
 
@@ -385,34 +384,3 @@ def write(path: Path, data: bytes, *, force: bool = False) -> str:
         raise ExportError(f"{path.parent}: no such folder")
     write_atomic(path, data, mode=0o644)
     return "wrote"
-
-
-@click.command("export")
-@click.argument("fmt", metavar="FORMAT", type=click.Choice(list(FORMATS)))
-@click.option("--space", default=UNIVERSAL, show_default=True,
-              help="The label space: universal or any compiled dataset.")
-@click.option("--compiled", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="A folder written by `unitax compile` (default: the bundled taxonomy).")
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The file to write.")
-@click.option("--force", is_flag=True, help="Replace a different file an earlier `unitax export` wrote.")
-def export_cmd(fmt: str, space: str, compiled: Path | None, output: Path, force: bool) -> None:
-    """Write SPACE's classes, colours and mapping for a training framework (FORMAT) to OUTPUT.
-
-    \b
-    huggingface     id2label / label2id / num_labels / semantic_loss_ignore_index (JSON)
-    mmsegmentation  METAINFO (classes, palette), label_map, register() (Python)
-    detectron2      stuff_classes, stuff_colors, stuff_dataset_id_to_contiguous_id, ignore_label, register()
-    cityscapes      a cityscapesScripts labels.py table (Label namedtuples)
-
-    The same build and arguments always give the same bytes. An existing OUTPUT is replaced only
-    when an earlier export wrote it, and then only with --force.
-    """
-    tax = unitax.load(compiled)
-    known_space(tax, space)
-    try:
-        data = render(tax, fmt, space)
-        what = write(output, data, force=force)
-    except ExportError as e:
-        raise CommandError(str(e)) from None
-    click.echo(f"{what} {output} ({fmt}, {space}: {len(tax.names(space))} classes)")

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..compiler.errors import Problem, SpecError
-from ..compiler.relabel import RELABEL_DIR
-from ..fileops.atomic import TMP_MARK, swap_folder
-from ..fileops.datapath import DataPathError, relpath
+from ...compiler.errors import Problem, SpecError
+from ...compiler.relabel import RELABEL_DIR
+from ...fileops.datapath import DataPathError, relpath
+from . import specwriter
 
 RECORDS_FILE = "relabeled_data/update_records.tsv"
 #: MSeg's script that applies the records, one ``mseg_write_relabeled_segments.py --dataset_to_relabel X``
@@ -231,56 +229,29 @@ def render_yaml(dataset: str, records: list[dict[str, Any]], call: Call | None =
                 script: str = SCRIPT) -> str:
     """A relabel spec file: the dataset, its aliases (those the records use), why the records apply
     (``applied_by``: the script line, when ``call`` is given) and one record a line."""
-    from ..compiler.yamlquote import q
-
     aliases = sorted({r["alias"] for r in records} - {dataset})
-    why = []
-    if call is not None:
-        why = [
-            f"# MSeg applies these records to {dataset} at {script}:{call.line}",
-            f"# (mseg_write_relabeled_segments.py --dataset_to_relabel {call.dataset_to_relabel}, whose task applies",
-            f"# {call.update_records}: the records named {', '.join(call.aliases)}), in this order.",
-        ]
-    out = [
-        f"# Segment relabelings of {dataset}: each record moves the segments listed in its file",
-        f"# (relabel/{dataset}/<file>: '<image key>\\t<segment id>' a line) from one universal class to",
-        "# another ('unlabeled': to ignore). `from` is the class the segments were reviewed as; the",
-        "# segments move whatever they are labelled now. Imported by `unitax import-relabel` from the",
-        "# MSeg reference (relabeled_data/update_records.tsv); `alias` is the dataset name used there.",
-        f"dataset: {dataset}",
-        "aliases: [" + ", ".join(q(a) for a in aliases) + "]",
+    header = [
+        f"Segment relabelings of {dataset}: each record moves the segments listed in its file",
+        f"(relabel/{dataset}/<file>: '<image key>\\t<segment id>' a line) from one universal class to",
+        "another ('unlabeled': to ignore). `from` is the class the segments were reviewed as; the",
+        "segments move whatever they are labelled now. Imported by `unitax import-relabel` from the",
+        "MSeg reference (relabeled_data/update_records.tsv); `alias` is the dataset name used there.",
     ]
+    data: dict[str, Any] = {"dataset": dataset, "aliases": aliases}
     if call is not None:
-        out[-2:-2] = why
-        out.append(f"applied_by: {{script: {q(script)}, line: {call.line}, dataset_to_relabel: "
-                   f"{q(call.dataset_to_relabel)}, update_records: {q(call.update_records)}}}")
-    out.append("records:")
-    for r in records:
-        fields = [f"alias: {q(r['alias'])}"] if r["alias"] != dataset else []
-        fields += [f"split: {q(r['split'])}", f"from: {q(r['from'])}", f"to: {q(r['to'])}",
-                   f"segments: {q(r['segments'])}"]
-        out.append("  - {" + ", ".join(fields) + "}")
-    return "\n".join(out) + "\n"
+        header += [
+            f"MSeg applies these records to {dataset} at {script}:{call.line}",
+            f"(mseg_write_relabeled_segments.py --dataset_to_relabel {call.dataset_to_relabel}, whose task applies",
+            f"{call.update_records}: the records named {', '.join(call.aliases)}), in this order.",
+        ]
+        data["applied_by"] = {"script": script, "line": call.line, "dataset_to_relabel": call.dataset_to_relabel,
+                              "update_records": call.update_records}
+    data["records"] = [{**({"alias": r["alias"]} if r["alias"] != dataset else {}),
+                        **{k: r[k] for k in ("split", "from", "to", "segments")}} for r in records]
+    return specwriter.render("relabel", data, header=header)
 
 
 def write_specs(files: dict[str, bytes], root: Path) -> None:
-    """Replace ``root/relabel`` with ``files``: written into a folder beside it first, then swapped
-    in (unitax.fileops.atomic.swap_folder). A failed write (a full disk) removes that folder and
-    leaves the old one as it was; a failed swap puts the old folder back."""
-    root = Path(root)
-    final = root / RELABEL_DIR
-    tmp = root / f".{RELABEL_DIR}{TMP_MARK}{os.getpid()}"
-    old = root / f".{RELABEL_DIR}.old{TMP_MARK}{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        for rel, data in files.items():
-            p = tmp / PurePosixPath(rel).relative_to(RELABEL_DIR)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            with open(p, "xb") as f:
-                f.write(data)
-        previous = swap_folder(tmp, final, old)   # the old folder is put back if the swap fails
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if previous is not None:
-        shutil.rmtree(previous, ignore_errors=True)
+    """Make ``root/relabel`` hold exactly ``files``, as one set (tools/specwriter.replace_folder): a
+    failed write (a full disk) leaves the old relabel specs and segment lists as they were."""
+    specwriter.replace_folder(Path(root), RELABEL_DIR, files)

@@ -37,11 +37,11 @@ from typing import Any
 
 import numpy as np
 
-from ..compiler import analysis, build, tables
-from ..compiler.emit.escape import md_code, md_text
-from ..compiler.errors import SpecError
-from ..compiler.model import UNIVERSAL, LabelSpace, Model
-from .errors import ToolError
+from ...compiler import analysis, build, tables
+from ...compiler.emit.escape import md_code, md_text
+from ...compiler.errors import SpecError
+from ...compiler.model import UNIVERSAL, LabelSpace, Model
+from ..errors import ToolError
 
 
 class DiffError(ToolError):
