@@ -10,46 +10,19 @@ import numpy as np
 import pytest
 from support.bundled import N_UNIVERSAL
 from support.paths import GENERATED, SPECS
+from support.union_city import UNION, UNIVERSAL, write_specs
 
 import unitax
 from unitax.compiler import build, unions
 from unitax.errors import LabelError
-from unitax.tools.authoring import importer, union_import
+from unitax.tools.authoring import union_import
 
 # ----- a small taxonomy with a union mapping ----------------------------------------------------
 
-UNIVERSAL = ("road", "car", "person", "sky", "tree", "dog", "cat")
-UNION = """source: city
-target: universal
-kind: union
-map:
-  road: road
-  vehicle: [car]
-  animal: [dog, cat]
-ignore:
-  - sky
-unfed:
-  - person
-  - sky
-  - tree
-"""
 
 
 def _specs(tmp_path: Path, mapping: str = UNION, extra: dict[str, str] | None = None) -> Path:
-    uni = [{"name": n, "parent": "thing", "synset": f"{n}.n.01", "wordnet_modified": False} for n in UNIVERSAL]
-    files = {"universal.yaml": importer.render_universal(uni, {n: f"A {n}." for n in UNIVERSAL}),
-             "datasets/city.yaml": importer.render_dataset(
-                 importer.Space("city", "train", ["road", "vehicle", "animal", "sky"])),
-             "datasets/other.yaml": importer.render_dataset(importer.Space("other", "train", ["road"])),
-             "mappings/other_to_universal.yaml": importer.render_mapping(importer.MappingSpec(
-                 "other", "universal", [("road", "road")], [], [n for n in UNIVERSAL if n != "road"], "n")),
-             "mappings/city_to_universal.yaml": mapping}
-    files.update(extra or {})
-    for rel, text in files.items():
-        p = tmp_path / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-    return tmp_path
+    return write_specs(tmp_path, mapping, extra)
 
 
 def _errors(root: Path) -> list[str]:

@@ -20,28 +20,11 @@ from typing import Any
 
 import numpy as np
 from support.hostile import Case
+from support.union_city import UNIVERSAL, write_specs
 
 import unitax
 from unitax import LabelError
 from unitax.compiler import build
-from unitax.tools.authoring import importer
-
-UNIVERSAL = ("road", "car", "person", "sky", "tree", "dog", "cat")
-CITY = ("road", "vehicle", "animal", "sky")  # vehicle -> {car}, animal -> {dog, cat}, sky ignored
-UNION = """source: city
-target: universal
-kind: union
-map:
-  road: road
-  vehicle: [car]
-  animal: [dog, cat]
-ignore:
-  - sky
-unfed:
-  - person
-  - sky
-  - tree
-"""
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,14 +32,7 @@ def tax() -> unitax.Taxonomy:
     """The small union taxonomy, compiled once into a temporary folder (removed at exit)."""
     tmp = Path(tempfile.mkdtemp(prefix="unitax-hostile-unions-"))
     atexit.register(shutil.rmtree, tmp, True)
-    specs = tmp / "specs"
-    uni = [{"name": n, "parent": "thing", "synset": f"{n}.n.01", "wordnet_modified": False} for n in UNIVERSAL]
-    files = {"universal.yaml": importer.render_universal(uni, {n: f"A {n}." for n in UNIVERSAL}),
-             "datasets/city.yaml": importer.render_dataset(importer.Space("city", "train", list(CITY))),
-             "mappings/city_to_universal.yaml": UNION}
-    for rel, text in files.items():
-        (specs / rel).parent.mkdir(parents=True, exist_ok=True)
-        (specs / rel).write_text(text, encoding="utf-8")
+    specs = write_specs(tmp / "specs")
     build.compile_taxonomy(specs, tmp / "out")
     return unitax.load(tmp / "out")
 
