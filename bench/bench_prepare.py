@@ -11,7 +11,7 @@ relabel records), then, round by round:
 
 - ``plain loop``: for every sample, the family's native reader (decode to the root label
   space) and one PNG written with Pillow; one process, nothing else;
-- ``prepare -j 1``: :func:`unitax.tools.prepare.engine.run` in this process: every label space
+- ``prepare -j 1``: :func:`unitax.tools.data.prepare.engine.run` in this process: every label space
   MSeg derives (2-4 PNGs per sample), the image linked, sources hashed for the ledger, atomic
   writes, lists;
 - ``prepare -j 2``: the process pool.
@@ -68,9 +68,9 @@ def main() -> int:
         args.files, args.size, args.repeats = 40, "256x512", 2
     h, w = (int(v) for v in args.size.split("x"))
     import unitax
-    from unitax.tools.prepare import engine
-    from unitax.tools.prepare.lists import load_lists
-    from unitax.tools.prepare.plans import FAMILIES
+    from unitax.tools.data.prepare import engine
+    from unitax.tools.data.prepare.lists import load_lists
+    from unitax.tools.data.prepare.plans import FAMILIES
 
     tax = unitax.load()
     lists = load_lists()

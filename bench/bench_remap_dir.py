@@ -10,7 +10,7 @@ compression behaves as on real data) in a temporary folder, then times, round by
 (interleaved, so a slow phase of a shared machine hits every candidate alike):
 
 - ``pillow loop``: open, ``np.asarray``, ``lut[label]``, ``Image.fromarray``, save; one process;
-- ``remap-dir -j 1``: the same job through :func:`unitax.tools.remap_dir.run` in this
+- ``remap-dir -j 1``: the same job through :func:`unitax.tools.data.remap_dir.run` in this
   process (validation of every value, atomic write-then-rename, bookkeeping included);
 - ``remap-dir -j 2`` (and up to the number of cores): the process pool.
 
@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 import unitax
-from unitax.tools import remap_dir as rd
+from unitax.tools.data import remap_dir as rd
 
 SOURCE, TARGET = "cityscapes-34", "cityscapes-19-relabeled"
 

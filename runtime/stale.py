@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
+from .fileops.read import read_regular
+from .fileops.walk import files
 from .format import specs_digest
 
 
@@ -49,18 +50,9 @@ def _schema_dir(specs: Path) -> Path | None:
 def _read_input(p: Path) -> bytes | None:
     """The bytes of the regular file ``p``, None where it is missing or not one (never blocks)."""
     try:
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
+        return read_regular(p)
+    except OSError:  # missing, unreadable, or not a regular file (NotRegularFile)
         return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        with os.fdopen(os.dup(fd), "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def _specs_differ(specs: Path, manifest: dict[str, Any], built: float) -> str | None:
@@ -81,36 +73,23 @@ def _specs_differ(specs: Path, manifest: dict[str, Any], built: float) -> str | 
     if specs_digest(blobs) != digest:
         return "changed"
     known = set(listed)
-    for folder, _, files in os.walk(specs):
-        for f in files:
-            p = os.path.join(folder, f)
-            rel = os.path.relpath(p, specs).replace(os.sep, "/")
-            if f.endswith(_SPEC_SUFFIXES) and rel not in known and os.stat(p).st_mtime > built + STALE_SLACK_S:
-                return f"{p} is new"
+    for p in files(specs, _SPEC_SUFFIXES):
+        rel = os.path.relpath(p, specs).replace(os.sep, "/")
+        if rel not in known and os.stat(p).st_mtime > built + STALE_SLACK_S:
+            return f"{p} is new"
     return None
 
 
 def _newest(folder: str) -> tuple[float, str]:
-    """(modification time, path) of the newest spec file under ``folder`` (0.0 and "" where none),
-    in the order of ``os.walk`` (files first, then sub-folders; links to folders not followed)."""
-    newest, name, sub = 0.0, "", []
-    try:
-        entries = os.scandir(folder)
-    except OSError:  # as os.walk: a folder that cannot be listed is passed over
-        return newest, name
-    with entries:
-        for e in entries:
-            if e.is_dir():
-                if not e.is_symlink():
-                    sub.append(e.path)
-            elif e.name.endswith(_SPEC_SUFFIXES):
-                t = e.stat().st_mtime
-                if t > newest:
-                    newest, name = t, e.path
-    for d in sub:
-        t, n = _newest(d)
+    """(modification time, path) of the newest spec file under ``folder`` (0.0 and "" where none;
+    the first in the leaf's sorted walk on a tie): names from :func:`unitax.fileops.walk.files`
+    (no ``stat`` but of the spec files; links to folders not followed, a folder that cannot be
+    listed passed over)."""
+    newest, name = 0.0, ""
+    for p in files(folder, _SPEC_SUFFIXES):
+        t = os.stat(p).st_mtime
         if t > newest:
-            newest, name = t, n
+            newest, name = t, p
     return newest, name
 
 

@@ -85,6 +85,17 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 sys.addaudithook(_audit)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The hypothesis profile (support/examples.py): ``fast`` where the slow tests are deselected
+    (``make test-fast``: -m "not slow"), ``full`` otherwise (``make test``); UNITAX_HYPOTHESIS_PROFILE
+    overrides. Loaded before the test modules are imported, so their counts see it."""
+    from hypothesis import settings
+    from support import examples  # noqa: F401 - registers the profiles
+
+    fast = "not slow" in (config.getoption("markexpr", "") or "")
+    settings.load_profile(os.environ.get("UNITAX_HYPOTHESIS_PROFILE") or ("fast" if fast else "full"))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
     live = item.get_closest_marker("live_taxonomy") is not None

@@ -42,9 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import unitax  # noqa: E402
 from unitax.fileops.datapath import bad_char, relpath  # noqa: E402
 from unitax.tools.authoring.onboard import OnboardError, read_colors, read_names  # noqa: E402
-from unitax.tools.prepare import NativeFormatError, engine, lists  # noqa: E402
-from unitax.tools.prepare.errors import PrepareError  # noqa: E402
-from unitax.tools.prepare.readers import coco_panoptic, polygons  # noqa: E402
+from unitax.tools.data.prepare import NativeFormatError, engine, lists  # noqa: E402
+from unitax.tools.data.prepare.errors import PrepareError  # noqa: E402
+from unitax.tools.data.prepare.readers import coco_panoptic, polygons  # noqa: E402
 
 TAX = unitax.load()
 IDD = list(TAX.names("idd-40"))

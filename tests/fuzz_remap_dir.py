@@ -38,8 +38,8 @@ from support.hostile import snapshot  # noqa: E402
 
 session.activate()  # the tests' package: the frozen MSeg build, not the user's generated/
 import unitax  # noqa: E402
-from unitax.tools import batch  # noqa: E402
-from unitax.tools import remap_dir as rd  # noqa: E402
+from unitax.tools.data import batch  # noqa: E402
+from unitax.tools.data import remap_dir as rd  # noqa: E402
 
 TAX = unitax.load()
 LUT = TAX.remap_lut("cityscapes-34", "cityscapes-19")

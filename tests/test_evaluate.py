@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.bundled import N_UNIVERSAL
+from support.examples import examples
 
 import unitax
 from unitax import Evaluator, LabelError
@@ -191,7 +192,7 @@ def test_against_brute_force_on_random_data(dtype, seed):
     assert m.pixel_accuracy == pytest.approx(mw["pacc"])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.integers(1, 254), st.integers(0, 2**32 - 1), st.integers(1, 5))
 def test_fast_and_general_paths_and_batching_agree(n, seed, parts):
     """uint8 (one uint16 key per pixel) and int64 (gt * (n+1) + pred) counting agree, in any batching."""

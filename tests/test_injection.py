@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import injection as H
+from support.examples import examples
 
 from unitax.compiler import build
 from unitax.compiler.emit.escape import FORMULA_START, md_code, md_text, sheet_cell, sheet_value
@@ -181,7 +182,7 @@ def _html(md_source: str) -> _Text:
     return p
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(alphabet=_TRICKY, min_size=1, max_size=24).filter(lambda s: s == s.strip()))
 def test_any_name_is_one_code_span_in_a_table_cell(s):
     p = _html(f"| h |\n| --- |\n| {md_code(s)} |\n")
@@ -189,7 +190,7 @@ def test_any_name_is_one_code_span_in_a_table_cell(s):
     assert p.text.replace("\n", "").endswith(s), (s, md_code(s), p.text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(alphabet=_TRICKY + "\n\r", max_size=40))
 def test_any_prose_stays_plain_text_on_its_line(s):
     p = _html(f"- definition: {md_text(s)}\n")

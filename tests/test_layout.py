@@ -130,8 +130,8 @@ def test_tools_may_import_both_and_nothing_else_imports_the_tools():
         assert not [f for f, mods in room_imports(room).items() if any(under(m, "unitax.tools") for m in mods)]
 
 
-#: the click layer of tools/: the command group and the commands (tools/prepare/command.py: prepare's)
-CLICK_LAYER = ("tools/cli.py", "tools/commands/", "tools/prepare/command.py")
+#: the click layer of tools/: the command group and the commands (tools/data/prepare/command.py: prepare's)
+CLICK_LAYER = ("tools/cli.py", "tools/commands/", "tools/data/prepare/command.py")
 
 
 def test_only_the_click_layer_uses_click_or_the_cli():
@@ -149,8 +149,7 @@ def test_only_the_click_layer_uses_click_or_the_cli():
 #: the rooms of tools/ (README, Layout): spec authoring works on the compiler, the data tools on the
 #: runtime; the low-level leaf (unitax.fileops) and tools/errors.py serve both
 AUTHORING = "unitax.tools.authoring"
-DATA_TOOLS = ("unitax.tools.data", "unitax.tools.remap_dir", "unitax.tools.remap_step", "unitax.tools.batch",
-              "unitax.tools.records", "unitax.tools.prepare", "unitax.tools.labelio")
+DATA_TOOLS = "unitax.tools.data"
 
 
 def test_spec_authoring_works_on_the_compiler():
@@ -159,8 +158,16 @@ def test_spec_authoring_works_on_the_compiler():
     rooms = {f: mods for f, mods in room_imports("tools").items() if f.startswith("tools/authoring/")}
     assert len(rooms) > 5
     bad = {f: sorted(m for m in mods if (is_runtime(m) and not under(m, CONTRACT) and not under(m, FILEOPS))
-                     or any(under(m, d) for d in DATA_TOOLS)) for f, mods in rooms.items()}
+                     or under(m, DATA_TOOLS)) for f, mods in rooms.items()}
     assert {f: m for f, m in bad.items() if m} == {}
+
+
+def test_tools_top_level_holds_only_the_shared_modules():
+    """Every module of tools/ lives in a room (authoring/, data/, commands/); at the top level only
+    the package, the CLI group and the shared errors."""
+    top = sorted(p.name for p in (ROOT / "tools").iterdir()
+                 if not p.name.startswith((".", "__pycache__")))
+    assert top == ["__init__.py", "authoring", "cli.py", "commands", "data", "errors.py"]
 
 
 def test_the_data_tools_do_not_import_spec_authoring():

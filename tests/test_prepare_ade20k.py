@@ -1,5 +1,5 @@
 """ADE20K through prepare's engine (the ``ade20k`` row): challenge + full format -> ade20k-151/150/150-relabeled;
-and OpenCV's nearest resize the full format needs (tools/prepare/readers/ade20k_full.py)."""
+and OpenCV's nearest resize the full format needs (tools/data/prepare/readers/ade20k_full.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from unitax.tools.prepare import engine
+from unitax.tools.data.prepare import engine
 
 KEY = "ADE_train_00000004"   # an image MSeg's relabel records move segment 70 of
 
@@ -113,7 +113,7 @@ def test_nearest_indices_equal_opencv_on_the_table():
     """Every size pair of the table (made with OpenCV, tests/goldens/nearest/make_table.py): the source
     index of every output pixel, ties included (where OpenCV's double arithmetic falls below the exact
     floor(i * src / dst))."""
-    from unitax.tools.prepare.readers.ade20k_full import nearest_indices
+    from unitax.tools.data.prepare.readers.ade20k_full import nearest_indices
 
     rows = _opencv_table()
     ties = [r for r in rows if r[2]]
@@ -128,7 +128,7 @@ def test_nearest_indices_equal_opencv_on_the_table():
 
 
 def test_resize_nearest_at_a_tie_takes_opencvs_row():
-    from unitax.tools.prepare.readers.ade20k_full import resize_nearest
+    from unitax.tools.data.prepare.readers.ade20k_full import resize_nearest
 
     a = np.arange(2 * 3, dtype=np.uint8).reshape(2, 3)
     out = resize_nearest(a, (98, 3))

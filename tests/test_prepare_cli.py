@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from unitax.tools.batch import FAILED, LEDGER, TMP_MARK
 from unitax.tools.cli import main
-from unitax.tools.prepare import engine
-from unitax.tools.prepare.plans import FAMILIES
+from unitax.tools.data.batch import FAILED, LEDGER, TMP_MARK
+from unitax.tools.data.prepare import engine
+from unitax.tools.data.prepare.plans import FAMILIES
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import make_native  # noqa: E402
@@ -42,7 +42,7 @@ def _snapshot(root: Path) -> dict[str, str]:
 
 def _record_images(tax, fam, tree: Path) -> dict[str, int]:
     """relabeled space -> images of the tree whose relabel records (bundled MSeg records) name them."""
-    from unitax.tools.prepare.lists import load_lists
+    from unitax.tools.data.prepare.lists import load_lists
     out: dict[str, int] = {}
     for space in fam.spaces:
         if space not in tax.relabel_datasets:
@@ -173,8 +173,8 @@ def test_a_fifo_in_place_of_a_native_file_fails_alone_without_blocking(tax, tmp_
     assert r.exit_code == 0, r.output  # the plan counts it as missing (not a file); nothing blocked
     assert not list((tmp_path / "out").rglob(victim.name))
     # and a file turned into a FIFO after planning is refused by the worker before it opens it
-    from unitax.tools.prepare.errors import NativeFormatError
-    from unitax.tools.prepare.step import source_ident
+    from unitax.tools.data.prepare.errors import NativeFormatError
+    from unitax.tools.data.prepare.step import source_ident
 
     with pytest.raises(NativeFormatError, match="not a regular file"):
         source_ident(str(victim))
@@ -204,7 +204,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path):
 
 @pytest.mark.parametrize(("interrupted", "failed", "code"), [(True, True, 130), (False, True, 1), (True, False, 130)])
 def test_an_interrupt_exits_130_before_failures_exit_1(tax, tmp_path, monkeypatch, interrupted, failed, code):
-    from unitax.tools.batch import Outcome, Summary
+    from unitax.tools.data.batch import Outcome, Summary
 
     native = make_native.build_tree("wilddash", tmp_path / "native", tax)
     bad = [Outcome("a/b.png", False, "cannot read")] if failed else []
@@ -312,7 +312,7 @@ def test_a_killed_process_resumes_to_the_same_bytes(tax, tmp_path):
     import subprocess
     import time
 
-    from unitax.tools.prepare.lists import load_lists
+    from unitax.tools.data.prepare.lists import load_lists
 
     pytest.importorskip("scipy", reason="PASCAL-Context's .mat needs scipy: pip install -e '.[test]'")
     native = tmp_path / "native"

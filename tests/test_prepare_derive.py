@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from unitax.tools.cli import main
-from unitax.tools.prepare.derive import derive_lists
-from unitax.tools.prepare.errors import PrepareError
-from unitax.tools.prepare.lists import load_lists
-from unitax.tools.prepare.plans import FAMILIES
+from unitax.tools.data.prepare.derive import derive_lists
+from unitax.tools.data.prepare.errors import PrepareError
+from unitax.tools.data.prepare.lists import load_lists
+from unitax.tools.data.prepare.plans import FAMILIES
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import make_native  # noqa: E402

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from unitax.tools.cli import main
-from unitax.tools.prepare.plans import FAMILIES
+from unitax.tools.data.prepare.plans import FAMILIES
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import make_native  # noqa: E402

@@ -1,4 +1,4 @@
-"""MSeg's split lists shipped in tools/prepare/data/lists/ (tools/prepare/lists.py)."""
+"""MSeg's split lists shipped in tools/data/prepare/data/lists/ (tools/data/prepare/lists.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from unitax.tools.cli import main
-from unitax.tools.prepare import lists
+from unitax.tools.data.prepare import lists
 
-SPECS = lists.default_specs()   # the shipped lists: tools/prepare/data/lists/
+SPECS = lists.default_specs()   # the shipped lists: tools/data/prepare/data/lists/
 
 
 def test_shipped_lists_equal_the_reference(reference):

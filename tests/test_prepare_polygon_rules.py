@@ -1,4 +1,4 @@
-"""The two polygon relabel rules (tools/prepare/polygon_relabel.py), a failing sample leaving none
+"""The two polygon relabel rules (tools/data/prepare/polygon_relabel.py), a failing sample leaving none
 of its outputs, the counts of the run's summary, and refusals reported by reason."""
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from unitax.tools.batch import FAILED, read_failures
 from unitax.tools.cli import main
-from unitax.tools.prepare import NativeFormatError
-from unitax.tools.prepare import polygon_relabel as pr
-from unitax.tools.prepare.plans import FAMILIES
+from unitax.tools.data.batch import FAILED, read_failures
+from unitax.tools.data.prepare import NativeFormatError
+from unitax.tools.data.prepare import polygon_relabel as pr
+from unitax.tools.data.prepare.plans import FAMILIES
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import make_native  # noqa: E402

@@ -1,4 +1,4 @@
-"""The native readers of `unitax prepare` (tools/prepare/readers), on the synthetic fixtures of
+"""The native readers of `unitax prepare` (tools/data/prepare/readers), on the synthetic fixtures of
 tests/fixtures/make_native.py and, where the MSeg reference folder exists, on its real samples."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unitax.tools.labelio import LabelFileError
-from unitax.tools.prepare import NativeFormatError
-from unitax.tools.prepare.readers import ade20k_full, coco_panoptic, pascal_context, png_labels, polygons
+from unitax.tools.data.labelio import LabelFileError
+from unitax.tools.data.prepare import NativeFormatError
+from unitax.tools.data.prepare.readers import ade20k_full, coco_panoptic, pascal_context, png_labels, polygons
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NATIVE = FIXTURES / "native"
@@ -346,7 +346,7 @@ def test_readers_decode_the_bytes_they_are_given(tax, tmp_path):
 
 def test_colour_labels_take_opaque_rgba_only(tax):
     """As before labelio, an RGBA colour label is read with its alpha dropped, but only when opaque."""
-    from unitax.tools.labelio import header, read_colors
+    from unitax.tools.data.labelio import header, read_colors
 
     rgb = make_native.ade_full_rgb()
     rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])

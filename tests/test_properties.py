@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from support.examples import examples
 
 import unitax
 from unitax.compiler import build
@@ -159,11 +160,11 @@ def oracle(m: importer.MappingSpec, src_ids: dict[str, int], dst_ids: dict[str, 
 
 # Each compiling example writes and compiles a taxonomy (~0.3 s with docs and sheets); the
 # read-back law needs no compile and runs many more.
-SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+SETTINGS = settings(max_examples=examples(20), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                            HealthCheck.data_too_large])
 
 
-@settings(SETTINGS, max_examples=100)
+@settings(SETTINGS, max_examples=examples(100))
 @given(tx=taxonomies())
 def test_importer_output_reads_back_as_drawn(tx):
     files = spec_files(tx)

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.examples import examples
 from support.paths import GENERATED, SPECS
 
 import unitax
@@ -253,7 +254,7 @@ def test_relabel_segments_moves_exactly_the_listed_segments():
 _key = st.from_regex(r"[A-Za-z0-9_.-]{1,12}(/[A-Za-z0-9_.-]{1,12}){0,2}", fullmatch=True)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.tuples(_key, st.integers(0, 2**32 - 1)), max_size=40))
 def test_parser_agrees_with_a_plain_reading(lines):
     raw = "".join(f"{k}\t{s}\n" for k, s in lines).encode()
@@ -301,7 +302,7 @@ def test_a_block_of_files_parses_as_each_file_does():
 _alphabet = st.sampled_from(["0123456789", "ab", "ABCxyz_.-/0189"])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.data())
 def test_the_segment_order_is_a_plain_sort(data):
     """Against Python's sort of (split, key bytes, id, record, line): one packed word (short

@@ -20,8 +20,8 @@ from PIL import Image
 from support.cluster import CLUSTER
 
 import unitax
-from unitax.tools import batch, records
 from unitax.tools.cli import main
+from unitax.tools.data import batch, records
 
 CS34, CS19, CS19R = "cityscapes-34", "cityscapes-19", "cityscapes-19-relabeled"
 

@@ -1,6 +1,6 @@
 """The `unitax` command line: the command group, the exit statuses and the one way a command ends.
 
-The commands themselves are in tools/commands/ (and tools/prepare/command.py), each registered
+The commands themselves are in tools/commands/ (and tools/data/prepare/command.py), each registered
 below in :data:`COMMANDS`; the library they call never exits, it raises, and :class:`_Main`
 turns what it raises into one line and an exit status.
 """
@@ -97,7 +97,7 @@ COMMANDS = {
     "evaluate": ("unitax.tools.commands.data", "evaluate_cmd"),
     "export": ("unitax.tools.commands.data", "export_cmd"),
     "import-lists": ("unitax.tools.commands.data", "import_lists_cmd"),
-    "prepare": ("unitax.tools.prepare.command", "prepare_cmd"),
+    "prepare": ("unitax.tools.data.prepare.command", "prepare_cmd"),
     "remap-dir": ("unitax.tools.commands.data", "remap_dir_cmd"),
     "show": ("unitax.tools.commands.data", "show_cmd"),
 }

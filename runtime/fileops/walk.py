@@ -6,19 +6,27 @@ symbolic link to a folder is entered, each real folder once (a link back to one 
 a loop or a second link, is yielded with ``walked_as`` and not entered) and entries carry
 ``stat``; without, links are entries like files (with ``lstat``) and never entered. A folder
 that cannot be listed is yielded with ``unlisted`` and its error; an entry that cannot be
-``stat``-ed, with its error. The callers decide what each of these means. Standard library only.
+``stat``-ed, with its error. The callers decide what each of these means.
+
+:func:`files` is the names-only walk for a hot path (the runtime's stale-build check on every
+load): the paths of the files alone, in the same order, with no ``stat`` and no :class:`Entry`;
+links to folders are not entered, a folder that cannot be listed is passed over. Standard library
+only.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator
+from operator import attrgetter
 from pathlib import Path
+from typing import NamedTuple
+
+_NAME = attrgetter("name")
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One entry below the root."""
+class Entry(NamedTuple):
+    """One entry below the root (a named tuple: cheaper to define and to make than a frozen
+    dataclass, and this module is imported on every ``unitax.load()`` of a checkout)."""
 
     rel: str                        # POSIX path below the root ("." for the root itself)
     path: str
@@ -39,8 +47,14 @@ def walk(root: str | os.PathLike[str], *, follow_links: bool = False, prune: Col
     seen: dict[tuple[int, int], str] = {(st.st_dev, st.st_ino): "."}
     failed: list[OSError] = []
 
+    top = os.fspath(base)  # os.walk joins every path below from this string: a prefix to cut
+    prefix = top if top.endswith(os.sep) else top + os.sep
+
     def rel_of(p: str) -> str:
-        return Path(p).relative_to(base).as_posix()
+        if p.startswith(prefix):
+            r = p[len(prefix):]
+            return r if os.sep == "/" else r.replace(os.sep, "/")
+        return Path(p).relative_to(base).as_posix()  # the root itself, or an error's own spelling
 
     def stat_of(p: str) -> tuple[os.stat_result | None, OSError | None]:
         try:
@@ -78,3 +92,30 @@ def walk(root: str | os.PathLike[str], *, follow_links: bool = False, prune: Col
         e = failed.pop(0)
         where = os.fspath(e.filename) if e.filename else os.fspath(base)
         yield Entry(rel_of(where), where, True, None, e, unlisted=True)
+
+
+def files(root: str | os.PathLike[str], suffixes: Iterable[str] = ()) -> Iterator[str]:
+    """The paths of the files below ``root`` whose names end in one of ``suffixes`` (all where none),
+    in :func:`walk`'s order (each folder's files sorted, then its subfolders sorted, depth first);
+    names only: nothing is ``stat``-ed (a link counts as what it leads to, as ``os.walk`` says, and
+    a link to a folder is not entered). A folder that cannot be listed is passed over."""
+    ends = tuple(suffixes)
+    try:
+        with os.scandir(os.fspath(root)) as it:
+            listed = sorted(it, key=_NAME)
+    except OSError:
+        return
+    subs = []
+    for e in listed:
+        try:
+            folder = e.is_dir()
+            if folder and e.is_symlink():
+                continue  # a link to a folder: not a file, not entered
+        except OSError:  # as os.walk: an entry whose kind cannot be told is taken for a file
+            folder = False
+        if folder:
+            subs.append(e.path)
+        elif not ends or e.name.endswith(ends):
+            yield e.path
+    for p in subs:
+        yield from files(p, ends)

@@ -308,10 +308,10 @@ CASES: list[Case] = [
          call=_fault("import-relabel", "ref", "--specs", "taxonomy"), check=one_clean_line, raises=None),
     # ----- class 4 --------------------------------------------------------------------------------------
     Case("io/remap-dir-worker-killed", "killed-worker", _tree,
-         call=_killed("unitax.tools.remap_step.process", "a5.png", (*REMAP, "-j", "2")), check=_killed_ok,
+         call=_killed("unitax.tools.data.remap_step.process", "a5.png", (*REMAP, "-j", "2")), check=_killed_ok,
          raises=None, outputs=("dst",)),
     Case("io/prepare-worker-killed", "killed-worker", _native("voc2012"),
-         call=_killed("unitax.tools.prepare.step.PrepJob:__call__", "",
+         call=_killed("unitax.tools.data.prepare.step.PrepJob:__call__", "",
                       ("prepare", "voc2012", "native", "out", "--partial", "-j", "2", "--no-progress")),
          check=_killed_ok, raises=None, outputs=("out",)),
     Case("io/remap-dir-ledger-line-deeply-nested", "damaged-bookkeeping",

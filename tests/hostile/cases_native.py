@@ -26,8 +26,8 @@ from support.corpus import BASE
 from support.hostile import Case
 from support.paths import SPECS
 
-from unitax.tools.prepare import NativeFormatError
-from unitax.tools.prepare.errors import PrepareError
+from unitax.tools.data.prepare import NativeFormatError
+from unitax.tools.data.prepare.errors import PrepareError
 
 REPO = Path(__file__).resolve().parents[2]
 ADE = "ADEChallengeData2016"
@@ -174,7 +174,7 @@ def _names(space: str) -> list[str]:
 def _poly(**over: Any):
     """polygons.decode of a 4x4 idd-40 annotation with one sky polygon, fields of it replaced by ``over``."""
     def call(t: Path) -> Any:
-        from unitax.tools.prepare.readers import polygons
+        from unitax.tools.data.prepare.readers import polygons
         obj: dict[str, Any] = {"label": "sky", "polygon": [[0, 0], [3, 0], [3, 3]], "id": 7}
         ann: dict[str, Any] = {"imgHeight": 4, "imgWidth": 4, "objects": [obj]}
         for k, v in over.items():
@@ -186,7 +186,7 @@ def _poly(**over: Any):
 def _coco_decode(**info: Any):
     """coco_panoptic.decode of a 2x2 panoptic PNG of segment 1 with segments_info ``[info]``."""
     def call(t: Path) -> Any:
-        from unitax.tools.prepare.readers import coco_panoptic
+        from unitax.tools.data.prepare.readers import coco_panoptic
         rgb = np.zeros((2, 2, 3), np.uint8)
         rgb[..., 0] = 1
         return coco_panoptic.decode(rgb, [{"id": 1, "category_id": 1, **info}], _names("coco-panoptic-201"))
@@ -194,7 +194,7 @@ def _coco_decode(**info: Any):
 
 
 def _coco_load(t: Path) -> Any:
-    from unitax.tools.prepare.readers import coco_panoptic
+    from unitax.tools.data.prepare.readers import coco_panoptic
     return coco_panoptic.load_annotations(t / "native" / COCO_TRAIN)
 
 
@@ -202,7 +202,7 @@ def _plan_with_list(line: str):
     """engine.plan of ade20k on a tree whose (given) ade20k-151 train list is the one ``line``."""
     def call(t: Path) -> Any:
         import unitax
-        from unitax.tools.prepare import engine
+        from unitax.tools.data.prepare import engine
         (t / "native" / ADE / "annotations").mkdir(parents=True)
         return engine.plan(unitax.load(), "ade20k", t / "native", t / "out", partial=True,
                            lists={("ade20k-151", "train"): [line]})

@@ -344,8 +344,8 @@ CASES += [
 def _run_and_read_failures(t: Path) -> list[tuple[str, str]]:
     from click.testing import CliRunner
 
-    from unitax.tools.batch import read_failures
     from unitax.tools.cli import main
+    from unitax.tools.data.batch import read_failures
 
     CliRunner().invoke(main, _remap()(t))
     return read_failures(t / "dst")

@@ -1,5 +1,5 @@
 """The data-tool commands (on the runtime): evaluate, remap-dir, show, export, import-lists
-(``prepare`` is in tools/prepare/command.py)."""
+(``prepare`` is in tools/data/prepare/command.py)."""
 
 from __future__ import annotations
 
@@ -105,9 +105,9 @@ def remap_dir_cmd(src: Path, dst: Path, source: str, target: str, segments: Path
     """
     import unitax
 
-    from .. import remap_dir as rd
-    from ..batch import FAILED, BatchError, Progress
-    from ..records import DEFAULT_KEY_SUFFIX
+    from ..data import remap_dir as rd
+    from ..data.batch import FAILED, BatchError, Progress
+    from ..data.records import DEFAULT_KEY_SUFFIX
 
     tax = unitax.load(compiled)  # its errors and RemapDirError: one line, exit 2 (see _Main)
     plan = rd.plan(tax, src, dst, source, target, segments=segments, relabel_dataset=relabel_dataset,
@@ -218,10 +218,10 @@ def export_cmd(fmt: str, space: str, compiled: Path | None, output: Path, force:
 @click.command("import-lists")
 @click.argument("reference", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--specs", "specs", type=click.Path(path_type=Path), default=None,
-              help="Write to SPECS/lists/ (default: the package's own, tools/prepare/data/lists/).")
+              help="Write to SPECS/lists/ (default: the package's own, tools/data/prepare/data/lists/).")
 def import_lists_cmd(reference: Path, specs: Path | None) -> None:
     """Write the shipped split lists (or SPECS/lists/) from REFERENCE's dataset_lists/*/list/*.txt(.gz)."""
-    from ..prepare.lists import LISTS_DIR, default_specs, import_lists, load_lists
+    from ..data.prepare.lists import LISTS_DIR, default_specs, import_lists, load_lists
 
     sizes = import_lists(reference, specs)   # a ListsError (a ToolError) reaches tools/cli: one line, exit 2
     n = len(load_lists(specs))

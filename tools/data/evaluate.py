@@ -26,7 +26,7 @@ def check_picture_target(path: Path, force: bool) -> None:
 
 def pairs(pred_dir: Path, gt_dir: Path) -> list[Path]:
     """The ground-truth PNGs below ``gt_dir`` (relative paths), each with its prediction in ``pred_dir``."""
-    from ..batch import walk
+    from .batch import walk
 
     walked = walk(gt_dir, "*.png")  # symlinked folders followed once each
     found, problems = walked.files, walked.problems
@@ -48,7 +48,7 @@ def evaluate_dirs(compiled: Path | None, pred_dir: Path, gt_dir: Path, dataset: 
     """(the runtime's evaluation result, the number of images) for the two folders."""
     ev = unitax.load(compiled).evaluator(dataset, convention=convention)
     gts = pairs(pred_dir, gt_dir)
-    from ..labelio import read_label
+    from .labelio import read_label
 
     for rel in gts:
         try:

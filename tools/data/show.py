@@ -18,7 +18,7 @@ from unitax import pictures
 
 from ...fileops.atomic import write_atomic
 from ..errors import CommandError, known_space
-from ..labelio import LabelFileError, read_label, read_photo
+from .labelio import LabelFileError, read_label, read_photo
 
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (110, 110, 110)
 

@@ -34,8 +34,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..fileops.read import NotRegularFile, describe, read_regular
-from .errors import ToolError
+from ...fileops.read import NotRegularFile, describe, read_regular
+from ..errors import ToolError
 
 # the formats a name promises, and what its header must then say
 _EXT_FORMAT = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
@@ -86,7 +86,7 @@ def _oserror(e: OSError) -> str:
 
 def bad_ids(arr: np.ndarray, n: int, ignore: int) -> str:
     """Why ``arr`` is no map of ids ``0..n-1`` (or ``ignore``): "values 3, 300 are not ids"; "" when it is."""
-    from ..kernels import invalid_values
+    from ...kernels import invalid_values
 
     bad = invalid_values(arr, n, ignore)
     if not bad.size:

@@ -1,4 +1,4 @@
-"""The step of ``unitax prepare`` (tools/batch.py's ``Step``): every output of one sample of a family.
+"""The step of ``unitax prepare`` (tools/data/batch.py's ``Step``): every output of one sample of a family.
 
 A :class:`PrepJob` (the family's reader and segment source, the tables from the root space to
 every space, the image policy) called on a :class:`PrepTask` reads the sample's native label (and
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ...fileops.atomic import write_atomic
-from ...fileops.read import NotRegularFile, read_regular
+from ....fileops.atomic import write_atomic
+from ....fileops.read import NotRegularFile, read_regular
 from ..batch import Outcome, same_file
 from .errors import NativeFormatError
 from .plans import FAMILIES
@@ -60,7 +60,7 @@ class PrepJob:
     polygon_rule: str = DEFAULT_RULE          # polygon datasets: how records move segments (polygon_relabel)
 
     def __call__(self, t: PrepTask) -> Outcome:
-        """The step (tools/batch.py): every output of one sample, or why it cannot be prepared."""
+        """The step (tools/data/batch.py): every output of one sample, or why it cannot be prepared."""
         from ..labelio import LabelFileError
         try:
             return self._process(t)
@@ -111,7 +111,7 @@ class PrepJob:
             assert free is not None
             return free
         if kind.startswith("classes:"):
-            from ...kernels import apply_lut
+            from ....kernels import apply_lut
             return apply_lut(cls, self.luts[kind.split(":", 1)[1]])
         if t.seg_src is None:
             raise NativeFormatError(t.label_src, "no segment file for it, and relabel records move its segments")
@@ -127,8 +127,8 @@ class PrepJob:
                ) -> tuple[list[tuple[str, str, np.ndarray]], dict[str, PaintStats]]:
         """Every output label map of the sample ((space, dst, array) in output order) and, per relabeled
         space, what its records did. Raises NativeFormatError when the sample cannot be prepared."""
-        from ...kernels import apply_lut
-        from ...relabel import relabel_segments
+        from ....kernels import apply_lut
+        from ....relabel import relabel_segments
 
         raw = raw if raw is not None else {}
         assert t.label_src is not None

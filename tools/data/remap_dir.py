@@ -1,27 +1,27 @@
 """`unitax remap-dir`: rewrite a tree of label images through compiled tables, resumably, in parallel.
 
-A library (no click) and a batch job (tools/batch.py): :func:`plan` turns a source tree, a target
+A library (no click) and a batch job (tools/data/batch.py): :func:`plan` turns a source tree, a target
 tree and two label spaces into a :class:`Plan` — the composed look-up tables (a path of compiled
 tables, e.g. ade20k-151 -> ade20k-150 -> ade20k-150-relabeled), the relabel records to apply
-(tools/records.py), and one :class:`Task` per label file still to write; its :class:`Job` is the
+(tools/data/records.py), and one :class:`Task` per label file still to write; its :class:`Job` is the
 step that writes one file; :func:`run` hands both to the batch runner (all local cores, or a
-running Dask cluster) and returns its :class:`~unitax.tools.batch.Summary`.
+running Dask cluster) and returns its :class:`~unitax.tools.data.batch.Summary`.
 
 Guarantees:
 
 - SRC (and the segment maps) are only read. Each output is written to a temporary file beside
   its final name and renamed over it (runtime/fileops/atomic.py), so an output file is either absent or
   complete, whenever the run is killed.
-- DST must be absent, empty, or an earlier remap-dir job's (the job store of tools/batch.py:
+- DST must be absent, empty, or an earlier remap-dir job's (the job store of tools/data/batch.py:
   ``.unitax-remap.json``); anything else is refused untouched, also with ``overwrite``.
 - Resume: a file counts as done only if this job (the stamp: label spaces, tables, relabel
   records, output) wrote it from this very source: the ledger records the source's (and segment
   map's) size, mtime_ns and sha256 and the output's size and mtime_ns. This covers killed
   processes; after a power loss, outputs renamed but not yet flushed may be truncated (rerun
   with ``overwrite``).
-- The walk (tools/batch.py) follows symlinked folders once each and reports loops, broken
+- The walk (tools/data/batch.py) follows symlinked folders once each and reports loops, broken
   links and special files as failed entries; files the pattern leaves out are counted.
-- Label files are checked from their own header (tools/labelio.py): lossless PNG (or
+- Label files are checked from their own header (tools/data/labelio.py): lossless PNG (or
   TIFF/BMP so named), 8/16-bit single-channel ids or the source's RGB colours.
 - Relabel records: every run with segment maps reports how many records, segments and images
   matched files; images with records that match no file make the run fail unless SRC is a
@@ -44,10 +44,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UnknownDatasetError
-from ..fileops.datapath import DataPathError, Root
-from ..format import label_dtype, lut_size
-from ..relabel import Relabel, Segments
+from ...errors import UnknownDatasetError
+from ...fileops.datapath import DataPathError, Root
+from ...format import label_dtype, lut_size
+from ...relabel import Relabel, Segments
 from . import batch
 from .batch import Outcome, Progress, Summary
 from .records import DEFAULT_KEY_SUFFIX, RecordReport, image_key, match, record_report, segment_index
@@ -258,7 +258,7 @@ def _done(t: Task, entry: dict[str, Any] | None) -> bool:
 def run(plan: Plan, *, workers: int | None = None, scheduler: str | None = None, progress: Progress | None = None,
         batch_size: int | None = None, overwrite: bool = False,
         on_batch: Callable[[list[Outcome]], None] | None = None) -> Summary:
-    """Run a plan (tools/batch.py's :func:`~unitax.tools.batch.run`): in this process (``workers=1``), on a
+    """Run a plan (tools/data/batch.py's :func:`~unitax.tools.data.batch.run`): in this process (``workers=1``), on a
     local process pool (default: all cores), or on the Dask cluster whose scheduler listens at ``scheduler``."""
     return batch.run(plan.work(), workers=workers, scheduler=scheduler, progress=progress, batch_size=batch_size,
                      overwrite=overwrite, on_batch=on_batch)

@@ -2,11 +2,11 @@
 
 Every reader is a pure function on decoded arrays (``decode_*``) plus a thin file wrapper
 (``read_*``) that reads label images through the project's one label-image reader,
-:mod:`unitax.tools.labelio` (scipy for ``.mat``, json for polygons). A ``read_*`` given ``data``
+:mod:`unitax.tools.data.labelio` (scipy for ``.mat``, json for polygons). A ``read_*`` given ``data``
 (the file's bytes, already read and hashed by the caller) decodes those and opens nothing.
 A file that is no usable label image (lossy, mislabelled, wrong mode or depth, truncated, a
-special file) raises labelio's :class:`~unitax.tools.labelio.LabelFileError`; content that is
-not what the dataset's format says raises :class:`unitax.tools.prepare.NativeFormatError`.
+special file) raises labelio's :class:`~unitax.tools.data.labelio.LabelFileError`; content that is
+not what the dataset's format says raises :class:`unitax.tools.data.prepare.NativeFormatError`.
 Both are one line, ``PATH: REASON``.
 
 | module | format |

@@ -1,4 +1,4 @@
-"""``unitax prepare``: run one :class:`.plans.Family` row as a batch job (tools/batch.py): plan, run.
+"""``unitax prepare``: run one :class:`.plans.Family` row as a batch job (tools/data/batch.py): plan, run.
 
 - :func:`plan`: MSeg's lists of every space of the family (or derived ones, :mod:`.derive`) -> one
   :class:`.step.PrepTask` per sample (native sources, the outputs of every space, the relabel
@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ...fileops.atomic import write_atomic
-from ...fileops.datapath import DataPathError, Root
-from ...relabel import Relabel, Segments
+from ....fileops.atomic import write_atomic
+from ....fileops.datapath import DataPathError, Root
+from ....relabel import Relabel, Segments
 from ..batch import BatchError, Outcome, Progress, Summary, Work, check_dst, job_id, overlaps, read_ledger
 from ..batch import run as batch_run
 from ..records import SPLIT_WORDS, RecordReport, record_report
@@ -328,7 +328,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
 
 def run(p: Plan, *, workers: int | None = None, scheduler: str | None = None, progress: Progress | None = None,
         overwrite: bool = False) -> Summary:
-    """Write every task (tools/batch.py's runner: pool or Dask, ledger, failures TSV), then the lists."""
+    """Write every task (tools/data/batch.py's runner: pool or Dask, ledger, failures TSV), then the lists."""
     painted: dict[str, PaintTotals] = {}
     labels_of = {t.rel: t.outputs for t in p.tasks}
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ...fileops import jsonio
-from ...fileops.datapath import DataPathError, Root
+from ....fileops import jsonio
+from ....fileops.datapath import DataPathError, Root
 from ..batch import FAILED, STAMP, STAMP_LIMIT, BatchError, read_failures
 from .derive import Lists, derive_lists
 from .engine import LIST_DIR, TOOL, family, find_base, plan, record_split, sample_key
@@ -47,8 +47,8 @@ def verify(tax: Any, dataset: str, out: str | os.PathLike[str], *, lists: Lists 
     segment must hold its new class (polygon datasets: the relabeled labels are made again with the
     job's rule and compared whole).
     """
-    from ...fileops.datapath import split_lines
-    from ...kernels import invalid_values
+    from ....fileops.datapath import split_lines
+    from ....kernels import invalid_values
     from ..labelio import LabelFileError, photo_size, read_label, read_segments
     from .lists import check_line
 

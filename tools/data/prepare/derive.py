@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePosixPath
 
-from ...fileops.datapath import DataPathError, bad_char
+from ....fileops.datapath import DataPathError, bad_char
 from .errors import NativeFormatError, PrepareError
 from .plans import Family
 

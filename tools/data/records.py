@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ..relabel import Relabel, Segments
+from ...relabel import Relabel, Segments
 from .batch import walk
 
 # Suffixes that name what a file holds rather than which image it is: label ids, instance ids,

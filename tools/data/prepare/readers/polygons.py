@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ....fileops import jsonio
+from .....fileops import jsonio
 from ..errors import NativeFormatError
 
 #: per dataset: the background class and the labels that are never drawn

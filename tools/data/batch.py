@@ -41,12 +41,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TextIO, TypeVar
 
-from ..compiler.emit.escape import sheet_cell, sheet_value
-from ..fileops import jsonio
-from ..fileops.atomic import TMP_MARK, write_atomic
-from ..fileops.read import describe
-from ..fileops.walk import walk as tree
-from .errors import ToolError
+from ...compiler.emit.escape import sheet_cell, sheet_value
+from ...fileops import jsonio
+from ...fileops.atomic import TMP_MARK, write_atomic
+from ...fileops.read import describe
+from ...fileops.walk import walk as tree
+from ..errors import ToolError
 
 STAMP = ".unitax-remap.json"
 LOCK = ".unitax-remap.lock"

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ....fileops import jsonio
-from ....fileops.datapath import DataPathError, relpath
+from .....fileops import jsonio
+from .....fileops.datapath import DataPathError, relpath
 from ...labelio import read_colors
 from ..errors import NativeFormatError
 

@@ -1,10 +1,10 @@
-"""The step of ``unitax remap-dir`` (tools/batch.py's ``Step``): read, check, remap (and relabel) one label file.
+"""The step of ``unitax remap-dir`` (tools/data/batch.py's ``Step``): read, check, remap (and relabel) one label file.
 
 A :class:`Job` holds what every worker needs besides its files (the composed tables, the source's
 colours, the output format): small, picklable, the same for all files; called on a :class:`Task`
-it writes that file atomically and returns its :class:`~unitax.tools.batch.Outcome` with the
+it writes that file atomically and returns its :class:`~unitax.tools.data.batch.Outcome` with the
 identities the ledger records. It needs only numpy and Pillow (workers of a pool or a Dask cluster);
-:mod:`unitax.tools.remap_dir` plans the tasks.
+:mod:`unitax.tools.data.remap_dir` plans the tasks.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fileops.atomic import write_atomic
+from ...fileops.atomic import write_atomic
 from .batch import Outcome
 
 
@@ -40,7 +40,7 @@ class Job:
     src_shared: tuple[tuple[int, str], ...] = ()  # RGB codes two or more source classes share -> their names
 
     def __call__(self, task: Task) -> Outcome:
-        """The step (tools/batch.py): one label file, see :func:`process`."""
+        """The step (tools/data/batch.py): one label file, see :func:`process`."""
         return process(self, task)
 
 
@@ -121,8 +121,8 @@ def _encode(out: np.ndarray, job: Job) -> Any:
 
 def process(job: Job, task: Task) -> Outcome:
     """Read, check, remap (and relabel) one label file and write it atomically; never raises for bad input."""
-    from ..kernels import apply_lut
-    from ..relabel import relabel_segments
+    from ...kernels import apply_lut
+    from ...relabel import relabel_segments
     from .labelio import LabelFileError, digest, read_bytes
 
     try:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from ..cli import INTERRUPTED, PROBLEMS, USAGE, exit_with
-from ..commands.options import PROGRESS, WORKERS, compress_level_option, scheduler_option
+from ...cli import INTERRUPTED, PROBLEMS, USAGE, exit_with
+from ...commands.options import PROGRESS, WORKERS, compress_level_option, scheduler_option
 
 
 @click.command("prepare")

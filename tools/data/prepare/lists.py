@@ -3,8 +3,8 @@
 MSeg names every sample of every split of every label space in
 ``dataset_lists/<space>/list/<split>.txt.gz`` (one line per sample, ``<image path> <label path>``
 relative to the dataset's root in MSeg's on-disk layout; test lists of some spaces have the image
-path alone). :func:`import_lists` copies all of them into ``tools/prepare/data/lists/`` (package data of
-``unitax.tools.prepare``):
+path alone). :func:`import_lists` copies all of them into ``tools/data/prepare/data/lists/`` (package data of
+``unitax.tools.data.prepare``):
 
 - ``mseg-lists.txt.xz``: one xz stream (stdlib ``lzma``, fixed preset, no timestamps, so the same
   reference always gives the same bytes) of a text file with one block per list, in sorted
@@ -28,9 +28,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ...fileops.atomic import write_set_atomic
-from ...fileops.datapath import DataPathError, relpath, split_lines
-from ..errors import ToolError
+from ....fileops.atomic import write_set_atomic
+from ....fileops.datapath import DataPathError, relpath, split_lines
+from ...errors import ToolError
 
 LISTS_DIR = "lists"
 BLOB = "mseg-lists.txt.xz"
@@ -47,8 +47,8 @@ class ListsError(ToolError, ValueError):
 
 
 def default_specs() -> Path:
-    """The folder whose ``lists/`` holds the shipped lists: ``tools/prepare/data`` (package data of
-    ``unitax.tools.prepare``, so ``prepare`` finds them after ``pip install .``)."""
+    """The folder whose ``lists/`` holds the shipped lists: ``tools/data/prepare/data`` (package data of
+    ``unitax.tools.data.prepare``, so ``prepare`` finds them after ``pip install .``)."""
     return Path(__file__).resolve().parent / "data"
 
 
