@@ -30,6 +30,8 @@ import hashlib
 import io
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -132,50 +134,36 @@ def decode_image(path: str | os.PathLike[str], data: bytes, *, rgb: bool = False
 
 def _open(path: str | os.PathLike[str], data: bytes, rgb: bool, segments: bool, alpha: bool,
           load: bool) -> tuple[np.ndarray | None, Header]:
-    from PIL import Image, UnidentifiedImageError
-
     what = "segment map" if segments else "label image"
     ext = os.path.splitext(str(path))[1].lower()
     arr = None
-    try:
-        with _open_bounded(path, data) as im:
-            fmt, mode = im.format or "?", im.mode
-            if fmt not in LOSSLESS:
-                raise LabelFileError(path, f"is a {fmt} file, not a lossless {what} (PNG)"
-                                     + (f" despite its {ext} name" if ext in _EXT_FORMAT else ""))
-            if ext in _EXT_FORMAT and _EXT_FORMAT[ext] != fmt:
-                raise LabelFileError(path, f"is a {fmt} file named {ext}; "
-                                           f"rename it or convert it to {_EXT_FORMAT[ext]}")
-            frames = int(getattr(im, "n_frames", 1))
-            if frames > 1:
-                raise LabelFileError(path, f"has {frames} frames; a {what} has one")
-            ok = GREY_MODES + (("RGB",) if rgb or segments else ()) + (("I",) if segments else ()) \
-                + (("RGBA",) if alpha else ())
-            if fmt == "PNG" and mode == "I" and im.info.get("bits", 16) <= 16:
-                ok = ok + ("I",)  # 16-bit grey PNG that an older Pillow opens as I
-            if mode not in ok:
-                ids = "segment ids" if segments else "label ids"
-                raise LabelFileError(path, f"{_describe(mode, fmt)} holds no {ids}"
-                                     f" (expected 8/16-bit single-channel ids{', or RGB colours' if rgb else ''})")
-            pal = None
-            if mode == "P":
-                raw = im.getpalette()
-                pal = None if raw is None else np.asarray(raw, dtype=np.uint8)[: len(raw) // 3 * 3].reshape(-1, 3)
-            hdr = Header(fmt, mode, (int(im.size[1]), int(im.size[0])), pal)
-            if load:
-                im.load()
-                arr = np.asarray(im)
-    except LabelFileError:
-        raise
-    except UnidentifiedImageError:
-        raise LabelFileError(path, "not an image (no known image header)") from None
-    except Image.DecompressionBombError as e:
-        raise LabelFileError(path, f"refused: {e}") from None
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if "truncated" in msg or isinstance(e, EOFError):
-            raise LabelFileError(path, f"truncated image ({msg})") from None
-        raise LabelFileError(path, f"unreadable image: {msg}") from None
+    with _pillow_errors(path, truncated=True), _open_bounded(path, data) as im:
+        fmt, mode = im.format or "?", im.mode
+        if fmt not in LOSSLESS:
+            raise LabelFileError(path, f"is a {fmt} file, not a lossless {what} (PNG)"
+                                 + (f" despite its {ext} name" if ext in _EXT_FORMAT else ""))
+        if ext in _EXT_FORMAT and _EXT_FORMAT[ext] != fmt:
+            raise LabelFileError(path, f"is a {fmt} file named {ext}; "
+                                       f"rename it or convert it to {_EXT_FORMAT[ext]}")
+        frames = int(getattr(im, "n_frames", 1))
+        if frames > 1:
+            raise LabelFileError(path, f"has {frames} frames; a {what} has one")
+        ok = GREY_MODES + (("RGB",) if rgb or segments else ()) + (("I",) if segments else ()) \
+            + (("RGBA",) if alpha else ())
+        if fmt == "PNG" and mode == "I" and im.info.get("bits", 16) <= 16:
+            ok = ok + ("I",)  # 16-bit grey PNG that an older Pillow opens as I
+        if mode not in ok:
+            ids = "segment ids" if segments else "label ids"
+            raise LabelFileError(path, f"{_describe(mode, fmt)} holds no {ids}"
+                                 f" (expected 8/16-bit single-channel ids{', or RGB colours' if rgb else ''})")
+        pal = None
+        if mode == "P":
+            raw = im.getpalette()
+            pal = None if raw is None else np.asarray(raw, dtype=np.uint8)[: len(raw) // 3 * 3].reshape(-1, 3)
+        hdr = Header(fmt, mode, (int(im.size[1]), int(im.size[0])), pal)
+        if load:
+            im.load()
+            arr = np.asarray(im)
     if arr is None:
         return None, hdr
     if mode == "RGBA":
@@ -192,6 +180,27 @@ def _open(path: str | os.PathLike[str], data: bytes, rgb: bool, segments: bool, 
     elif arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("="))
     return arr, hdr
+
+
+@contextmanager
+def _pillow_errors(path: str | os.PathLike[str], *, truncated: bool) -> Iterator[None]:
+    """Pillow's errors while opening or decoding ``path``, each as one :class:`LabelFileError` (ours pass
+    through); ``truncated``: a cut-off file is named so (label images), else it is only unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        yield
+    except LabelFileError:
+        raise
+    except UnidentifiedImageError:
+        raise LabelFileError(path, "not an image (no known image header)") from None
+    except Image.DecompressionBombError as e:
+        raise LabelFileError(path, f"refused: {e}") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if truncated and ("truncated" in msg or isinstance(e, EOFError)):
+            raise LabelFileError(path, f"truncated image ({msg})") from None
+        raise LabelFileError(path, f"unreadable image: {msg}") from None
 
 
 def _open_bounded(path: str | os.PathLike[str], data: bytes | Any) -> Any:
@@ -213,26 +222,14 @@ def _open_bounded(path: str | os.PathLike[str], data: bytes | Any) -> Any:
 
 
 def _photo(path: str | os.PathLike[str], load: bool) -> tuple[tuple[int, int], np.ndarray | None]:
-    from PIL import Image, UnidentifiedImageError
-
     _check_regular(path)   # special files are never opened
     try:
         f = open(path, "rb")   # a file, not its bytes: for a size, Pillow reads the header alone
     except OSError as e:
         raise LabelFileError(path, _oserror(e)) from None
-    try:
-        with f, _open_bounded(path, f) as im:
-            size = (int(im.size[1]), int(im.size[0]))
-            return size, (np.asarray(im.convert("RGB")) if load else None)
-    except LabelFileError:
-        raise
-    except UnidentifiedImageError:
-        raise LabelFileError(path, "not an image (no known image header)") from None
-    except Image.DecompressionBombError as e:
-        raise LabelFileError(path, f"refused: {e}") from None
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError) as e:
-        raise LabelFileError(path, f"unreadable image: {str(e).splitlines()[0] if str(e) else type(e).__name__}") \
-            from None
+    with f, _pillow_errors(path, truncated=False), _open_bounded(path, f) as im:
+        size = (int(im.size[1]), int(im.size[0]))
+        return size, (np.asarray(im.convert("RGB")) if load else None)
 
 
 def photo_size(path: str | os.PathLike[str]) -> tuple[int, int]:
