@@ -25,11 +25,9 @@ Failures are shrunk by hypothesis, printed, and the script exits 1.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from support import fuzzing  # noqa: E402
 
 import unitax  # noqa: E402
 from unitax.fileops.datapath import bad_char, relpath  # noqa: E402
@@ -224,27 +224,7 @@ def run(examples: int, seed: int | None = None) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=60.0, help="wall-clock budget (default 60)")
-    ap.add_argument("--seed", type=int, default=None, help="seed for a reproducible run")
-    args = ap.parse_args()
-    start, rounds = time.monotonic(), 0
-    batch_s = 0.0
-    while time.monotonic() - start + batch_s < args.seconds:
-        t0 = time.monotonic()
-        try:
-            run(100, None if args.seed is None else args.seed + rounds)
-        except Exception as e:  # hypothesis has shrunk and printed the falsifying example
-            import traceback
-
-            traceback.print_exception(e, limit=-3)
-            print(f"fuzz_native: FAILED after {rounds} rounds: {type(e).__name__}: {e}", file=sys.stderr)
-            return 1
-        batch_s = time.monotonic() - t0
-        rounds += 1
-    print(f"fuzz_native: {rounds * 400} inputs in {time.monotonic() - start:.0f}s, no failure")
-    return 0
-
+    return fuzzing.main("fuzz_native", __doc__ or "", run, 400)
 
 if __name__ == "__main__":
     sys.exit(main())
