@@ -15,8 +15,10 @@ Two kinds of tests, by construction (tests/README.md):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,15 +108,21 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         _guarded[0] = None
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _the_session_runs_elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Fixtures of a wider scope (a module's browser, a module's builds) start outside the checkout too."""
+@contextlib.contextmanager
+def _in_new_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[None]:
     old = os.getcwd()
-    os.chdir(tmp_path_factory.mktemp("session-cwd"))
+    os.chdir(tmp_path_factory.mktemp(name))
     try:
         yield
     finally:
         os.chdir(old)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _the_session_runs_elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Fixtures of a wider scope (a module's browser, a module's builds) start outside the checkout too."""
+    with _in_new_folder(tmp_path_factory, "session-cwd"):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -124,12 +132,8 @@ def _product_tests_run_elsewhere(request: pytest.FixtureRequest, tmp_path_factor
     if request.node.get_closest_marker("live_taxonomy") is not None:
         yield
         return
-    old = os.getcwd()
-    os.chdir(tmp_path_factory.mktemp("cwd"))
-    try:
+    with _in_new_folder(tmp_path_factory, "cwd"):
         yield
-    finally:
-        os.chdir(old)
 
 
 @pytest.hookimpl(hookwrapper=True)
