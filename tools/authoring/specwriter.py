@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ...compiler.yamlquote import q
+from ...fileops import walk
 from ...fileops.atomic import write_set_atomic
 
 SCALAR = "scalar"
@@ -201,16 +202,11 @@ def replace_folder(root: Path, sub: str, files: Mapping[str, str | bytes]) -> No
     files it may replace."""
     root = Path(root)
     base = root / sub
-    old: list[str] = []
-    if base.is_dir():
-        for folder, dirs, names in os.walk(base):
-            dirs.sort()
-            rel = Path(folder).relative_to(root).as_posix()
-            old += [f"{rel}/{n}" for n in sorted(names)]
+    old = [Path(p).relative_to(root).as_posix() for p in walk.files(base)]
     write_set_atomic(root, files, delete=old)
-    for folder, _, _ in sorted(os.walk(base, topdown=False), reverse=True):
-        if folder != str(base):
-            try:
-                os.rmdir(folder)   # only an empty one
-            except OSError:
-                pass
+    folders = [e.path for e in walk.walk(base, stats=False) if e.folder and e.rel != "."] if base.is_dir() else []
+    for folder in sorted(folders, reverse=True):
+        try:
+            os.rmdir(folder)   # only an empty one (the deepest first: a path sorts after its parent's)
+        except OSError:
+            pass
