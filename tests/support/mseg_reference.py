@@ -1,6 +1,6 @@
 """An independent reader of the MSeg reference files, written for the tests only.
 
-Deliberately shares no code with compiler/importer.py, so the tests compare the compiled
+Deliberately shares no code with tools/authoring/importer.py, so the tests compare the compiled
 tables against the reference itself rather than against the importer's reading of it.
 """
 
