@@ -121,6 +121,8 @@ def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> bool:
     for one label space. Returns False when a name is suspicious (mappings that name the space
     would only report that name again as unknown)."""
     clean = True
+    #: where no universal class has a definition, one warning says so instead of one per class
+    any_definition = any((c.definition or "").strip() for c in space.classes)
     limit = max_label(space.label_dtype)
     if space.ignore > limit:
         ctx.add(doc, ("ignore",), "id-range", f"ignore id {space.ignore} does not fit {space.label_dtype}")
@@ -187,8 +189,12 @@ def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> bool:
             folded[key] = (i, c.name)
         normal.setdefault(nkey, c.name)
         looks.setdefault(skey, c.name)
-        if space.name == UNIVERSAL and not (c.definition or "").strip():
+        if space.name == UNIVERSAL and not (c.definition or "").strip() and any_definition:
             ctx.add(doc, p + ("definition",), "empty-definition", f"class {quote(c.name)} has no definition", "warning")
+    if space.name == UNIVERSAL and space.classes and not any_definition:
+        ctx.add(doc, ("classes",), "empty-definition",
+                f"none of the {len(space.classes)} universal classes has a definition (an imported taxonomy that "
+                "publishes none): write each class's in its definition", "warning")
     return clean
 
 

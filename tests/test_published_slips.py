@@ -94,3 +94,15 @@ def test_unscored_classes_reach_the_build_and_an_unknown_one_is_a_warning(tmp_pa
     out = tmp_path / "out"
     build.write_tree(build.render(root)[1], out)
     assert unitax.load(out).unscored("city") == ("sky",)
+
+
+def test_a_universal_taxonomy_without_any_definition_is_one_warning(tmp_path):
+    root = write_specs(tmp_path / "specs")
+    p = root / "universal.yaml"
+    text = p.read_text()
+    for n in UNIVERSAL:
+        text = text.replace(f"definition: A {n}.\n", 'definition: ""\n')
+    p.write_text(text)
+    model, errors, warnings = _problems(root)
+    empty = [w for w in warnings if "[empty-definition]" in w]
+    assert errors == [] and len(empty) == 1 and f"none of the {len(UNIVERSAL)} universal classes" in empty[0], warnings
