@@ -1,4 +1,6 @@
-"""Refresh the frozen MSeg specs the product tests run on: ``python tests/support/freeze_mseg.py``.
+"""Refresh the frozen specs the product tests run on: ``python tests/support/freeze_mseg.py``
+(MSeg's taxonomy/ into tests/fixtures/mseg-specs; taxonomies/ut and taxonomies/rvc into
+tests/fixtures/ut-specs and rvc-specs).
 
 tests/fixtures/mseg-specs/ is a copy of taxonomy/ as the project ships it (the MSeg taxonomy).
 The product tests (compiler, rules, corpus, emitters, runtime, importers, MSeg fidelity) compile
@@ -32,6 +34,15 @@ def freeze(src: Path = LIVE, dest: Path = FROZEN) -> int:
     return sum(1 for p in dest.rglob("*") if p.is_file())
 
 
+#: the other bundled taxonomies: their spec roots (runtime/bundled.py) -> their frozen copies
+#: (tests/fixtures/<name>-specs, compiled into the tests' package by tests/support/session.py)
+OTHERS = {"rvc": ROOT / "taxonomies" / "rvc", "ut": ROOT / "taxonomies" / "ut"}
+
+
 if __name__ == "__main__":
     n = freeze()
     print(f"froze {LIVE.relative_to(ROOT)} into {FROZEN.relative_to(ROOT)} ({n} files)", file=sys.stderr)
+    for name, src in OTHERS.items():
+        dest = ROOT / "tests" / "fixtures" / f"{name}-specs"
+        n = freeze(src, dest)
+        print(f"froze {src.relative_to(ROOT)} into {dest.relative_to(ROOT)} ({n} files)", file=sys.stderr)

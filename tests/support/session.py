@@ -4,7 +4,8 @@
 fuzz scripts) makes a temporary folder holding ``unitax/``, the installed package layout as
 symlinks to the checkout (runtime/ entries, compiler/, tools/), except ``unitax/generated``: a
 real folder into which the frozen MSeg specs (tests/fixtures/mseg-specs) are compiled, once per
-test run. The folder goes first on ``sys.path`` and on ``PYTHONPATH`` (so subprocesses that run
+test run, and ``unitax/builds/<name>``, the same for the other bundled taxonomies (tests/fixtures/ut-specs,
+rvc-specs), so that ``unitax.load("ut")`` returns the frozen UT build. The folder goes first on ``sys.path`` and on ``PYTHONPATH`` (so subprocesses that run
 ``python -m unitax.tools.cli``, the ``unitax`` script or ``import unitax`` get it too), so
 ``unitax.load()`` returns the frozen build and no product test depends on the user's generated/.
 """
@@ -20,6 +21,15 @@ from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[2]
 _FROZEN = _ROOT / "tests" / "fixtures" / "mseg-specs"
+#: the frozen specs of the other bundled taxonomies (tests/fixtures/<name>-specs), compiled into
+#: ``unitax/builds/<name>`` of the tests' package, so ``unitax.load("ut")`` returns the frozen build
+#: (refresh them all: ``python tests/support/freeze_mseg.py``)
+OTHERS = ("rvc", "ut")
+
+
+def frozen_specs(name: str) -> Path:
+    """The frozen spec copy of the bundled taxonomy ``name`` (``mseg``, ``rvc``, ``ut``)."""
+    return _FROZEN if name == "mseg" else _ROOT / "tests" / "fixtures" / f"{name}-specs"
 #: set by the first activate(): the temporary folder put on sys.path
 _TREE: Path | None = None
 #: PYTHONPATH as it was before activate() (tests that start a process on purpose without the tree)
@@ -38,6 +48,11 @@ def build_dir() -> Path:
     return tree() / "unitax" / "generated"
 
 
+def build_of(name: str) -> Path:
+    """The frozen specs of the bundled taxonomy ``name`` compiled for this test run."""
+    return build_dir() if name == "mseg" else tree() / "unitax" / "builds" / name
+
+
 def package_tree(repo: Path, dest: Path, generated: Path | None = None) -> Path:
     """``dest/unitax``: the installed package layout of ``repo`` as symlinks; returns ``dest`` (for sys.path).
 
@@ -48,6 +63,8 @@ def package_tree(repo: Path, dest: Path, generated: Path | None = None) -> Path:
     for p in sorted((repo / "runtime").iterdir()):
         if p.name != "__pycache__":
             (pkg / p.name).symlink_to(p)
+    (pkg / "builds").mkdir()   # unitax.builds: a real folder, its builds compiled by activate()
+    (pkg / "builds" / "__init__.py").symlink_to(repo / "builds" / "__init__.py")
     (pkg / "compiler").symlink_to(repo / "compiler")
     (pkg / "tools").symlink_to(repo / "tools")
     if generated is not None:
@@ -75,3 +92,5 @@ def activate() -> None:
     from unitax.compiler import build
 
     build.compile_taxonomy(_FROZEN, tmp / "unitax" / "generated")
+    for name in OTHERS:
+        build.compile_taxonomy(frozen_specs(name), tmp / "unitax" / "builds" / name)
