@@ -52,8 +52,8 @@ def entry(name: str) -> Bundled:
     for b in BUNDLED:
         if b.name == name:
             return b
-    raise UnitaxError(f"{name!r} is not a bundled taxonomy (bundled: {', '.join(taxonomies())}); "
-                      "pass a path (e.g. Path(name) or './name') to load a build folder")
+    raise UnitaxError(f"{name!r} is not a bundled taxonomy (bundled: {', '.join(taxonomies())}) nor a folder; "
+                      "pass a build folder's path (e.g. Path(name) or './name') to load one")
 
 
 def build_path(name: str) -> Path:

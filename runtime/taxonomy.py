@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import arrays
-from .bundled import DEFAULT, build_path, taxonomies
+from .bundled import DEFAULT, build_path, entry, taxonomies
 from .errors import LabelError
 from .loader import read_compiled
 from .score_paths import ScorePaths
@@ -95,6 +95,8 @@ def load(path: str | os.PathLike[str] | None = None) -> Taxonomy:
     checkout warns (:class:`StaleBuildWarning`, once) when the specs it was compiled from have
     changed since (see :func:`warn_if_stale`)."""
     bundled = path is None or (isinstance(path, str) and path in taxonomies())
+    if isinstance(path, str) and not bundled and "/" not in path and os.sep not in path and not os.path.exists(path):
+        entry(path)  # a bare word that names no folder: say which names there are (UnitaxError)
     if bundled:
         path = build_path(DEFAULT if path is None else str(path))
     compiled = read_compiled(path)

@@ -31,19 +31,20 @@ from .published import Published, Slip, Space, bad, find_shared, render_dataset,
 
 UNIVERSAL_FILE = "universal_classes.py"
 IGNORE = "ignore"
-#: UT's dataset file -> the name of its label space where no shared space has its classes, and what it is
+#: UT's dataset file -> the name of its label space (then -<number of classes>) where no shared space has its
+#: classes, and what it is
 OWN_SPACES: dict[str, tuple[str, str]] = {
-    "ade": ("ut-ade20k-151", "ADE20K's 150 classes with their full WordNet-style names, `ignore` at id 0"),
-    "bdd": ("ut-bdd-20", "BDD100K's 19 classes, `ignore` at id 19"),
-    "camvid": ("ut-camvid-12", "CamVid's 11 classes, `ignore` at id 11"),
-    "cityscapes": ("ut-cityscapes-34", "Cityscapes' 34 classes"),
-    "coco": ("ut-coco-panoptic-134", "COCO-Panoptic's 133 classes, `ignore` at id 133"),
-    "idd": ("ut-idd-41", "IDD's 40 level-3 classes, `ignore` at id 40"),
-    "scannet": ("ut-scannet-41", "ScanNet's 40 NYU classes, `ignore` at id 0"),
-    "sun": ("ut-sunrgbd-38", "SUN RGB-D's 37 classes and unlabeled"),
-    "viper": ("ut-viper-32", "VIPER's 32 classes"),
-    "vistas": ("mapillary-v1.2-66", "Mapillary Vistas v1.2's 66 classes under their config names (animal--bird, ...)"),
-    "wd": ("ut-wilddash2-39", "WildDash 2's 39 classes as UT names them (train, street-light)"),
+    "ade": ("ut-ade20k", "ADE20K's 150 classes with their full WordNet-style names, `ignore` at id 0"),
+    "bdd": ("ut-bdd", "BDD100K's 19 classes, `ignore` at id 19"),
+    "camvid": ("ut-camvid", "CamVid's 11 classes, `ignore` at id 11"),
+    "cityscapes": ("ut-cityscapes", "Cityscapes' 34 classes"),
+    "coco": ("ut-coco-panoptic", "COCO-Panoptic's 133 classes, `ignore` at id 133"),
+    "idd": ("ut-idd", "IDD's 40 level-3 classes, `ignore` at id 40"),
+    "scannet": ("ut-scannet", "ScanNet's 40 NYU classes, `ignore` at id 0"),
+    "sun": ("ut-sunrgbd", "SUN RGB-D's 37 classes and unlabeled"),
+    "viper": ("ut-viper", "VIPER's 32 classes"),
+    "vistas": ("mapillary-v1.2", "Mapillary Vistas v1.2's 66 classes under their config names (animal--bird, ...)"),
+    "wd": ("ut-wilddash2", "WildDash 2's 39 classes as UT names them (train, street-light)"),
 }
 #: a shared space to prefer where several have the same classes
 PREFER = {"viper": "viper-rvc-32", "cityscapes": "cityscapes-34", "sun": "sunrgbd-38"}
@@ -179,8 +180,8 @@ def read_ut(folder: Path, shared: dict[str, dict[str, Any]]) -> tuple[list[str],
                 slips.append(Slip(f.rel, f.line("class_to_eval", n), "unknown-unscored",
                                   f"class_to_eval names {n!r}, which is not in class_to_index"))
         hit = find_shared(names, shared, PREFER.get(stem))
-        own, what = OWN_SPACES.get(stem, (f"ut-{stem}-{len(names)}", f"UT's {stem}"))
-        name = hit or own
+        own, what = OWN_SPACES.get(stem, (f"ut-{stem}", f"UT's {stem}"))
+        name = hit or f"{own}-{len(names)}"
         note = (f"UT's taxonomies/{p.name}: the label space of {name} (same names and ids)" if hit
                 else f"UT's taxonomies/{p.name}: {what}")
         spaces.append(Space(name, names, unscored=unscored, note=note, shared=shared.get(hit) if hit else None))
