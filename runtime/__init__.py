@@ -19,10 +19,10 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what the type checker (and a reader) sees: the public API
+    from .bundled import taxonomies
     from .errors import IntegrityError, LabelError, UnitaxError, UnknownDatasetError
     from .evaluate import EvalResult, Evaluator
     from .taxonomy import FingerprintError, StaleBuildWarning, Taxonomy, load, names_fingerprint, reorder_rows
-    from .bundled import taxonomies
     from .transforms import RemapLabels
 
 #: public name -> the module that defines it

@@ -144,5 +144,6 @@ def test_rvc_tables_equal_what_mseg_apis_converter_computes():
             assert int(lut[int(k)]) == v, (ds, k, names[int(k)])
         left_out = [i for i in range(len(names)) if str(i) not in table and names[i] not in names[:i]]
         assert all(lut[i] == 255 for i in left_out), ds
-    assert golden["errors_with_wilddash_config_names"] == {"wilddash2-rvc-39": "ValueError: 'street-light' is not in list"}
+    assert golden["errors_with_wilddash_config_names"] == {
+        "wilddash2-rvc-39": "ValueError: 'street-light' is not in list"}
     assert compared > 500

@@ -31,7 +31,8 @@ def ut_ref() -> Path:
 @pytest.fixture(scope="module")
 def rvc_ref() -> Path:
     if not (RVC_REFERENCE / "ss_mapping_uint8_mseg.tsv").is_file():
-        pytest.skip(f"RVC's published taxonomy not found at {RVC_REFERENCE} (outside the repo; absent in a user's clone)")
+        pytest.skip(f"RVC's published taxonomy not found at {RVC_REFERENCE} (outside the repo; absent in a user's "
+                    "clone)")
     return RVC_REFERENCE
 
 
@@ -105,7 +106,7 @@ def test_ut_slips_are_written_as_published_and_reported_with_lines(tmp_path):
     assert code == 0, out   # warnings: the taxonomy compiles
     for rule, where in (("duplicate-in-set", "$.map.car[2]"), ("stray-entry", "$.stray.skye"),
                         ("unlisted-class", "$.unlisted[0]")):
-        assert any(f"ut-camvid-4_to_universal.yaml:" in line and where in line and f"[{rule}]" in line
+        assert any("ut-camvid-4_to_universal.yaml:" in line and where in line and f"[{rule}]" in line
                    for line in out.splitlines()), (rule, out)
 
 

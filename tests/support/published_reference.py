@@ -85,8 +85,9 @@ def rvc_sheet(ref: Path) -> tuple[list[str], dict[str, dict[str, list[str]]]]:
 
 
 #: RVC's numeric table columns -> the label space whose ids they give
-NUMERIC_COLUMNS = {"ade20k_id": "ade20k-151", "coco_pano_id": "coco-panoptic-201", "cityscapes_pano_id": "cityscapes-34",
-                   "kitti_pano_id": "kitti-34", "mvd_pano_id": "mapillary-public66", "scannet_pano_id": "scannet-41",
+NUMERIC_COLUMNS = {"ade20k_id": "ade20k-151", "coco_pano_id": "coco-panoptic-201",
+                   "cityscapes_pano_id": "cityscapes-34", "kitti_pano_id": "kitti-34",
+                   "mvd_pano_id": "mapillary-public66", "scannet_pano_id": "scannet-41",
                    "viper_pano_id": "viper-rvc-32", "wilddash_pano_id": "wilddash2-rvc-39"}
 
 

@@ -4,8 +4,9 @@
 fuzz scripts) makes a temporary folder holding ``unitax/``, the installed package layout as
 symlinks to the checkout (runtime/ entries, compiler/, tools/), except ``unitax/generated``: a
 real folder into which the frozen MSeg specs (tests/fixtures/mseg-specs) are compiled, once per
-test run, and ``unitax/builds/<name>``, the same for the other bundled taxonomies (tests/fixtures/ut-specs,
-rvc-specs), so that ``unitax.load("ut")`` returns the frozen UT build. The folder goes first on ``sys.path`` and on ``PYTHONPATH`` (so subprocesses that run
+test run, and ``unitax/builds/<name>``, the same for the other bundled taxonomies
+(tests/fixtures/ut-specs, rvc-specs), so that ``unitax.load("ut")`` returns the frozen UT build.
+The folder goes first on ``sys.path`` and on ``PYTHONPATH`` (so subprocesses that run
 ``python -m unitax.tools.cli``, the ``unitax`` script or ``import unitax`` get it too), so
 ``unitax.load()`` returns the frozen build and no product test depends on the user's generated/.
 """

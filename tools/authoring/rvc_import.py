@@ -186,7 +186,8 @@ def render_specs(source: Path, shared: dict[str, dict[str, Any]], definitions: P
         "2022, compiled by unitax.", universal, (255, IGNORE_NAME), HEADER)}
     for s in spaces:
         files[f"datasets/{s.name}.yaml"] = render_dataset(
-            s, f"Dataset {s.name}: class ids are the values stored in its label images; written by `unitax import-rvc`.")
+            s, f"Dataset {s.name}: class ids are the values stored in its label images; written by "
+            "`unitax import-rvc`.")
     for m in mappings:
         files[f"mappings/{m.source}_to_universal.yaml"] = render_mapping(m, universal, [
             f"{m.source} -> universal as RVC's sheet publishes it; written by `unitax import-rvc`."])

@@ -79,7 +79,8 @@ LAYOUTS: dict[str, Mapping[str, Shape]] = {
     },
     "dataset": {
         "name": _S, "role": _S, "label_dtype": _S, "ignore": _S, "class_list_from": _S, "note": _S,
-        "unscored": Shape(BLOCK), "classes": Shape(BLOCK, items=Shape(FLOW, fields={"id": _S, "name": _S, "color": _FLOW, "void": _S})),
+        "unscored": Shape(BLOCK),
+        "classes": Shape(BLOCK, items=Shape(FLOW, fields={"id": _S, "name": _S, "color": _FLOW, "void": _S})),
         "accept": _ACCEPT,
     },
     "mapping": {

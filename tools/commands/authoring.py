@@ -70,14 +70,16 @@ def shared_space_problems(roots: list[Path]) -> list[str]:
         except (SpecError, OSError):
             continue
         for name, spec in sorted(specs.items()):
-            classes = [(c.get("id"), c.get("name"), bool(c.get("void"))) for c in spec["classes"] if isinstance(c, dict)]
+            classes = [(c.get("id"), c.get("name"), bool(c.get("void")))
+                       for c in spec["classes"] if isinstance(c, dict)]
             classes.append(("label_dtype/ignore", f"{spec.get('label_dtype')}/{spec.get('ignore')}", False))
             if name not in first:
                 first[name] = (root, classes)
             elif first[name][1] != classes:
                 other = first[name][0]
-                diff = next((f"id {a[0]}: {a[1]!r} there, {b[1]!r} here" for a, b in zip(first[name][1], classes)
-                             if a != b), f"{len(first[name][1])} classes there, {len(classes)} here")
+                pairs = zip(first[name][1], classes, strict=False)
+                diff = next((f"id {a[0]}: {a[1]!r} there, {b[1]!r} here" for a, b in pairs if a != b),
+                            f"{len(first[name][1])} classes there, {len(classes)} here")
                 out.append(f"{root / 'datasets' / (name + '.yaml')}:1: label space {name!r} differs from "
                            f"{other / 'datasets' / (name + '.yaml')} ({diff}); a name is one label space in "
                            "every bundled taxonomy [shared-space]")
