@@ -34,15 +34,14 @@ def freeze(src: Path = LIVE, dest: Path = FROZEN) -> int:
     return sum(1 for p in dest.rglob("*") if p.is_file())
 
 
-#: the other bundled taxonomies: their spec roots (runtime/bundled.py) -> their frozen copies
-#: (tests/fixtures/<name>-specs, compiled into the tests' package by tests/support/session.py)
-OTHERS = {"rvc": ROOT / "taxonomies" / "rvc", "ut": ROOT / "taxonomies" / "ut"}
-
-
 if __name__ == "__main__":
+    # the other bundled taxonomies (unitax.bundled, as this checkout's editable install maps it): their spec
+    # roots into tests/fixtures/<name>-specs, which tests/support/session.py compiles into the tests' package
+    from unitax.bundled import BUNDLED
+
     n = freeze()
     print(f"froze {LIVE.relative_to(ROOT)} into {FROZEN.relative_to(ROOT)} ({n} files)", file=sys.stderr)
-    for name, src in OTHERS.items():
-        dest = ROOT / "tests" / "fixtures" / f"{name}-specs"
+    for b in BUNDLED[1:]:
+        src, dest = ROOT.joinpath(*b.specs.split("/")), ROOT / "tests" / "fixtures" / f"{b.name}-specs"
         n = freeze(src, dest)
         print(f"froze {src.relative_to(ROOT)} into {dest.relative_to(ROOT)} ({n} files)", file=sys.stderr)

@@ -22,10 +22,10 @@ from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[2]
 _FROZEN = _ROOT / "tests" / "fixtures" / "mseg-specs"
-#: the frozen specs of the other bundled taxonomies (tests/fixtures/<name>-specs), compiled into
-#: ``unitax/builds/<name>`` of the tests' package, so ``unitax.load("ut")`` returns the frozen build
-#: (refresh them all: ``python tests/support/freeze_mseg.py``)
-OTHERS = ("rvc", "ut")
+#: the frozen specs of the other bundled taxonomies (unitax.bundled lists them) are
+#: tests/fixtures/<name>-specs, compiled into their package folder of the tests' package
+#: (``unitax/builds/<name>``), so ``unitax.load("ut")`` returns the frozen build (refresh them all:
+#: ``python tests/support/freeze_mseg.py``)
 
 
 def frozen_specs(name: str) -> Path:
@@ -51,7 +51,9 @@ def build_dir() -> Path:
 
 def build_of(name: str) -> Path:
     """The frozen specs of the bundled taxonomy ``name`` compiled for this test run."""
-    return build_dir() if name == "mseg" else tree() / "unitax" / "builds" / name
+    from unitax.bundled import entry
+
+    return tree().joinpath(*entry(name).package.split("."))
 
 
 def package_tree(repo: Path, dest: Path, generated: Path | None = None) -> Path:
@@ -90,8 +92,8 @@ def activate() -> None:
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(tmp) + (os.pathsep + old if old else "")
     _TREE = tmp
+    from unitax.bundled import BUNDLED
     from unitax.compiler import build
 
-    build.compile_taxonomy(_FROZEN, tmp / "unitax" / "generated")
-    for name in OTHERS:
-        build.compile_taxonomy(frozen_specs(name), tmp / "unitax" / "builds" / name)
+    for b in BUNDLED:   # the frozen MSeg specs into unitax/generated, the others into unitax/builds/<name>
+        build.compile_taxonomy(frozen_specs(b.name), tmp.joinpath(*b.package.split(".")))
