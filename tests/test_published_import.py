@@ -56,11 +56,11 @@ def test_import_rvc_writes_the_bundled_specs_and_lists_the_slips(rvc_ref, tmp_pa
     assert all(p.severity == "warning" for p in problems if p.rule in ("unlisted-class", "stray-entry"))
 
 
-def test_import_ut_writes_the_bundled_specs_and_lists_the_slips(ut_ref, tmp_path):
+def test_import_ut_writes_the_bundled_specs_and_lists_the_slips(ut_ref, rvc_ref, tmp_path):
     specs = tmp_path / "ut"
     shutil.copytree(UT_SPECS, specs)
     code, out = _run("import-ut", str(ut_ref), "--specs", str(specs), "--shared", str(MSEG_SPECS),
-                     "--shared", str(RVC_SPECS))
+                     "--shared", str(RVC_SPECS), "--label-definitions", str(RVC_REFERENCE / "label_definitions"))
     assert code == 0, out
     assert differences(specs, UT_SPECS) == []
     assert "slip: taxonomies/wd.py:92: mapping['terrain'] names 'field' twice [duplicate-in-set]" in out

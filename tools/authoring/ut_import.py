@@ -145,9 +145,31 @@ def _ordered(f: UTFile) -> list[str]:
     return sorted(cti, key=lambda n: cti[n])
 
 
-def read_ut(folder: Path, shared: dict[str, dict[str, Any]]) -> tuple[list[str], list[Space], list[Published],
-                                                                          list[Slip]]:
-    """The universal class names, the label spaces, the mappings and the slips of UT's folder."""
+def published_colors(definitions: Path | None) -> list[tuple[list[str], list[tuple[int, int, int]], str]]:
+    """(class names in id order, colours, file) of the label configs in RVC's ``label_definitions/`` that
+    give colours (Mapillary Vistas v1.2 and v2.0, WildDash 2): a UT dataset whose classes are exactly one
+    of these lists takes its colours. None: no configs."""
+    import json
+
+    out: list[tuple[list[str], list[tuple[int, int, int]], str]] = []
+    for name in ("mapillary-config-v1p2.json", "mapillary-config-v2p0.json", "wilddash-config.json"):
+        p = definitions / name if definitions is not None else None
+        if p is None or not p.is_file():
+            continue
+        try:
+            labels = json.loads(read_text(p))["labels"]
+            out.append(([str(x["name"]) for x in labels],
+                        [(int(x["color"][0]), int(x["color"][1]), int(x["color"][2])) for x in labels], name))
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            raise bad(p, f"not a label config (labels: name, color): {type(e).__name__}: {e}") from None
+    return out
+
+
+def read_ut(folder: Path, shared: dict[str, dict[str, Any]], definitions: Path | None = None
+            ) -> tuple[list[str], list[Space], list[Published], list[Slip]]:
+    """The universal class names, the label spaces, the mappings and the slips of UT's folder (colours
+    from the label configs in ``definitions`` whose class lists are a dataset's)."""
+    configs = published_colors(definitions)
     uni_file = UTFile(folder / UNIVERSAL_FILE, f"taxonomies/{UNIVERSAL_FILE}")
     universal = _ordered(uni_file)
     if universal[-1:] != [IGNORE]:
@@ -184,7 +206,11 @@ def read_ut(folder: Path, shared: dict[str, dict[str, Any]]) -> tuple[list[str],
         name = hit or f"{own}-{len(names)}"
         note = (f"UT's taxonomies/{p.name}: the label space of {name} (same names and ids)" if hit
                 else f"UT's taxonomies/{p.name}: {what}")
-        spaces.append(Space(name, names, unscored=unscored, note=note, shared=shared.get(hit) if hit else None))
+        colors = next(((c, f) for n, c, f in configs if n == names), None) if not hit else None
+        if colors is not None:
+            note += f"; colours from {colors[1]}"
+        spaces.append(Space(name, names, colors=colors[0] if colors else None, unscored=unscored, note=note,
+                            shared=shared.get(hit) if hit else None))
         entries: list[tuple[str, str | list[str]]] = []
         ignore, stray = [], []
         for cls, members in mapping.items():
@@ -220,15 +246,17 @@ def read_ut(folder: Path, shared: dict[str, dict[str, Any]]) -> tuple[list[str],
     return universal, spaces, mappings, slips
 
 
-def render_specs(folder: Path, shared: dict[str, dict[str, Any]]) -> tuple[dict[str, str], list[Slip]]:
-    """All spec files (relative path -> text) for UT's published folder, and the slips found."""
+def render_specs(folder: Path, shared: dict[str, dict[str, Any]], definitions: Path | None = None
+                 ) -> tuple[dict[str, str], list[Slip]]:
+    """All spec files (relative path -> text) for UT's published folder, and the slips found;
+    ``definitions``: RVC's label_definitions/, for the colours of the datasets whose class lists it gives."""
     folder = Path(folder)
     if (folder / "taxonomies" / UNIVERSAL_FILE).is_file():
         folder = folder / "taxonomies"
     if not (folder / UNIVERSAL_FILE).is_file():
         raise bad(folder / UNIVERSAL_FILE, "not UT's taxonomies folder (a checkout of "
                   "UNIZG-FER-D307/universal_taxonomies, or its taxonomies/ folder)", rule="missing-file")
-    universal, spaces, mappings, slips = read_ut(folder, shared)
+    universal, spaces, mappings, slips = read_ut(folder, shared, definitions)
     seen: dict[str, str] = {}
     for s in spaces:
         if s.name in seen:

@@ -222,7 +222,10 @@ def _shared_roots(shared: tuple[Path, ...]) -> dict[str, Any]:
               default=(Path("taxonomy"), Path("taxonomies/rvc")), show_default=True,
               help="Spec roots whose label spaces are shared: a UT dataset with exactly the classes of one of "
                    "their spaces is that space (e.g. cityscapes-34). Repeat for several; the first wins a name.")
-def import_ut_cmd(source: Path, specs: Path, shared: tuple[Path, ...]) -> None:
+@click.option("--label-definitions", "definitions", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="RVC's label_definitions/ (segmentation/ of rvc_devkit): a UT dataset whose classes "
+                                 "are exactly those of a label config there (Mapillary Vistas v1.2) takes its colours.")
+def import_ut_cmd(source: Path, specs: Path, shared: tuple[Path, ...], definitions: Path | None) -> None:
     """Write specs from SOURCE, the universal taxonomy of Bevandić et al. (WACV 2022): a checkout of
     github.com/UNIZG-FER-D307/universal_taxonomies or its taxonomies/ folder. Its .py files are read as data
     (never imported or run); every mapping becomes a union mapping. Slips of the published data are
@@ -230,7 +233,7 @@ def import_ut_cmd(source: Path, specs: Path, shared: tuple[Path, ...]) -> None:
     from ..authoring import published, ut_import
 
     try:
-        files, slips = ut_import.render_specs(source, _shared_roots(shared))
+        files, slips = ut_import.render_specs(source, _shared_roots(shared), definitions)
     except SpecError as e:
         fail(e.problems)
     outputs.check_spec_import(specs, list(files))
