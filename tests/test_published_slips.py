@@ -106,3 +106,11 @@ def test_a_universal_taxonomy_without_any_definition_is_one_warning(tmp_path):
     model, errors, warnings = _problems(root)
     empty = [w for w in warnings if "[empty-definition]" in w]
     assert errors == [] and len(empty) == 1 and f"none of the {len(UNIVERSAL)} universal classes" in empty[0], warnings
+
+
+def test_a_class_only_ever_inside_a_larger_union_set_is_named_so(tmp_path):
+    """cat is only in animal's set {dog, cat}: supervised by no train dataset on its own (UT has six such)."""
+    root = write_specs(tmp_path / "specs")
+    _, files, problems = build.render(root)
+    cat = [str(p) for p in problems if p.rule == "unsupervised-class" and "'cat'" in str(p)]
+    assert len(cat) == 1 and "on its own: it is only ever one of several classes of a union set (in city)" in cat[0]
