@@ -318,8 +318,8 @@ def findings(model: Model) -> list[Finding]:
     for m in model.mappings_of("to_universal"):
         if m.form == "union" and model.spaces[m.source].role == "train":
             for _, members in m.sets:
-                for u in members if len(members) > 1 else ():
-                    in_sets[u].add(m.source)
+                for member in members if len(members) > 1 else ():
+                    in_sets[member].add(m.source)
     for c in uni.real_classes:  # a void placeholder (the naive layout's id 255) is no class
         if not sup[c.id]:
             only = f" (only {', '.join(fed[c.id])}, which {'is' if len(fed[c.id]) == 1 else 'are'} not train data)" \
