@@ -122,3 +122,35 @@ def test_ut_files_are_data_never_run(tmp_path, camvid, words):
     code, out = _run("import-ut", str(_ut(tmp_path, camvid)), "--specs", str(specs), "--shared", str(MSEG_SPECS))
     assert code == 1 and "camvid.py:" in out and words in out, out
     assert not any(specs.iterdir())
+
+
+def test_rvc_sheet_slips_and_a_class_in_two_rows(tmp_path):
+    """A class named in two rows makes its column a union mapping; the unlabeled filler is a blank; a name
+    the dataset lacks is stray, a class never named unlisted, a class both mapped and ignored an error."""
+    from unitax.tools.authoring import importer
+
+    shared = tmp_path / "shared"
+    (shared / "datasets").mkdir(parents=True)
+    (shared / "datasets" / "city.yaml").write_text(importer.render_dataset(importer.Space(
+        "city", "train", ["unlabeled", "road", "car", "bus", "tree", "sky"])))
+    sheet = tmp_path / "ss_mapping_uint8_mseg.tsv"
+    sheet.write_text("universal\tcity\nroad\troad\nvehicle\t{car, bus}\nbus\tbus\nplant\ttreee\nsky\tunlabeled\n"
+                     "unlabeled\t{unlabeled, sky}\n")
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    code, out = _run("import-rvc", str(sheet), "--specs", str(specs), "--shared", str(shared))
+    assert code == 0, out
+    assert "ss_mapping_uint8_mseg.tsv:5: column 'city' names 'treee' (row 'plant'), which is not a class of city" in out
+    assert "column 'city' never names city class 'tree' [unlisted-class]" in out
+    text = (specs / "mappings" / "city_to_universal.yaml").read_text()
+    assert "kind: union" in text and "bus: [vehicle, bus]" in text and "car: vehicle" in text
+    assert "stray:\n  treee: plant\n" in text and "unlisted:\n  - tree\n" in text
+    assert "ignore:\n  - unlabeled\n  - sky\n" in text and "  sky:" not in text.split("ignore:")[0]
+    model, problems = build.check_specs(specs)
+    assert model is not None, [str(p) for p in problems]
+    both = tmp_path / "both.tsv"
+    both.write_text("universal\tcity\nroad\troad\nsky\tsky\nunlabeled\t{unlabeled, sky}\n")
+    code, out = _run("import-rvc", str(both), "--specs", str(tmp_path / "s2"), "--shared", str(shared))
+    assert code == 0 and "column 'city' both maps and ignores 'sky' [mapped-twice]" in out
+    model, problems = build.check_specs(tmp_path / "s2")
+    assert model is None and any(p.rule == "mapped-twice" and "'sky'" in p.message for p in problems)

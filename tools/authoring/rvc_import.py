@@ -5,7 +5,8 @@ a ``universal`` column (one row per universal class, ``unlabeled`` last: the ign
 column per dataset naming the class(es) that fold into each universal class (``{a, b}`` =
 several). Where MSeg's sheet leaves a cell blank, RVC's writes the dataset's unlabeled class (the
 class its ``unlabeled`` row names, e.g. ``unlabeled``, Mapillary's ``Unlabeled``): such a name in a
-universal row is read as blank. A dataset class named in one universal row maps one-to-one; a
+universal row is read as blank (another class of the ignore row that a universal row names too is
+both mapped and ignored: a slip, written both ways, which `unitax check` refuses [mapped-twice]). A dataset class named in one universal row maps one-to-one; a
 class named in several would make that dataset's mapping a union (RVC's sheet has none).
 
 Class lists: the columns named like a label space of a shared spec root (MSeg's ade20k-151,
@@ -123,7 +124,8 @@ def read_rvc(sheet: Path, definitions: Path | None, shared: dict[str, dict[str, 
                              f"{VIPER} or {WILDDASH})", line=1)
         spaces.append(space)
         known = set(names)
-        filler = set(parse_cell(ignore_row[j]))
+        # RVC's blank: the dataset's unlabeled class, as its ignore row names it (any case)
+        filler = {x for x in parse_cell(ignore_row[j]) if x.lower() == IGNORE_NAME}
         ignored = [x for x in parse_cell(ignore_row[j])]
         rows_of: dict[str, list[tuple[int, str]]] = {}
         for (n, r), u in zip(uni_rows, universal, strict=True):
@@ -149,9 +151,9 @@ def read_rvc(sheet: Path, definitions: Path | None, shared: dict[str, dict[str, 
                 slips.append(Slip(rel, ignore_line, "stray-entry",
                                   f"column {ds!r} ignores {x!r}, which is not a class of {ds}"))
                 stray.append((x, []))
-            elif x in rows_of:
-                slips.append(Slip(rel, ignore_line, "mapped-twice", f"column {ds!r} both maps and ignores {x!r}"))
             else:
+                if x in rows_of:   # written both ways, as published: `unitax check` refuses it [mapped-twice]
+                    slips.append(Slip(rel, ignore_line, "mapped-twice", f"column {ds!r} both maps and ignores {x!r}"))
                 ignore.append(x)
         unlisted = [x for x in dict.fromkeys(names) if x not in rows_of and x not in ignore]
         for x in unlisted:
