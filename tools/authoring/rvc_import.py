@@ -6,8 +6,9 @@ column per dataset naming the class(es) that fold into each universal class (``{
 several). Where MSeg's sheet leaves a cell blank, RVC's writes the dataset's unlabeled class (the
 class its ``unlabeled`` row names, e.g. ``unlabeled``, Mapillary's ``Unlabeled``): such a name in a
 universal row is read as blank (another class of the ignore row that a universal row names too is
-both mapped and ignored: a slip, written both ways, which `unitax check` refuses [mapped-twice]). A dataset class named in one universal row maps one-to-one; a
-class named in several would make that dataset's mapping a union (RVC's sheet has none).
+both mapped and ignored: a slip, written both ways, which `unitax check` refuses [mapped-twice]).
+A dataset class named in one universal row maps one-to-one; a class named in several would make
+that dataset's mapping a union (RVC's sheet has none).
 
 Class lists: the columns named like a label space of a shared spec root (MSeg's ade20k-151,
 coco-panoptic-201, cityscapes-34, kitti-34, mapillary-public66, scannet-41) are that space; the
