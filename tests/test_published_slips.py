@@ -114,3 +114,16 @@ def test_a_class_only_ever_inside_a_larger_union_set_is_named_so(tmp_path):
     _, files, problems = build.render(root)
     cat = [str(p) for p in problems if p.rule == "unsupervised-class" and "'cat'" in str(p)]
     assert len(cat) == 1 and "on its own: it is only ever one of several classes of a union set (in city)" in cat[0]
+
+
+def test_a_label_space_two_spec_roots_declare_differently_is_reported(tmp_path):
+    """`unitax check --bundled`: a name is one label space (names and ids) in every bundled taxonomy."""
+    from unitax.tools.commands.authoring import shared_space_problems
+
+    a, b = write_specs(tmp_path / "a"), write_specs(tmp_path / "b")
+    assert shared_space_problems([a, b]) == []
+    p = b / "datasets" / "city.yaml"
+    p.write_text(p.read_text().replace("name: vehicle", "name: vehicles"))
+    [line] = shared_space_problems([a, b])
+    assert line.startswith(f"{p}:1: label space 'city' differs from {a / 'datasets' / 'city.yaml'}")
+    assert "id 1: 'vehicle' there, 'vehicles' here" in line and line.endswith("[shared-space]")
