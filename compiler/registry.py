@@ -132,9 +132,13 @@ _TABLE: tuple[tuple[str, str, str, str], ...] = (
     ("interrupted-compile", "output", "error",
      "a temporary build folder left beside the output by an interrupted compile"),
     ("output-not-a-folder", "output", "error", "the output path is not a folder"),
-    # ----- import: reading MSeg's reference files (tools/authoring/importer.py, tools/authoring/relabel_import.py) -
+    ("shared-space", "output", "error",
+     "two bundled taxonomies declare a label space of one name with other class names or ids (check --bundled)"),
+    # ----- import: reading MSeg's, UT's and RVC's published files (tools/authoring/importer.py, relabel_import.py,
+    # ut_import.py, rvc_import.py) -------------------------------------------------------------------------------
     ("reference-format", "import", "error",
-     "a reference file (MSeg's names lists, master sheet, relabel lists) is not in the expected format"),
+     "a published file (MSeg's names lists, master sheet, relabel lists; UT's .py files; RVC's sheet and "
+     "label definitions) is not in the expected format"),
     ("import-unions", "import", "error",
      "`unitax import-unions` cannot derive a union variant (not a train dataset, no relabel records)"),
 )

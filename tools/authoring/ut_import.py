@@ -195,7 +195,7 @@ def read_ut(folder: Path, shared: dict[str, dict[str, Any]], definitions: Path |
         unscored = [n for n, s in scored.items() if not s]
         for n in names:
             if n not in scored:
-                slips.append(Slip(f.rel, f.lines.get("class_to_eval", 0), "unscored",
+                slips.append(Slip(f.rel, f.lines.get("class_to_eval", 0), "reference-format",
                                   f"class_to_eval does not say whether {n!r} is scored (taken as scored)"))
         for n in unscored:
             if n not in names:

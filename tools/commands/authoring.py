@@ -62,6 +62,7 @@ def shared_space_problems(roots: list[Path]) -> list[str]:
     (``file:line: ... [shared-space]``); a root that does not load is passed over (its own check says why)."""
     from ..authoring.published import shared_spaces
 
+    rule = "shared-space"
     first: dict[str, tuple[Path, list[tuple[Any, Any, bool]]]] = {}
     out = []
     for root in roots:
@@ -82,7 +83,7 @@ def shared_space_problems(roots: list[Path]) -> list[str]:
                             f"{len(first[name][1])} classes there, {len(classes)} here")
                 out.append(f"{root / 'datasets' / (name + '.yaml')}:1: label space {name!r} differs from "
                            f"{other / 'datasets' / (name + '.yaml')} ({diff}); a name is one label space in "
-                           "every bundled taxonomy [shared-space]")
+                           f"every bundled taxonomy [{rule}]")
     return out
 
 
