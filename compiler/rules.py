@@ -194,7 +194,7 @@ def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> bool:
     if space.name == UNIVERSAL and space.classes and not any_definition:
         ctx.add(doc, ("classes",), "empty-definition",
                 f"none of the {len(space.classes)} universal classes has a definition (an imported taxonomy that "
-                "publishes none): write each class's in its definition", "warning")
+                "publishes none): give each class a definition", "warning")
     return clean
 
 
