@@ -1,4 +1,5 @@
-# unitax: `make compile` builds generated/ from taxonomy/; `make test` runs the tests.
+# unitax: `make compile` builds generated/ from taxonomy/ (and builds/<name>/ from taxonomies/<name>/ for the
+# other bundled taxonomies); `make test` runs the tests.
 # Both create .venv/ from pyproject.toml on first use, so they work on a fresh machine:
 # `make compile` installs only what compiling needs, `make test` adds the test extras and the CPU
 # torch build. No target but `make browser` installs system packages (CI calls it explicitly).
@@ -13,7 +14,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
-SPECS := $(shell find taxonomy -type f -name '*.yaml' -o -type f -name '*.json' -o -type f -name '*.tsv' 2>/dev/null)
+# the spec roots of every bundled taxonomy (runtime/bundled.py lists them: taxonomy/ -> generated/,
+# taxonomies/<name>/ -> builds/<name>/)
+SPECS := $(shell find taxonomy taxonomies -type f -name '*.yaml' -o -type f -name '*.json' -o -type f -name '*.tsv' 2>/dev/null)
 # the docs templates shape generated/ too, so a template edit triggers a recompile
 COMPILER := $(shell find compiler -type f \( -name '*.py' -o -path 'compiler/emit/templates/*' -o -path 'compiler/schemas/*' \) 2>/dev/null)
 
@@ -39,13 +42,13 @@ venv: $(STAMP)
 # Rebuilds only when a spec or the compiler changed; unitax itself leaves generated/
 # untouched when the result is byte-identical, so the stamp records the last build.
 .make/compiled: $(STAMP) $(SPECS) $(COMPILER)
-	$(BIN)/unitax compile --specs taxonomy --out generated --cache-dir .make/cache
+	$(BIN)/unitax compile --bundled --cache-dir .make/cache
 	@mkdir -p .make && touch $@
 
 compile: .make/compiled
 
 check: $(STAMP)
-	$(BIN)/unitax check --specs taxonomy --out generated
+	$(BIN)/unitax check --bundled
 
 # The browser tests skip (saying `make browser`) where chromium is absent: installing it is
 # `make browser`'s job alone, never a side effect of running the tests.

@@ -41,8 +41,8 @@ def _places(doc: Document, cls: str) -> list[str]:
         paths += [("classes", i) for i, c in enumerate(d.get("classes") or [])
                   if isinstance(c, dict) and c.get("name") == cls]
     else:
-        paths.append(("map", cls))
-        paths += [("ignore", i) for i, n in enumerate(d.get("ignore") or []) if n == cls]
+        paths += [("map", cls), ("stray", cls)]
+        paths += [(key, i) for key in ("ignore", "unlisted") for i, n in enumerate(d.get(key) or []) if n == cls]
     return [format_path(p) for p in paths]
 
 

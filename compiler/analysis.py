@@ -314,10 +314,19 @@ def findings(model: Model) -> list[Finding]:
     sup = supervisors(model)
     fed = feeders_of(model)
     cons = consumers(model)
+    in_sets: list[set[str]] = [set() for _ in uni.classes]   # train datasets whose larger union sets hold it
+    for m in model.mappings_of("to_universal"):
+        if m.form == "union" and model.spaces[m.source].role == "train":
+            for _, members in m.sets:
+                for member in members if len(members) > 1 else ():
+                    in_sets[member].add(m.source)
     for c in uni.real_classes:  # a void placeholder (the naive layout's id 255) is no class
         if not sup[c.id]:
             only = f" (only {', '.join(fed[c.id])}, which {'is' if len(fed[c.id]) == 1 else 'are'} not train data)" \
                 if fed[c.id] else ""
+            if in_sets[c.id]:
+                only = (f" on its own: it is only ever one of several classes of a union set (in "
+                        f"{', '.join(sorted(in_sets[c.id]))}){only}")
             out.append(Finding("universal.yaml", ("classes", c.id, "name"), "unsupervised-class",
                                f"universal class {c.name!r} (id {c.id}) is supervised by no train dataset{only}"))
         if not cons[c.id] and model.mappings_of("from_universal"):

@@ -37,6 +37,8 @@ class LabelSpace:
     classes: tuple[ClassDef, ...]
     note: str | None = None
     class_list_from: str | None = None
+    #: ids of the classes the dataset's own benchmark does not score (the spec's ``unscored``)
+    unscored: tuple[int, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -93,7 +93,12 @@ _TABLE: tuple[tuple[str, str, str, str], ...] = (
      "a one-to-one mapping sends a source class to a list of classes (declare kind: union)"),
     ("union-target", "rules", "error", "a union mapping must map a train dataset to universal"),
     ("empty-set", "rules", "error", "a union mapping sends a source class to an empty list"),
-    ("duplicate-in-set", "rules", "error", "a union mapping names a class twice in one set"),
+    ("duplicate-in-set", "rules", "warning", "a union mapping names a class twice in one set (the set is the same)"),
+    ("unlisted-class", "rules", "warning",
+     "a published mapping does not mention a source class (listed under unlisted by an importer; compiled as ignored)"),
+    ("stray-entry", "rules", "warning",
+     "a published mapping names a source class the dataset does not have (kept under stray; never compiled)"),
+    ("unknown-unscored", "rules", "warning", "a dataset's unscored list names a class the dataset does not have"),
     ("overlapping-sets", "rules", "error",
      "two source classes of a union mapping cover overlapping sets and neither says why in overlap_reason"),
     ("union-relabel", "rules", "error",
@@ -127,9 +132,13 @@ _TABLE: tuple[tuple[str, str, str, str], ...] = (
     ("interrupted-compile", "output", "error",
      "a temporary build folder left beside the output by an interrupted compile"),
     ("output-not-a-folder", "output", "error", "the output path is not a folder"),
-    # ----- import: reading MSeg's reference files (tools/authoring/importer.py, tools/authoring/relabel_import.py) -
+    ("shared-space", "output", "error",
+     "two bundled taxonomies declare a label space of one name with other class names or ids (check --bundled)"),
+    # ----- import: reading MSeg's, UT's and RVC's published files (tools/authoring/importer.py, relabel_import.py,
+    # ut_import.py, rvc_import.py) -------------------------------------------------------------------------------
     ("reference-format", "import", "error",
-     "a reference file (MSeg's names lists, master sheet, relabel lists) is not in the expected format"),
+     "a published file (MSeg's names lists, master sheet, relabel lists; UT's .py files; RVC's sheet and "
+     "label definitions) is not in the expected format"),
     ("import-unions", "import", "error",
      "`unitax import-unions` cannot derive a union variant (not a train dataset, no relabel records)"),
 )

@@ -70,8 +70,50 @@ def _space_from(doc: Document) -> LabelSpace:
         return LabelSpace(UNIVERSAL, "universal", dtype, ignore, d["ignore"]["name"], classes, d.get("description"))
     classes = tuple(ClassDef(c["id"], c["name"], tuple(c["color"]) if "color" in c else None,
                              void=c.get("void", False)) for c in d["classes"])
+    names = {c.name: c.id for c in classes if not c.void}
+    unscored = tuple(sorted(names[n] for n in d.get("unscored") or () if n in names))
     return LabelSpace(d["name"], d["role"], d["label_dtype"], d["ignore"], "unlabeled", classes, d.get("note"),
-                      d.get("class_list_from"))
+                      d.get("class_list_from"), unscored)
+
+
+def rule_unscored(ctx: Reporter, doc: Document, space: LabelSpace) -> None:
+    """unknown-unscored: a name of the dataset's ``unscored`` list that is not one of its classes."""
+    for i, n in enumerate(doc.data.get("unscored") or ()):
+        if n not in space.index:
+            ctx.add(doc, ("unscored", i), "unknown-unscored",
+                    f"unscored {quote(n)} is not a class of {space.name}{suggest(n, list(space.names))}; "
+                    "it is left out", "warning")
+
+
+def _published(ctx: Reporter, doc: Document, src: LabelSpace, seen: dict[str, str]) -> tuple[list[int], bool]:
+    """unlisted-class and stray-entry (warnings), for the two keys an importer of a published taxonomy
+    writes: the ids of the ``unlisted`` source classes (compiled as ignored), and whether the keys are
+    sound (an unlisted name that is no class, or is also mapped or ignored, is an error)."""
+    d = doc.data
+    ok = True
+    ids = []
+    for i, s in enumerate(d.get("unlisted") or ()):
+        if s not in src.index:
+            ctx.add(doc, ("unlisted", i), "unknown-class",
+                    f"unlisted {quote(s)} is not a class of {src.name}{suggest(s, list(src.names))}")
+            ok = False
+        elif s in seen:
+            ctx.add(doc, ("unlisted", i), "mapped-twice",
+                    f"{quote(s)} is listed as unlisted but is also {'mapped' if seen[s] == 'map' else 'ignored'}")
+            ok = False
+        else:
+            seen[s] = "unlisted"
+            ids.append(src.index[s])
+            ctx.add(doc, ("unlisted", i), "unlisted-class",
+                    f"{src.name} class {quote(s)} (id {src.index[s]}) is not mentioned by the published mapping: "
+                    "compiled as ignored; decide it in map or ignore, or accept this with the reason", "warning")
+    for s, t in (d.get("stray") or {}).items():
+        hint = suggest(s, [c.name for c in src.real_classes])
+        ctx.add(doc, ("stray", s), "stray-entry",
+                f"the published mapping sends {quote(s)} to {t if isinstance(t, str) else _set_text(t)}, but "
+                f"{quote(s)} is not a class of {src.name}{hint}: not compiled; fix the name in map, or accept this "
+                "with the reason", "warning")
+    return ids, ok
 
 
 def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> bool:
@@ -79,6 +121,8 @@ def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> bool:
     for one label space. Returns False when a name is suspicious (mappings that name the space
     would only report that name again as unknown)."""
     clean = True
+    #: where no universal class has a definition, one warning says so instead of one per class
+    any_definition = any((c.definition or "").strip() for c in space.classes)
     limit = max_label(space.label_dtype)
     if space.ignore > limit:
         ctx.add(doc, ("ignore",), "id-range", f"ignore id {space.ignore} does not fit {space.label_dtype}")
@@ -145,8 +189,12 @@ def rule_classes(ctx: Reporter, doc: Document, space: LabelSpace) -> bool:
             folded[key] = (i, c.name)
         normal.setdefault(nkey, c.name)
         looks.setdefault(skey, c.name)
-        if space.name == UNIVERSAL and not (c.definition or "").strip():
+        if space.name == UNIVERSAL and not (c.definition or "").strip() and any_definition:
             ctx.add(doc, p + ("definition",), "empty-definition", f"class {quote(c.name)} has no definition", "warning")
+    if space.name == UNIVERSAL and space.classes and not any_definition:
+        ctx.add(doc, ("classes",), "empty-definition",
+                f"none of the {len(space.classes)} universal classes has a definition (an imported taxonomy that "
+                "publishes none): give each class a definition", "warning")
     return clean
 
 
@@ -199,6 +247,9 @@ def rule_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpace], br
             continue
         seen[s] = "ignore"
         ignored.append(src.index[s])
+    unlisted, sound = _published(ctx, doc, src, seen)
+    ok = ok and sound
+    ignored += unlisted
     for c in src.real_classes:
         if c.name not in seen:
             ctx.add(doc, ("map",), "unmapped-class",
@@ -373,6 +424,7 @@ def check(docs: list[Document], broken: AbstractSet[str] = frozenset()) -> tuple
         spaces[name] = _space_from(doc)
         if not rule_classes(ctx, doc, spaces[name]):
             broken.add(name)
+        rule_unscored(ctx, doc, spaces[name])
     mappings: dict[tuple[str, str], Mapping | None] = {}
     if UNIVERSAL in spaces and "datasets" not in bad:
         for key, doc in sorted(mapping_docs.items()):
@@ -456,8 +508,8 @@ def rule_union_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpac
                         f"{quote(s)} maps to {quote(u)}, which is not a universal class{hint}")
                 ok = False
             elif u in seen_here:
-                ctx.add(doc, where, "duplicate-in-set", f"{quote(s)} names {quote(u)} twice in its set")
-                ok = False
+                ctx.add(doc, where, "duplicate-in-set",
+                        f"{quote(s)} names {quote(u)} twice in its set (compiled once)", "warning")
             seen_here.add(u)
         sets[s] = sorted(seen_here, key=lambda u: dst.index.get(u, -1))
     reasons = d.get("overlap_reason", {})
@@ -503,6 +555,11 @@ def rule_union_mapping(ctx: Reporter, doc: Document, spaces: dict[str, LabelSpac
         else:
             seen.add(s)
             ignored.append(src.index[s])
+    marks = dict.fromkeys(d["map"], "map") | dict.fromkeys((s for s in d["ignore"] if s not in d["map"]), "ignore")
+    unlisted, sound = _published(ctx, doc, src, marks)
+    ok = ok and sound
+    ignored += unlisted
+    seen |= {s for s, how in marks.items() if how == "unlisted"}
     for c in src.real_classes:
         if c.name not in seen:
             ctx.add(doc, ("map",), "unmapped-class",

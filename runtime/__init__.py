@@ -2,6 +2,7 @@
 
     import unitax
     tax = unitax.load()                          # the bundled, compiled MSeg taxonomy
+    ut = unitax.load("ut")                       # another bundled one by name (unitax.taxonomies())
     u = tax.to_universal(label, "ade20k-150")    # dataset ids -> universal ids
     p = tax.to_test(probs, "camvid-11", axis=0)  # universal probabilities -> test classes
 
@@ -18,6 +19,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what the type checker (and a reader) sees: the public API
+    from .bundled import taxonomies
     from .errors import IntegrityError, LabelError, UnitaxError, UnknownDatasetError
     from .evaluate import EvalResult, Evaluator
     from .taxonomy import FingerprintError, StaleBuildWarning, Taxonomy, load, names_fingerprint, reorder_rows
@@ -30,11 +32,12 @@ _WHERE = {
     "FingerprintError": "taxonomy", "StaleBuildWarning": "taxonomy", "Taxonomy": "taxonomy", "load": "taxonomy",
     "names_fingerprint": "taxonomy", "reorder_rows": "taxonomy",
     "RemapLabels": "transforms",
+    "taxonomies": "bundled",
 }
 
 __all__ = ["EvalResult", "Evaluator", "FingerprintError", "IntegrityError", "LabelError", "RemapLabels",
            "StaleBuildWarning", "Taxonomy", "UnitaxError", "UnknownDatasetError", "load", "names_fingerprint",
-           "reorder_rows"]
+           "reorder_rows", "taxonomies"]
 __version__ = "0.1.0"
 
 

@@ -14,7 +14,6 @@ import os
 import stat
 import weakref
 from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +28,11 @@ MANIFEST_LIMIT = 16 << 20
 
 
 def default_path() -> Path:
-    """Folder of the bundled build: ``generated/`` of the repo, or ``unitax/generated`` when installed."""
-    spec = find_spec("unitax.generated")
-    if spec is None or not spec.submodule_search_locations:
-        raise IntegrityError("the bundled compiled taxonomy (unitax.generated) is not installed")
-    return Path(list(spec.submodule_search_locations)[0])
+    """Folder of the default bundled build (MSeg): ``generated/`` of the repo, or ``unitax/generated``
+    when installed (:mod:`unitax.bundled` lists the bundled builds)."""
+    from .bundled import DEFAULT, build_path
+
+    return build_path(DEFAULT)
 
 
 class BuildDir:

@@ -126,6 +126,13 @@ class Spaces:
         cols = self._space(dataset).get("colors")
         return None if cols is None else np.array([c if c else (0, 0, 0) for c in cols], dtype=np.uint8)
 
+    def unscored(self, dataset: str) -> tuple[str, ...]:
+        """Names of the classes of ``dataset`` that its own benchmark does not score (the spec's
+        ``unscored``: e.g. UT's ``class_to_eval`` false), in id order; empty where every class is scored."""
+        names = self.names(dataset)
+        ids = self._space(dataset).get("unscored") or []
+        return tuple(names[i] for i in ids if isinstance(i, int) and 0 <= i < len(names))
+
     def role(self, dataset: str) -> str:
         """``train``, ``test``, ``source`` (or ``universal``)."""
         role: str = self._space(dataset)["role"]

@@ -1,7 +1,8 @@
 """Runtime: the warning that the bundled build of a development checkout is stale.
 
-Where ``generated/`` has a ``taxonomy/`` beside it (a checkout, not an installed wheel), a load
-of the bundled build compares the specs there with those the build was compiled from: by times
+Where a bundled build has its specs beside it (a checkout, not an installed wheel: ``generated/``
+and ``taxonomy/``, ``builds/<name>/`` and ``taxonomies/<name>/``, as :mod:`unitax.bundled` lists
+them), a load of the build compares the specs there with those the build was compiled from: by times
 first, by content only where times say something changed (:func:`warn_if_stale`). A warning,
 never an error: the build itself is verified file by file by :mod:`unitax.loader` either way.
 """
@@ -13,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .bundled import of_build
 from .fileops.read import read_regular
 from .fileops.walk import files
 from .format import specs_digest
@@ -94,9 +96,10 @@ def _newest(folder: str) -> tuple[float, str]:
 
 
 def warn_if_stale(build: Path, manifest: dict[str, Any] | None = None) -> None:
-    """Warn (:class:`StaleBuildWarning`, once per build folder) when ``build`` is the ``generated/``
-    of a development checkout (a ``taxonomy/`` folder beside it) and the specs there are not
-    those it was compiled from.
+    """Warn (:class:`StaleBuildWarning`, once per build folder) when ``build`` is the build of a bundled
+    taxonomy in a development checkout (``generated/`` with ``taxonomy/`` beside it, ``builds/ut/``
+    with ``taxonomies/ut/``: :mod:`unitax.bundled`) and the specs there are not those it was
+    compiled from.
 
     Times first: where no spec file (nor schema) was modified after the manifest was written,
     nothing is read. Otherwise content decides: the files the manifest lists (``specs_files``)
@@ -109,9 +112,12 @@ def warn_if_stale(build: Path, manifest: dict[str, Any] | None = None) -> None:
     import warnings
 
     key = str(build)
-    if key in _warned or os.environ.get("UNITAX_NO_STALE_WARNING") or build.name != "generated":
+    if key in _warned or os.environ.get("UNITAX_NO_STALE_WARNING"):
         return
-    specs = build.parent / "taxonomy"
+    found = of_build(build)
+    if found is None:
+        return
+    specs = found[1].joinpath(*found[0].specs.split("/"))
     try:
         if not (specs / "universal.yaml").is_file():
             return

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import arrays
+from .bundled import DEFAULT, build_path, entry, taxonomies
 from .errors import LabelError
 from .loader import read_compiled
 from .score_paths import ScorePaths
@@ -32,7 +33,7 @@ from .spaces import UNIVERSAL, FingerprintError, names_fingerprint
 from .stale import STALE_SLACK_S, StaleBuildWarning, warn_if_stale
 
 __all__ = ["STALE_SLACK_S", "UNIVERSAL", "FingerprintError", "StaleBuildWarning", "Taxonomy", "load",
-           "names_fingerprint", "read_compiled", "reorder_rows", "warn_if_stale"]
+           "names_fingerprint", "read_compiled", "reorder_rows", "taxonomies", "warn_if_stale"]
 
 
 class Taxonomy(ScorePaths):
@@ -86,11 +87,19 @@ def reorder_rows(weights: Any, old_names: Any, new_names: Any, *, axis: int = 0,
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Taxonomy:
-    """Load a compiled taxonomy (default: the bundled MSeg build), verifying every file.
+    """Load a compiled taxonomy, verifying every file: a bundled one by name (``"mseg"``, the default;
+    ``"ut"``, ``"rvc"``: :func:`unitax.taxonomies` lists them), or the build folder at ``path``.
 
-    The bundled build of a development checkout warns (:class:`StaleBuildWarning`, once) when the
-    specs beside it are not those it was compiled from (see :func:`warn_if_stale`)."""
+    A string that names a bundled taxonomy is that taxonomy, not a folder of that name in the working
+    directory (pass ``Path("ut")`` or ``"./ut"`` for the folder). A bundled build of a development
+    checkout warns (:class:`StaleBuildWarning`, once) when the specs it was compiled from have
+    changed since (see :func:`warn_if_stale`)."""
+    bundled = path is None or (isinstance(path, str) and path in taxonomies())
+    if isinstance(path, str) and not bundled and "/" not in path and os.sep not in path and not os.path.exists(path):
+        entry(path)  # a bare word that names no folder: say which names there are (UnitaxError)
+    if bundled:
+        path = build_path(DEFAULT if path is None else str(path))
     compiled = read_compiled(path)
-    if path is None:
+    if bundled:
         warn_if_stale(compiled.path, compiled.manifest)
     return Taxonomy(compiled)

@@ -27,7 +27,14 @@ from support import session
 session.activate()  # before anything imports unitax: the tests' package with the frozen MSeg build
 
 import pytest  # noqa: E402
-from support.paths import LIVE_GENERATED, LIVE_SPECS, REFERENCE, ROOT  # noqa: E402
+from support.paths import (  # noqa: E402
+    LIVE_GENERATED,
+    LIVE_OTHER_BUILDS,
+    LIVE_OTHER_SPECS,
+    LIVE_SPECS,
+    REFERENCE,
+    ROOT,
+)
 
 
 class LiveTaxonomyRead(Exception):
@@ -35,7 +42,7 @@ class LiveTaxonomyRead(Exception):
     test of the user's taxonomy, or give it the frozen copy: support.paths.SPECS / GENERATED)."""
 
 
-_LIVE = tuple(str(p) for p in (LIVE_SPECS, LIVE_GENERATED))
+_LIVE = tuple(str(p) for p in (LIVE_SPECS, LIVE_GENERATED, LIVE_OTHER_SPECS, LIVE_OTHER_BUILDS))
 _ROOT = str(ROOT)
 _TREE = session.tree()
 #: the node id of the product test running now (None: a live test, or no test running)

@@ -18,7 +18,7 @@ from unitax.compiler import registry
 from unitax.tools.cli import main
 
 # call name -> index of the rule among the positional arguments
-RULE_ARG = {"Problem": 3, "Finding": 2, "_Fail": 2, "add": 2, "at": 2}
+RULE_ARG = {"Problem": 3, "Finding": 2, "_Fail": 2, "add": 2, "at": 2, "Slip": 2}
 RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 

@@ -183,6 +183,15 @@ def test_wheel_in_a_fresh_venv_checks_and_compiles_a_users_own_taxonomy(tmp_path
     where = subprocess.run([str(py), "-c", "import unitax.compiler.schema as s; print(s.__file__)"],
                            capture_output=True, text=True, env=env, cwd=tmp_path, check=True).stdout.strip()
     assert Path(where).is_relative_to(site), where
+    # every bundled taxonomy loads by name from the installed package (no checkout beside it)
+    code = ("import json, unitax; print(json.dumps({n: [unitax.load(n).fingerprint, len(unitax.load(n).datasets)] "
+            "for n in unitax.taxonomies()}))")
+    loaded = json.loads(subprocess.run([str(py), "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+                                       check=True).stdout)
+    from unitax import bundled
+    want = {b.name: unitax.load(ROOT.joinpath(*b.build.split("/"))) for b in bundled.BUNDLED}
+    assert loaded == {n: [t.fingerprint, len(t.datasets)] for n, t in want.items()}
+    assert set(loaded) == {"mseg", "rvc", "ut"}
     unitax_exe = str(venv / "bin" / "unitax")
     committed = tmp_path / "committed"
     shutil.copytree(LIVE_GENERATED, committed, ignore=shutil.ignore_patterns("__pycache__"))
@@ -199,3 +208,24 @@ def test_wheel_in_a_fresh_venv_checks_and_compiles_a_users_own_taxonomy(tmp_path
     r = subprocess.run([unitax_exe, "check", "--specs", str(specs), "--out", str(tmp_path / "out")],
                        capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0 and "up to date" in r.stdout, r.stdout + r.stderr[-2000:]
+
+
+def test_bundled_taxonomies_load_by_name_and_paths_still_work(tmp_path, monkeypatch):
+    from support import session
+
+    assert unitax.taxonomies() == ("mseg", "rvc", "ut")
+    for name in unitax.taxonomies():
+        by_name = unitax.load(name)
+        assert by_name.path == session.build_of(name)   # the frozen build compiled for this run
+        assert by_name.fingerprint == unitax.load(session.build_of(name)).fingerprint
+    assert unitax.load("mseg").fingerprint == unitax.load().fingerprint
+    assert unitax.load("ut").ignore_index("universal") == 65535 and unitax.load("rvc").ignore_index("universal") == 255
+    with pytest.raises(unitax.UnitaxError, match="'uu' is not a bundled taxonomy.*mseg, rvc, ut"):
+        unitax.load("uu")
+    # a folder named like a bundled taxonomy is loaded by giving it as a path
+    import shutil
+
+    shutil.copytree(session.build_of("rvc"), tmp_path / "ut")
+    monkeypatch.chdir(tmp_path)
+    assert len(unitax.load(Path("ut")).universal_names) == 255 and len(unitax.load("./ut").universal_names) == 255
+    assert len(unitax.load("ut").universal_names) == 259

@@ -173,3 +173,23 @@ def test_check_summarises_a_stale_build_in_one_line_per_folder(checkout):
     counted = sum(int(part.split(" file(s)")[0]) for line in stale[:-1] for part in line.split(": ", 1)[1].split("; "))
     assert counted == n_files
     assert f"{gen}/: " in r.output and "manifest.json" in r.output
+
+
+def test_a_build_of_another_bundled_taxonomy_finds_its_specs_through_the_registry(template, tmp_path):
+    """builds/ut/ of a checkout is compared with taxonomies/ut/ (runtime/bundled.py), as generated/ with taxonomy/;
+    a build folder the registry does not know is never compared."""
+    specs, gen = tmp_path / "taxonomies" / "ut", tmp_path / "builds" / "ut"
+    shutil.copytree(template / "taxonomy", specs)
+    shutil.copytree(template / "generated", gen)
+    shutil.copytree(template / "generated", tmp_path / "elsewhere" / "ut")
+    shutil.copytree(template / "taxonomy", tmp_path / "elsewhere" / "taxonomy")
+    spec = specs / "datasets" / "city.yaml"
+    assert stale_warnings(gen) == []
+    spec.write_text(spec.read_text().replace("name: car", "name: cars"))
+    later(spec)
+    [msg] = stale_warnings(gen)
+    assert str(spec) in msg and str(gen) in msg
+    other = tmp_path / "elsewhere" / "taxonomy" / "datasets" / "city.yaml"
+    other.write_text(spec.read_text())
+    later(other)
+    assert stale_warnings(tmp_path / "elsewhere" / "ut") == []

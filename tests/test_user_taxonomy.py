@@ -1,4 +1,5 @@
-"""The user's taxonomy: taxonomy/ and generated/ of this checkout, whatever they hold.
+"""The user's taxonomy: taxonomy/ and generated/ of this checkout, whatever they hold (and the other
+bundled taxonomies, taxonomies/<name>/ and builds/<name>/: the same invariants hold for each).
 
 These are the only tests that read taxonomy/ and generated/ (marker ``live_taxonomy``; every
 other test is a product test on fixture taxonomies, and fails if it reads them: tests/conftest.py).
@@ -14,13 +15,17 @@ tests use): it skips where it is not, and fails instead in the project's CI (UNI
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from support import session
 from support.mseg import EXPECT_ENV, SKIP_REASON, differences, expect_mseg
-from support.paths import LIVE_GENERATED, LIVE_SPECS, MSEG_SPECS
+from support.paths import LIVE_SPECS, MSEG_SPECS, ROOT
 
 import unitax
+from unitax import bundled
 from unitax.compiler import build
 from unitax.compiler.emit.docs import slug
 from unitax.tools.cli import main
@@ -28,9 +33,20 @@ from unitax.tools.cli import main
 pytestmark = pytest.mark.live_taxonomy
 
 
+#: every bundled taxonomy of the checkout: (name, spec root, build) as runtime/bundled.py lists them
+BUNDLED = [(b.name, ROOT.joinpath(*b.specs.split("/")), ROOT.joinpath(*b.build.split("/"))) for b in bundled.BUNDLED]
+
+
+@pytest.fixture(scope="module", params=BUNDLED, ids=[b[0] for b in BUNDLED])
+def where(request: pytest.FixtureRequest) -> tuple[str, Path, Path]:
+    """(name, specs, build) of one bundled taxonomy of the checkout (MSeg's taxonomy/ and generated/, and
+    each of taxonomies/<name>/ with builds/<name>/): the invariants below hold for each."""
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture(scope="module")
-def live() -> unitax.Taxonomy:
-    return unitax.load(LIVE_GENERATED)
+def live(where: tuple[str, Path, Path]) -> unitax.Taxonomy:
+    return unitax.load(where[2])
 
 
 def _forward(tax: unitax.Taxonomy) -> list[str]:
@@ -63,20 +79,41 @@ def test_the_live_specs_are_the_bundled_mseg_taxonomy():
     pytest.skip(SKIP_REASON)
 
 
-def test_check_passes_on_the_users_specs_and_build():
-    """The specs validate and generated/ is exactly what they compile to (`make compile` after an edit)."""
-    r = CliRunner().invoke(main, ["check", "--specs", str(LIVE_SPECS), "--out", str(LIVE_GENERATED)])
+@pytest.mark.parametrize("name", [b[0] for b in BUNDLED if b[0] != "mseg"])
+def test_the_live_specs_of_the_other_bundled_taxonomies_are_their_frozen_copies(name):
+    """taxonomies/<name>/ equals tests/fixtures/<name>-specs (refresh: `python tests/support/freeze_mseg.py`)."""
+    diff = differences(ROOT / "taxonomies" / name, session.frozen_specs(name))
+    if not diff:
+        return
+    if expect_mseg():
+        pytest.fail(f"{EXPECT_ENV}=1 but taxonomies/{name}/ differs from its frozen copy ({', '.join(diff[:8])}); "
+                    "run `python tests/support/freeze_mseg.py` and commit the copy", pytrace=False)
+    pytest.skip(f"taxonomies/{name}/ is no longer the bundled {name} taxonomy")
+
+
+def test_check_passes_on_the_users_specs_and_build(where):
+    """The specs validate and the build is exactly what they compile to (`make compile` after an edit)."""
+    _, specs, out = where
+    r = CliRunner().invoke(main, ["check", "--specs", str(specs), "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert "is up to date" in r.output
 
 
-def test_generated_is_byte_identical_to_a_fresh_compile():
-    _, files, _ = build.render(LIVE_SPECS)
-    assert files == build.read_tree(LIVE_GENERATED), "generated/ is stale: run make compile"
+def test_the_bundled_taxonomies_declare_each_shared_label_space_alike():
+    """A label space name is one space (names, ids) in every bundled taxonomy (`unitax check --bundled`)."""
+    from unitax.tools.commands.authoring import shared_space_problems
+
+    assert shared_space_problems([specs for _, specs, _ in BUNDLED]) == []
 
 
-def test_the_build_loads_and_matches_the_specs(live):
-    model, problems = build.check_specs(LIVE_SPECS)
+def test_generated_is_byte_identical_to_a_fresh_compile(where):
+    _, specs, out = where
+    _, files, _ = build.render(specs)
+    assert files == build.read_tree(out), f"{out} is stale: run make compile"
+
+
+def test_the_build_loads_and_matches_the_specs(live, where):
+    model, problems = build.check_specs(where[1])
     assert model is not None, [str(p) for p in problems]
     assert live.universal_names == tuple(model.universal.names)
     assert set(live.datasets) == set(model.spaces) - {"universal"}
@@ -140,8 +177,8 @@ def test_scores_and_labels_agree_for_every_test_dataset(live):
         assert (labels[~fed] == live.ignore_index(t)).all(), t
 
 
-def test_docs_have_a_page_for_every_class_and_dataset(live):
-    html = LIVE_GENERATED / "docs" / "html"
+def test_docs_have_a_page_for_every_class_and_dataset(live, where):
+    html = where[2] / "docs" / "html"
     assert (html / "index.html").is_file()
     for i, name in enumerate(live.universal_names):
         assert (html / "class" / f"{i}-{slug(name)}.html").is_file(), name

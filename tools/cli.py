@@ -90,7 +90,9 @@ COMMANDS = {
     "diff": ("unitax.tools.commands.authoring", "diff_cmd"),
     "import-mseg": ("unitax.tools.commands.authoring", "import_cmd"),
     "import-relabel": ("unitax.tools.commands.authoring", "import_relabel_cmd"),
+    "import-rvc": ("unitax.tools.commands.authoring", "import_rvc_cmd"),
     "import-unions": ("unitax.tools.commands.authoring", "import_unions_cmd"),
+    "import-ut": ("unitax.tools.commands.authoring", "import_ut_cmd"),
     "new-dataset": ("unitax.tools.commands.authoring", "new_dataset_cmd"),
     "rules": ("unitax.tools.commands.authoring", "rules_cmd"),
     # data tools (on the runtime)

@@ -362,6 +362,8 @@ def _dataset_page(view: View, paths: Paths, d: LabelSpace) -> Row:
     ]
     if d.class_list_from:
         facts.append(("class list from", d.class_list_from))
+    if d.unscored:
+        facts.append(("not scored by its benchmark", ", ".join(d.classes[i].name for i in d.unscored)))
     if d.note:
         facts.append(("note", d.note))
     return {

@@ -38,6 +38,8 @@ def _space_json(space: LabelSpace) -> dict[str, Any]:
         out["colors"] = [list(c.color) if c.color is not None else None for c in space.classes]
     if space.class_list_from:
         out["class_list_from"] = space.class_list_from
+    if space.unscored:
+        out["unscored"] = list(space.unscored)
     return out
 
 

@@ -1,4 +1,6 @@
-"""Refresh the frozen MSeg specs the product tests run on: ``python tests/support/freeze_mseg.py``.
+"""Refresh the frozen specs the product tests run on: ``python tests/support/freeze_mseg.py``
+(MSeg's taxonomy/ into tests/fixtures/mseg-specs; taxonomies/ut and taxonomies/rvc into
+tests/fixtures/ut-specs and rvc-specs).
 
 tests/fixtures/mseg-specs/ is a copy of taxonomy/ as the project ships it (the MSeg taxonomy).
 The product tests (compiler, rules, corpus, emitters, runtime, importers, MSeg fidelity) compile
@@ -33,5 +35,13 @@ def freeze(src: Path = LIVE, dest: Path = FROZEN) -> int:
 
 
 if __name__ == "__main__":
+    # the other bundled taxonomies (unitax.bundled, as this checkout's editable install maps it): their spec
+    # roots into tests/fixtures/<name>-specs, which tests/support/session.py compiles into the tests' package
+    from unitax.bundled import BUNDLED
+
     n = freeze()
     print(f"froze {LIVE.relative_to(ROOT)} into {FROZEN.relative_to(ROOT)} ({n} files)", file=sys.stderr)
+    for b in BUNDLED[1:]:
+        src, dest = ROOT.joinpath(*b.specs.split("/")), ROOT / "tests" / "fixtures" / f"{b.name}-specs"
+        n = freeze(src, dest)
+        print(f"froze {src.relative_to(ROOT)} into {dest.relative_to(ROOT)} ({n} files)", file=sys.stderr)

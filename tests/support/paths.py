@@ -22,6 +22,16 @@ ROOT = Path(__file__).resolve().parents[2]
 #: the user's specs and build (only tests marked ``live_taxonomy`` may read them)
 LIVE_SPECS = ROOT / "taxonomy"
 LIVE_GENERATED = ROOT / "generated"
+#: the user's specs and builds of the other bundled taxonomies (taxonomies/<name>, builds/<name>)
+LIVE_OTHER_SPECS = ROOT / "taxonomies"
+LIVE_OTHER_BUILDS = ROOT / "builds"
+#: the frozen copies of the bundled UT and RVC specs, compiled once per run into the tests' package
+#: (``unitax.load("ut")``; :func:`support.session.build_of`)
+UT_SPECS = session.frozen_specs("ut")
+RVC_SPECS = session.frozen_specs("rvc")
+#: the published UT and RVC taxonomies (outside the repo, like REFERENCE)
+UT_REFERENCE = ROOT.parent / "shared" / "reference" / "ut"
+RVC_REFERENCE = ROOT.parent / "shared" / "reference" / "rvc"
 #: the frozen copy of the bundled MSeg specs (refresh: ``python tests/support/freeze_mseg.py``)
 MSEG_SPECS = ROOT / "tests" / "fixtures" / "mseg-specs"
 #: the specs product tests compile and read: the frozen MSeg copy

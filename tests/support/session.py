@@ -4,7 +4,9 @@
 fuzz scripts) makes a temporary folder holding ``unitax/``, the installed package layout as
 symlinks to the checkout (runtime/ entries, compiler/, tools/), except ``unitax/generated``: a
 real folder into which the frozen MSeg specs (tests/fixtures/mseg-specs) are compiled, once per
-test run. The folder goes first on ``sys.path`` and on ``PYTHONPATH`` (so subprocesses that run
+test run, and ``unitax/builds/<name>``, the same for the other bundled taxonomies
+(tests/fixtures/ut-specs, rvc-specs), so that ``unitax.load("ut")`` returns the frozen UT build.
+The folder goes first on ``sys.path`` and on ``PYTHONPATH`` (so subprocesses that run
 ``python -m unitax.tools.cli``, the ``unitax`` script or ``import unitax`` get it too), so
 ``unitax.load()`` returns the frozen build and no product test depends on the user's generated/.
 """
@@ -20,6 +22,15 @@ from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[2]
 _FROZEN = _ROOT / "tests" / "fixtures" / "mseg-specs"
+#: the frozen specs of the other bundled taxonomies (unitax.bundled lists them) are
+#: tests/fixtures/<name>-specs, compiled into their package folder of the tests' package
+#: (``unitax/builds/<name>``), so ``unitax.load("ut")`` returns the frozen build (refresh them all:
+#: ``python tests/support/freeze_mseg.py``)
+
+
+def frozen_specs(name: str) -> Path:
+    """The frozen spec copy of the bundled taxonomy ``name`` (``mseg``, ``rvc``, ``ut``)."""
+    return _FROZEN if name == "mseg" else _ROOT / "tests" / "fixtures" / f"{name}-specs"
 #: set by the first activate(): the temporary folder put on sys.path
 _TREE: Path | None = None
 #: PYTHONPATH as it was before activate() (tests that start a process on purpose without the tree)
@@ -38,6 +49,13 @@ def build_dir() -> Path:
     return tree() / "unitax" / "generated"
 
 
+def build_of(name: str) -> Path:
+    """The frozen specs of the bundled taxonomy ``name`` compiled for this test run."""
+    from unitax.bundled import entry
+
+    return tree().joinpath(*entry(name).package.split("."))
+
+
 def package_tree(repo: Path, dest: Path, generated: Path | None = None) -> Path:
     """``dest/unitax``: the installed package layout of ``repo`` as symlinks; returns ``dest`` (for sys.path).
 
@@ -48,6 +66,8 @@ def package_tree(repo: Path, dest: Path, generated: Path | None = None) -> Path:
     for p in sorted((repo / "runtime").iterdir()):
         if p.name != "__pycache__":
             (pkg / p.name).symlink_to(p)
+    (pkg / "builds").mkdir()   # unitax.builds: a real folder, its builds compiled by activate()
+    (pkg / "builds" / "__init__.py").symlink_to(repo / "builds" / "__init__.py")
     (pkg / "compiler").symlink_to(repo / "compiler")
     (pkg / "tools").symlink_to(repo / "tools")
     if generated is not None:
@@ -72,6 +92,8 @@ def activate() -> None:
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(tmp) + (os.pathsep + old if old else "")
     _TREE = tmp
+    from unitax.bundled import BUNDLED
     from unitax.compiler import build
 
-    build.compile_taxonomy(_FROZEN, tmp / "unitax" / "generated")
+    for b in BUNDLED:   # the frozen MSeg specs into unitax/generated, the others into unitax/builds/<name>
+        build.compile_taxonomy(frozen_specs(b.name), tmp.joinpath(*b.package.split(".")))

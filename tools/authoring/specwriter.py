@@ -79,13 +79,15 @@ LAYOUTS: dict[str, Mapping[str, Shape]] = {
     },
     "dataset": {
         "name": _S, "role": _S, "label_dtype": _S, "ignore": _S, "class_list_from": _S, "note": _S,
+        "unscored": Shape(BLOCK),
         "classes": Shape(BLOCK, items=Shape(FLOW, fields={"id": _S, "name": _S, "color": _FLOW, "void": _S})),
         "accept": _ACCEPT,
     },
     "mapping": {
         "source": _S, "target": _S, "kind": _S, "note": _S,
         "instead_of": Shape(BLOCK, fields={"relabeled": _S, "via": _S}),
-        "map": Shape(BLOCK), "overlap_reason": Shape(BLOCK), "ignore": Shape(BLOCK),
+        "map": Shape(BLOCK), "overlap_reason": Shape(BLOCK), "ignore": Shape(BLOCK), "unlisted": Shape(BLOCK),
+        "stray": Shape(BLOCK),
         "unfed": Shape(BLOCK, fields={"all_others": _S, "as_of": _S}),   # a list, or {all_others, as_of}
         "draft": Shape(BLOCK), "accept": _ACCEPT,
     },

@@ -1,5 +1,5 @@
-"""The spec-authoring commands (on the compiler): check, compile, import-mseg, import-unions,
-import-relabel, new-dataset, add-class, diff, rules."""
+"""The spec-authoring commands (on the compiler): check, compile, import-mseg, import-ut, import-rvc,
+import-unions, import-relabel, new-dataset, add-class, diff, rules."""
 
 from __future__ import annotations
 
@@ -21,8 +21,73 @@ from .options import OUT, SPECS, specs_option
 @click.option("--stale/--no-stale", default=True, show_default=True,
               help="Also fail when the compiled output differs from what the specs compile to.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
+@click.option("--bundled", is_flag=True,
+              help="Check every bundled taxonomy of this checkout instead (MSeg's taxonomy/ against generated/, "
+                   "taxonomies/<name>/ against builds/<name>/: unitax.bundled lists them), and that the label "
+                   "spaces they share are the same (names and ids); `make check` runs this.")
+def check_cmd(specs: Path, out: Path, stale: bool, strict: bool, bundled: bool) -> None:
     """Validate the specs (schema, then named rules) and check that the compiled folder is up to date."""
+    if bundled:
+        _each_bundled(lambda s, o: _check_one(s, o, stale, strict), shared_check=True)
+        return
+    _check_one(specs, out, stale, strict)
+
+
+def _each_bundled(run: Any, shared_check: bool = False) -> None:
+    """Run ``run(specs, out)`` for every bundled taxonomy (a heading line each); exit 1 at the end when
+    any failed (each failure printed), or when two declare one label space differently."""
+    from ...bundled import BUNDLED
+
+    failed = []
+    for b in BUNDLED:
+        specs, out = Path(*b.specs.split("/")), Path(*b.build.split("/"))
+        click.echo(f"== {b.name}: {specs} -> {out}")
+        try:
+            run(specs, out)
+        except SystemExit as e:
+            if e.code:
+                failed.append(b.name)
+    if shared_check:
+        problems = shared_space_problems([Path(*b.specs.split("/")) for b in BUNDLED])
+        for line in problems:
+            click.echo(line, err=True)
+        if problems:
+            failed.append("shared label spaces")
+    if failed:
+        exit_with(PROBLEMS, f"unitax: failed: {', '.join(failed)}")
+
+
+def shared_space_problems(roots: list[Path]) -> list[str]:
+    """One line per label space that two spec roots both declare with other class names or ids
+    (``file:line: ... [shared-space]``); a root that does not load is passed over (its own check says why)."""
+    from ..authoring.published import shared_spaces
+
+    rule = "shared-space"
+    first: dict[str, tuple[Path, list[tuple[Any, Any, bool]]]] = {}
+    out = []
+    for root in roots:
+        try:
+            specs = shared_spaces([root])
+        except (SpecError, OSError):
+            continue
+        for name, spec in sorted(specs.items()):
+            classes = [(c.get("id"), c.get("name"), bool(c.get("void")))
+                       for c in spec["classes"] if isinstance(c, dict)]
+            classes.append(("label_dtype/ignore", f"{spec.get('label_dtype')}/{spec.get('ignore')}", False))
+            if name not in first:
+                first[name] = (root, classes)
+            elif first[name][1] != classes:
+                other = first[name][0]
+                pairs = zip(first[name][1], classes, strict=False)
+                diff = next((f"id {a[0]}: {a[1]!r} there, {b[1]!r} here" for a, b in pairs if a != b),
+                            f"{len(first[name][1])} classes there, {len(classes)} here")
+                out.append(f"{root / 'datasets' / (name + '.yaml')}:1: label space {name!r} differs from "
+                           f"{other / 'datasets' / (name + '.yaml')} ({diff}); a name is one label space in "
+                           f"every bundled taxonomy [{rule}]")
+    return out
+
+
+def _check_one(specs: Path, out: Path, stale: bool, strict: bool) -> None:
     try:
         model, files, warnings = build.render(specs)
     except SpecError as e:
@@ -53,15 +118,27 @@ def check_cmd(specs: Path, out: Path, stale: bool, strict: bool) -> None:
 @click.option("--cache-dir", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep each spec file's parse and schema check here, keyed by content hashes, and reuse them "
                    "while nothing that decides them changed (`make compile` uses .make/cache).")
-def compile_cmd(specs: Path, out: Path, naive: bool, cache_dir: Path | None) -> None:
+@click.option("--bundled", is_flag=True,
+              help="Compile every bundled taxonomy of this checkout instead (taxonomy/ -> generated/, "
+                   "taxonomies/<name>/ -> builds/<name>/: unitax.bundled lists them); `make compile` runs this.")
+def compile_cmd(specs: Path, out: Path, naive: bool, cache_dir: Path | None, bundled: bool) -> None:
     """Validate the specs and write tables, class lists and manifest to the compiled folder (atomically).
 
     The compiled folder must be absent, an empty folder or a previous unitax build (its manifest, nothing else);
     anything else (a file, a link, the specs, a folder of other files) is refused and left as it is.
     """
+    if bundled:
+        if naive:
+            exit_with(USAGE, "unitax: --bundled and --naive do not go together")
+        _each_bundled(lambda s, o: _compile_one(s, o, cache_dir))
+        return
     if naive:
         _compile_naive(specs, Path("generated-naive") if out == Path("generated") else out)
         return
+    _compile_one(specs, out, cache_dir)
+
+
+def _compile_one(specs: Path, out: Path, cache_dir: Path | None) -> None:
     result = _build_or_exit(lambda s, o: build.compile_taxonomy(s, o, cache_dir), specs, out)
     report(result.warnings)
     what = "wrote" if result.changed else "unchanged:"
@@ -120,6 +197,75 @@ def import_cmd(reference: Path, specs: Path, keep_definitions: bool, definitions
         report(errors)
         exit_with(PROBLEMS, f"unitax: imported specs do not validate ({len(errors)} error(s))")
     click.echo(f"wrote {len(files)} spec files to {specs}")
+
+
+def _print_slips(slips: list[Any], what: str) -> None:
+    """The slips an importer found in the published data, one line each (stderr), and their count."""
+    for s in slips:
+        click.echo(f"slip: {s}", err=True)
+    click.echo(f"{len(slips)} slip(s) in {what}, written as published: `unitax check` reports each in the specs"
+               + (" (accept one with the reason where its authors meant it)" if slips else ""))
+
+
+def _shared_roots(shared: tuple[Path, ...]) -> dict[str, Any]:
+    from ..authoring import published
+
+    try:
+        return published.shared_spaces(shared)
+    except SpecError as e:
+        exit_with(USAGE, "\n".join(problem_line(p) for p in e.problems))
+
+
+@click.command("import-ut")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@specs_option("Folder to write universal.yaml, datasets/ and mappings/ into (e.g. taxonomies/ut).", folder_only=True)
+@click.option("--shared", "shared", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=(Path("taxonomy"), Path("taxonomies/rvc")), show_default=True,
+              help="Spec roots whose label spaces are shared: a UT dataset with exactly the classes of one of "
+                   "their spaces is that space (e.g. cityscapes-34). Repeat for several; the first wins a name.")
+@click.option("--label-definitions", "definitions", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="RVC's label_definitions/ (segmentation/ of rvc_devkit): a UT dataset whose classes "
+                                 "are exactly those of a label config there (Mapillary Vistas v1.2) takes its colours.")
+def import_ut_cmd(source: Path, specs: Path, shared: tuple[Path, ...], definitions: Path | None) -> None:
+    """Write specs from SOURCE, the universal taxonomy of Bevandić et al. (WACV 2022): a checkout of
+    github.com/UNIZG-FER-D307/universal_taxonomies or its taxonomies/ folder. Its .py files are read as data
+    (never imported or run); every mapping becomes a union mapping. Slips of the published data are
+    written as published and listed."""
+    from ..authoring import published, ut_import
+
+    try:
+        files, slips = ut_import.render_specs(source, _shared_roots(shared), definitions)
+    except SpecError as e:
+        fail(e.problems)
+    outputs.check_spec_import(specs, list(files))
+    published.write(files, specs)
+    click.echo(f"wrote {specs}: {len(files)} spec files")
+    _print_slips(slips, "UT's files")
+
+
+@click.command("import-rvc")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@specs_option("Folder to write universal.yaml, datasets/ and mappings/ into (e.g. taxonomies/rvc).", folder_only=True)
+@click.option("--shared", "shared", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=(Path("taxonomy"),), show_default=True,
+              help="Spec roots whose label spaces the sheet's columns name (MSeg's: ade20k-151, cityscapes-34, ...).")
+@click.option("--label-definitions", "definitions", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="RVC's label_definitions/ (default: the one beside the sheet), for the class "
+                                 "lists of viper-rvc-32 and wilddash2-rvc-39.")
+def import_rvc_cmd(source: Path, specs: Path, shared: tuple[Path, ...], definitions: Path | None) -> None:
+    """Write specs from SOURCE, the Robust Vision Challenge 2022 segmentation taxonomy: its sheet
+    ss_mapping_uint8_mseg.tsv, or the folder holding it (segmentation/ of github.com/ozendelait/rvc_devkit).
+    Slips of the published data are written as published and listed."""
+    from ..authoring import published, rvc_import
+
+    try:
+        files, slips = rvc_import.render_specs(source, _shared_roots(shared), definitions)
+    except SpecError as e:
+        fail(e.problems)
+    outputs.check_spec_import(specs, list(files))
+    published.write(files, specs)
+    click.echo(f"wrote {specs}: {len(files)} spec files")
+    _print_slips(slips, "RVC's sheet")
 
 
 @click.command("import-unions")
