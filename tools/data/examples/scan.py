@@ -132,6 +132,12 @@ def find_shown(tax: Any, trees: list[Path], only: tuple[str, ...] = ()) -> tuple
                     parts = line.split(" ")
                     if len(parts) < 2:
                         continue   # a test image without labels
+                    where = f"{trees[ti] / sh.space / LIST_DIR / (split + '.txt')}, line {n + 1}"
+                    try:
+                        for p in parts[:2]:
+                            root.join(p, "list path")
+                    except DataPathError as e:
+                        raise ExamplesError(f"{where}: {e}") from None
                     bl = None
                     if base_lines is not None:
                         bparts = base_lines[n].split(" ")
@@ -139,12 +145,11 @@ def find_shown(tax: Any, trees: list[Path], only: tuple[str, ...] = ()) -> tuple
                             raise ExamplesError(f"{trees[ti]}: line {n + 1} of {sh.base}/{split} is not the sample "
                                                 f"of {sh.space}/{split}'s line {n + 1}")
                         bl = bparts[1]
-                    try:
-                        for p in (parts[0], parts[1], *(() if bl is None else (bl,))):
-                            root.join(p, "list path")
-                    except DataPathError as e:
-                        raise ExamplesError(f"{trees[ti] / sh.space / LIST_DIR / (split + '.txt')}, line {n + 1}: "
-                                            f"{e}") from None
+                        try:
+                            root.join(bl, "list path")
+                        except DataPathError as e:
+                            raise ExamplesError(f"{trees[ti] / sh.base / LIST_DIR / (split + '.txt')}, "
+                                                f"line {n + 1}: {e}") from None
                     out.append(Sample(ti, split, parts[0], parts[1], bl))
         samples[sh.space] = out
     return shown, samples, notes

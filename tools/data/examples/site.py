@@ -59,5 +59,13 @@ def write_site(model: Model, out: Path, examples: Path | None) -> int:
         site[f"html/{PICTURES}{name}"] = read_regular(examples / name)   # type: ignore[operator]
     site[STAMP] = STAMP_TEXT.encode()
     out.mkdir(parents=True, exist_ok=True)
-    write_set_atomic(out, site, delete=[r for r in old if r not in site])
+    gone = [r for r in old if r not in site]
+    write_set_atomic(out, site, delete=gone)
+    for folder in sorted({os.path.dirname(r) for r in gone if os.path.dirname(r)}, key=len, reverse=True):
+        while folder:   # the folders of the earlier output that are now empty
+            try:
+                os.rmdir(out / folder)
+            except OSError:
+                break
+            folder = os.path.dirname(folder)
     return len(site)
