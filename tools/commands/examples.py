@@ -58,15 +58,15 @@ def examples_cmd(trees: tuple[Path, ...], out: Path, per_class: int, budget_mb: 
         extra = [f"relabel pairs against {s.base}"] if s.base else []
         extra += [f"union classes of {u}" for u in s.unions]
         click.echo(f"space {s.space}" + (f" ({'; '.join(extra)})" if extra else ""))
-    for name, s in (("scan", r.scan), ("render", r.render)):
-        if s is not None:
-            click.echo(f"{name}: {s.written} task(s) done, {s.skipped} already done, {len(s.failed)} failed "
-                       f"({s.seconds:.1f} s)")
-            for o in s.failed[:10]:
+    for name, phase in (("scan", r.scan), ("render", r.render)):
+        if phase is not None:
+            click.echo(f"{name}: {phase.written} task(s) done, {phase.skipped} already done, {len(phase.failed)} "
+                       f"failed ({phase.seconds:.1f} s)")
+            for o in phase.failed[:10]:
                 click.echo(f"failed: {o.rel}: {o.reason}", err=True)
     if r.interrupted:
         exit_with(INTERRUPTED, "interrupted; run the same command again to resume")
-    if any(s is not None and s.failed for s in (r.scan, r.render)):
+    if any(phase is not None and phase.failed for phase in (r.scan, r.render)):
         exit_with(PROBLEMS)
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(r.pictures.items()))
     click.echo(f"pictures: {kinds or 'none'}; {_mb(r.bytes)} of the {_mb(r.budget)} budget ({r.seconds:.1f} s)")

@@ -10,7 +10,6 @@ within one rank), their files removed, and the report says how many and which ki
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter, defaultdict
@@ -70,12 +69,12 @@ def run(tax: Any, trees: list[Path], dst: Path, *, per_class: int = 3, budget: i
         check_dst(dst)
     except BatchError as e:
         raise ExamplesError(str(e)) from None
-    for t in trees:
-        if overlaps(t, dst):
-            raise ExamplesError(f"{dst} and {t} overlap; the trees are only read: write elsewhere")
+    for tree in trees:
+        if overlaps(tree, dst):
+            raise ExamplesError(f"{dst} and {tree} overlap; the trees are only read: write elsewhere")
     shown, samples, notes = find_shown(tax, trees, spaces)
-    tree_names = [t.resolve().name for t in trees]
-    stamp = {"tool": TOOL, "trees": [str(t.resolve()) for t in trees], "spaces": [s.space for s in shown],
+    tree_names = [tree.resolve().name for tree in trees]
+    stamp = {"tool": TOOL, "trees": [str(tree.resolve()) for tree in trees], "spaces": [s.space for s in shown],
              "per_class": per_class, "budget": budget, "overlays": overlays, "thumb": THUMB, "quality": QUALITY,
              "taxonomy": tax.fingerprint, "pillow": PIL.__version__}
     report = Report(shown, notes, budget=budget)
@@ -90,11 +89,11 @@ def run(tax: Any, trees: list[Path], dst: Path, *, per_class: int = 3, budget: i
         ss = samples[sh.space]
         chunks[sh.space] = []
         for i in range(0, len(ss), CHUNK):
-            part = str(dst / PARTS / "scan" / sh.space / f"{i // CHUNK:05d}.json")
             t = ScanTask(f"scan/{sh.space}/{i // CHUNK:05d}", sh.space,
                          tuple((str(trees[s.tree] / s.label),
                                 None if s.base_label is None else str(trees[s.tree] / s.base_label))
-                               for s in ss[i: i + CHUNK]), part)
+                               for s in ss[i: i + CHUNK]),
+                         str(dst / PARTS / "scan" / sh.space / f"{i // CHUNK:05d}.json"))
             chunks[sh.space].append(t)
             if not scan_done(t, ledger.get(t.rel)):
                 tasks.append(t)
@@ -111,13 +110,12 @@ def run(tax: Any, trees: list[Path], dst: Path, *, per_class: int = 3, budget: i
     for sh in shown:
         rows[sh.space] = []
         for t in chunks[sh.space]:
-            part = _read_part(Path(t.part))
-            got = part.get("rows")
-            if not isinstance(got, list) or len(got) != len(t.samples):
+            got = _read_part(Path(t.part))
+            found = got.get("rows")
+            if not isinstance(found, list) or len(found) != len(t.samples):
                 raise ExamplesError(f"{t.part}: not the part file of its samples; rerun with --overwrite")
-            rows[sh.space].extend(r if isinstance(r, dict) else {} for r in got)
-            for e in part.get("errors", []):
-                report.problems.append(f"{e[0]}: {e[1]}" if isinstance(e, list) and len(e) == 2 else str(e))
+            rows[sh.space].extend(r if isinstance(r, dict) else {} for r in found)
+            report.problems += _errors(got)
     chosen = picks(tax, shown, samples, rows, tree_names, per_class)
 
     # phase 3: render
@@ -143,13 +141,12 @@ def run(tax: Any, trees: list[Path], dst: Path, *, per_class: int = 3, budget: i
 
     # the budget, then the index
     sizes: dict[str, int] = {}
-    for t in rtasks:
-        part = _read_part(Path(t.part))
-        files = part.get("files")
+    for rt in rtasks:
+        got = _read_part(Path(rt.part))
+        files = got.get("files")
         if isinstance(files, dict):
             sizes.update((k, v) for k, v in files.items() if isinstance(v, int))
-        for e in part.get("errors", []):
-            report.problems.append(f"{e[0]}: {e[1]}" if isinstance(e, list) and len(e) == 2 else str(e))
+        report.problems += _errors(got)
 
     def cost(p: Pick) -> int:
         return sizes.get(p.file, 0) + sizes.get(full_name(p.file), 0)
@@ -193,6 +190,13 @@ def _run(work: Work[Any], workers: int | None, progress: bool, overwrite: bool, 
         raise ExamplesError(str(e)) from None
 
 
+def _errors(part: dict[str, Any]) -> list[str]:
+    """The samples a step could not read, as 'path: reason' lines."""
+    errs = part.get("errors")
+    return [f"{x[1]}" if isinstance(x, list) and len(x) == 2 else str(x)
+            for x in (errs if isinstance(errs, list) else [])]
+
+
 def _read_part(path: Path) -> dict[str, Any]:
     try:
         data = jsonio.load(path, max_bytes=PART_LIMIT)
@@ -218,4 +222,4 @@ def _item(p: Pick, of_space: dict[str, Shown], trees: list[Path], overlays: bool
                 full=overlays and p.kind in ("class", "union"))
 
 
-__all__ = ["BUDGET", "FULL", "Report", "TOOL", "run", "json"]
+__all__ = ["BUDGET", "FULL", "Report", "TOOL", "run"]

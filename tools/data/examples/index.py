@@ -160,7 +160,7 @@ class _Reader:
         self.files.add(str(v))
         return str(v)
 
-    def pick(self, d: Any, where: str) -> tuple[dict[str, Any], Picture | None] | None:
+    def pick(self, d: Any, where: str) -> tuple[dict[str, Any], Picture] | None:
         if not isinstance(d, dict):
             self.bad(where, "not an object")
             return None
@@ -196,7 +196,8 @@ def read(folder: Path, model: Model) -> tuple[Examples, set[str]]:
         where = f"$.classes[{key!r}]"
         uid = int(key) if isinstance(key, str) and key.isdigit() else -1
         if not 0 <= uid < len(u.classes) or not isinstance(c, dict) or c.get("name") != u.classes[uid].name:
-            r.bad(where, f"is not a universal class of this taxonomy by id and name ({ascii(c.get('name') if isinstance(c, dict) else c)[:60]})")
+            shown = ascii(c.get("name") if isinstance(c, dict) else c)[:60]
+            r.bad(where, f"is not a universal class of this taxonomy by id and name ({shown})")
             continue
         uname = u.classes[uid].name
         groups: dict[tuple[str, int], PictureGroup] = {}

@@ -132,7 +132,7 @@ class RenderJob:
         painted = self.paint(lab, space)
         if photo is None:
             return painted
-        mix = ((photo.astype(np.uint16) + painted) // 2).astype(np.uint8)
+        mix: np.ndarray = ((photo.astype(np.uint16) + painted) // 2).astype(np.uint8)
         keep = lab >= len(self.colors[space])
         mix[keep] = photo[keep]
         return mix

@@ -25,8 +25,8 @@ import numpy as np
 
 from ....fileops.atomic import write_atomic
 from ....fileops.datapath import DataPathError, Root, split_lines
-from ..batch import Outcome, same_file
 from ...errors import ToolError
+from ..batch import Outcome, same_file
 
 LIST_DIR = "list"
 RELABELED = "-relabeled"
@@ -148,7 +148,7 @@ def find_shown(tax: Any, trees: list[Path], only: tuple[str, ...] = ()) -> tuple
                         try:
                             root.join(bl, "list path")
                         except DataPathError as e:
-                            raise ExamplesError(f"{trees[ti] / sh.base / LIST_DIR / (split + '.txt')}, "
+                            raise ExamplesError(f"{trees[ti] / str(sh.base) / LIST_DIR / (split + '.txt')}, "
                                                 f"line {n + 1}: {e}") from None
                     out.append(Sample(ti, split, parts[0], parts[1], bl))
         samples[sh.space] = out
