@@ -88,6 +88,7 @@ def test_every_class_present_gets_k_picks_from_distinct_samples(tax, made):
             assert (out / p["file"]).read_bytes()[:3] == b"\xff\xd8\xff"   # JPEG
     bicyclist = index["classes"][str(int(lut[b.index("bicyclist")]))]["picks"]
     assert sorted(p["source"] for p in bicyclist) == ["tree/images/training/s0.jpg", "tree/images/training/s1.jpg"]
+    assert {p["from_class"] for p in bicyclist} == {"person"}   # what the relabel records moved them from
     assert "pictures:" in output and "of the 25.00 MB budget" in output
 
 
@@ -215,8 +216,11 @@ def test_docs_show_the_pictures_by_dataset_class(tax, made, tmp_path):
     for p in index["classes"][str(uid)]["picks"]:
         assert f'src="../examples/{p["file"]}"' in page
         assert (site / "html/examples" / p["file"]).read_bytes() == (out / p["file"]).read_bytes()
-        assert f'alt="{uname}: person of {REL} (train), from {p["source"]}"' in page
-    assert "person (ade20k-150-relabeled)" in page
+        assert p["from_space"] == BASE and p["from_class"] == "person"
+        assert f'alt="{uname}: person of {BASE}, person of {REL} (train), from {p["source"]}"' in page
+    # grouped by the class of the space before relabeling, linked to its row
+    assert f'<a href="../dataset/{BASE}.html#id-{tax.names(BASE).index("person")}">person ({BASE})</a>' in page
+    assert f"(as person in {REL})" in page
     bic = int(tax.lut(REL)[tax.names(REL).index("bicyclist")])
     for u in (uid, bic):   # the relabel pair shows on both classes' pages
         assert "person → bicyclist" in (site / "html" / emit_docs.Paths(model).cls(u)).read_text()

@@ -4,7 +4,9 @@ The one description of the format (:data:`FORMAT`)::
 
     {"format": "unitax-examples 1", "per_class": K, "budget": bytes, "bytes": bytes kept,
      "dropped": {kind: picks dropped for the budget},
-     "classes": {"<universal id>": {"name": universal class, "picks": [PICK + "class", "class_id"]}},
+     "classes": {"<universal id>": {"name": universal class, "picks": [PICK + "class", "class_id" (of the
+                 space drawn), and for a relabeled space "from_space", "from_class", "from_class_id": the
+                 class of the space before relabeling most of those pixels had]}},
      "relabel": [{"space", "base", "before", "before_id", "after", "after_id", "before_universal",
                   "after_universal", "picks": [PICK]}],
      "unions": {"<union dataset>": [{"class", "class_id", "allows": [universal ids], "picks": [PICK]}]},
@@ -69,7 +71,11 @@ def build(tax: Any, shown: list[Shown], kept: list[Pick], sizes: dict[str, int],
         e = _pick(p, sizes, trees, tree_names, own or s.label)
         if p.kind == "class":
             c = classes.setdefault(p.group, {"name": unames[int(p.group)], "picks": []})
-            c["picks"].append({**e, "class": tax.names(p.space)[p.cid], "class_id": p.cid})
+            e.update({"class": tax.names(p.space)[p.cid], "class_id": p.cid})
+            base = base_of[p.space]
+            if base is not None and 0 <= p.origin < len(tax.names(base)):
+                e.update({"from_space": base, "from_class": tax.names(base)[p.origin], "from_class_id": p.origin})
+            c["picks"].append(e)
         elif p.kind == "relabel":
             base = base_of[p.space]
             assert base is not None
@@ -210,10 +216,24 @@ def read(folder: Path, model: Model) -> tuple[Examples, set[str]]:
             assert name is not None and cid is not None
             meta, pic = got
             space = meta["space"]
-            pic = Picture(pic.src, f"{uname}: {name} of {space} ({meta['split']}), from {meta['source']}",
-                          f"{space} · {name} · {meta['split']}", meta["source"], pic.full)
-            g = groups.get((space, cid)) or PictureGroup(f"{name} ({space})", (), dataset=space, cid=cid)
-            groups[(space, cid)] = PictureGroup(g.title, g.pictures + (pic,), dataset=space, cid=cid)
+            gspace, gname, gcid, note = space, name, cid, ""
+            if "from_space" in p:   # a relabeled space: grouped by the class the pixels had before
+                fs, fname, fcid = r.text(p, "from_space", w), r.text(p, "from_class", w), r.int_(p, "from_class_id", w)
+                if not r.space_class(fs, fname, fcid, w + ".from_class"):
+                    continue
+                assert fs is not None and fname is not None and fcid is not None
+                gspace, gname, gcid = fs, fname, fcid
+                note = f"(as {name} in {space})"
+            what = f"{gname} of {gspace}" + (f", {name} of {space}" if gspace != space else "")
+            pic = Picture(pic.src, f"{uname}: {what} ({meta['split']}), from {meta['source']}",
+                          f"{gspace} · {gname} · {meta['split']}", meta["source"], pic.full)
+            g = groups.get((gspace, gcid)) or PictureGroup(f"{gname} ({gspace})", (), note=note, dataset=gspace,
+                                                           cid=gcid)
+            if note and note not in g.note:
+                note = g.note[:-1] + ", " + note[len("(as "):] if g.note else note
+            else:
+                note = g.note
+            groups[(gspace, gcid)] = PictureGroup(g.title, g.pictures + (pic,), note=note, dataset=gspace, cid=gcid)
         if groups:
             ex.classes[uid] = list(groups.values())
     for i, m in enumerate(data.get("relabel") or []):

@@ -32,6 +32,7 @@ class Pick:
     box: tuple[int, int, int, int]
     rank: int
     file: str          # relative to the examples folder
+    origin: int = -1   # a class pick of a relabeled space: the base space's class it comes from
 
     @property
     def task(self) -> str:
@@ -47,7 +48,7 @@ class Pick:
 
 def tier(r: list[int], h: int, w: int, n_index: int = 1) -> int:
     """0 best: a region not cut by the border, of medium size (see the module doc)."""
-    n, cut = r[n_index], r[-1]
+    n, cut = r[n_index], r[n_index + 5]
     frac = n / max(1, h * w)
     medium = MEDIUM[0] <= frac <= MEDIUM[1]
     return (0 if medium else 1) if not cut else (2 if medium else 3)
@@ -106,7 +107,7 @@ def picks(tax: Any, shown: list[Shown], samples: dict[str, list[Sample]], rows: 
         for u in sorted(by_u):
             for i, (s, r) in enumerate(_take(by_u[u], k)):
                 out.append(Pick("class", str(u), sh.space, s, r[0], -1, (r[2], r[3], r[4], r[5]), i,
-                                f"class/{u:03d}/{sh.space}-{i}.jpg"))
+                                f"class/{u:03d}/{sh.space}-{i}.jpg", r[7] if len(r) > 7 else -1))
         for (b, a) in sorted(by_move):
             for i, (s, m) in enumerate(_take(by_move[(b, a)], k)):
                 out.append(Pick("relabel", f"{sh.space}:{b}:{a}", sh.space, s, b, a, (m[3], m[4], m[5], m[6]), i,

@@ -10,7 +10,8 @@ class list, e.g. ``ade20k-150-unions`` of ``ade20k-150``) gets examples of its c
 
 :class:`ScanJob` (a batch :class:`~..batch.Step`) reads a chunk of samples and writes, atomically,
 one part file: per sample, per class present ``[id, pixels, x0, y0, x1, y1, cut]`` (box end
-exclusive, ``cut``: the box touches the image border) and per relabel move ``[before id, after
+exclusive, ``cut``: the box touches the image border; with a base space, then the base class most
+of its pixels had) and per relabel move ``[before id, after
 id, pixels, x0, y0, x1, y1, cut]``.
 """
 from __future__ import annotations
@@ -205,6 +206,7 @@ class ScanJob:
                         raise LabelFileError(base, f"is {blab.shape[1]} x {blab.shape[0]}, its relabeled "
                                                    f"label {lab.shape[1]} x {lab.shape[0]}")
                     b = self.bases[t.space]
+                    origins(row["classes"], lab, blab)
                     row["base"] = regions(blab, self.ignore[b])
                     row["moves"] = moves(blab, lab, self.luts[b], self.luts[t.space])
                 rows.append(row)
@@ -265,6 +267,15 @@ def regions(lab: np.ndarray, ignore: int) -> list[list[int]]:
         m = a == cid
         out.append([int(cid), int(counts[cid]) * s * s, *_box(m, s, h, w)])
     return out
+
+
+def origins(rows: list[list[int]], lab: np.ndarray, base: np.ndarray) -> None:
+    """Append to each class row of ``lab`` the base space's class most of its pixels had (ties: the lower id):
+    the dataset class it comes from (``minibike`` under the relabeled ``motorcycle``)."""
+    s = _stride(lab)
+    a, b = lab[::s, ::s], base[::s, ::s].astype(np.int64)
+    for r in rows:
+        r.append(int(np.bincount(b[a == r[0]]).argmax()))
 
 
 def moves(before: np.ndarray, after: np.ndarray, lut_b: np.ndarray, lut_a: np.ndarray) -> list[list[int]]:
