@@ -319,3 +319,15 @@ def test_real_samples_in_chromium(reference, tax, tmp_path):
     spread = z[region].max(-1) - z[region].min(-1)
     assert (spread > 40).mean() > 0.01
     assert ROOT.exists()
+
+
+def test_a_broken_label_is_named_and_the_rest_drawn(tax, tmp_path):
+    tree = _tree(tax, tmp_path / "t", n=3)
+    bad = tree / "ann_rel/training/s1.png"
+    bad.write_bytes(bad.read_bytes()[:60])   # cut off after its header
+    r = _run("examples", str(tree), "-o", str(tmp_path / "ex"), "--no-progress", "-j", "1")
+    assert r.exit_code == 1, r.output + r.stderr
+    assert f"problem: {bad}: " in r.stderr and "Traceback" not in r.stderr
+    index = json.loads((tmp_path / "ex/index.json").read_text())
+    sources = {p["source"] for c in index["classes"].values() for p in c["picks"]}
+    assert sources == {"t/images/training/s0.jpg", "t/images/training/s2.jpg"}
