@@ -331,3 +331,36 @@ def test_a_broken_label_is_named_and_the_rest_drawn(tax, tmp_path):
     index = json.loads((tmp_path / "ex/index.json").read_text())
     sources = {p["source"] for c in index["classes"].values() for p in c["picks"]}
     assert sources == {"t/images/training/s0.jpg", "t/images/training/s2.jpg"}
+
+
+@pytest.mark.parametrize("family", ["ade20k", "cityscapes", "coco-panoptic"])
+def test_trees_that_prepare_wrote(family, tax, tmp_path):
+    """Synthetic downloads (tests/fixtures/make_native.py) through `unitax prepare`, then examples: every
+    shown space of the family, and before/after pairs of the segments its relabel records moved."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+    import make_native
+
+    from unitax.tools.data.prepare.plans import FAMILIES
+
+    native = make_native.build_tree(family, tmp_path / "native", tax)
+    out = tmp_path / "out"
+    r = _run("prepare", family, str(native), str(out), "--partial", "-j", "1", "--no-progress")
+    assert r.exit_code == 0, r.output + r.stderr
+    ex = tmp_path / "ex"
+    r = _run("examples", str(out), "-o", str(ex), "-j", "1", "--no-progress")
+    assert r.exit_code == 0, r.output + r.stderr
+    index = json.loads((ex / "index.json").read_text())
+    fam = FAMILIES[family]
+    relabeled = sorted(s for s in fam.all_spaces if s.endswith("-relabeled"))
+    assert sorted(line.split()[1] for line in r.output.splitlines() if line.startswith("space ")) == relabeled
+    assert index["classes"] and {p["space"] for c in index["classes"].values() for p in c["picks"]} == set(relabeled)
+    assert index["relabel"] and {m["space"] for m in index["relabel"]} <= set(relabeled)
+    for m in index["relabel"]:
+        assert m["before_universal"] != m["after_universal"]
+        assert all((ex / p["file"]).is_file() for p in m["picks"])
+    r = _run("docs", "--specs", str(SPECS), "--examples", str(ex), "-o", str(tmp_path / "site"))
+    assert r.exit_code == 0, r.output + r.stderr   # moves from or into ignore ("unlabeled") included
+    pages = "".join(p.read_text() for p in (tmp_path / "site/html/class").glob("*.html"))
+    assert all(f'{m["before"]} → {m["after"]}' in pages for m in index["relabel"])

@@ -51,6 +51,15 @@ def _pick(p: Pick, sizes: dict[str, int], trees: list[Path], tree_names: list[st
             "full": full if full in sizes else None, "photo": os.path.exists(trees[s.tree] / s.image)}
 
 
+UNLABELED = "unlabeled"
+
+
+def class_name(tax: Any, space: str, cid: int) -> str:
+    """A class's name; the ignore id is "unlabeled" (a relabel record may move ignored pixels, or into ignore)."""
+    names = tax.names(space)
+    return names[cid] if 0 <= cid < len(names) else UNLABELED
+
+
 def build(tax: Any, shown: list[Shown], kept: list[Pick], sizes: dict[str, int], trees: list[Path],
           tree_names: list[str], per_class: int, budget: int, dropped: Counter[str]) -> dict[str, Any]:
     """The index of the picks kept (in pick order)."""
@@ -80,8 +89,8 @@ def build(tax: Any, shown: list[Shown], kept: list[Pick], sizes: dict[str, int],
             base = base_of[p.space]
             assert base is not None
             if p.group not in relabel:
-                relabel[p.group] = {"space": p.space, "base": base, "before": tax.names(base)[p.cid],
-                                    "before_id": p.cid, "after": tax.names(p.space)[p.cid2], "after_id": p.cid2,
+                relabel[p.group] = {"space": p.space, "base": base, "before": class_name(tax, base, p.cid),
+                                    "before_id": p.cid, "after": class_name(tax, p.space, p.cid2), "after_id": p.cid2,
                                     "before_universal": int(tax.lut(base)[p.cid]),
                                     "after_universal": int(tax.lut(p.space)[p.cid2]), "picks": []}
             relabel[p.group]["picks"].append({**e, "label": f"{tree_names[s.tree]}/{s.label}"})
@@ -131,7 +140,8 @@ class _Reader:
             return None
         return v
 
-    def space_class(self, space: str | None, name: str | None, cid: int | None, where: str) -> bool:
+    def space_class(self, space: str | None, name: str | None, cid: int | None, where: str,
+                    unlabeled: bool = False) -> bool:
         if space is None:
             return False
         sp = self.model.spaces.get(space)
@@ -140,6 +150,8 @@ class _Reader:
             return False
         if cid is None or name is None:
             return False
+        if cid == sp.ignore and name == UNLABELED and unlabeled:
+            return True
         if cid >= len(sp.classes) or sp.classes[cid].name != name:
             self.bad(where, f"class {cid} of {space} is not {name!r} in this taxonomy (an index of another taxonomy?)")
             return False
@@ -245,7 +257,7 @@ def read(folder: Path, model: Model) -> tuple[Examples, set[str]]:
         before, after = r.text(m, "before", where), r.text(m, "after", where)
         bid, aid = r.int_(m, "before_id", where), r.int_(m, "after_id", where)
         bu, au = r.int_(m, "before_universal", where), r.int_(m, "after_universal", where)
-        ok = r.space_class(base, before, bid, where) & r.space_class(space, after, aid, where)
+        ok = r.space_class(base, before, bid, where, True) & r.space_class(space, after, aid, where, True)
         if not ok or bu is None or au is None:
             continue
         names = [u.classes[x].name if x < len(u.classes) else "unlabeled" for x in (bu, au)]
