@@ -364,3 +364,22 @@ def test_trees_that_prepare_wrote(family, tax, tmp_path):
     assert r.exit_code == 0, r.output + r.stderr   # moves from or into ignore ("unlabeled") included
     pages = "".join(p.read_text() for p in (tmp_path / "site/html/class").glob("*.html"))
     assert all(f'{m["before"]} → {m["after"]}' in pages for m in index["relabel"])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_bounded_picks_equal_picks_from_every_candidate(seed):
+    """Best keeps k samples (and every candidate only while fewer were seen), yet chooses as _take does
+    from the whole list: the best k, distinct samples first."""
+    from unitax.tools.data.examples.pick import Best, _take
+    from unitax.tools.data.examples.scan import Sample
+
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 5))
+    best, every = Best(k), []
+    for i in range(int(rng.integers(1, 9))):
+        s = Sample(0, "train", f"i{i}.jpg", f"l{i}.png", None)
+        n = int(rng.integers(1, 4))
+        cands = [(int(rng.integers(0, 4)), f"{rng.integers(0, 1 << 30):08x}", s, [j]) for j in range(n)]
+        best.add(cands)
+        every += cands
+    assert best.take() == _take(every, k)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,18 +106,20 @@ def run(tax: Any, trees: list[Path], dst: Path, *, per_class: int = 3, budget: i
         report.seconds = time.monotonic() - start
         return report
 
-    # phase 2: pick
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for sh in shown:
-        rows[sh.space] = []
-        for t in chunks[sh.space]:
+    # phase 2: pick (the parts read one at a time, so memory holds the picks, not every sample's row)
+    def rows(space: str) -> Iterator[tuple[Sample, dict[str, Any]]]:
+        ss = samples[space]
+        for t in chunks[space]:
             got = _read_part(Path(t.part))
             found = got.get("rows")
             if not isinstance(found, list) or len(found) != len(t.samples):
                 raise ExamplesError(f"{t.part}: not the part file of its samples; rerun with --overwrite")
-            rows[sh.space].extend(r if isinstance(r, dict) else {} for r in found)
-            report.problems += _errors(got)
-    chosen = picks(tax, shown, samples, rows, tree_names, per_class)
+            report.problems.extend(_errors(got))
+            first = int(t.rel.rsplit("/", 1)[1]) * CHUNK
+            for s, r in zip(ss[first: first + len(found)], found, strict=True):
+                yield s, (r if isinstance(r, dict) else {})
+
+    chosen = picks(tax, shown, rows, tree_names, per_class)
 
     # phase 3: render
     of_space: dict[str, Shown] = {}

@@ -75,49 +75,90 @@ def _take(cands: list[tuple[int, str, Sample, list[int]]], k: int) -> list[tuple
     return out
 
 
-def picks(tax: Any, shown: list[Shown], samples: dict[str, list[Sample]], rows: dict[str, list[dict[str, Any]]],
-          tree_names: list[str], k: int) -> list[Pick]:
-    """Every pick, in a fixed order: per shown space (by name) its classes, relabel moves, unions, overlays."""
+Cand = tuple[int, str, Sample, list[int]]
+
+
+class Best:
+    """The candidates of one group that :func:`_take` would choose from, in bounded memory: the ``k`` best
+    samples, each by its best candidate, and, while fewer than ``k`` samples were seen, every candidate."""
+
+    def __init__(self, k: int):
+        self.k, self.samples = k, 0
+        self.top: list[Cand] = []
+        self.every: list[Cand] | None = []
+
+    def add(self, cands: list[Cand]) -> None:
+        """All candidates of one sample."""
+        self.samples += 1
+        self.top.append(min(cands, key=lambda c: (c[0], c[1])))
+        self.top.sort(key=lambda c: (c[0], c[1]))
+        del self.top[self.k:]
+        if self.every is not None:
+            self.every += cands
+            if self.samples >= self.k:
+                self.every = None   # k distinct samples: _take never fills from the rest
+
+    def take(self) -> list[tuple[Sample, list[int]]]:
+        if self.every is not None:
+            return _take(self.every, self.k)
+        return [(s, r) for _, _, s, r in self.top]
+
+
+def picks(tax: Any, shown: list[Shown], rows: Any, tree_names: list[str], k: int) -> list[Pick]:
+    """Every pick, in a fixed order: per shown space (by name) its classes, relabel moves, unions, overlays.
+
+    ``rows(space)`` yields (sample, scan row) of a shown space, one sample at a time (memory stays
+    bounded by the groups, not the samples)."""
     out: list[Pick] = []
     for sh in shown:
         lut = np.asarray(tax.lut(sh.space))
         ignore_u = tax.ignore_index("universal")
-        by_u: dict[int, list[tuple[int, str, Sample, list[int]]]] = defaultdict(list)
-        by_move: dict[tuple[int, int], list[tuple[int, str, Sample, list[int]]]] = defaultdict(list)
-        by_union: dict[tuple[str, int], list[tuple[int, str, Sample, list[int]]]] = defaultdict(list)
+        by_u: dict[int, Best] = defaultdict(lambda: Best(k))
+        by_move: dict[tuple[int, int], Best] = defaultdict(lambda: Best(k))
+        by_union: dict[tuple[str, int], Best] = defaultdict(lambda: Best(k))
         sets = {u: np.asarray(tax.class_sets(u)) for u in sh.unions}
+        multi = {u: {int(i) for i in np.flatnonzero(cs.sum(1) > 1)} for u, cs in sets.items()}
         overlay: list[tuple[str, Sample]] = []
-        for s, row in zip(samples[sh.space], rows[sh.space], strict=True):
+        for s, row in rows(sh.space):
             if not row:
                 continue
             path = f"{tree_names[s.tree]}/{s.label}"
             h, w = row["h"], row["w"]
             overlay.append((_hash(sh.space, path), s))
+            overlay.sort(key=lambda x: x[0])
+            del overlay[k:]
+            here: dict[Any, list[Cand]] = defaultdict(list)
             for r in row["classes"]:
                 u = int(lut[r[0]])
                 if u != ignore_u:
-                    by_u[u].append((tier(r, h, w), _hash(sh.space, path, r[0]), s, r))
+                    here[("u", u)].append((tier(r, h, w), _hash(sh.space, path, r[0]), s, r))
             for m in row.get("moves", ()):
-                by_move[(m[0], m[1])].append((tier(m, h, w, 2), _hash(sh.space, path, m[0], m[1]), s, m))
+                here[("m", m[0], m[1])].append((tier(m, h, w, 2), _hash(sh.space, path, m[0], m[1]), s, m))
             for r in row.get("base", row["classes"]) if sh.unions else ():
-                for un, cs in sets.items():
-                    if r[0] < len(cs) and int(cs[r[0]].sum()) > 1:
-                        by_union[(un, r[0])].append((tier(r, h, w), _hash(un, path, r[0]), s, r))
+                for un in sets:
+                    if r[0] in multi[un]:
+                        here[("n", un, r[0])].append((tier(r, h, w), _hash(un, path, r[0]), s, r))
+            for key, cands in here.items():
+                if key[0] == "u":
+                    by_u[key[1]].add(cands)
+                elif key[0] == "m":
+                    by_move[(key[1], key[2])].add(cands)
+                else:
+                    by_union[(key[1], key[2])].add(cands)
         src = sh.base or sh.space
         for u in sorted(by_u):
-            for i, (s, r) in enumerate(_take(by_u[u], k)):
+            for i, (s, r) in enumerate(by_u[u].take()):
                 out.append(Pick("class", str(u), sh.space, s, r[0], -1, (r[2], r[3], r[4], r[5]), i,
                                 f"class/{u:03d}/{sh.space}-{i}.jpg", r[7] if len(r) > 7 else -1))
         for (b, a) in sorted(by_move):
-            for i, (s, m) in enumerate(_take(by_move[(b, a)], k)):
+            for i, (s, m) in enumerate(by_move[(b, a)].take()):
                 out.append(Pick("relabel", f"{sh.space}:{b}:{a}", sh.space, s, b, a, (m[3], m[4], m[5], m[6]), i,
                                 f"relabel/{sh.space}/{b:03d}-{a:03d}-{i}.jpg"))
         for (un, cid) in sorted(by_union):
-            for i, (s, r) in enumerate(_take(by_union[(un, cid)], k)):
+            for i, (s, r) in enumerate(by_union[(un, cid)].take()):
                 out.append(Pick("union", f"{un}:{cid}", src, s, r[0], -1, (r[2], r[3], r[4], r[5]), i,
                                 f"union/{un}/{cid:03d}-{i}.jpg"))
-        overlay.sort(key=lambda x: x[0])
         for space in (sh.space, *((sh.base,) if sh.base else ())):
-            for i, (_, s) in enumerate(overlay[:k]):
+            for i, (_, s) in enumerate(overlay):
                 out.append(Pick("dataset", space, space, s, -1, -1, (0, 0, 0, 0), i, f"dataset/{space}-{i}.jpg"))
     return out
