@@ -96,7 +96,9 @@ COMMANDS = {
     "new-dataset": ("unitax.tools.commands.authoring", "new_dataset_cmd"),
     "rules": ("unitax.tools.commands.authoring", "rules_cmd"),
     # data tools (on the runtime)
+    "docs": ("unitax.tools.commands.examples", "docs_cmd"),
     "evaluate": ("unitax.tools.commands.data", "evaluate_cmd"),
+    "examples": ("unitax.tools.commands.examples", "examples_cmd"),
     "export": ("unitax.tools.commands.data", "export_cmd"),
     "import-lists": ("unitax.tools.commands.data", "import_lists_cmd"),
     "prepare": ("unitax.tools.data.prepare.command", "prepare_cmd"),

@@ -9,6 +9,12 @@ only loop over them. Every path returned is relative to the compiled folder, und
   ``docs/html/dataset/<name>.html`` link both ways. No server, no network: CSS and JS are inline.
 - ``docs/md/``: the same content as Markdown, one file per parent category and per dataset.
 - ``docs/legend/<name>.svg``: a colour legend for the universal taxonomy and for each dataset.
+
+With :class:`Examples` (pictures drawn from data by ``unitax examples``, handed in by ``unitax
+docs``, never by a compile), class pages show them grouped by the dataset class they come from,
+with before/after pairs of relabeled segments; dataset pages show overlays and union classes;
+the index a thumbnail per class. The pictures are only named here, never read; without examples
+every page is byte for byte what the specs alone give.
 """
 
 from __future__ import annotations
@@ -48,6 +54,39 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One picture of an examples folder: its file (relative to the folder), alt text and caption."""
+
+    src: str
+    alt: str
+    caption: str
+    source: str
+    full: str = ""      # a larger picture to link to, or ""
+
+
+@dataclass(frozen=True)
+class PictureGroup:
+    """Pictures under one title (a dataset class, a relabel move, a union class), with an optional
+    link: a dataset class's row (``dataset``, ``cid``) or a universal class (``uid``)."""
+
+    title: str
+    pictures: tuple[Picture, ...]
+    note: str = ""
+    dataset: str = ""
+    cid: int = -1
+
+
+@dataclass
+class Examples:
+    """The pictures of an examples folder, by page (built by ``unitax docs`` from its index)."""
+
+    classes: dict[int, list[PictureGroup]]      # universal id -> by (dataset, dataset class)
+    relabel: dict[int, list[PictureGroup]]      # universal id -> relabel moves into or out of it
+    datasets: dict[str, list[PictureGroup]]     # dataset -> overlays, union classes
+    folder: str = "examples/"                   # where the pictures are, relative to docs/html/
 
 
 def slug(name: str) -> str:
@@ -434,8 +473,24 @@ def render(model: Model) -> dict[str, bytes]:
     return {**pages(model), **legends(model)}
 
 
-def pages(model: Model) -> dict[str, bytes]:
-    """The HTML site and the Markdown pages (docs/html/, docs/md/)."""
+def _picture_rows(groups: list[PictureGroup], folder: str, paths: Paths, up: str = UP) -> list[Row]:
+    """Picture groups as rows: file names under the examples folder as links from the page."""
+    out = []
+    for g in groups:
+        href = ""
+        if g.dataset and g.cid >= 0:
+            href = up + paths.ds(g.dataset, g.cid)
+        elif g.dataset:
+            href = up + paths.ds(g.dataset)
+        out.append({"title": g.title, "href": href, "note": g.note, "pictures": [
+            {"src": up + folder + p.src, "alt": p.alt, "caption": p.caption, "source": p.source,
+             "href": up + folder + (p.full or p.src)} for p in g.pictures]})
+    return out
+
+
+def pages(model: Model, examples: Examples | None = None) -> dict[str, bytes]:
+    """The HTML site and the Markdown pages (docs/html/, docs/md/); with ``examples``, their pictures
+    on the HTML pages (the Markdown pages are the same either way)."""
     env = environment()
     view, paths = View(model), Paths(model)
     files: dict[str, str] = {}
@@ -443,6 +498,14 @@ def pages(model: Model) -> dict[str, bytes]:
     common = {"header": HEADER, "taxonomy": "Universal taxonomy", "description": description,
               "md_description": md_text(description)}
     classes = _class_rows(view, paths)
+    for r in classes:
+        uid = int(r["id"])
+        groups = [] if examples is None else examples.classes.get(uid, [])
+        r["pictures"] = [] if examples is None else _picture_rows(groups, examples.folder, paths)
+        r["pairs"] = [] if examples is None else _picture_rows(examples.relabel.get(uid, []), examples.folder, paths)
+        first = next((p for g in groups for p in g.pictures), None)
+        r["thumb"] = None if first is None or examples is None else {"src": examples.folder + first.src,
+                                                                     "alt": first.alt}
     datasets = _dataset_rows(view, paths)
     parents = sorted({r["parent"] for r in classes})
     filters = [{"name": d.name, "role": d.role} for d in view.datasets
@@ -456,6 +519,8 @@ def pages(model: Model) -> dict[str, bytes]:
     html, md = env.get_template("dataset.html"), env.get_template("dataset.md")
     for d in view.datasets:
         page = _dataset_page(view, paths, d)
+        page["pictures"] = [] if examples is None else _picture_rows(examples.datasets.get(d.name, []),
+                                                                     examples.folder, paths)
         files[f"docs/html/{paths.ds(d.name)}"] = html.render(**common, root="../", d=page)
         files[f"docs/md/{paths.md_ds(d.name)}"] = md.render(**common, root="../", d=page)
 
