@@ -88,9 +88,14 @@ class BackMap:
 
 
 def back_map(mapping: Mapping, src: LabelSpace, universal: LabelSpace) -> BackMap:
-    """The back-map of one ``<dataset>_to_universal`` mapping (see the module docstring)."""
+    """The back-map of one ``<dataset>_to_universal`` mapping (see the module docstring).
+
+    For a union mapping every member of a class's set leads back to that class (``pairs`` holds only
+    the sets of one), so a universal model can emit the dataset's union classes; a universal class
+    in the sets of several classes (an overlap with its reason) counts as merged like any other."""
+    links = [(s, u) for s, us in mapping.sets for u in us] if mapping.form == "union" else mapping.pairs
     feeders: dict[int, list[int]] = {}
-    for s, u in mapping.pairs:
+    for s, u in links:
         feeders.setdefault(u, []).append(s)
     lut = np.full(universal.table_length, src.ignore, dtype=np.dtype(src.label_dtype))
     merged = []
