@@ -62,6 +62,8 @@ def universal_ids(tax: unitax.Taxonomy, space: str) -> list[list[int]] | None:
     n = len(tax.names(space))
     if space == UNIVERSAL:
         return [[i] for i in range(n)]
+    if _has(tax, f"class_sets/{space}"):  # one class each, or a set for a union mapping's classes
+        return [[int(u) for u in np.flatnonzero(row)] for row in tax.class_sets(space)]
     ignore_u = tax.ignore_index(UNIVERSAL)
     fwd = to_universal(tax, space)
     if fwd is not None:
