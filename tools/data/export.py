@@ -55,7 +55,8 @@ def to_universal(tax: unitax.Taxonomy, space: str) -> list[int] | None:
 def universal_ids(tax: unitax.Taxonomy, space: str) -> list[list[int]] | None:
     """Per class of ``space``, the universal classes it corresponds to (None where nothing relates them).
 
-    Universal: itself. A dataset mapped to universal: its universal class. A test dataset: the
+    Universal: itself. A dataset mapped to universal: its universal class (for a union mapping, the
+    class's set). A test dataset: the
     universal classes that count as it. A source dataset: through its first compiled remap into
     one of those.
     """
