@@ -147,7 +147,8 @@ def test_from_universal_gives_back_every_class_that_survives(tax):
             ids = np.asarray(members, dtype=np.uint16)
             got = tax.from_universal(ids, space)
             assert (got == back[ids]).all(), space
-            assert all(sets[int(g), int(u)] for g, u in zip(got, members, strict=True)), (space, c)  # into a set it is in
+            # into a class whose set holds it
+            assert all(sets[int(g), int(u)] for g, u in zip(got, members, strict=True)), (space, c)
             if members.size:  # a class fed into universal comes back, unless it shares its classes with another
                 assert c in got.tolist() or tax.names(space)[c] in merged, (space, c)
 

@@ -94,6 +94,7 @@ COMMANDS = {
     "new-dataset": ("unitax.tools.commands.authoring", "new_dataset_cmd"),
     "rules": ("unitax.tools.commands.authoring", "rules_cmd"),
     # data tools (on the runtime)
+    "compare": ("unitax.tools.commands.data", "compare_cmd"),
     "evaluate": ("unitax.tools.commands.data", "evaluate_cmd"),
     "export": ("unitax.tools.commands.data", "export_cmd"),
     "import-lists": ("unitax.tools.commands.data", "import_lists_cmd"),

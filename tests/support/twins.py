@@ -25,6 +25,8 @@ beta ignores street's sky; thing: unseen); beta -> alpha 3 equal, 1 split (vehic
 from __future__ import annotations
 
 import atexit
+import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -78,26 +80,38 @@ EXPECTED = {
 }
 
 
+def _q(name: str) -> str:
+    return json.dumps(name, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
+
+
 def _list(items: list[str]) -> str:
-    return "[" + ", ".join(items) + "]" if items else "[]"
+    return "[" + ", ".join(_q(i) for i in items) + "]"
 
 
 def _mapping(source: str, target: str, pairs: dict[str, object], sources: list[str], targets: list[str]) -> str:
     union = any(isinstance(v, list) for v in pairs.values())
     fed = {t for v in pairs.values() for t in (v if isinstance(v, list) else [v])}
     lines = [f"source: {source}", f"target: {target}"] + (["kind: union"] if union else []) + ["map:"]
-    lines += [f"  {k}: {_list(v) if isinstance(v, list) else v}" for k, v in pairs.items()]
+    lines += [f"  {_q(k)}: {_list(v) if isinstance(v, list) else _q(v)}" for k, v in pairs.items()]
     lines.append(f"ignore: {_list([s for s in sources if s not in pairs])}")
     lines.append(f"unfed: {_list([t for t in targets if t not in fed])}")
     return "\n".join(lines) + "\n"
 
 
-def spec_files(name: str) -> dict[str, str]:
-    """The spec files of ``alpha`` or ``beta`` (relative path -> text)."""
+def spec_files(name: str, rename: dict[str, str] | None = None) -> dict[str, str]:
+    """The spec files of ``alpha`` or ``beta`` (relative path -> text), universal classes renamed by ``rename``."""
     s = SPECS[name]
-    universal: list[str] = s["universal"]  # type: ignore[assignment]
-    uni = [{"name": n, "parent": "thing" if n != "thing" else None, "synset": f"{n}.n.01", "wordnet_modified": False}
-           for n in universal]
+    ren = dict(rename or {})
+
+    def r(v: object) -> object:
+        return [ren.get(x, x) for x in v] if isinstance(v, list) else ren.get(str(v), str(v))
+
+    universal: list[str] = [ren.get(n, n) for n in s["universal"]]  # type: ignore[attr-defined]
+    s = {**s, "to_universal": {ds: {k: r(v) for k, v in pairs.items()}
+                               for ds, pairs in s["to_universal"].items()},  # type: ignore[attr-defined]
+         "to_eval": {ren.get(k, k): v for k, v in s["to_eval"].items()}}  # type: ignore[attr-defined]
+    uni = [{"name": n, "parent": "thing" if n != "thing" else None, "synset": re.sub(r"\W", "_", n) + ".n.01",
+            "wordnet_modified": False} for n in universal]
     spaces = {"street": ("train", list(STREET)), "indoor": ("train", list(INDOOR)), "eval": ("test", list(EVAL)),
               **s["datasets"]}  # type: ignore[dict-item]
     files = {"universal.yaml": importer.render_universal(uni, {n: f"A {n}." for n in universal})}
@@ -114,8 +128,9 @@ def spec_files(name: str) -> dict[str, str]:
     return files
 
 
-def write_specs(name: str, root: Path) -> Path:
-    for rel, text in spec_files(name).items():
+def write_specs(name: str, root: Path, rename: dict[str, str] | None = None) -> Path:
+    """Write the specs of ``alpha`` or ``beta`` into ``root`` (see :func:`spec_files`); returns ``root``."""
+    for rel, text in spec_files(name, rename).items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text, encoding="utf-8")
