@@ -530,6 +530,11 @@ def html_page(c: Comparison) -> str:
         refused=[{"space": s, "why": w} for s, w in sh.refused],
         skipped=[{"space": s, "why": w} for s, w in sh.skipped],
         directions=directions,
+        unions=(f"{c.unions_in_both} shared dataset class(es) are unions in both; {c.unions_agreed} the same union "
+                "of equal classes (counted as agreeing), the others make their classes partners")
+        if c.unions_in_both else "",
+        translatable=[f"{c.a.name} \u2192 {c.b.name}: {_translatable(c.tables('a_to_b'), len(c.a.names))}",
+                      f"{c.b.name} \u2192 {c.a.name}: {_translatable(c.tables('b_to_a'), len(c.b.names))}"],
         untranslatable=[{"x": c.a.name, "y": c.b.name, "items": sorted(c.tables("a_to_b").untranslatable.items())},
                         {"x": c.b.name, "y": c.a.name, "items": sorted(c.tables("b_to_a").untranslatable.items())}])
 
