@@ -5,13 +5,14 @@ runtime (:mod:`unitax.translate`), on the twins of tests/support/twins.py and on
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-from support import twins
+from support import injection, twins
 from support.paths import GENERATED
 
 import unitax
@@ -236,7 +237,38 @@ def test_outputs_are_deterministic_and_only_ours_are_replaced(tmp_path):
     assert page.read_text() == "<p>someone's page</p>\n"
 
 
-def test_the_page_escapes_class_names(tmp_path):
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag + "".join(f" {a}" for a, _ in attrs))
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def _page(build_dir) -> _Tags:
+    tax = unitax.load(build_dir)
+    p = _Tags()
+    p.feed(cmp.html_page(cmp.compare("a", tax, "b", tax)))
+    return p
+
+
+def test_the_page_holds_only_what_the_template_puts_there(tmp_path):
+    """The hostile golden taxonomy (names, parents, notes that are markup) gives the page the benign one
+    gives, element for element and attribute for attribute; its names are text, whole."""
+    build.compile_taxonomy(injection.GOLDEN_SPECS, tmp_path / "benign")
+    build.compile_taxonomy(injection.hostile_specs(tmp_path / "specs"), tmp_path / "hostile")
+    benign, hostile = _page(tmp_path / "benign"), _page(tmp_path / "hostile")
+    assert benign.tags.count("tr") > 10  # rows of classes and spaces, not an empty page
+    assert hostile.tags == benign.tags and "script" not in " ".join(hostile.tags)
+    assert injection.NAME in hostile.text
+
+
+def test_the_page_escapes_a_name_that_closes_its_cell(tmp_path):
     hostile = "lamp</td><script>alert(1)</script>&amp;"
     specs = twins.write_specs("alpha", tmp_path / "specs", {"lamp": hostile})
     build.compile_taxonomy(specs, tmp_path / "evil")
@@ -245,7 +277,9 @@ def test_the_page_escapes_class_names(tmp_path):
     html = page.read_text()
     assert code == 1 and f"{hostile} = lamp" in out  # the text report shows the name as it is
     assert "<script>" not in html and "&lt;/td&gt;&lt;script&gt;alert(1)&lt;/script&gt;&amp;amp;" in html
-    assert html.count("<td") == html.count("</td>")
+    p = _Tags()
+    p.feed(html)
+    assert hostile in p.text and "script" not in p.tags
 
 
 # ----- the laws, on random relations ------------------------------------------------------------
