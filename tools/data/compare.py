@@ -29,6 +29,11 @@ with partners ``P``:
 - **absent**: no partner: no shared space feeds ``a`` (*unseen*), or B ignores every shared
   dataset class that does.
 
+A dataset class that both taxonomies make a union says nothing of which part is which, and would
+make every class of one union a partner of every class of the other; where both make it the same
+union of classes that the other dataset classes show to be equal pairs, it counts as agreeing
+(:func:`agree_unions`), so a build compared with itself is equal class for class.
+
 The relations follow from the two ``(n_shared_classes, n_universal)`` matrices alone
 (:func:`relate`), which is what the property tests drive. From them, the translation tables
 (:mod:`unitax.translate`): ``ids`` for equal and merged classes (a label translates exactly),
@@ -364,6 +369,8 @@ def translation(relations: Sequence[Relation], n_target: int, names_target: Sequ
 
 @dataclass(frozen=True)
 class Side:
+    """One taxonomy of a comparison: the name the reports give it and the loaded build."""
+
     name: str
     tax: unitax.Taxonomy
 
@@ -374,6 +381,8 @@ class Side:
 
 @dataclass(frozen=True)
 class Comparison:
+    """What :func:`compare` found: the shared spaces, each side's relations, the unions both make."""
+
     a: Side
     b: Side
     shared: Shared
@@ -383,13 +392,15 @@ class Comparison:
     unions_agreed: int = 0    # ... of them, the same union of equal classes (see agree_unions)
 
     def tables(self, direction: str) -> Tables:
+        """The translation ``"a_to_b"`` or ``"b_to_a"``."""
         if direction == "a_to_b":
             return translation(self.a_to_b, len(self.b.names), self.b.names)
         return translation(self.b_to_a, len(self.a.names), self.a.names)
 
 
 def compare(a: str, tax_a: unitax.Taxonomy, b: str, tax_b: unitax.Taxonomy) -> Comparison:
-    """Compare two loaded taxonomies named ``a`` and ``b`` (the names the reports use; they must differ)."""
+    """Compare two loaded taxonomies named ``a`` and ``b`` (the names the reports use; one name twice
+    becomes ``a (A)`` and ``a (B)``)."""
     if a == b:
         a, b = f"{a} (A)", f"{b} (B)"
     sh = shared_spaces(a, tax_a, b, tax_b)
