@@ -196,6 +196,23 @@ def test_the_folder_holds_tables_the_runtime_reads(tmp_path):
         translate.load(out, "alpha", "gamma")
 
 
+def test_a_universal_space_wider_than_a_byte_translates_in_uint16(tmp_path):
+    alpha, gamma = unitax.load(twins.build("alpha")), unitax.load(twins.build("gamma"))
+    c = cmp.compare("alpha", alpha, "gamma", gamma)
+    beta = unitax.load(twins.build("beta"))
+    assert cmp.counts(c.a_to_b) == cmp.counts(cmp.compare("alpha", alpha, "beta", beta).a_to_b)
+    assert cmp.counts(c.b_to_a)["absent"] == 1 + 290  # other, and the extra classes nothing feeds
+    cmp.write_folder(tmp_path / "t", c)
+    ag, ga = translate.load(tmp_path / "t", "alpha", "gamma"), translate.load(tmp_path / "t", "gamma", "alpha")
+    assert ag.ids.dtype == np.uint16 and ag.ids.shape == (256,) and ag.target_ignore == 65535
+    assert ga.ids.dtype == np.uint8 and ga.ids.shape == (65536,) and ga.source_ignore == 65535
+    g = {n: i for i, n in enumerate(gamma.universal_names)}
+    a = {n: i for i, n in enumerate(alpha.universal_names)}
+    got = ga.labels(np.array([g["dog"], g["extra_289"], 65535], dtype=np.uint16))
+    assert got.tolist() == [a["animal"], 255, 255]
+    assert ag.labels(np.array([a["car"], a["sky"], 255], dtype=np.uint8)).tolist() == [g["vehicle"], 65535, 65535]
+
+
 #: pairs of taxonomies whose translations must keep the laws on every shared dataset class. After the
 #: taxonomies of issue 23 are merged, add ``"mseg-ut": (lambda: unitax.load("mseg"), lambda: unitax.load("ut"))``
 #: and ``"mseg-rvc"`` the same way.

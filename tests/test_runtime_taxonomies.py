@@ -5,7 +5,7 @@ and ``show``, on every label space of each taxonomy in :data:`TAXONOMIES`.
 Each test loops over the spaces of one taxonomy and checks what the runtime gives against what the
 build's own tables say (a class set, a test matrix, a back-map), so nothing here knows MSeg's spaces
 or assumes one-to-one mappings: the twins (tests/support/twins.py) bring a union mapping, a uint16
-source space remapped into a train space and a test space.
+source space remapped into a train space, a test space, and (gamma) a uint16 universal space.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ TAXONOMIES: dict[str, Callable[[], unitax.Taxonomy]] = {
     "mseg": lambda: unitax.load(GENERATED),
     "alpha": lambda: unitax.load(twins.build("alpha")),
     "beta": lambda: unitax.load(twins.build("beta")),
+    "gamma": lambda: unitax.load(twins.build("gamma")),  # beta with a universal space wider than a byte
 }
 
 _LOADED: dict[str, unitax.Taxonomy] = {}
@@ -46,7 +47,7 @@ def _has(tax: unitax.Taxonomy, key: str) -> bool:
 def _all_ids(tax: unitax.Taxonomy, space: str) -> np.ndarray:
     """Every id of ``space`` and its ignore id, in the space's label dtype."""
     n, ignore = len(tax.names(space)), tax.ignore_index(space)
-    return np.array([*range(n), ignore], dtype=np.uint8 if ignore == 255 else np.uint16)
+    return np.array([*range(n), ignore], dtype=np.uint8 if max(n - 1, ignore) <= 255 else np.uint16)
 
 
 def test_every_space_has_names_colours_a_role_and_an_ignore_id(tax):

@@ -70,6 +70,11 @@ SPECS: dict[str, dict[str, object]] = {
     },
 }
 
+#: beta with 290 more universal classes (never fed): a universal space wider than a byte (uint16 labels,
+#: ignore 65535), as UT's 259 classes are
+SPECS["gamma"] = {**SPECS["beta"], "universal": [*SPECS["beta"]["universal"],  # type: ignore[list-item]
+                                                 *(f"extra_{i:03d}" for i in range(290))]}
+
 #: relation -> classes, per direction (the fixture's design; see the module docstring)
 EXPECTED = {
     ("alpha", "beta"): {"equal": {"road", "floor", "lamp"}, "split": {"person", "animal", "furniture"},
@@ -115,6 +120,11 @@ def spec_files(name: str, rename: dict[str, str] | None = None) -> dict[str, str
     spaces = {"street": ("train", list(STREET)), "indoor": ("train", list(INDOOR)), "eval": ("test", list(EVAL)),
               **s["datasets"]}  # type: ignore[dict-item]
     files = {"universal.yaml": importer.render_universal(uni, {n: f"A {n}." for n in universal})}
+    if len(universal) > 255:  # a wide universal space: uint16 labels, ignore 65535
+        text = files["universal.yaml"]
+        assert "ignore: {id: 255, name: unlabeled}" in text
+        files["universal.yaml"] = text.replace("ignore: {id: 255, name: unlabeled}",
+                                               "label_dtype: uint16\nignore: {id: 65535, name: unlabeled}")
     for ds, (role, classes) in spaces.items():
         files[f"datasets/{ds}.yaml"] = importer.render_dataset(importer.Space(ds, role, classes))
     files["datasets/street-raw.yaml"] = importer.render_dataset(
