@@ -125,6 +125,7 @@ def test_json_has_what_the_text_says():
     doc = json.loads(out)
     assert code == 1 and doc["unitax"] == "compare"
     assert doc["counts"]["a_to_b"] == {"equal": 3, "split": 3, "merged": 3, "overlapping": 1, "absent": 2}
+    assert doc["absent_unseen"] == {"a_to_b": 1, "b_to_a": 1}
     assert doc["spaces"]["refused"] == [{"space": "clash", "why": "class 1 is 'b' in alpha, 'c' in beta"}]
     assert doc["translation"]["a_to_b"]["untranslatable"].keys() == {"tree", "sky", "thing"}
     person = next(r for r in doc["a_to_b"] if r["class"] == "person")

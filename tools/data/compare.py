@@ -505,6 +505,8 @@ def json_report(c: Comparison) -> dict[str, Any]:
                    "only_a": list(sh.only_a), "only_b": list(sh.only_b)},
         "unions_in_both": {"classes": c.unions_in_both, "agreeing": c.unions_agreed},
         "counts": {"a_to_b": counts(c.a_to_b), "b_to_a": counts(c.b_to_a)},
+        "absent_unseen": {"a_to_b": sum(r.relation == "absent" and not r.feeders for r in c.a_to_b),
+                          "b_to_a": sum(r.relation == "absent" and not r.feeders for r in c.b_to_a)},
         "translation": {"a_to_b": tables("a_to_b", len(c.a.names)), "b_to_a": tables("b_to_a", len(c.b.names))},
         "a_to_b": [_relation_json(r, c.b.names) for r in c.a_to_b],
         "b_to_a": [_relation_json(r, c.a.names) for r in c.b_to_a],
