@@ -20,7 +20,7 @@ SPECS := $(shell find taxonomy taxonomies -type f -name '*.yaml' -o -type f -nam
 # the docs templates shape generated/ too, so a template edit triggers a recompile
 COMPILER := $(shell find compiler -type f \( -name '*.py' -o -path 'compiler/emit/templates/*' -o -path 'compiler/schemas/*' \) 2>/dev/null)
 
-.PHONY: all venv compile check test test-fast test-taxonomy test-fork browser bench fuzz lint clean
+.PHONY: all venv compile check compare test test-fast test-taxonomy test-fork browser bench fuzz lint clean
 
 all: compile
 
@@ -49,6 +49,15 @@ compile: .make/compiled
 
 check: $(STAMP)
 	$(BIN)/unitax check --bundled
+
+# The committed comparison pages and translation tables between bundled taxonomies
+# (comparisons/<a>-vs-<b>/: index.html, report.txt, report.json, the tables), from their builds.
+# Never part of `make compile`: a taxonomy's own build needs no other taxonomy.
+COMPARE_PAIRS ?= mseg:ut mseg:rvc
+compare: $(STAMP)
+	@set -e; for p in $(COMPARE_PAIRS); do a=$${p%%:*}; b=$${p##*:}; \
+	  $(BIN)/unitax compare $$a $$b -o comparisons/$$a-vs-$$b > /dev/null; \
+	  grep -m2 -e ' -> .*: [0-9]* equal' comparisons/$$a-vs-$$b/report.txt; done
 
 # The browser tests skip (saying `make browser`) where chromium is absent: installing it is
 # `make browser`'s job alone, never a side effect of running the tests.

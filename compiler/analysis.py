@@ -87,10 +87,20 @@ class BackMap:
         return not self.merged and not self.dropped
 
 
+def links(mapping: Mapping) -> list[tuple[int, int]]:
+    """(source id, universal id) for every universal class a source class may be: its one target, or
+    each member of its set for a union mapping (whose ``pairs`` hold only the sets of one)."""
+    return [(s, u) for s, us in mapping.class_sets for u in us]
+
+
 def back_map(mapping: Mapping, src: LabelSpace, universal: LabelSpace) -> BackMap:
-    """The back-map of one ``<dataset>_to_universal`` mapping (see the module docstring)."""
+    """The back-map of one ``<dataset>_to_universal`` mapping (see the module docstring).
+
+    For a union mapping every member of a class's set leads back to that class (``pairs`` holds only
+    the sets of one), so a universal model can emit the dataset's union classes; a universal class
+    in the sets of several classes (an overlap with its reason) counts as merged like any other."""
     feeders: dict[int, list[int]] = {}
-    for s, u in mapping.pairs:
+    for s, u in links(mapping):
         feeders.setdefault(u, []).append(s)
     lut = np.full(universal.table_length, src.ignore, dtype=np.dtype(src.label_dtype))
     merged = []
@@ -124,20 +134,20 @@ def back_map_index(bm: BackMap, model: Model) -> dict[str, object]:
 
 
 def supervisors(model: Model) -> list[tuple[str, ...]]:
-    """For each universal id, the train datasets that map some class to it (sorted)."""
+    """For each universal id, the train datasets that map some class to it, a union's set included (sorted)."""
     out: list[set[str]] = [set() for _ in model.universal.classes]
     for m in model.mappings_of("to_universal"):
         if model.spaces[m.source].role == "train":
-            for _, u in m.pairs:
+            for _, u in links(m):
                 out[u].add(m.source)
     return [tuple(sorted(s)) for s in out]
 
 
 def feeders_of(model: Model) -> list[tuple[str, ...]]:
-    """For each universal id, every dataset (any role) whose mapping to universal feeds it."""
+    """For each universal id, every dataset (any role) whose mapping to universal feeds it (a union's set included)."""
     out: list[set[str]] = [set() for _ in model.universal.classes]
     for m in model.mappings_of("to_universal"):
-        for _, u in m.pairs:
+        for _, u in links(m):
             out[u].add(m.source)
     return [tuple(sorted(s)) for s in out]
 

@@ -28,7 +28,7 @@ from PIL import Image
 from support.corpus import BASE
 from support.faults import run_cli
 from support.hostile import snapshot
-from support.paths import ROOT, SPECS
+from support.paths import GENERATED, ROOT, SPECS
 
 from unitax.fileops.atomic import TMP_MARK
 from unitax.tools.cli import main
@@ -162,6 +162,11 @@ def s_export(root: Path) -> list[str]:
     return ["export", "mmsegmentation", "--space", "coco-panoptic-133", "-o", "ade.py", "--force"]
 
 
+def s_compare(root: Path) -> list[str]:
+    cli("compare", str(GENERATED), str(GENERATED), "-o", str(root / "cmp"))
+    return ["compare", "mseg", str(GENERATED), "-o", "cmp"]  # other names: every file changes
+
+
 def s_show(root: Path) -> list[str]:
     _png(root / "label.png", _labels(1)[0])
     cli("show", str(root / "label.png"), "--space", "cityscapes-34", "-o", str(root / "look.png"))
@@ -219,6 +224,7 @@ SCENARIOS = {
     "new-dataset": Scenario(s_new_dataset),
     "import-lists": Scenario(s_import_lists),
     "export": Scenario(s_export),
+    "compare": Scenario(s_compare),
     "show": Scenario(s_show),
     "evaluate": Scenario(s_evaluate),
     "remap-dir": Scenario(s_remap_dir, tuple(f"dst/{b}" for b in JOB), "remap-dir:"),

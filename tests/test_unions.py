@@ -246,3 +246,14 @@ def test_union_nll_edge_cases(tax):
         ut.union_nll(x[:, :10], torch.zeros(1, 2, 2, dtype=torch.long), DS, taxonomy=tax)
     with pytest.raises(ValueError):
         ut.union_nll(x, torch.zeros(1, 2, 2, dtype=torch.long), DS, reduction="avg", taxonomy=tax)
+
+
+def test_a_union_supervises_every_class_of_its_sets(tmp_path):
+    from unitax.compiler import analysis
+
+    model, _ = build.check_specs(_specs(tmp_path))
+    u = {n: i for i, n in enumerate(UNIVERSAL)}
+    sup = analysis.supervisors(model)
+    assert sup[u["dog"]] == sup[u["cat"]] == ("city",) and sup[u["road"]] == ("city", "other")
+    unsupervised = {f.message.split("'")[1] for f in analysis.findings(model) if f.rule == "unsupervised-class"}
+    assert unsupervised == {"person", "sky", "tree"}  # dog and cat are supervised, through animal's set

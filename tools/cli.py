@@ -96,6 +96,7 @@ COMMANDS = {
     "new-dataset": ("unitax.tools.commands.authoring", "new_dataset_cmd"),
     "rules": ("unitax.tools.commands.authoring", "rules_cmd"),
     # data tools (on the runtime)
+    "compare": ("unitax.tools.commands.data", "compare_cmd"),
     "docs": ("unitax.tools.commands.examples", "docs_cmd"),
     "evaluate": ("unitax.tools.commands.data", "evaluate_cmd"),
     "examples": ("unitax.tools.commands.examples", "examples_cmd"),

@@ -1,4 +1,4 @@
-"""The data-tool commands (on the runtime): evaluate, remap-dir, show, export, import-lists
+"""The data-tool commands (on the runtime): evaluate, remap-dir, show, export, import-lists, compare
 (``prepare`` is in tools/data/prepare/command.py)."""
 
 from __future__ import annotations
@@ -227,3 +227,38 @@ def import_lists_cmd(reference: Path, specs: Path | None) -> None:
     n = len(load_lists(specs))
     click.echo(f"wrote {n} split lists to {specs if specs is not None else default_specs()}/{LISTS_DIR} ("
                + ", ".join(f"{k} {v:,} B" for k, v in sizes.items()) + ")")
+
+
+@click.command("compare")
+@click.argument("a")
+@click.argument("b")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of text.")
+@click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the report as one HTML page (replaces only a page `unitax compare` wrote).")
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write the translation tables of both directions with the reports (report.txt, "
+                   "report.json, index.html) into this folder, as one set (an absent or empty folder, or one "
+                   "`unitax compare -o` wrote).")
+def compare_cmd(a: str, b: str, as_json: bool, html: Path | None, output: Path | None) -> None:
+    """How the universal classes of taxonomies A and B relate, through the label spaces both share.
+
+    A and B are build folders (`unitax compile --out`) or taxonomy names (`mseg`, the bundled one).
+    Each universal class of A is equal to, split into, merged into, overlapping or absent from B's,
+    and the reverse; the counts come first. Exit 1 when a label space shares a name but not its
+    classes (it is left out and named), or when no space is shared.
+    """
+    from ..data import compare as cmp
+
+    name_a, tax_a = cmp.open_taxonomy(a)
+    name_b, tax_b = cmp.open_taxonomy(b)
+    c = cmp.compare(name_a, tax_a, name_b, tax_b)
+    click.echo(cmp.json_text(c) if as_json else cmp.text_report(c), nl=False)
+    if html is not None:
+        cmp.write_page(html, c)
+        click.echo(f"wrote {html}", err=True)
+    if output is not None:
+        n = cmp.write_folder(output, c)
+        click.echo(f"wrote {n} files to {output}", err=True)
+    if cmp.has_problems(c):
+        exit_with(PROBLEMS, f"unitax compare: {len(c.shared.refused)} shared label space(s) differ"
+                  if c.shared.refused else "unitax compare: no label space is shared and led into universal by both")

@@ -55,13 +55,16 @@ def to_universal(tax: unitax.Taxonomy, space: str) -> list[int] | None:
 def universal_ids(tax: unitax.Taxonomy, space: str) -> list[list[int]] | None:
     """Per class of ``space``, the universal classes it corresponds to (None where nothing relates them).
 
-    Universal: itself. A dataset mapped to universal: its universal class. A test dataset: the
+    Universal: itself. A dataset mapped to universal: its universal class (for a union mapping, the
+    class's set). A test dataset: the
     universal classes that count as it. A source dataset: through its first compiled remap into
     one of those.
     """
     n = len(tax.names(space))
     if space == UNIVERSAL:
         return [[i] for i in range(n)]
+    if _has(tax, f"class_sets/{space}"):  # one class each, or a set for a union mapping's classes
+        return [[int(u) for u in np.flatnonzero(row)] for row in tax.class_sets(space)]
     ignore_u = tax.ignore_index(UNIVERSAL)
     fwd = to_universal(tax, space)
     if fwd is not None:
