@@ -324,19 +324,10 @@ def findings(model: Model) -> list[Finding]:
     sup = supervisors(model)
     fed = feeders_of(model)
     cons = consumers(model)
-    in_sets: list[set[str]] = [set() for _ in uni.classes]   # train datasets whose larger union sets hold it
-    for m in model.mappings_of("to_universal"):
-        if m.form == "union" and model.spaces[m.source].role == "train":
-            for _, members in m.sets:
-                for member in members if len(members) > 1 else ():
-                    in_sets[member].add(m.source)
     for c in uni.real_classes:  # a void placeholder (the naive layout's id 255) is no class
         if not sup[c.id]:
             only = f" (only {', '.join(fed[c.id])}, which {'is' if len(fed[c.id]) == 1 else 'are'} not train data)" \
                 if fed[c.id] else ""
-            if in_sets[c.id]:
-                only = (f" on its own: it is only ever one of several classes of a union set (in "
-                        f"{', '.join(sorted(in_sets[c.id]))}){only}")
             out.append(Finding("universal.yaml", ("classes", c.id, "name"), "unsupervised-class",
                                f"universal class {c.name!r} (id {c.id}) is supervised by no train dataset{only}"))
         if not cons[c.id] and model.mappings_of("from_universal"):
@@ -439,6 +430,9 @@ def notes(model: Model) -> list[str]:
                    f"by some test dataset; {len(swallowed)} feed only catch-all classes"
                    + (f" ({', '.join(cas)})" if cas else ""))
     sup = supervisors(model)
+    alone = {u for m in model.mappings_of("to_universal") if model.spaces[m.source].role == "train" for _, u in m.pairs}
+    in_sets = [model.universal.names[u] for u, s in enumerate(sup) if s and u not in alone]
     out.append(f"supervision: {sum(bool(s) for s in sup)} of {len(sup)} universal classes supervised by a train "
-               f"dataset")
+               f"dataset" + (f"; {len(in_sets)} only ever as one of several classes of a union set "
+                             f"({', '.join(in_sets)})" if in_sets else ""))
     return out

@@ -220,6 +220,9 @@ def test_a_universal_space_wider_than_a_byte_translates_in_uint16(tmp_path):
 PAIRS = {
     "alpha-beta": (lambda: unitax.load(twins.build("alpha")), lambda: unitax.load(twins.build("beta"))),
     "mseg-mseg": (lambda: unitax.load(GENERATED), lambda: unitax.load(GENERATED)),
+    "mseg-ut": (lambda: unitax.load("mseg"), lambda: unitax.load("ut")),
+    "mseg-rvc": (lambda: unitax.load("mseg"), lambda: unitax.load("rvc")),
+    "ut-rvc": (lambda: unitax.load("ut"), lambda: unitax.load("rvc")),
 }
 
 

@@ -28,6 +28,9 @@ TAXONOMIES: dict[str, Callable[[], unitax.Taxonomy]] = {
     "alpha": lambda: unitax.load(twins.build("alpha")),
     "beta": lambda: unitax.load(twins.build("beta")),
     "gamma": lambda: unitax.load(twins.build("gamma")),  # beta with a universal space wider than a byte
+    # the bundled UT and RVC taxonomies (in tests: their frozen copies, compiled once per session)
+    "ut": lambda: unitax.load("ut"),
+    "rvc": lambda: unitax.load("rvc"),
 }
 
 _LOADED: dict[str, unitax.Taxonomy] = {}
