@@ -54,6 +54,8 @@ class Space:
     note: str | None = None
     #: a spec copied whole from a shared spec root (its data; ``role`` and ``note`` are set anew)
     shared: dict[str, Any] | None = None
+    #: the shared space this one is class for class (the spec's ``same_classes_as``), where the importer found one
+    same_classes_as: dict[str, Any] | None = None
 
 
 @dataclass
@@ -139,6 +141,8 @@ def render_dataset(s: Space, header: str) -> str:
         data["note"] = s.note
     if s.unscored:
         data["unscored"] = s.unscored
+    if s.same_classes_as:
+        data["same_classes_as"] = s.same_classes_as
     classes: list[dict[str, Any]] = []
     for i, n in enumerate(s.names):
         c: dict[str, Any] = {"id": i, "name": n}
