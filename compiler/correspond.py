@@ -31,19 +31,25 @@ class SameClasses:
     space: str
     by: str
     unpaired: tuple[str, ...] = ()
+    #: why the two are the same where their names alone do not show it
+    note: str | None = None
 
     @classmethod
     def from_data(cls, data: dict[str, object]) -> SameClasses:
         """From the spec's (schema-valid) value or its taxonomy.json entry."""
         unpaired = data.get("unpaired") or ()
         assert isinstance(unpaired, (list, tuple))
-        return cls(str(data["space"]), str(data["by"]), tuple(str(u) for u in unpaired))
+        note = data.get("note")
+        return cls(str(data["space"]), str(data["by"]), tuple(str(u) for u in unpaired),
+                   str(note) if note is not None else None)
 
     def data(self) -> dict[str, object]:
         """As the spec and taxonomy.json write it."""
         out: dict[str, object] = {"space": self.space, "by": self.by}
         if self.unpaired:
             out["unpaired"] = list(self.unpaired)
+        if self.note is not None:
+            out["note"] = self.note
         return out
 
     def text(self) -> str:

@@ -17,7 +17,7 @@ from support.paths import ROOT
 import unitax
 from unitax.compiler import build, correspond
 from unitax.compiler.correspond import SameClasses
-from unitax.tools.authoring import ut_import
+from unitax.tools.authoring import published, ut_import
 from unitax.tools.cli import main
 from unitax.tools.commands.authoring import same_classes_problems
 from unitax.tools.data import compare as cmp
@@ -87,6 +87,14 @@ def test_a_declaration_that_holds_compiles_into_the_build_and_its_docs(tmp_path)
     assert doc["datasets"]["street2"]["same_classes_as"] == {"space": "street", "by": "id", "unpaired": ["ignore"]}
     page = (out / "docs" / "md" / "dataset" / "street2.md").read_text("utf-8")
     assert "same classes as" in page and "street, class for class by id; no partner there: ignore" in page
+    # a note says why (a declaration a person wrote): in the build and on the page
+    p = root / "datasets" / "street2.yaml"
+    p.write_text(p.read_text("utf-8").replace("unpaired: [ignore]}", 'unpaired: [ignore], note: "capitals"}'))
+    build.compile_taxonomy(root, out)
+    assert unitax.load(out).same_classes_as("street2") == ("street", "id", ("ignore",))
+    doc = json.loads((out / "taxonomy.json").read_text("utf-8"))
+    assert doc["datasets"]["street2"]["same_classes_as"]["note"] == "capitals"
+    assert "no partner there: ignore (capitals)" in (out / "docs" / "md" / "dataset" / "street2.md").read_text("utf-8")
 
 
 def test_the_compiler_names_file_line_and_class_of_each_problem(tmp_path):
@@ -223,3 +231,41 @@ def test_the_importer_writes_only_what_the_names_show():
     assert decl is None
     assert found == ("not written: no shared space of camvid has the same classes (near: camvid-2 by id, but "
                      "id 0 is 'sign' here, 'SignSymbol' there)")
+
+
+def test_the_importer_keeps_a_declaration_a_person_wrote_where_the_names_show_none(tmp_path):
+    """Re-importing replaces datasets/ wholesale; a same_classes_as the names do not show (CamVid's SignSymbol,
+    which UT calls sign) is kept with its note, and the import says so."""
+    folder = tmp_path / "taxonomies"
+    folder.mkdir()
+    (folder / "universal_classes.py").write_text("class_to_index = {'road': 0, 'sign': 1, 'ignore': 2}\n")
+    (folder / "camvid.py").write_text(
+        "class_to_index = {'road': 0, 'sign': 1, 'ignore': 2}\n"
+        "mapping = {'road': ['road'], 'sign': ['sign'], 'ignore': ['ignore']}\n"
+        "class_to_eval = {k: k != 'ignore' for k, v in class_to_index.items()}\n")
+    shared = {"camvid-2": {"name": "camvid-2", "classes": [{"id": 0, "name": "Road"}, {"id": 1, "name": "SignSymbol"}]}}
+    notes: list[str] = []
+    files, _ = ut_import.render_specs(folder, shared, notes=notes)
+    assert "same_classes_as" not in files["datasets/ut-camvid-3.yaml"]
+    assert notes == ["ut-camvid-3: not written: no shared space of camvid has the same classes (near: camvid-2 by "
+                     "id, but id 1 is 'sign' here, 'SignSymbol' there)"]
+    specs = tmp_path / "specs"
+    (specs / "datasets").mkdir(parents=True)
+    (specs / "datasets" / "ut-camvid-3.yaml").write_text(files["datasets/ut-camvid-3.yaml"].replace(
+        "classes:", "same_classes_as:\n  space: camvid-2\n  by: id\n  unpaired: [ignore]\n  note: sign is SignSymbol\n"
+        "classes:"), encoding="utf-8")
+    kept = published.kept_same_classes(specs)
+    assert kept == {"ut-camvid-3": {"space": "camvid-2", "by": "id", "unpaired": ["ignore"],
+                                    "note": "sign is SignSymbol"}}
+    notes.clear()
+    files, _ = ut_import.render_specs(folder, shared, notes=notes, kept=kept)
+    assert ("same_classes_as: {space: camvid-2, by: id, unpaired: [ignore], note: sign is SignSymbol}"
+            in files["datasets/ut-camvid-3.yaml"])
+    assert notes[0].endswith("; kept the declaration in the specs (camvid-2 by id)")
+    # where the names do show one, the importer's is written (and it says what it replaced)
+    shared["camvid-2"]["classes"][1]["name"] = "Sign"  # type: ignore[index]
+    notes.clear()
+    files, _ = ut_import.render_specs(folder, shared, notes=notes, kept=kept)
+    assert "same_classes_as: {space: camvid-2, by: id, unpaired: [ignore]}\n" in files["datasets/ut-camvid-3.yaml"]
+    assert notes == ["ut-camvid-3: the same classes as camvid-2 by id (unpaired: ignore); replaced the declaration "
+                     "in the specs (camvid-2 by id)"]

@@ -406,7 +406,8 @@ def _dataset_page(view: View, paths: Paths, d: LabelSpace) -> Row:
     if d.same_classes_as is not None:
         same = d.same_classes_as
         facts.append(("same classes as", f"{same.space}, class for class by {same.by}"
-                      + (f"; no partner there: {', '.join(same.unpaired)}" if same.unpaired else "")))
+                      + (f"; no partner there: {', '.join(same.unpaired)}" if same.unpaired else "")
+                      + (f" ({same.note})" if same.note else "")))
     if d.note:
         facts.append(("note", d.note))
     return {

@@ -98,6 +98,25 @@ def shared_spaces(roots: Iterable[Path]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def kept_same_classes(root: Path) -> dict[str, dict[str, Any]]:
+    """The ``same_classes_as`` of each dataset spec already under ``root`` (dataset name -> the declaration),
+    read with the specs' own safe loader: what an importer keeps on re-import where the published data does
+    not show one itself (a declaration a person wrote, with its note). A file that does not parse is passed over."""
+    from ...compiler.load import parse_yaml
+
+    out: dict[str, dict[str, Any]] = {}
+    folder = Path(root) / "datasets"
+    for p in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        try:
+            doc, _ = parse_yaml(p.read_bytes(), str(p))
+        except OSError:
+            continue
+        d = doc.data if doc is not None else None
+        if isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("same_classes_as"), dict):
+            out[d["name"]] = dict(d["same_classes_as"])
+    return out
+
+
 def class_names(spec: dict[str, Any]) -> list[str]:
     """The names of a dataset spec's classes in id order, void ids left out."""
     return [c["name"] for c in spec["classes"] if isinstance(c, dict) and not c.get("void")]

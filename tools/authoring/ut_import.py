@@ -239,10 +239,13 @@ def same_classes(names: list[str], shared: dict[str, dict[str, Any]], dataset: s
 
 
 def read_ut(folder: Path, shared: dict[str, dict[str, Any]], definitions: Path | None = None,
-            notes: list[str] | None = None) -> tuple[list[str], list[Space], list[Published], list[Slip]]:
+            notes: list[str] | None = None, kept: dict[str, dict[str, Any]] | None = None
+            ) -> tuple[list[str], list[Space], list[Published], list[Slip]]:
     """The universal class names, the label spaces, the mappings and the slips of UT's folder (colours
     from the label configs in ``definitions`` whose class lists are a dataset's); ``notes`` gets one line
-    per UT space of its own saying which shared space it has the same classes as (:func:`same_classes`)."""
+    per UT space of its own saying which shared space it has the same classes as (:func:`same_classes`);
+    ``kept``: the declarations already in the specs (dataset -> ``same_classes_as``), kept where the names
+    show none (one a person wrote, with the note that says why)."""
     configs = published_colors(definitions)
     uni_file = UTFile(folder / UNIVERSAL_FILE, f"taxonomies/{UNIVERSAL_FILE}")
     universal = _ordered(uni_file)
@@ -285,6 +288,13 @@ def read_ut(folder: Path, shared: dict[str, dict[str, Any]], definitions: Path |
             note += f"; colours from {colors[1]}"
         family = own.removeprefix("ut-").split("-")[0]   # the dataset: ut-bdd -> bdd, mapillary-v1.2 -> mapillary
         same, found = same_classes(names, shared, family, colors[2] if colors else None) if not hit else (None, "")
+        before = (kept or {}).get(name)
+        if not hit and before is not None and before != same:
+            if same is None:
+                same = before
+                found += f"; kept the declaration in the specs ({before.get('space')} by {before.get('by')})"
+            else:
+                found += f"; replaced the declaration in the specs ({before.get('space')} by {before.get('by')})"
         if notes is not None and not hit:
             notes.append(f"{name}: {found}")
         spaces.append(Space(name, names, colors=colors[0] if colors else None, unscored=unscored, note=note,
@@ -325,17 +335,18 @@ def read_ut(folder: Path, shared: dict[str, dict[str, Any]], definitions: Path |
 
 
 def render_specs(folder: Path, shared: dict[str, dict[str, Any]], definitions: Path | None = None,
-                 notes: list[str] | None = None) -> tuple[dict[str, str], list[Slip]]:
+                 notes: list[str] | None = None, kept: dict[str, dict[str, Any]] | None = None
+                 ) -> tuple[dict[str, str], list[Slip]]:
     """All spec files (relative path -> text) for UT's published folder, and the slips found;
     ``definitions``: RVC's label_definitions/, for the colours of the datasets whose class lists it gives;
-    ``notes`` gets the correspondences found (see :func:`read_ut`)."""
+    ``notes`` gets the correspondences found, ``kept`` gives those already written (see :func:`read_ut`)."""
     folder = Path(folder)
     if (folder / "taxonomies" / UNIVERSAL_FILE).is_file():
         folder = folder / "taxonomies"
     if not (folder / UNIVERSAL_FILE).is_file():
         raise bad(folder / UNIVERSAL_FILE, "not UT's taxonomies folder (a checkout of "
                   "UNIZG-FER-D307/universal_taxonomies, or its taxonomies/ folder)", rule="missing-file")
-    universal, spaces, mappings, slips = read_ut(folder, shared, definitions, notes)
+    universal, spaces, mappings, slips = read_ut(folder, shared, definitions, notes, kept)
     seen: dict[str, str] = {}
     for s in spaces:
         if s.name in seen:

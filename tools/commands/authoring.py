@@ -286,7 +286,8 @@ def import_ut_cmd(source: Path, specs: Path, shared: tuple[Path, ...], definitio
 
     notes: list[str] = []
     try:
-        files, slips = ut_import.render_specs(source, _shared_roots(shared), definitions, notes)
+        files, slips = ut_import.render_specs(source, _shared_roots(shared), definitions, notes,
+                                              published.kept_same_classes(specs))
     except SpecError as e:
         fail(e.problems)
     outputs.check_spec_import(specs, list(files))
