@@ -207,7 +207,7 @@ def shared_spaces(a: str, tax_a: unitax.Taxonomy, b: str, tax_b: unitax.Taxonomy
         feeders.extend(f"{space}:{n}" for n in tax_a.names(space))
         rows_a.append(sa[0])
         rows_b.append(sb[0])
-    corresponding = []
+    corresponding: list[tuple[str, str, str, int, str, str]] = []
     used_a, used_b = set(), set()
     for x, tax_x, y, tax_y, x_is_a in ((a, tax_a, b, tax_b, True), (b, tax_b, a, tax_a, False)):
         for space in sorted(tax_x.datasets):
@@ -216,6 +216,8 @@ def shared_spaces(a: str, tax_a: unitax.Taxonomy, b: str, tax_b: unitax.Taxonomy
                 continue  # none; a space the other side does not have; or the same name in both (compared above)
             other = decl[0]
             sa_name, sb_name = (space, other) if x_is_a else (other, space)
+            if any(c[:2] == (sa_name, sb_name) for c in corresponding):
+                continue  # both sides declare it: compared once
             label = f"{sa_name} \u2261 {sb_name}"
             used_a.add(sa_name)
             used_b.add(sb_name)
