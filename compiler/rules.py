@@ -451,9 +451,9 @@ def check(docs: list[Document], broken: AbstractSet[str] = frozenset()) -> tuple
             broken.add(name)
         rule_unscored(ctx, doc, spaces[name])
     for name, doc in sorted(datasets.items()):
-        if name not in broken and spaces[name].same_classes_as is not None:
-            if spaces[name].same_classes_as.space not in broken:  # type: ignore[union-attr]
-                rule_same_classes(ctx, doc, spaces[name], spaces)
+        same = spaces[name].same_classes_as
+        if name not in broken and same is not None and same.space not in broken:
+            rule_same_classes(ctx, doc, spaces[name], spaces)
     mappings: dict[tuple[str, str], Mapping | None] = {}
     if UNIVERSAL in spaces and "datasets" not in bad:
         for key, doc in sorted(mapping_docs.items()):

@@ -122,7 +122,8 @@ def same_classes_problems(roots: list[Path]) -> list[str]:
     for root in roots:
         for name, doc in sorted(docs[root].items()):
             decl = doc.data.get(correspond.KEY)
-            if not (isinstance(decl, dict) and isinstance(decl.get("space"), str) and decl.get("by") in correspond.BY):
+            if not (isinstance(decl, dict) and isinstance(decl.get("space"), str) and decl.get("by") in correspond.BY
+                    and isinstance(decl.get("unpaired", []), list)):
                 continue  # none, or not schema-valid (the root's own check says so)
             same = correspond.SameClasses.from_data(decl)
             if same.space in docs[root]:
