@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from .correspond import SameClasses
+
 UNIVERSAL = "universal"
 Color = tuple[int, int, int]
 
@@ -39,6 +41,8 @@ class LabelSpace:
     class_list_from: str | None = None
     #: ids of the classes the dataset's own benchmark does not score (the spec's ``unscored``)
     unscored: tuple[int, ...] = ()
+    #: the spec's ``same_classes_as``: the label space this one is, class for class (compiler/correspond.py)
+    same_classes_as: SameClasses | None = None
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -99,6 +99,10 @@ _TABLE: tuple[tuple[str, str, str, str], ...] = (
     ("stray-entry", "rules", "warning",
      "a published mapping names a source class the dataset does not have (kept under stray; never compiled)"),
     ("unknown-unscored", "rules", "warning", "a dataset's unscored list names a class the dataset does not have"),
+    ("same-classes", "rules", "error",
+     "a dataset's same_classes_as does not hold: a class without a partner by id or name (list it under unpaired), "
+     "a class of the other space without one, or an unknown space (the compiler in one spec root; check --bundled "
+     "across bundled taxonomies)"),
     ("overlapping-sets", "rules", "error",
      "two source classes of a union mapping cover overlapping sets and neither says why in overlap_reason"),
     ("union-relabel", "rules", "error",

@@ -15,7 +15,8 @@ from typing import Any
 
 from unitax.format import label_dtype, max_label
 
-from . import load, registry
+from . import correspond, load, registry
+from .correspond import SameClasses
 from .errors import Problem
 from .load import Document, JsonPath, format_path
 from .model import UNIVERSAL, ClassDef, LabelSpace, Mapping, Model
@@ -72,8 +73,32 @@ def _space_from(doc: Document) -> LabelSpace:
                              void=c.get("void", False)) for c in d["classes"])
     names = {c.name: c.id for c in classes if not c.void}
     unscored = tuple(sorted(names[n] for n in d.get("unscored") or () if n in names))
+    same = SameClasses.from_data(d[correspond.KEY]) if correspond.KEY in d else None
     return LabelSpace(d["name"], d["role"], d["label_dtype"], d["ignore"], "unlabeled", classes, d.get("note"),
-                      d.get("class_list_from"), unscored)
+                      d.get("class_list_from"), unscored, same)
+
+
+def _by_id(space: LabelSpace) -> list[str | None]:
+    """The space's class names by id, None for a void id."""
+    return [None if c.void else c.name for c in space.classes]
+
+
+def rule_same_classes(ctx: Reporter, doc: Document, space: LabelSpace, spaces: dict[str, LabelSpace]) -> None:
+    """same-classes: a ``same_classes_as`` that does not hold. Where the other space is a dataset of this
+    spec root, the whole pairing is checked (compiler/correspond.py); where it is not, only this side (the
+    unpaired names): the other space may be another bundled taxonomy's, which `unitax check --bundled` checks."""
+    decl = space.same_classes_as
+    if decl is None:
+        return
+    other = spaces.get(decl.space)
+    if decl.space == UNIVERSAL:
+        ctx.add(doc, (correspond.KEY, "space"), "same-classes",
+                "same_classes_as names universal; it names another dataset's label space")
+        return
+    _, problems = correspond.pair(space.name, _by_id(space), decl, _by_id(other) if other is not None else [])
+    for where, message in problems:
+        if other is not None or where[:2] == (correspond.KEY, "unpaired") or where == (correspond.KEY, "space"):
+            ctx.add(doc, where, "same-classes", message)
 
 
 def rule_unscored(ctx: Reporter, doc: Document, space: LabelSpace) -> None:
@@ -425,6 +450,10 @@ def check(docs: list[Document], broken: AbstractSet[str] = frozenset()) -> tuple
         if not rule_classes(ctx, doc, spaces[name]):
             broken.add(name)
         rule_unscored(ctx, doc, spaces[name])
+    for name, doc in sorted(datasets.items()):
+        same = spaces[name].same_classes_as
+        if name not in broken and same is not None and same.space not in broken:
+            rule_same_classes(ctx, doc, spaces[name], spaces)
     mappings: dict[tuple[str, str], Mapping | None] = {}
     if UNIVERSAL in spaces and "datasets" not in bad:
         for key, doc in sorted(mapping_docs.items()):

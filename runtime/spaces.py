@@ -133,6 +133,17 @@ class Spaces:
         ids = self._space(dataset).get("unscored") or []
         return tuple(names[i] for i in ids if isinstance(i, int) and 0 <= i < len(names))
 
+    def same_classes_as(self, dataset: str) -> tuple[str, str, tuple[str, ...]] | None:
+        """``(space, by, unpaired)`` where the spec declares ``dataset`` the same label space as ``space``
+        class for class (``same_classes_as``: each class pairs with the class of the same id, ``by ==
+        "id"``, or name, ``"name"``, in ``space``, except the ``unpaired`` classes): e.g. UT's
+        ``ut-ade20k-151`` is ``("ade20k-151", "id", ())``; None where it declares none. ``space`` may be a
+        label space of another taxonomy (`unitax compare` pairs the two through it)."""
+        d = self._space(dataset).get("same_classes_as")
+        if not isinstance(d, dict):
+            return None
+        return str(d["space"]), str(d["by"]), tuple(str(u) for u in d.get("unpaired") or ())
+
     def role(self, dataset: str) -> str:
         """``train``, ``test``, ``source`` (or ``universal``)."""
         role: str = self._space(dataset)["role"]

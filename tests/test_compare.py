@@ -214,11 +214,12 @@ def test_a_universal_space_wider_than_a_byte_translates_in_uint16(tmp_path):
     assert ag.labels(np.array([a["car"], a["sky"], 255], dtype=np.uint8)).tolist() == [g["vehicle"], 65535, 65535]
 
 
-#: pairs of taxonomies whose translations must keep the laws on every shared dataset class. After the
-#: taxonomies of issue 23 are merged, add ``"mseg-ut": (lambda: unitax.load("mseg"), lambda: unitax.load("ut"))``
-#: and ``"mseg-rvc"`` the same way.
+#: pairs of taxonomies whose translations must keep the laws on every shared dataset class (those of the
+#: spaces shared by name and of the corresponding ones: delta's street and indoor, UT's variants).
 PAIRS = {
     "alpha-beta": (lambda: unitax.load(twins.build("alpha")), lambda: unitax.load(twins.build("beta"))),
+    "alpha-delta": (lambda: unitax.load(twins.build("alpha")), lambda: unitax.load(twins.build("delta"))),
+    "delta-alpha": (lambda: unitax.load(twins.build("delta")), lambda: unitax.load(twins.build("alpha"))),
     "mseg-mseg": (lambda: unitax.load(GENERATED), lambda: unitax.load(GENERATED)),
     "mseg-ut": (lambda: unitax.load("mseg"), lambda: unitax.load("ut")),
     "mseg-rvc": (lambda: unitax.load("mseg"), lambda: unitax.load("rvc")),

@@ -62,8 +62,14 @@ def test_import_ut_writes_the_bundled_specs_and_lists_the_slips(ut_ref, rvc_ref,
     code, out = _run("import-ut", str(ut_ref), "--specs", str(specs), "--shared", str(MSEG_SPECS),
                      "--shared", str(RVC_SPECS), "--label-definitions", str(RVC_REFERENCE / "label_definitions"))
     assert code == 0, out
-    assert differences(specs, UT_SPECS) == []
+    assert differences(specs, UT_SPECS) == []  # the same_classes_as declared by hand kept as well
     assert "slip: taxonomies/wd.py:92: mapping['terrain'] names 'field' twice [duplicate-in-set]" in out
+    said = [line for line in out.splitlines() if line.startswith("same classes: ")]
+    assert "same classes: ut-ade20k-151: the same classes as ade20k-151 by id" in said
+    assert ("same classes: ut-coco-panoptic-134: the same classes as coco-panoptic-133 by name (unpaired: ignore)"
+            in said)
+    assert [line.split(":")[1].strip() for line in said if "kept the declaration" in line] == [
+        "ut-camvid-12", "ut-wilddash2-39"]
 
 
 UT_CAMVID = """class_to_index = {

@@ -403,6 +403,11 @@ def _dataset_page(view: View, paths: Paths, d: LabelSpace) -> Row:
         facts.append(("class list from", d.class_list_from))
     if d.unscored:
         facts.append(("not scored by its benchmark", ", ".join(d.classes[i].name for i in d.unscored)))
+    if d.same_classes_as is not None:
+        same = d.same_classes_as
+        facts.append(("same classes as", f"{same.space}, class for class by {same.by}"
+                      + (f"; no partner there: {', '.join(same.unpaired)}" if same.unpaired else "")
+                      + (f" ({same.note})" if same.note else "")))
     if d.note:
         facts.append(("note", d.note))
     return {

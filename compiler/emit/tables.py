@@ -40,6 +40,8 @@ def _space_json(space: LabelSpace) -> dict[str, Any]:
         out["class_list_from"] = space.class_list_from
     if space.unscored:
         out["unscored"] = list(space.unscored)
+    if space.same_classes_as is not None:
+        out["same_classes_as"] = space.same_classes_as.data()
     return out
 
 

@@ -13,6 +13,10 @@ Shared label spaces (same names, same classes, in both):
 
 Only in alpha: ``alpha-only`` (feeds ``thing``); only in beta: ``beta-only`` (feeds ``other``).
 
+``delta`` is beta with street and indoor under names of its own, declared corresponding
+(``same_classes_as``): ``delta-street`` is street by id, ``delta-indoor`` indoor by name (see
+:func:`delta_files`); compared with alpha through them, it must relate as beta does.
+
 What the comparison must find (:data:`EXPECTED`): alpha -> beta 3 equal (road, floor, lamp), 3 split
 (person -> pedestrian + rider, animal -> dog + cat, furniture -> table + chair), 3 merged (car and
 truck -> vehicle, plant -> small_plant), 1 overlapping (tree ~ tall_plant, small_plant), 2 absent (sky:
@@ -103,8 +107,46 @@ def _mapping(source: str, target: str, pairs: dict[str, object], sources: list[s
     return "\n".join(lines) + "\n"
 
 
+def _dataset(name: str, classes: list[str], same: str) -> str:
+    """A train dataset spec (uint8, ignore 255) whose ``same_classes_as`` is the flow map ``same``."""
+    return "\n".join([f"name: {name}", "role: train", "label_dtype: uint8", "ignore: 255",
+                      f"same_classes_as: {same}", "classes:"]
+                     + [f"  - {{id: {i}, name: {_q(c)}}}" for i, c in enumerate(classes)]) + "\n"
+
+
+#: delta: beta, with street and indoor under names of its own, declared the same as alpha's (and beta's)
+#: street and indoor: ``delta-street`` by id (the names capitalised, a class ``ignore`` of its own at id 8,
+#: unpaired), ``delta-indoor`` by name (indoor's classes in the reverse order, then ``ignore``)
+DELTA_STREET = [n.capitalize() for n in STREET] + ["ignore"]
+DELTA_INDOOR = [*reversed(INDOOR), "ignore"]
+
+
+def delta_files() -> dict[str, str]:
+    """The spec files of ``delta`` (see :data:`DELTA_STREET`): beta's, street and indoor renamed and
+    declared corresponding (``same_classes_as``), street-raw left out."""
+    files = spec_files("beta")
+    for rel in ("datasets/street.yaml", "datasets/indoor.yaml", "datasets/street-raw.yaml",
+                "mappings/street-raw_to_street.yaml", "mappings/street_to_universal.yaml",
+                "mappings/indoor_to_universal.yaml"):
+        del files[rel]
+    beta = SPECS["beta"]["to_universal"]  # type: ignore[index]
+    universal: list[str] = SPECS["beta"]["universal"]  # type: ignore[assignment]
+    files["datasets/delta-street.yaml"] = _dataset("delta-street", DELTA_STREET,
+                                                   "{space: street, by: id, unpaired: [ignore]}")
+    files["mappings/delta-street_to_universal.yaml"] = _mapping(
+        "delta-street", "universal", {n.capitalize(): v for n, v in beta["street"].items()}, DELTA_STREET, universal)
+    files["datasets/delta-indoor.yaml"] = _dataset("delta-indoor", DELTA_INDOOR,
+                                                   "{space: indoor, by: name, unpaired: [ignore]}")
+    files["mappings/delta-indoor_to_universal.yaml"] = _mapping(
+        "delta-indoor", "universal", dict(beta["indoor"]), DELTA_INDOOR, universal)
+    return files
+
+
 def spec_files(name: str, rename: dict[str, str] | None = None) -> dict[str, str]:
-    """The spec files of ``alpha`` or ``beta`` (relative path -> text), universal classes renamed by ``rename``."""
+    """The spec files of ``alpha`` or ``beta`` (relative path -> text), universal classes renamed by ``rename``;
+    ``delta``: :func:`delta_files`."""
+    if name == "delta":
+        return delta_files()
     s = SPECS[name]
     ren = dict(rename or {})
 
@@ -152,7 +194,8 @@ _TMP: list[Path] = []
 
 
 def build(name: str) -> Path:
-    """``alpha`` or ``beta`` compiled (once per process) into a temporary folder; returns the build folder."""
+    """``alpha``, ``beta`` (or ``gamma``, ``delta``) compiled (once per process) into a temporary folder; returns
+    the build folder."""
     if name not in _BUILT:
         from unitax.compiler import build as compiler
 

@@ -54,6 +54,8 @@ class Space:
     note: str | None = None
     #: a spec copied whole from a shared spec root (its data; ``role`` and ``note`` are set anew)
     shared: dict[str, Any] | None = None
+    #: the shared space this one is class for class (the spec's ``same_classes_as``), where the importer found one
+    same_classes_as: dict[str, Any] | None = None
 
 
 @dataclass
@@ -93,6 +95,25 @@ def shared_spaces(roots: Iterable[Path]) -> dict[str, dict[str, Any]]:
             d = doc.data
             if isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("classes"), list):
                 out.setdefault(d["name"], d)
+    return out
+
+
+def kept_same_classes(root: Path) -> dict[str, dict[str, Any]]:
+    """The ``same_classes_as`` of each dataset spec already under ``root`` (dataset name -> the declaration),
+    read with the specs' own safe loader: what an importer keeps on re-import where the published data does
+    not show one itself (a declaration a person wrote, with its note). A file that does not parse is passed over."""
+    from ...compiler.load import parse_yaml
+
+    out: dict[str, dict[str, Any]] = {}
+    folder = Path(root) / "datasets"
+    for p in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        try:
+            doc, _ = parse_yaml(p.read_bytes(), str(p))
+        except OSError:
+            continue
+        d = doc.data if doc is not None else None
+        if isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("same_classes_as"), dict):
+            out[d["name"]] = dict(d["same_classes_as"])
     return out
 
 
@@ -139,6 +160,8 @@ def render_dataset(s: Space, header: str) -> str:
         data["note"] = s.note
     if s.unscored:
         data["unscored"] = s.unscored
+    if s.same_classes_as:
+        data["same_classes_as"] = s.same_classes_as
     classes: list[dict[str, Any]] = []
     for i, n in enumerate(s.names):
         c: dict[str, Any] = {"id": i, "name": n}

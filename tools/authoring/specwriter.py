@@ -80,6 +80,7 @@ LAYOUTS: dict[str, Mapping[str, Shape]] = {
     "dataset": {
         "name": _S, "role": _S, "label_dtype": _S, "ignore": _S, "class_list_from": _S, "note": _S,
         "unscored": Shape(BLOCK),
+        "same_classes_as": Shape(FLOW, fields={"space": _S, "by": _S, "unpaired": _FLOW, "note": _S}),
         "classes": Shape(BLOCK, items=Shape(FLOW, fields={"id": _S, "name": _S, "color": _FLOW, "void": _S})),
         "accept": _ACCEPT,
     },

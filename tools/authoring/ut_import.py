@@ -145,13 +145,17 @@ def _ordered(f: UTFile) -> list[str]:
     return sorted(cti, key=lambda n: cti[n])
 
 
-def published_colors(definitions: Path | None) -> list[tuple[list[str], list[tuple[int, int, int]], str]]:
-    """(class names in id order, colours, file) of the label configs in RVC's ``label_definitions/`` that
-    give colours (Mapillary Vistas v1.2 and v2.0, WildDash 2): a UT dataset whose classes are exactly one
-    of these lists takes its colours. None: no configs."""
+Config = tuple[list[str], list[tuple[int, int, int]], str, list[str]]
+
+
+def published_colors(definitions: Path | None) -> list[Config]:
+    """(class names in id order, colours, file, readable names) of the label configs in RVC's
+    ``label_definitions/`` that give colours (Mapillary Vistas v1.2 and v2.0, WildDash 2): a UT dataset
+    whose classes are exactly one of these lists takes its colours, and its classes' readable names
+    (``Bird`` for ``animal--bird``) count as their names where :func:`same_classes` pairs them. None: no configs."""
     import json
 
-    out: list[tuple[list[str], list[tuple[int, int, int]], str]] = []
+    out: list[Config] = []
     for name in ("mapillary-config-v1p2.json", "mapillary-config-v2p0.json", "wilddash-config.json"):
         p = definitions / name if definitions is not None else None
         if p is None or not p.is_file():
@@ -159,16 +163,89 @@ def published_colors(definitions: Path | None) -> list[tuple[list[str], list[tup
         try:
             labels = json.loads(read_text(p))["labels"]
             out.append(([str(x["name"]) for x in labels],
-                        [(int(x["color"][0]), int(x["color"][1]), int(x["color"][2])) for x in labels], name))
+                        [(int(x["color"][0]), int(x["color"][1]), int(x["color"][2])) for x in labels], name,
+                        [str(x.get("readable") or x["name"]) for x in labels]))
         except (ValueError, KeyError, TypeError, IndexError) as e:
             raise bad(p, f"not a label config (labels: name, color): {type(e).__name__}: {e}") from None
     return out
 
 
-def read_ut(folder: Path, shared: dict[str, dict[str, Any]], definitions: Path | None = None
+#: the name MSeg and RVC give a dataset's class of unlabeled pixels, which UT calls ``ignore``
+UNLABELED = "unlabeled"
+
+
+def _fold(name: str) -> str:
+    """A class name with case and everything but letters and digits dropped (``Column_Pole`` -> ``columnpole``)."""
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def names_agree(ut: str, other: str, readable: str | None = None) -> bool:
+    """Whether UT's class name ``ut`` and another space's ``other`` name one class: equal once case, spaces
+    and punctuation are dropped (``column pole``, ``Column_Pole``), or ``other`` is one of the comma-separated
+    WordNet names UT writes (ADE's ``building, edifice`` and ``building``), or the class's readable name in
+    its label config (Mapillary's ``animal--bird``, ``Bird``); UT's ``ignore`` and ``unlabeled`` are both a
+    taxonomy's name for the unlabeled class."""
+    if ut == IGNORE:
+        return other in (IGNORE, UNLABELED)
+    f = _fold(other)
+    return bool(f) and any(_fold(c) == f for c in (ut, *ut.split(","), readable or "") if c.strip())
+
+
+def same_classes(names: list[str], shared: dict[str, dict[str, Any]], dataset: str,
+                 readable: list[str] | None = None) -> tuple[dict[str, Any] | None, str]:
+    """The ``same_classes_as`` of a UT label space that is no shared space, and what was found (for the
+    import's report): a shared space of the same dataset (its name is ``dataset`` or begins ``dataset-``:
+    Cityscapes' 19 classes are also BDD's, KITTI's and WildDash's, but only ``bdd`` holds BDD's labels)
+    whose classes pair with these one to one, UT's ``ignore`` class left unpaired where the other has no
+    class there. By id: every id the other space has holds a class whose names agree (:func:`names_agree`),
+    and the ids beyond it hold only ``ignore``; by name: the same names but ``ignore``, in another order.
+    Where several spaces match, a variant (``bdd-relabeled``, named after another match) gives way to the
+    space it is a variant of; where several still do, none is written."""
+    hits: list[tuple[str, str, list[str]]] = []
+    near: list[str] = []
+    for space, spec in sorted(shared.items()):
+        if space != dataset and not space.startswith(dataset + "-"):
+            continue
+        classes = spec["classes"]
+        if [c.get("id") for c in classes] != list(range(len(classes))):
+            continue
+        other = [None if c.get("void") else c.get("name") for c in classes]
+        real = [o for o in other if o is not None]
+        if len(names) >= len(other) and all(n == IGNORE for n in names[len(other):]):
+            wrong = [(i, n, o) for i, (n, o) in enumerate(zip(names, other, strict=False))
+                     if o is None or not names_agree(n, o, readable[i] if readable else None)]
+            if not wrong:
+                hits.append((space, "id", names[len(other):]))
+                continue
+            if len(wrong) <= 2:
+                near.append(f"{space} by id, but " + "; ".join(f"id {i} is {n!r} here, {o!r} there"
+                                                                for i, n, o in wrong))
+        if sorted(set(names) - {IGNORE}) == sorted(real) and len(real) == len(set(real)) \
+                and len(names) == len(set(names)):
+            hits.append((space, "name", [IGNORE] if IGNORE in names else []))
+    variants = {h[0] for h in hits if any(h[0].startswith(g[0] + "-") for g in hits)}
+    hits = [h for h in hits if h[0] not in variants]
+    if len(hits) == 1:
+        space, by, unpaired = hits[0]
+        decl: dict[str, Any] = {"space": space, "by": by}
+        if unpaired:
+            decl["unpaired"] = unpaired
+        return decl, (f"the same classes as {space} by {by}"
+                      + (f" (unpaired: {', '.join(unpaired)})" if unpaired else ""))
+    if hits:
+        return None, "not written: several spaces match (" + ", ".join(f"{h[0]} by {h[1]}" for h in hits) + ")"
+    return None, (f"not written: no shared space of {dataset} has the same classes"
+                  + (" (near: " + "; ".join(near) + ")" if near else ""))
+
+
+def read_ut(folder: Path, shared: dict[str, dict[str, Any]], definitions: Path | None = None,
+            notes: list[str] | None = None, kept: dict[str, dict[str, Any]] | None = None
             ) -> tuple[list[str], list[Space], list[Published], list[Slip]]:
     """The universal class names, the label spaces, the mappings and the slips of UT's folder (colours
-    from the label configs in ``definitions`` whose class lists are a dataset's)."""
+    from the label configs in ``definitions`` whose class lists are a dataset's); ``notes`` gets one line
+    per UT space of its own saying which shared space it has the same classes as (:func:`same_classes`);
+    ``kept``: the declarations already in the specs (dataset -> ``same_classes_as``), kept where the names
+    show none (one a person wrote, with the note that says why)."""
     configs = published_colors(definitions)
     uni_file = UTFile(folder / UNIVERSAL_FILE, f"taxonomies/{UNIVERSAL_FILE}")
     universal = _ordered(uni_file)
@@ -206,11 +283,22 @@ def read_ut(folder: Path, shared: dict[str, dict[str, Any]], definitions: Path |
         name = hit or f"{own}-{len(names)}"
         note = (f"UT's taxonomies/{p.name}: the label space of {name} (same names and ids)" if hit
                 else f"UT's taxonomies/{p.name}: {what}")
-        colors = next(((c, f) for n, c, f in configs if n == names), None) if not hit else None
+        colors = next(((c, f, r) for n, c, f, r in configs if n == names), None) if not hit else None
         if colors is not None:
             note += f"; colours from {colors[1]}"
+        family = own.removeprefix("ut-").split("-")[0]   # the dataset: ut-bdd -> bdd, mapillary-v1.2 -> mapillary
+        same, found = same_classes(names, shared, family, colors[2] if colors else None) if not hit else (None, "")
+        before = (kept or {}).get(name)
+        if not hit and before is not None and before != same:
+            if same is None:
+                same = before
+                found += f"; kept the declaration in the specs ({before.get('space')} by {before.get('by')})"
+            else:
+                found += f"; replaced the declaration in the specs ({before.get('space')} by {before.get('by')})"
+        if notes is not None and not hit:
+            notes.append(f"{name}: {found}")
         spaces.append(Space(name, names, colors=colors[0] if colors else None, unscored=unscored, note=note,
-                            shared=shared.get(hit) if hit else None))
+                            shared=shared.get(hit) if hit else None, same_classes_as=same))
         entries: list[tuple[str, str | list[str]]] = []
         ignore, stray = [], []
         for cls, members in mapping.items():
@@ -246,17 +334,19 @@ def read_ut(folder: Path, shared: dict[str, dict[str, Any]], definitions: Path |
     return universal, spaces, mappings, slips
 
 
-def render_specs(folder: Path, shared: dict[str, dict[str, Any]], definitions: Path | None = None
+def render_specs(folder: Path, shared: dict[str, dict[str, Any]], definitions: Path | None = None,
+                 notes: list[str] | None = None, kept: dict[str, dict[str, Any]] | None = None
                  ) -> tuple[dict[str, str], list[Slip]]:
     """All spec files (relative path -> text) for UT's published folder, and the slips found;
-    ``definitions``: RVC's label_definitions/, for the colours of the datasets whose class lists it gives."""
+    ``definitions``: RVC's label_definitions/, for the colours of the datasets whose class lists it gives;
+    ``notes`` gets the correspondences found, ``kept`` gives those already written (see :func:`read_ut`)."""
     folder = Path(folder)
     if (folder / "taxonomies" / UNIVERSAL_FILE).is_file():
         folder = folder / "taxonomies"
     if not (folder / UNIVERSAL_FILE).is_file():
         raise bad(folder / UNIVERSAL_FILE, "not UT's taxonomies folder (a checkout of "
                   "UNIZG-FER-D307/universal_taxonomies, or its taxonomies/ folder)", rule="missing-file")
-    universal, spaces, mappings, slips = read_ut(folder, shared, definitions)
+    universal, spaces, mappings, slips = read_ut(folder, shared, definitions, notes, kept)
     seen: dict[str, str] = {}
     for s in spaces:
         if s.name in seen:

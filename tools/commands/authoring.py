@@ -48,11 +48,12 @@ def _each_bundled(run: Any, shared_check: bool = False) -> None:
             if e.code:
                 failed.append(b.name)
     if shared_check:
-        problems = shared_space_problems([Path(*b.specs.split("/")) for b in BUNDLED])
+        roots = [Path(*b.specs.split("/")) for b in BUNDLED]
+        problems = shared_space_problems(roots) + same_classes_problems(roots)
         for line in problems:
             click.echo(line, err=True)
         if problems:
-            failed.append("shared label spaces")
+            failed.append("shared label spaces")  # [shared-space] and [same-classes] across taxonomies
     if failed:
         exit_with(PROBLEMS, f"unitax: failed: {', '.join(failed)}")
 
@@ -84,6 +85,57 @@ def shared_space_problems(roots: list[Path]) -> list[str]:
                 out.append(f"{root / 'datasets' / (name + '.yaml')}:1: label space {name!r} differs from "
                            f"{other / 'datasets' / (name + '.yaml')} ({diff}); a name is one label space in "
                            f"every bundled taxonomy [{rule}]")
+    return out
+
+
+def same_classes_problems(roots: list[Path]) -> list[str]:
+    """One line per problem of a ``same_classes_as`` whose other space is not in its own spec root
+    (``file:line: ... [same-classes]``): the space must be declared by another bundled taxonomy and pair
+    with this one as declared (compiler/correspond.py). Inside one root the compiler checks it; a root
+    or file that does not load is passed over (its own check says why)."""
+    from ...compiler import correspond
+    from ...compiler.load import parse_yaml
+
+    rule = "same-classes"
+    docs: dict[Path, dict[str, Any]] = {}
+    for root in roots:
+        found: dict[str, Any] = {}
+        for p in sorted((root / "datasets").glob("*.yaml")) if (root / "datasets").is_dir() else []:
+            try:
+                doc, _ = parse_yaml(p.read_bytes(), str(p))
+            except OSError:
+                continue
+            d = doc.data if doc is not None else None
+            if isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("classes"), list):
+                found.setdefault(d["name"], doc)
+        docs[root] = found
+
+    def by_id(d: dict[str, Any]) -> list[str | None]:
+        classes = [c for c in d["classes"] if isinstance(c, dict) and isinstance(c.get("id"), int)]
+        out: list[str | None] = [None] * (max((c["id"] for c in classes), default=-1) + 1)
+        for c in classes:
+            if not c.get("void") and c["id"] < 65536:
+                out[c["id"]] = str(c.get("name"))
+        return out
+
+    out = []
+    for root in roots:
+        for name, doc in sorted(docs[root].items()):
+            decl = doc.data.get(correspond.KEY)
+            if not (isinstance(decl, dict) and isinstance(decl.get("space"), str) and decl.get("by") in correspond.BY
+                    and isinstance(decl.get("unpaired", []), list)):
+                continue  # none, or not schema-valid (the root's own check says so)
+            same = correspond.SameClasses.from_data(decl)
+            if same.space in docs[root]:
+                continue  # the compiler checks it inside the root
+            other = next(((r, docs[r][same.space]) for r in roots if r != root and same.space in docs[r]), None)
+            if other is None:
+                out.append(f"{doc.file}:{doc.line((correspond.KEY, 'space'))}: same_classes_as names "
+                           f"{same.space!r}, which no bundled taxonomy declares [{rule}]")
+                continue
+            _, problems = correspond.pair(name, by_id(doc.data), same, by_id(other[1].data))
+            for where, message in problems:
+                out.append(f"{doc.file}:{doc.line(where)}: {message} (against {other[1].file}) [{rule}]")
     return out
 
 
@@ -233,13 +285,17 @@ def import_ut_cmd(source: Path, specs: Path, shared: tuple[Path, ...], definitio
     written as published and listed."""
     from ..authoring import published, ut_import
 
+    notes: list[str] = []
     try:
-        files, slips = ut_import.render_specs(source, _shared_roots(shared), definitions)
+        files, slips = ut_import.render_specs(source, _shared_roots(shared), definitions, notes,
+                                              published.kept_same_classes(specs))
     except SpecError as e:
         fail(e.problems)
     outputs.check_spec_import(specs, list(files))
     published.write(files, specs)
     click.echo(f"wrote {specs}: {len(files)} spec files")
+    for line in notes:
+        click.echo(f"same classes: {line}")
     _print_slips(slips, "UT's files")
 
 

@@ -260,5 +260,6 @@ def compare_cmd(a: str, b: str, as_json: bool, html: Path | None, output: Path |
         n = cmp.write_folder(output, c)
         click.echo(f"wrote {n} files to {output}", err=True)
     if cmp.has_problems(c):
-        exit_with(PROBLEMS, f"unitax compare: {len(c.shared.refused)} shared label space(s) differ"
-                  if c.shared.refused else "unitax compare: no label space is shared and led into universal by both")
+        exit_with(PROBLEMS, f"unitax compare: {len(c.shared.refused)} shared label space(s) differ or "
+                  "correspondence(s) do not hold" if c.shared.refused
+                  else "unitax compare: no label space is shared (or corresponds) and led into universal by both")

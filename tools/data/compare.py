@@ -10,6 +10,13 @@ one (:func:`space_sets`). A space that only a mapping *from* universal reaches (
 not compared: it feeds no universal class, and one coarse test class (VOC's ``background``)
 would blur every class it covers.
 
+Two taxonomies also meet through **corresponding** spaces: a space of one whose spec declares it the
+same as a space of the other under another name (``same_classes_as``: UT's ``ut-ade20k-151`` is
+``ade20k-151`` by id, its own ``ignore`` class unpaired; compiler/correspond.py). The declaration is
+checked again against the other build (a correspondence that does not hold is refused and named, as
+a shared name whose classes differ), and each pair of classes it makes is one shared dataset class;
+the report says which spaces were compared so (``ade20k-151 ≡ ut-ade20k-151 by id``).
+
 Each class ``x`` of a compared space says which universal classes its pixels may be: ``S_A(x)``
 in A, ``S_B(x)`` in B (one class for a one-to-one mapping, a set for a union, none where ignored).
 For a universal class ``u`` of A, the shared dataset classes that *may* feed it are
@@ -61,6 +68,7 @@ import unitax
 from unitax import translate
 from unitax.taxonomy import UNIVERSAL
 
+from ...compiler import correspond
 from ...fileops import jsonio
 from ...fileops.atomic import write_atomic, write_set_atomic
 from ..errors import ToolError
@@ -141,16 +149,24 @@ def space_sets(tax: unitax.Taxonomy, space: str) -> tuple[np.ndarray, str] | Non
 
 @dataclass(frozen=True)
 class Shared:
-    """The label spaces of A and B by name: compared (with the matrices), refused, not compared."""
+    """The label spaces of A and B by name: compared (with the matrices), refused, not compared; and the
+    corresponding spaces (a ``same_classes_as`` of one side naming a space of the other) compared."""
 
     compared: tuple[tuple[str, int, str, str], ...]  # (space, classes, how A reaches universal, how B)
-    refused: tuple[tuple[str, str], ...]             # (space, the first difference)
-    skipped: tuple[tuple[str, str], ...]             # (space, why it is not compared)
+    refused: tuple[tuple[str, str], ...]             # (space, or "x ≡ y" for a correspondence; why)
+    skipped: tuple[tuple[str, str], ...]             # (space, or "x ≡ y"; why it is not compared)
     only_a: tuple[str, ...]
     only_b: tuple[str, ...]
-    feeders: tuple[str, ...]                         # "space:class" per row of rows_a / rows_b
+    feeders: tuple[str, ...]                         # "space:class" (A's) per row of rows_a / rows_b
     rows_a: np.ndarray                               # (n rows, n universal A) bool
     rows_b: np.ndarray
+    #: (A's space, B's space, by "id" or "name", classes paired, how A reaches universal, how B)
+    corresponding: tuple[tuple[str, str, str, int, str, str], ...] = ()
+
+    def spaces_text(self) -> list[str]:
+        """How each compared space was compared: ``cityscapes-34 (34)``, ``ut-ade20k-151 ≡ ade20k-151 by id (151)``."""
+        return ([f"{s} ({n})" for s, n, _, _ in self.compared]
+                + [f"{x} \u2261 {y} by {by} ({n})" for x, y, by, n, _, _ in self.corresponding])
 
 
 def _difference(tax_a: unitax.Taxonomy, tax_b: unitax.Taxonomy, space: str, a: str, b: str) -> str | None:
@@ -191,8 +207,48 @@ def shared_spaces(a: str, tax_a: unitax.Taxonomy, b: str, tax_b: unitax.Taxonomy
         feeders.extend(f"{space}:{n}" for n in tax_a.names(space))
         rows_a.append(sa[0])
         rows_b.append(sb[0])
-    return Shared(tuple(compared), tuple(refused), tuple(skipped), tuple(sorted(da - db)), tuple(sorted(db - da)),
-                  tuple(feeders), np.concatenate(rows_a), np.concatenate(rows_b))
+    corresponding: list[tuple[str, str, str, int, str, str]] = []
+    used_a, used_b = set(), set()
+    for x, tax_x, y, tax_y, x_is_a in ((a, tax_a, b, tax_b, True), (b, tax_b, a, tax_a, False)):
+        for space in sorted(tax_x.datasets):
+            decl = tax_x.same_classes_as(space)
+            if decl is None or decl[0] not in tax_y.datasets or space in tax_y.datasets:
+                continue  # none; a space the other side does not have; or the same name in both (compared above)
+            other = decl[0]
+            sa_name, sb_name = (space, other) if x_is_a else (other, space)
+            if any(c[:2] == (sa_name, sb_name) for c in corresponding):
+                continue  # both sides declare it: compared once
+            label = f"{sa_name} \u2261 {sb_name}"
+            used_a.add(sa_name)
+            used_b.add(sb_name)
+            if other in tax_x.datasets:
+                skipped.append((label, f"{other} is a label space of both, compared as such"))
+                continue
+            pairs, problems = correspond.pair(space, list(tax_x.names(space)), correspond.SameClasses(*decl),
+                                              list(tax_y.names(other)))
+            if problems:
+                refused.append((label, f"{x} declares {space} the same as {y}'s {other} by {decl[1]}, which does "
+                                       f"not hold: {problems[0][1]}"))
+                continue
+            sx, sy = space_sets(tax_x, space), space_sets(tax_y, other)
+            if sx is None or sy is None:
+                why = {n: ("a test space (universal maps into it)" if f"matrix/{sp}" in t._c.taxonomy["tables"]
+                           else "no mapping to universal reaches it")
+                       for n, t, sp, st in ((x, tax_x, space, sx), (y, tax_y, other, sy)) if st is None}
+                skipped.append((label, "; ".join(f"{w} in {n}" for n, w in why.items())))
+                continue
+            ids_x = np.array([i for i, _ in pairs], dtype=np.int64)
+            ids_y = np.array([j for _, j in pairs], dtype=np.int64)
+            ra, rb = (sx[0][ids_x], sy[0][ids_y]) if x_is_a else (sy[0][ids_y], sx[0][ids_x])
+            names_a = tax_a.names(sa_name)
+            feeders.extend(f"{sa_name}:{names_a[i]}" for i in (ids_x if x_is_a else ids_y))
+            rows_a.append(ra)
+            rows_b.append(rb)
+            corresponding.append((sa_name, sb_name, decl[1], len(pairs),
+                                  sx[1] if x_is_a else sy[1], sy[1] if x_is_a else sx[1]))
+    return Shared(tuple(compared), tuple(refused), tuple(skipped), tuple(sorted(da - db - used_a)),
+                  tuple(sorted(db - da - used_b)), tuple(feeders), np.concatenate(rows_a), np.concatenate(rows_b),
+                  tuple(corresponding))
 
 
 # ----- relations ------------------------------------------------------------------------------
@@ -411,8 +467,9 @@ def compare(a: str, tax_a: unitax.Taxonomy, b: str, tax_b: unitax.Taxonomy) -> C
 
 
 def has_problems(c: Comparison) -> bool:
-    """A space that shares a name but differs (the command exits 1 after reporting), or nothing to compare."""
-    return bool(c.shared.refused) or not c.shared.compared
+    """A space that shares a name but differs, or a correspondence that does not hold (the command exits 1
+    after reporting), or nothing to compare."""
+    return bool(c.shared.refused) or not (c.shared.compared or c.shared.corresponding)
 
 
 # ----- reports --------------------------------------------------------------------------------
@@ -446,10 +503,11 @@ def text_report(c: Comparison) -> str:
     a, b, sh = c.a.name, c.b.name, c.shared
     lines = [f"unitax compare: {a} ({len(c.a.names)} universal classes) and {b} ({len(c.b.names)})",
              f"compared through {len(sh.compared)} shared label space(s)"
-             + (": " + ", ".join(f"{s} ({n})" for s, n, _, _ in sh.compared) if sh.compared else "")]
+             + (f" and {len(sh.corresponding)} corresponding one(s)" if sh.corresponding else "")
+             + (": " + ", ".join(sh.spaces_text()) if sh.compared or sh.corresponding else "")]
     if sh.refused:
-        lines.append(f"refused {len(sh.refused)} shared name(s) whose classes differ: "
-                     + "; ".join(f"{s} ({why})" for s, why in sh.refused))
+        lines.append(f"refused {len(sh.refused)} (a shared name whose classes differ, or a correspondence that "
+                     "does not hold): " + "; ".join(f"{s} ({why})" for s, why in sh.refused))
     if sh.skipped:
         by_why: dict[str, list[str]] = {}
         for s, why in sh.skipped:
@@ -500,6 +558,8 @@ def json_report(c: Comparison) -> dict[str, Any]:
         "unitax": "compare",
         "a": side(c.a), "b": side(c.b),
         "spaces": {"compared": [{"space": s, "classes": n, "a": ha, "b": hb} for s, n, ha, hb in sh.compared],
+                   "corresponding": [{"a_space": x, "b_space": y, "by": by, "pairs": n, "a": ha, "b": hb}
+                                     for x, y, by, n, ha, hb in sh.corresponding],
                    "refused": [{"space": s, "why": w} for s, w in sh.refused],
                    "not_compared": [{"space": s, "why": w} for s, w in sh.skipped],
                    "only_a": list(sh.only_a), "only_b": list(sh.only_b)},
@@ -539,7 +599,9 @@ def html_page(c: Comparison) -> str:
                    "anchor": "b-to-a"}]
     return env.get_template("compare.html").render(
         mark=MARK, a=c.a.name, b=c.b.name, n_a=len(c.a.names), n_b=len(c.b.names), relations=RELATIONS,
-        compared=[{"space": s, "classes": n, "how_a": ha, "how_b": hb} for s, n, ha, hb in sh.compared],
+        compared=[{"space": s, "classes": n, "how_a": ha, "how_b": hb} for s, n, ha, hb in sh.compared]
+        + [{"space": f"{x} \u2261 {y} (by {by})", "classes": n, "how_a": ha, "how_b": hb}
+           for x, y, by, n, ha, hb in sh.corresponding],
         refused=[{"space": s, "why": w} for s, w in sh.refused],
         skipped=[{"space": s, "why": w} for s, w in sh.skipped],
         directions=directions,
