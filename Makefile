@@ -40,19 +40,28 @@ $(TEST_STAMP): $(STAMP)
 venv: $(STAMP)
 
 # Rebuilds only when a spec or the compiler changed; unitax itself leaves generated/
-# untouched when the result is byte-identical, so the stamp records the last build.
+# untouched when the result is byte-identical, so the stamp records the last build. The
+# comparisons between the bundled taxonomies (below) are refreshed from the new builds.
 .make/compiled: $(STAMP) $(SPECS) $(COMPILER)
 	$(BIN)/unitax compile --bundled --cache-dir .make/cache
+	@$(MAKE) --no-print-directory compare
 	@mkdir -p .make && touch $@
 
 compile: .make/compiled
 
+# Fails when a build is stale (`unitax check --bundled`) or a committed comparison is not what the
+# builds give now.
 check: $(STAMP)
 	$(BIN)/unitax check --bundled
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; for p in $(COMPARE_PAIRS); do a=$${p%%:*}; b=$${p##*:}; \
+	  $(BIN)/unitax compare $$a $$b -o $$tmp/$$a-vs-$$b > /dev/null 2>&1 || true; \
+	  if ! diff -rq $$tmp/$$a-vs-$$b comparisons/$$a-vs-$$b > /dev/null 2>&1; then \
+	    echo "comparisons/$$a-vs-$$b is stale: run make compile (or make compare)"; exit 1; fi; \
+	  echo "ok: comparisons/$$a-vs-$$b is up to date"; done
 
 # The committed comparison pages and translation tables between bundled taxonomies
-# (comparisons/<a>-vs-<b>/: index.html, report.txt, report.json, the tables), from their builds.
-# Never part of `make compile`: a taxonomy's own build needs no other taxonomy.
+# (comparisons/<a>-vs-<b>/: index.html, report.txt, report.json, the tables), from their builds;
+# `make compile` runs it after building. `unitax compile` itself never needs another taxonomy.
 COMPARE_PAIRS ?= mseg:ut mseg:rvc
 compare: $(STAMP)
 	@set -e; for p in $(COMPARE_PAIRS); do a=$${p%%:*}; b=$${p##*:}; \
