@@ -269,3 +269,18 @@ def test_the_importer_keeps_a_declaration_a_person_wrote_where_the_names_show_no
     assert "same_classes_as: {space: camvid-2, by: id, unpaired: [ignore]}\n" in files["datasets/ut-camvid-3.yaml"]
     assert notes == ["ut-camvid-3: the same classes as camvid-2 by id (unpaired: ignore); replaced the declaration "
                      "in the specs (camvid-2 by id)"]
+
+
+def test_check_of_a_spec_root_of_ones_own_checks_its_declarations_against_the_bundled_ones(tmp_path, monkeypatch):
+    """`unitax check --specs MINE` in a checkout: a space named outside MINE is looked up in the bundled
+    taxonomies' spec roots (here alpha's specs stand in for taxonomy/); a misspelt one fails the check."""
+    monkeypatch.chdir(tmp_path)
+    twins.write_specs("alpha", tmp_path / "taxonomy")
+    delta = twins.write_specs("delta", tmp_path / "mine")
+    ok = CliRunner().invoke(main, ["check", "--specs", str(delta), "--no-stale"])
+    assert ok.exit_code == 0, ok.output
+    p = delta / "datasets" / "delta-street.yaml"
+    p.write_text(p.read_text("utf-8").replace("space: street", "space: streets"), encoding="utf-8")
+    bad = CliRunner().invoke(main, ["check", "--specs", str(delta), "--no-stale"])
+    assert bad.exit_code == 1, bad.output
+    assert f"{p}:5: same_classes_as names 'streets', which no bundled taxonomy declares [same-classes]" in bad.output

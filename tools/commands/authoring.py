@@ -31,6 +31,27 @@ def check_cmd(specs: Path, out: Path, stale: bool, strict: bool, bundled: bool) 
         _each_bundled(lambda s, o: _check_one(s, o, stale, strict), shared_check=True)
         return
     _check_one(specs, out, stale, strict)
+    cross = _same_classes_outside(specs)
+    for line in cross:
+        click.echo(line, err=True)
+    if cross:
+        exit_with(PROBLEMS, f"unitax: {len(cross)} same_classes_as problem(s) against the bundled taxonomies")
+
+
+def _same_classes_outside(specs: Path) -> list[str]:
+    """The [same-classes] problems of the ``same_classes_as`` of ``specs`` that name a space outside it,
+    checked against the bundled taxonomies' spec roots found from the working folder (a checkout;
+    none where they are not there: an installed package ships builds, not specs)."""
+    from ...bundled import BUNDLED
+
+    if not same_classes_problems([specs]):  # alone, a root reports each space it names outside itself
+        return []
+    mine = specs.resolve()
+    others = [p for b in BUNDLED if (p := Path(*b.specs.split("/"))).is_dir() and p.resolve() != mine]
+    if not others:
+        return []
+    prefix = str(specs / "datasets") + os.sep
+    return [line for line in same_classes_problems([specs, *others]) if line.startswith(prefix)]
 
 
 def _each_bundled(run: Any, shared_check: bool = False) -> None:
