@@ -281,6 +281,15 @@ def _check_replaceable(p: Path, kind: str, shown: str) -> None:
                             f"{' and '.join(repr(k) for k in SPEC_KEYS[kind])}); unitax will not replace it")
 
 
+def _taxonomy_name(text: str) -> str | None:
+    """The top-level ``name:`` of a universal.yaml text (quotes removed), or None where there is none."""
+    m = re.search(r"^name:[ \t]*(.*?)[ \t]*$", text, re.MULTILINE)
+    if m is None:
+        return None
+    value = m.group(1).split(" #", 1)[0].strip()
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"" else value or None
+
+
 def _check_spec_root(root: Path) -> bool:
     """Raise unless ``root`` may receive specs; True when it is absent or empty."""
     if root.is_symlink() and not root.exists():
@@ -303,12 +312,26 @@ def _check_spec_root(root: Path) -> bool:
     return False
 
 
-def check_spec_import(root: Path, files: list[str] | None = None) -> None:
-    """May `unitax import-mseg` write ``files`` (spec-relative paths) under ``root``, replacing
-    universal.yaml, datasets/*.yaml and mappings/*.yaml (which it deletes wholesale)? Else raise."""
+def check_spec_import(root: Path, files: list[str] | dict[str, str] | None = None) -> None:
+    """May an importer write ``files`` (spec-relative paths, or paths -> text) under ``root``, replacing
+    universal.yaml, datasets/*.yaml and mappings/*.yaml (which it deletes wholesale)? Else raise.
+
+    Given the texts, a universal.yaml that names another taxonomy than the one written (its top-level
+    ``name:``, e.g. ``mseg-universal`` where import-ut writes ``ut-universal``) is never replaced: an
+    import of one taxonomy does not overwrite another's specs (definitions and all)."""
     root = Path(root)
     if _check_spec_root(root):
         return
+    if isinstance(files, dict) and isinstance(files.get("universal.yaml"), str):
+        new, uni = _taxonomy_name(files["universal.yaml"]), root / "universal.yaml"
+        try:
+            old = _taxonomy_name(uni.read_text("utf-8", errors="replace")[:1 << 20])
+        except OSError:
+            old = None
+        if new is not None and old is not None and old != new:
+            raise OutputRefused(f"{uni}: holds the taxonomy {old!r}, not {new!r}, which this import writes; unitax "
+                                "will not replace one taxonomy's specs with another's: give --specs a new or empty "
+                                "folder, or that taxonomy's own")
     targets = {"universal.yaml": "universal"}
     for sub, kind in (("datasets", "dataset"), ("mappings", "mapping")):
         d = root / sub

@@ -160,3 +160,27 @@ def test_rvc_sheet_slips_and_a_class_in_two_rows(tmp_path):
     assert code == 0 and "column 'city' both maps and ignores 'sky' [mapped-twice]" in out
     model, problems = build.check_specs(tmp_path / "s2")
     assert model is None and any(p.rule == "mapped-twice" and "'sky'" in p.message for p in problems)
+
+
+def test_an_import_never_replaces_another_taxonomys_specs(tmp_path):
+    """import-rvc into a copy of MSeg's specs (universal.yaml `name: mseg-universal`) is refused, exit 2,
+    and the folder is left as it was; into its own earlier output it replaces as before."""
+    from unitax.tools.authoring import importer
+
+    shared = tmp_path / "shared"
+    (shared / "datasets").mkdir(parents=True)
+    (shared / "datasets" / "city.yaml").write_text(importer.render_dataset(importer.Space(
+        "city", "train", ["unlabeled", "road", "sky"])))
+    sheet = tmp_path / "ss_mapping_uint8_mseg.tsv"
+    sheet.write_text("universal\tcity\nroad\troad\nsky\tsky\nunlabeled\tunlabeled\n")
+    mine = tmp_path / "mseg"
+    shutil.copytree(MSEG_SPECS, mine)
+    before = {p.relative_to(mine): p.read_bytes() for p in sorted(mine.rglob("*")) if p.is_file()}
+    code, out = _run("import-rvc", str(sheet), "--specs", str(mine), "--shared", str(shared))
+    assert code == 2 and f"{mine / 'universal.yaml'}: holds the taxonomy 'mseg-universal', not 'rvc-universal'" in out
+    assert {p.relative_to(mine): p.read_bytes() for p in sorted(mine.rglob("*")) if p.is_file()} == before
+    own = tmp_path / "rvc"
+    for _ in range(2):  # the second import replaces the first's specs
+        code, out = _run("import-rvc", str(sheet), "--specs", str(own), "--shared", str(shared))
+        assert code == 0, out
+    assert (own / "universal.yaml").read_text().count("name: rvc-universal") == 1

@@ -262,7 +262,7 @@ def import_cmd(reference: Path, specs: Path, keep_definitions: bool, definitions
     if definitions_file is not None:
         definitions.update(importer.read_definitions(definitions_file))
     files = importer.render_specs(reference, definitions)
-    outputs.check_spec_import(specs, list(files))
+    outputs.check_spec_import(specs, files)
     importer.write_specs(files, specs)
     _, problems = build.check_specs(specs)
     errors = [p for p in problems if p.severity == "error"]
@@ -291,7 +291,8 @@ def _shared_roots(shared: tuple[Path, ...]) -> dict[str, Any]:
 
 @click.command("import-ut")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@specs_option("Folder to write universal.yaml, datasets/ and mappings/ into (e.g. taxonomies/ut).", folder_only=True)
+@specs_option("Folder to write universal.yaml, datasets/ and mappings/ into.", folder_only=True,
+              default=Path("taxonomies/ut"))
 @click.option("--shared", "shared", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=(Path("taxonomy"), Path("taxonomies/rvc")), show_default=True,
               help="Spec roots whose label spaces are shared: a UT dataset with exactly the classes of one of "
@@ -312,7 +313,7 @@ def import_ut_cmd(source: Path, specs: Path, shared: tuple[Path, ...], definitio
                                               published.kept_same_classes(specs))
     except SpecError as e:
         fail(e.problems)
-    outputs.check_spec_import(specs, list(files))
+    outputs.check_spec_import(specs, files)
     published.write(files, specs)
     click.echo(f"wrote {specs}: {len(files)} spec files")
     for line in notes:
@@ -322,7 +323,8 @@ def import_ut_cmd(source: Path, specs: Path, shared: tuple[Path, ...], definitio
 
 @click.command("import-rvc")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@specs_option("Folder to write universal.yaml, datasets/ and mappings/ into (e.g. taxonomies/rvc).", folder_only=True)
+@specs_option("Folder to write universal.yaml, datasets/ and mappings/ into.", folder_only=True,
+              default=Path("taxonomies/rvc"))
 @click.option("--shared", "shared", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=(Path("taxonomy"),), show_default=True,
               help="Spec roots whose label spaces the sheet's columns name (MSeg's: ade20k-151, cityscapes-34, ...).")
@@ -339,7 +341,7 @@ def import_rvc_cmd(source: Path, specs: Path, shared: tuple[Path, ...], definiti
         files, slips = rvc_import.render_specs(source, _shared_roots(shared), definitions)
     except SpecError as e:
         fail(e.problems)
-    outputs.check_spec_import(specs, list(files))
+    outputs.check_spec_import(specs, files)
     published.write(files, specs)
     click.echo(f"wrote {specs}: {len(files)} spec files")
     _print_slips(slips, "RVC's sheet")

@@ -38,10 +38,12 @@ class AliasedOption(click.Option):
 SPECS_HELP = "Folder holding universal.yaml, datasets/ and mappings/."
 
 
-def specs_option(help: str = SPECS_HELP, folder_only: bool = False) -> Callable[[FC], FC]:
-    """``--specs``: the spec folder (default ``taxonomy``); ``folder_only``: a file is refused by click."""
+def specs_option(help: str = SPECS_HELP, folder_only: bool = False,
+                 default: Path = Path("taxonomy")) -> Callable[[FC], FC]:
+    """``--specs``: the spec folder (default ``taxonomy``, the bundled MSeg taxonomy's; the UT and RVC
+    importers default to theirs); ``folder_only``: a file is refused by click."""
     kind = click.Path(file_okay=False, path_type=Path) if folder_only else click.Path(path_type=Path)
-    return click.option("--specs", "specs", type=kind, default=Path("taxonomy"), show_default=True, help=help)
+    return click.option("--specs", "specs", type=kind, default=default, show_default=True, help=help)
 
 
 SPECS = specs_option()
