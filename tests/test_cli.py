@@ -159,3 +159,23 @@ def test_jobs_still_reaches_prepare_as_workers():
     got = {flag: cmd.make_context("prepare", ["voc2012", "n", "o", flag, "3"]).params["workers"]
            for flag in ("--jobs", "--workers", "-j")}
     assert got == {"--jobs": 3, "--workers": 3, "-j": 3}
+
+
+def test_commands_that_read_a_build_take_a_bundled_taxonomy_by_name(tmp_path):
+    """--compiled NAME (mseg, ut, rvc; in tests their frozen builds) or a folder, as unitax.load takes them."""
+    import json
+
+    from unitax.tools.cli import main
+
+    for name, n in (("rvc", 255), ("ut", 259)):
+        out = tmp_path / f"{name}.json"
+        r = CliRunner().invoke(main, ["export", "huggingface", "--space", "universal", "--compiled", name,
+                                      "-o", str(out)])
+        assert r.exit_code == 0, r.output
+        assert len(json.loads(out.read_text())["id2label"]) == n
+    r = CliRunner().invoke(main, ["export", "huggingface", "--compiled", str(GENERATED),
+                                  "-o", str(tmp_path / "m.json")])
+    assert r.exit_code == 0 and len(json.loads((tmp_path / "m.json").read_text())["id2label"]) == 194
+    r = CliRunner().invoke(main, ["export", "huggingface", "--compiled", "utt", "-o", str(tmp_path / "x.json")])
+    assert r.exit_code == 2 and "'utt' is neither a bundled taxonomy (mseg, rvc, ut) nor a folder" in r.output
+    assert not (tmp_path / "x.json").exists()

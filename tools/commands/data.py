@@ -37,7 +37,7 @@ def export_formats() -> list[str]:
               help="Also draw the row-normalised confusion matrix (classes present, names on both axes) as a PNG "
                    "(refused if the file exists, unless --force).")
 @click.option("--force", is_flag=True, help="Replace an existing --confusion-png file.")
-def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, compiled: Path | None, fmt: str,
+def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, compiled: Path | str | None, fmt: str,
                  convention: str, confusion_png: Path | None, force: bool) -> None:
     """Score label PNGs in PRED_DIR against the ground-truth PNGs in GT_DIR (paired by relative path).
 
@@ -97,7 +97,7 @@ def evaluate_cmd(pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str, co
 def remap_dir_cmd(src: Path, dst: Path, source: str, target: str, segments: Path | None,
                   relabel_dataset: str | None, split: str | None, workers: int | None, scheduler: str | None,
                   pattern: str, key_suffix: str | None, output: str, compress_level: int, overwrite: bool,
-                  partial: bool, progress: bool, compiled: Path | None) -> None:
+                  partial: bool, progress: bool, compiled: Path | str | None) -> None:
     """Rewrite the label images of SRC from one label space to another into DST (same tree).
 
     Resumable: outputs are written atomically and a rerun skips finished files. Bad files are
@@ -165,7 +165,7 @@ def remap_dir_cmd(src: Path, dst: Path, source: str, target: str, segments: Path
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The PNG to write.")
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
-def show_cmd(label_png: Path, space: str, image_path: Path | None, alpha: float, compiled: Path | None,
+def show_cmd(label_png: Path, space: str, image_path: Path | None, alpha: float, compiled: Path | str | None,
              output: Path, force: bool) -> None:
     """Draw LABEL.png in SPACE's colours (over --image if given) with a legend of the classes present.
 
@@ -189,7 +189,7 @@ def show_cmd(label_png: Path, space: str, image_path: Path | None, alpha: float,
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The file to write.")
 @click.option("--force", is_flag=True, help="Replace a different file an earlier `unitax export` wrote.")
-def export_cmd(fmt: str, space: str, compiled: Path | None, output: Path, force: bool) -> None:
+def export_cmd(fmt: str, space: str, compiled: Path | str | None, output: Path, force: bool) -> None:
     """Write SPACE's classes, colours and mapping for a training framework (FORMAT) to OUTPUT.
 
     \b

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from ..cli import INTERRUPTED, PROBLEMS, USAGE, exit_with, fail
-from .options import PROGRESS, SPECS, WORKERS
+from .options import COMPILED, PROGRESS, SPECS, WORKERS
 
 
 def _mb(n: int) -> str:
@@ -25,11 +25,13 @@ def _mb(n: int) -> str:
                                                "(linked from its thumbnail).")
 @click.option("--space", "spaces", multiple=True, help="Show only this label space (repeatable; default: every "
                                                       "space of the trees that maps to universal).")
+@COMPILED
 @WORKERS
 @click.option("--overwrite", is_flag=True, help="Redo everything an earlier examples job in OUT finished.")
 @PROGRESS
 def examples_cmd(trees: tuple[Path, ...], out: Path, per_class: int, budget_mb: float, overlays: bool,
-                 spaces: tuple[str, ...], workers: int | None, overwrite: bool, progress: bool) -> None:
+                 spaces: tuple[str, ...], compiled: Path | str | None, workers: int | None, overwrite: bool,
+                 progress: bool) -> None:
     """Pictures of every universal class from prepared trees: `unitax examples TREE... -o DIR`.
 
     TREE is an OUT_ROOT of `unitax prepare` (or a folder laid out so: <space>/list/<split>.txt of
@@ -46,7 +48,7 @@ def examples_cmd(trees: tuple[Path, ...], out: Path, per_class: int, budget_mb: 
     from ..data.examples import engine
     from ..data.examples.scan import ExamplesError
 
-    tax = unitax.load()
+    tax = unitax.load(compiled)  # by name or folder; its errors: one line, exit 2 (see tools/cli._Main)
     try:
         r = engine.run(tax, list(trees), out, per_class=per_class, budget=int(budget_mb * 1e6), overlays=overlays,
                        spaces=spaces, workers=workers, progress=progress, overwrite=overwrite)

@@ -3,8 +3,8 @@
 - ``--specs``: the spec folder (universal.yaml, datasets/, mappings/), default ``taxonomy``;
 - ``--compiled``: the compiled folder. Commands that write or check it (``compile``, ``check``:
   :data:`OUT`, default ``generated``, hidden alias ``--out``) and commands that read a build
-  (:data:`COMPILED`: must exist, default the bundled build; hidden alias ``--taxonomy``, which
-  remap-dir took before) name the same thing;
+  (:data:`COMPILED`: a bundled taxonomy's name or an existing folder, default the bundled MSeg
+  build; hidden alias ``--taxonomy``, which remap-dir took before) name the same thing;
 - ``-j/--workers``: local worker processes (hidden alias ``--jobs``, prepare's older name);
 - ``--scheduler``, ``--compress-level``, ``--progress/--no-progress``, ``--overwrite``,
   ``--partial`` of the long runs (remap-dir, prepare), whose help says what each does there.
@@ -52,10 +52,27 @@ SPECS = specs_option()
 OUT = click.option("--compiled", "--out", "out", cls=AliasedOption, type=click.Path(path_type=Path),
                    default=Path("generated"), show_default=True, help="The compiled folder to write or check.")
 
-#: the compiled folder a command reads (evaluate, remap-dir, show, export)
-COMPILED = click.option("--compiled", "--taxonomy", "compiled", cls=AliasedOption,
-                        type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-                        help="A folder written by `unitax compile` (default: the bundled taxonomy).")
+def _build_ref(ctx: click.Context, param: click.Parameter, value: str | None) -> str | Path | None:
+    """A compiled taxonomy a command reads: a bundled taxonomy's name (``mseg``, ``ut``, ``rvc``: kept as
+    the name, which ``unitax.load`` resolves) or an existing folder (a :class:`Path`), as ``unitax.load``
+    takes them."""
+    if value is None:
+        return None
+    from ...bundled import taxonomies  # stdlib only
+
+    if value in taxonomies():
+        return value
+    if not Path(value).is_dir():
+        raise click.BadParameter(f"{value!r} is neither a bundled taxonomy ({', '.join(taxonomies())}) nor a folder",
+                                 ctx, param)
+    return Path(value)
+
+
+#: the compiled taxonomy a command reads (evaluate, remap-dir, show, export, examples)
+COMPILED = click.option("--compiled", "--taxonomy", "compiled", cls=AliasedOption, metavar="NAME|FOLDER",
+                        callback=_build_ref, default=None,
+                        help="A bundled taxonomy's name (mseg, ut, rvc) or a folder written by `unitax compile` "
+                             "(default: the bundled MSeg taxonomy).")
 
 WORKERS = click.option("-j", "--workers", "--jobs", "workers", cls=AliasedOption, type=click.IntRange(min=1),
                        default=None, help="Local worker processes [default: all cores].")

@@ -43,7 +43,7 @@ def pairs(pred_dir: Path, gt_dir: Path) -> list[Path]:
     return gts
 
 
-def evaluate_dirs(compiled: Path | None, pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str,
+def evaluate_dirs(compiled: Path | str | None, pred_dir: Path, gt_dir: Path, dataset: str, pred_space: str,
                   convention: str) -> tuple[Any, int]:
     """(the runtime's evaluation result, the number of images) for the two folders."""
     ev = unitax.load(compiled).evaluator(dataset, convention=convention)

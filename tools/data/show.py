@@ -169,7 +169,7 @@ def confusion_picture(conf: np.ndarray, names: Sequence[str], path: str | Path, 
 
 
 def draw_file(label_png: Path, space: str, output: Path, *, image_path: Path | None = None, alpha: float = 0.5,
-              compiled: Path | None = None, force: bool = False) -> tuple[int, int]:
+              compiled: Path | str | None = None, force: bool = False) -> tuple[int, int]:
     """`unitax show`: draw ``label_png`` (in ``space``'s colours, over ``image_path`` if given) to
     ``output``, atomically; returns the picture's (width, height). A bad input is a CommandError."""
     for other in (label_png, image_path):
