@@ -125,3 +125,17 @@ def test_plain_text_lists_as_in_an_mseg_api_checkout(tmp_path):
     (zipped / "dataset_lists" / "camvid-11" / "list" / "train.txt").write_text("\n".join(lines) + "\n")
     with pytest.raises(lists.ListsError, match="the camvid-11 train list is also"):
         lists.read_reference(zipped)
+
+
+def test_lists_checked_before_are_passed_and_others_still_refused():
+    """prepare's line check remembers lists that passed, by their content: a list whose lines joined
+    equal a passed one's but split differently (a line holding the newline) is still refused."""
+    from unitax.tools.data.prepare import engine
+    from unitax.tools.data.prepare.errors import PrepareError
+
+    good = {("kitti-19", "train"): ["a.png b.png", "c.png d.png"]}
+    engine.check_lists(good, "MSeg's")
+    engine.check_lists(good, "MSeg's")
+    for bad in (["a.png b.png\nc.png d.png"], ["a.png b.png", "../c.png d.png"]):
+        with pytest.raises(PrepareError, match=r"MSeg's kitti-19/train list, line \d: .*refusing to run"):
+            engine.check_lists({("kitti-19", "train"): bad}, "MSeg's")
