@@ -49,12 +49,15 @@ check: $(STAMP)
 
 # The browser tests skip (saying `make browser`) where chromium is absent: installing it is
 # `make browser`'s job alone, never a side effect of running the tests.
+# The tests run on every core (pytest-xdist; each worker compiles the frozen MSeg copy once):
+# `make test TEST_JOBS=0` runs them in this one process, `TEST_JOBS=N` on N workers.
+TEST_JOBS ?= auto
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS)
 
 # Everything but the tests marked slow (CLI subprocesses en masse, Dask, pip installs, browser).
 test-fast: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) -m "not slow"
 
 # The tests of your taxonomy alone (taxonomy/ and generated/: they assert what holds for any valid
 # taxonomy); every other test is a product test on the frozen MSeg copy in tests/fixtures/mseg-specs.

@@ -4,9 +4,11 @@
 fuzz scripts) makes a temporary folder holding ``unitax/``, the installed package layout as
 symlinks to the checkout (runtime/ entries, compiler/, tools/), except ``unitax/generated``: a
 real folder into which the frozen MSeg specs (tests/fixtures/mseg-specs) are compiled, once per
-test run. The folder goes first on ``sys.path`` and on ``PYTHONPATH`` (so subprocesses that run
-``python -m unitax.tools.cli``, the ``unitax`` script or ``import unitax`` get it too), so
-``unitax.load()`` returns the frozen build and no product test depends on the user's generated/.
+test process (under pytest-xdist: once per worker, each in a folder of its own; the controller,
+which runs no test, compiles none: tests/conftest.py). The folder goes first on ``sys.path`` and
+on ``PYTHONPATH`` (so subprocesses that run ``python -m unitax.tools.cli``, the ``unitax`` script
+or ``import unitax`` get it too), so ``unitax.load()`` returns the frozen build and no product
+test depends on the user's generated/.
 """
 
 from __future__ import annotations
@@ -22,19 +24,23 @@ _ROOT = Path(__file__).resolve().parents[2]
 _FROZEN = _ROOT / "tests" / "fixtures" / "mseg-specs"
 #: set by the first activate(): the temporary folder put on sys.path
 _TREE: Path | None = None
+#: whether this process compiled the frozen specs into the tree (ensure_built)
+_BUILT = False
 #: PYTHONPATH as it was before activate() (tests that start a process on purpose without the tree)
 ORIGINAL_PYTHONPATH = os.environ.get("PYTHONPATH")
 
 
 def tree() -> Path:
-    """The folder on sys.path that holds the tests' ``unitax`` package (activating it if needed)."""
-    activate()
+    """The folder on sys.path that holds the tests' ``unitax`` package (putting it there if needed; the
+    build in it is :func:`activate`'s or :func:`ensure_built`'s to make)."""
+    activate(build=False)
     assert _TREE is not None
     return _TREE
 
 
 def build_dir() -> Path:
-    """The frozen MSeg specs compiled for this test run (``unitax.generated`` of the tests' package)."""
+    """Where the frozen MSeg specs are compiled for this test process (``unitax.generated`` of the tests'
+    package)."""
     return tree() / "unitax" / "generated"
 
 
@@ -55,23 +61,34 @@ def package_tree(repo: Path, dest: Path, generated: Path | None = None) -> Path:
     return dest
 
 
-def activate() -> None:
-    """Make the tests' package tree, compile the frozen MSeg specs into it, and put it first on the paths."""
+def activate(*, build: bool = True) -> None:
+    """Make the tests' package tree, put it first on the paths, and (``build``) compile the frozen MSeg
+    specs into it; ``build=False`` leaves the compile to :func:`ensure_built`."""
     global _TREE
-    if _TREE is not None:
+    if _TREE is None:
+        # pytest's own config imports unitax.taxonomy before any conftest (the StaleBuildWarning filter in
+        # pyproject.toml): forget those modules, so that every later import comes from the tree (pytest
+        # resolves its warning filters again for each test, so they meet the tree's classes)
+        for name in [m for m in sys.modules if m == "unitax" or m.startswith("unitax.")]:
+            del sys.modules[name]
+        tmp = Path(tempfile.mkdtemp(prefix="unitax-tests-"))
+        atexit.register(shutil.rmtree, tmp, True)
+        package_tree(_ROOT, tmp)
+        sys.path.insert(0, str(tmp))
+        old = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = str(tmp) + (os.pathsep + old if old else "")
+        _TREE = tmp
+    if build:
+        ensure_built()
+
+
+def ensure_built() -> None:
+    """Compile the frozen MSeg specs into the tree's ``unitax/generated`` unless this process did already."""
+    global _BUILT
+    activate(build=False)
+    if _BUILT:
         return
-    # pytest's own config imports unitax.taxonomy before any conftest (the StaleBuildWarning filter in
-    # pyproject.toml): forget those modules, so that every later import comes from the tree (pytest
-    # resolves its warning filters again for each test, so they meet the tree's classes)
-    for name in [m for m in sys.modules if m == "unitax" or m.startswith("unitax.")]:
-        del sys.modules[name]
-    tmp = Path(tempfile.mkdtemp(prefix="unitax-tests-"))
-    atexit.register(shutil.rmtree, tmp, True)
-    package_tree(_ROOT, tmp)
-    sys.path.insert(0, str(tmp))
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = str(tmp) + (os.pathsep + old if old else "")
-    _TREE = tmp
     from unitax.compiler import build
 
-    build.compile_taxonomy(_FROZEN, tmp / "unitax" / "generated")
+    build.compile_taxonomy(_FROZEN, build_dir())
+    _BUILT = True
