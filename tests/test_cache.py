@@ -28,6 +28,8 @@ def _checked(root: Path, cache_dir: Path | None):
 
 
 def test_a_cache_hit_gives_what_a_fresh_parse_and_validation_give(specs_copy, tmp_path, monkeypatch):
+    monkeypatch.delenv("UNITAX_JOBS", raising=False)  # files checked in a forked child too (conftest sets 1 in xdist)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     # a broken file and a file with schema problems are cached too, problems and lines included
     (specs_copy / "mappings" / "camvid-11_to_universal.yaml").write_text("map: [unclosed\n")
     p = specs_copy / "datasets" / "camvid-11.yaml"
@@ -182,7 +184,13 @@ def test_an_unwritable_cache_folder_only_costs_speed(specs_copy, tmp_path):
 
 
 def test_the_forked_render_equals_the_serial_one(specs_copy, monkeypatch):
+    monkeypatch.delenv("UNITAX_JOBS", raising=False)  # conftest sets 1 in an xdist worker
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    forks = []
+    monkeypatch.setattr(os, "fork", lambda fork=os.fork: forks.append(1) or fork())
     parallel = build.render(specs_copy)[1]
+    assert forks  # rendered in forked children
+    monkeypatch.undo()
     monkeypatch.setenv("UNITAX_JOBS", "1")
     assert build.render(specs_copy)[1] == parallel
 
