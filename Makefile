@@ -64,7 +64,8 @@ PYTEST = $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(BIN)/python -m pytest
 test: $(TEST_STAMP)
 	$(PYTEST) -q -n $(TEST_JOBS) --dist loadgroup
 
-# Everything but the tests marked slow (CLI subprocesses en masse, Dask, pip installs, browser).
+# Everything but the tests marked slow (CLI subprocesses en masse, processes compiling at once, Dask,
+# pip installs, browser).
 test-fast: $(TEST_STAMP)
 	$(PYTEST) -q -n $(TEST_JOBS) --dist loadgroup -m "not slow"
 
