@@ -67,6 +67,8 @@ class Relabel:
         self._classes = universal_to_dataset[arrays["classes"]]
         self._classes.flags.writeable = False
         self._records = arrays["records"]
+        #: split -> {image key: row}, built on a split's first lookup (a dict beats a searchsorted per key)
+        self._rows: dict[str, dict[bytes, int]] = {}
 
     def __repr__(self) -> str:
         return (f"<unitax.Relabel {self.dataset}: {len(self.records)} records, {len(self._segments)} segments "
@@ -99,9 +101,13 @@ class Relabel:
                 f"{self.dataset} has no relabel records of split {split!r}; splits: {', '.join(self.splits)}") from None
 
     def _row(self, split: str, key: bytes) -> int | None:
-        a, b = self._split(split)
-        i = a + int(np.searchsorted(self._images[a:b], key))
-        return i if i < b and self._images[i] == key else None
+        rows = self._rows.get(split)
+        if rows is None:
+            a, b = self._split(split)
+            # the first row of a key wins, as a left searchsorted would find it
+            rows = {k: a + i for i, k in reversed(list(enumerate(self._images[a:b].tolist())))}
+            self._rows[split] = rows
+        return rows.get(key)
 
     def segments(self, key: str, split: str) -> Segments | None:
         """The segments ``split``'s image ``key`` has records for, or None."""

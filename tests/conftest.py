@@ -5,7 +5,7 @@ Two kinds of tests, by construction (tests/README.md):
 
 - **product tests** (every test not marked ``live_taxonomy``) run on taxonomies the tests own.
   ``unitax`` is imported from a temporary package tree whose bundled build is the frozen copy of
-  the MSeg specs (tests/fixtures/mseg-specs) compiled once for the run (support/session.py), in
+  the MSeg specs (tests/fixtures/mseg-specs) compiled once per test process (support/session.py), in
   this process and in every subprocess that inherits PYTHONPATH. A product test that opens,
   lists or copies anything under taxonomy/ or generated/, or starts a process on them, fails with
   :class:`LiveTaxonomyRead`: an audit hook watches this process's file reads.
@@ -24,7 +24,7 @@ from typing import Any
 
 from support import session
 
-session.activate()  # before anything imports unitax: the tests' package with the frozen MSeg build
+session.activate(build=False)  # before anything imports unitax: the tests' package (its build: pytest_configure)
 
 import pytest  # noqa: E402
 from support.paths import (  # noqa: E402
@@ -94,10 +94,24 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 sys.addaudithook(_audit)
 
 
+def _xdist_controller(config: pytest.Config) -> bool:
+    """True in the process that hands the tests to pytest-xdist's workers (``-n N``, N > 0): it runs none."""
+    return getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput")
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """The hypothesis profile (support/examples.py): ``fast`` where the slow tests are deselected
-    (``make test-fast``: -m "not slow"), ``full`` otherwise (``make test``); UNITAX_HYPOTHESIS_PROFILE
-    overrides. Loaded before the test modules are imported, so their counts see it."""
+    """The frozen MSeg build of this process (support/session.py) and the hypothesis profile
+    (support/examples.py): ``fast`` where the slow tests are deselected (``make test-fast``: -m "not
+    slow"), ``full`` otherwise (``make test``); UNITAX_HYPOTHESIS_PROFILE overrides. Both before the
+    test modules are imported (collection), so their counts and parameters see them. The xdist
+    controller needs neither: each worker makes its own."""
+    if _xdist_controller(config):
+        return
+    if hasattr(config, "workerinput"):
+        # a worker per core already: the compiler's forked renders (compiler/perf.py) would only add the
+        # fork of a large process; the tests of that fork clear or set UNITAX_JOBS themselves (test_cache)
+        os.environ.setdefault("UNITAX_JOBS", "1")
+    session.ensure_built()
     from hypothesis import settings
     from support import examples  # noqa: F401 - registers the profiles
 

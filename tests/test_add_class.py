@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
+from support import yamlio
 from support.corpus import make_specs
 from support.edits import confirm_drafts
 from support.paths import SPECS
@@ -37,7 +37,7 @@ def invoke(*args: str):
 
 
 def _mappings(specs: Path) -> dict[str, dict]:
-    return {p.name: yaml.safe_load(p.read_text("utf-8")) for p in sorted((specs / "mappings").glob("*.yaml"))}
+    return {p.name: yamlio.load(p.read_text("utf-8")) for p in sorted((specs / "mappings").glob("*.yaml"))}
 
 
 def test_a_new_class_is_appended_and_drafted_in_every_mapping_to_and_from_universal(specs):
@@ -46,7 +46,7 @@ def test_a_new_class_is_appended_and_drafted_in_every_mapping_to_and_from_univer
     r = invoke("add-class", "snowman", "--parent", "outdoor", "--definition", "A figure of packed snow.",
                "--specs", specs)
     assert r.exit_code == 0, r.output
-    uni = yaml.safe_load((specs / "universal.yaml").read_text("utf-8"))["classes"]
+    uni = yamlio.load((specs / "universal.yaml").read_text("utf-8"))["classes"]
     assert uni[-1]["name"] == "snowman" and uni[-1]["id"] == uni[-2]["id"] + 1 == len(uni) - 1
     assert tuple(uni[-1]["color"]) not in {tuple(c["color"]) for c in uni[:-1]}
     assert (specs / "universal.yaml").read_text("utf-8").startswith(old_universal)  # only appended
@@ -76,7 +76,7 @@ def test_a_second_class_drafts_beside_the_first_ones_unconfirmed_drafts(small):
     assert r.exit_code == 0, r.output
     cs = _mappings(specs)["cityscapes-19_to_universal.yaml"]
     assert cs["unfed"][-2:] == ["snowman", "hoverboard"] and set(cs["draft"]) == {"snowman", "hoverboard"}
-    names = [c["name"] for c in yaml.safe_load((specs / "universal.yaml").read_text("utf-8"))["classes"]]
+    names = [c["name"] for c in yamlio.load((specs / "universal.yaml").read_text("utf-8"))["classes"]]
     assert names[-2:] == ["snowman", "hoverboard"]
 
 

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support.corpus import make_specs
 from support.paths import SPECS
 
 from unitax.compiler import build, cache, perf, schema
@@ -22,12 +23,21 @@ def specs_copy(tmp_path: Path) -> Path:
     return dst
 
 
+@pytest.fixture
+def small_copy(tmp_path: Path) -> Path:
+    """The corpus's closed subset of the MSeg specs (support.corpus.BASE, 10 files): for the tests of the
+    cache's own mechanics, which the size of the taxonomy does not change (checks in ~0.1 s, not ~0.7 s)."""
+    return make_specs(tmp_path, {"edits": []})
+
+
 def _checked(root: Path, cache_dir: Path | None):
     checked, problems = cache.load_and_validate(root, cache_dir)
     return [(d.file, d.rel, d.data, d.lines, d.raw, probs) for d, probs in checked], sorted(problems)
 
 
 def test_a_cache_hit_gives_what_a_fresh_parse_and_validation_give(specs_copy, tmp_path, monkeypatch):
+    monkeypatch.delenv("UNITAX_JOBS", raising=False)  # files checked in a forked child too (conftest sets 1 in xdist)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     # a broken file and a file with schema problems are cached too, problems and lines included
     (specs_copy / "mappings" / "camvid-11_to_universal.yaml").write_text("map: [unclosed\n")
     p = specs_copy / "datasets" / "camvid-11.yaml"
@@ -84,31 +94,31 @@ def test_an_own_relabel_schema_keys_the_relabel_cache(specs_copy, tmp_path):
     assert len(problems) == n and all(q.rule == "missing-field" and "no_such_field" in q.message for q in problems)
 
 
-def test_an_edited_spec_is_read_again(specs_copy, tmp_path):
+def test_an_edited_spec_is_read_again(small_copy, tmp_path):
     c = tmp_path / "cache"
-    model, problems = build.check_specs(specs_copy, c)
+    model, problems = build.check_specs(small_copy, c)
     assert model is not None
-    p = specs_copy / "datasets" / "camvid-11.yaml"
+    p = small_copy / "datasets" / "camvid-11.yaml"
     text = p.read_text()
     p.write_text(text + "colour_space: rgb\n")  # an unknown field: a schema problem
-    model, problems = build.check_specs(specs_copy, c)
+    model, problems = build.check_specs(small_copy, c)
     assert model is None and any(q.rule == "unknown-field" and q.file.endswith("camvid-11.yaml") for q in problems)
     p.write_text(text)  # and back: valid again
-    model, problems = build.check_specs(specs_copy, c)
+    model, problems = build.check_specs(small_copy, c)
     assert model is not None
 
 
-def test_an_edited_schema_invalidates_the_cache(specs_copy, tmp_path):
-    own = specs_copy / "schemas"
+def test_an_edited_schema_invalidates_the_cache(small_copy, tmp_path):
+    own = small_copy / "schemas"
     own.mkdir()
     for name in schema.SCHEMA_NAMES:
         shutil.copy(Path(str(schema.REPO_SCHEMAS)) / f"{name}.schema.json", own)
     c = tmp_path / "cache"
-    assert build.check_specs(specs_copy, c)[0] is not None
+    assert build.check_specs(small_copy, c)[0] is not None
     s = json.loads((own / "dataset.schema.json").read_text())
     s["required"] = [*s.get("required", []), "no_such_field"]
     (own / "dataset.schema.json").write_text(json.dumps(s))
-    model, problems = build.check_specs(specs_copy, c)
+    model, problems = build.check_specs(small_copy, c)
     assert model is None
     assert any(q.rule == "missing-field" and "no_such_field" in q.message for q in problems)
 
@@ -129,9 +139,9 @@ def test_a_changed_compiler_changes_every_key(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage", b"\xe3\x00\x00\x00", None])
-def test_a_corrupt_or_foreign_cache_is_ignored(specs_copy, tmp_path, content):
+def test_a_corrupt_or_foreign_cache_is_ignored(small_copy, tmp_path, content):
     c = tmp_path / "cache"
-    fresh = _checked(specs_copy, None)
+    fresh = _checked(small_copy, None)
     c.mkdir()
     f = c / cache.CACHE_FILE
     if content is None:  # valid marshal data of the wrong shape, and entries of the wrong shape
@@ -140,31 +150,31 @@ def test_a_corrupt_or_foreign_cache_is_ignored(specs_copy, tmp_path, content):
         f.write_bytes(cache._HEADER + hashlib.sha256(payload).digest() + payload)
     else:
         f.write_bytes(content)
-    assert _checked(specs_copy, c) == fresh
-    assert _checked(specs_copy, c) == fresh  # and from the rebuilt cache
+    assert _checked(small_copy, c) == fresh
+    assert _checked(small_copy, c) == fresh  # and from the rebuilt cache
     if content in (None, b""):  # unitax's own (or empty): rebuilt, one entry per spec file parsed
         assert len(cache._read(f)) == len(fresh[0])
     else:  # not unitax's: left as it is, nothing cached
         assert f.read_bytes() == content
 
 
-def test_entries_of_wrong_shape_under_a_right_key_are_recomputed(specs_copy, tmp_path, monkeypatch):
+def test_entries_of_wrong_shape_under_a_right_key_are_recomputed(small_copy, tmp_path, monkeypatch):
     c = tmp_path / "cache"
-    fresh = _checked(specs_copy, None)
-    _checked(specs_copy, c)
+    fresh = _checked(small_copy, None)
+    _checked(small_copy, c)
     import marshal
     entries = cache._read(c / cache.CACHE_FILE)
     assert len(entries) == len(fresh[0])
     for bad in ({k: ("bad",) for k in entries}, {k: (True, 1, 2, 3, 4) for k in entries}):
         payload = marshal.dumps((cache._MAGIC, bad))
         (c / cache.CACHE_FILE).write_bytes(cache._HEADER + hashlib.sha256(payload).digest() + payload)
-        assert _checked(specs_copy, c) == fresh
+        assert _checked(small_copy, c) == fresh
 
 
-def test_a_damaged_cache_file_is_a_miss(specs_copy, tmp_path):
+def test_a_damaged_cache_file_is_a_miss(small_copy, tmp_path):
     c = tmp_path / "cache"
-    fresh = _checked(specs_copy, None)
-    _checked(specs_copy, c)
+    fresh = _checked(small_copy, None)
+    _checked(small_copy, c)
     f = c / cache.CACHE_FILE
     blob = bytearray(f.read_bytes())
     blob[len(blob) // 2] ^= 0x40  # one flipped bit in the payload
@@ -172,17 +182,23 @@ def test_a_damaged_cache_file_is_a_miss(specs_copy, tmp_path):
     assert cache._read(f) == {}
     f.write_bytes(bytes(blob[: len(blob) // 3]))  # truncated
     assert cache._read(f) == {}
-    assert _checked(specs_copy, c) == fresh
+    assert _checked(small_copy, c) == fresh
 
 
-def test_an_unwritable_cache_folder_only_costs_speed(specs_copy, tmp_path):
+def test_an_unwritable_cache_folder_only_costs_speed(small_copy, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    assert _checked(specs_copy, blocker / "cache") == _checked(specs_copy, None)
+    assert _checked(small_copy, blocker / "cache") == _checked(small_copy, None)
 
 
 def test_the_forked_render_equals_the_serial_one(specs_copy, monkeypatch):
+    monkeypatch.delenv("UNITAX_JOBS", raising=False)  # conftest sets 1 in an xdist worker
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    forks = []
+    monkeypatch.setattr(os, "fork", lambda fork=os.fork: forks.append(1) or fork())
     parallel = build.render(specs_copy)[1]
+    assert forks  # rendered in forked children
+    monkeypatch.undo()
     monkeypatch.setenv("UNITAX_JOBS", "1")
     assert build.render(specs_copy)[1] == parallel
 
@@ -322,11 +338,11 @@ def test_no_fork_while_other_threads_run(monkeypatch):
         t.join()
 
 
-def test_a_cache_file_unitax_did_not_write_is_left_alone(specs_copy, tmp_path):
+def test_a_cache_file_unitax_did_not_write_is_left_alone(small_copy, tmp_path):
     c = tmp_path / "mine"
     c.mkdir()
     (c / cache.CACHE_FILE).write_bytes(b"the user's own file")
-    fresh = _checked(specs_copy, None)
-    assert _checked(specs_copy, c) == fresh
+    fresh = _checked(small_copy, None)
+    assert _checked(small_copy, c) == fresh
     assert (c / cache.CACHE_FILE).read_bytes() == b"the user's own file"
     assert sorted(p.name for p in c.iterdir()) == [cache.CACHE_FILE]  # no temporary file left either

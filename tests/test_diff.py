@@ -14,8 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
+from support import yamlio
 from support.paths import SPECS
 
 from unitax.tools.authoring import diff
@@ -44,11 +44,11 @@ def new(tmp_path) -> Path:
 
 
 def read(root: Path, rel: str):
-    return yaml.safe_load((root / rel).read_text("utf-8"))
+    return yamlio.load((root / rel).read_text("utf-8"))
 
 
 def write(root: Path, rel: str, data) -> None:
-    (root / rel).write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000), "utf-8")
+    (root / rel).write_text(yamlio.dump(data), "utf-8")
 
 
 def universal_edit(root: Path, fn) -> None:

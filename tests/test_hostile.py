@@ -40,7 +40,8 @@ def _fmt(s: str, tmp: Path) -> str:
     return s.replace("{tmp}", str(tmp))
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.slow else [])
+                                  for c in CASES])
 def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if case.skip_if is not None and (why := case.skip_if()):
         pytest.skip(why)

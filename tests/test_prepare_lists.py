@@ -67,6 +67,21 @@ def test_import_is_deterministic_and_round_trips(tmp_path):
     assert sorted(p.name for p in (tmp_path / "specs_a/lists").iterdir()) == sorted([lists.BLOB, lists.INDEX])
 
 
+def test_reading_again_sees_new_content_and_gives_lists_of_its_own(tmp_path):
+    """load_lists keeps the last file it parsed (by the hash of its bytes): a changed file at the same
+    path is read anew, and what a caller does to the lists it got never reaches the next call."""
+    lists.import_lists(_fake_reference(tmp_path / "a", 0), tmp_path / "specs")
+    first = lists.load_lists(tmp_path / "specs")
+    first[("kitti-19", "train")].append("changed.png")
+    del first[("camvid-11", "test")]
+    again = lists.load_lists(tmp_path / "specs")
+    assert again[("kitti-19", "train")] == ["a.png b.png", "c.png d.png"] and ("camvid-11", "test") in again
+    ref = _fake_reference(tmp_path / "b", 0)
+    (ref / "dataset_lists/kitti-19/list/train.txt.gz").write_bytes(gzip.compress(b"e.png f.png\n", mtime=0))
+    lists.import_lists(ref, tmp_path / "specs")   # the same path, new content
+    assert lists.load_lists(tmp_path / "specs")[("kitti-19", "train")] == ["e.png f.png"]
+
+
 def test_import_lists_errors(tmp_path):
     with pytest.raises(lists.ListsError, match=r"no <space>/list/<split>.txt\(.gz\) files"):
         lists.read_reference(tmp_path)
@@ -110,3 +125,17 @@ def test_plain_text_lists_as_in_an_mseg_api_checkout(tmp_path):
     (zipped / "dataset_lists" / "camvid-11" / "list" / "train.txt").write_text("\n".join(lines) + "\n")
     with pytest.raises(lists.ListsError, match="the camvid-11 train list is also"):
         lists.read_reference(zipped)
+
+
+def test_lists_checked_before_are_passed_and_others_still_refused():
+    """prepare's line check remembers lists that passed, by their content: a list whose lines joined
+    equal a passed one's but split differently (a line holding the newline) is still refused."""
+    from unitax.tools.data.prepare import engine
+    from unitax.tools.data.prepare.errors import PrepareError
+
+    good = {("kitti-19", "train"): ["a.png b.png", "c.png d.png"]}
+    engine.check_lists(good, "MSeg's")
+    engine.check_lists(good, "MSeg's")
+    for bad in (["a.png b.png\nc.png d.png"], ["a.png b.png", "../c.png d.png"]):
+        with pytest.raises(PrepareError, match=r"MSeg's kitti-19/train list, line \d: .*refusing to run"):
+            engine.check_lists({("kitti-19", "train"): bad}, "MSeg's")

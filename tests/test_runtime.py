@@ -122,6 +122,7 @@ def test_load_from_a_path_and_integrity(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("builds-the-checkout")  # pip builds in the checkout (build/, *.egg-info): one at a time
 @pytest.mark.live_taxonomy  # installs this checkout: its bundled build is the user's generated/
 def test_non_editable_install_loads_the_bundled_build(tmp_path):
     target = tmp_path / "site"
@@ -148,6 +149,7 @@ def _setuptools_builds_us() -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("builds-the-checkout")  # pip builds in the checkout: one at a time
 @pytest.mark.live_taxonomy  # builds this checkout's wheel, with the user's taxonomy/ and generated/
 def test_wheel_in_a_fresh_venv_checks_and_compiles_a_users_own_taxonomy(tmp_path):
     """`pip install` the wheel into a new venv, then `unitax check` and `unitax compile` a spec folder

@@ -51,16 +51,15 @@ def relpath(text: object, what: str = "path", *, chars: bool = True) -> str:
     """
     if not isinstance(text, str):
         raise DataPathError(f"{what} {text!r} is not a string")
-    shown = ascii(text)
     if not text:
         raise DataPathError(f"{what} is empty")
     why = bad_char(text) if chars else None
     if why:
-        raise DataPathError(f"{what} {shown} {why}")
+        raise DataPathError(f"{what} {ascii(text)} {why}")
     if text.startswith("/"):
-        raise DataPathError(f"{what} {shown} is an absolute path; a path from data must be relative")
+        raise DataPathError(f"{what} {ascii(text)} is an absolute path; a path from data must be relative")
     if ".." in text.split("/"):
-        raise DataPathError(f"{what} {shown} has a '..' component; a path from data must stay below its root")
+        raise DataPathError(f"{what} {ascii(text)} has a '..' component; a path from data must stay below its root")
     return text
 
 

@@ -6,7 +6,9 @@
   still writing as a leftover, and the swaps take turns; OUT ends as one whole build and no
   temporary folder is left.
 
-Real processes, bounded loops (a fixed number of loads and swaps), no timed assertions. The
+Real processes, bounded loops (a fixed number of loads and swaps), no timed assertions; the three
+cases that start several processes, each compiling again and again, are ``slow`` (``make test``
+runs them, ``make test-fast`` keeps the leftover case). The
 specs are small ones of the cases' own (variants differ in one definition, so that every
 compile changes the output), written under the case folder.
 """
@@ -169,11 +171,11 @@ def _dead_pid() -> int:
 
 CASES: list[Case] = [
     Case(name="concurrency/load-while-recompiling", klass="concurrency", setup=_setup, call=load_while_swapping,
-         check=lambda r: r["writer"] == 0 and r["failures"] == [], outputs=("out", "ready")),
+         check=lambda r: r["writer"] == 0 and r["failures"] == [], outputs=("out", "ready"), slow=True),
     Case(name="concurrency/three-compiles-one-output", klass="concurrency", setup=_setup, call=concurrent_compiles,
-         check=_all_whole, outputs=("out", ".unitax-build-out.lock")),
+         check=_all_whole, outputs=("out", ".unitax-build-out.lock"), slow=True),
     Case(name="concurrency/three-cli-compiles-one-output", klass="concurrency", setup=_setup,
-         call=concurrent_cli_compiles, check=_all_whole, outputs=("out", ".unitax-build-out.lock")),
+         call=concurrent_cli_compiles, check=_all_whole, outputs=("out", ".unitax-build-out.lock"), slow=True),
     Case(name="concurrency/leftover-of-a-live-compile-kept", klass="concurrency", setup=_setup,
          call=_live_owner_kept,
          check=lambda r: r["found"] == [r["dead"]] and r["dead_removed"] and r["live_kept"], outputs=("work",)),

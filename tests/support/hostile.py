@@ -48,6 +48,8 @@ class Case:
         outputs: paths (relative to the case folder) the command is allowed to create or change.
         cwd: run the CLI case with this folder (relative to the case folder) as working directory.
         skip_if: a callable returning a reason to skip (e.g. torch missing, running as root).
+        slow: marks the case ``slow`` (``make test`` runs it, ``make test-fast`` does not): for
+            cases that start several processes, each compiling again and again.
     """
 
     name: str
@@ -63,6 +65,7 @@ class Case:
     cwd: str | None = None
     skip_if: Callable[[], str | None] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    slow: bool = False
 
 
 def snapshot(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, tuple[str, str]]:

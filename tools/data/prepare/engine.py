@@ -123,16 +123,27 @@ def record_split(fam: Family, label: str) -> str | None:
     return None
 
 
+#: sha256 of lists whose every line passed check_line (a pure function of the lines): prepare and its
+#: --verify check the same MSeg lists again on each run in one process
+_PASSED: set[bytes] = set()
+
+
 def check_lists(lists: Lists, source: str) -> None:
     """Every line of every list is '<image path>[ <label path>]' of plain relative paths; PrepareError
     naming the list and line of the first that is not (a path from data never leaves its root)."""
     from .lists import check_line
     for (space, split), lines in sorted(lists.items()):
+        digest = hashlib.sha256(ascii(lines).encode("ascii")).digest()   # unambiguous: a line's own \n is escaped
+        if digest in _PASSED:
+            continue
         for i, line in enumerate(lines, 1):
             try:
                 check_line(line)
             except DataPathError as e:
                 raise PrepareError(f"{source} {space}/{split} list, line {i}: {e}; refusing to run") from None
+        if len(_PASSED) >= 4096:
+            _PASSED.clear()
+        _PASSED.add(digest)
 
 
 def _join(root: Root, text: str, rel: str) -> Path:
