@@ -15,7 +15,7 @@ _YAML_ESCAPE = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\
 
 def q(s: str) -> str:
     """A YAML scalar for ``s``: plain where unambiguous, else a JSON (YAML double-quoted) string."""
-    if _PLAIN.match(s) and s.lower() not in _YAML11_WORDS:
+    if _PLAIN.fullmatch(s) and s.lower() not in _YAML11_WORDS:  # fullmatch: `$` would also match before a final \n
         return s
     import json
 

@@ -205,3 +205,18 @@ def test_integer_predictions_out_of_range_name_their_space():
     if big < 255:
         with pytest.raises(unitax.LabelError, match=r"read as universal labels.*pred_space='dataset'"):
             ev.update(np.full((2, 2), big, np.uint8), gt, pred_space="universal")
+
+
+@pytest.mark.parametrize("name", ["mycity\n", "My city", "universal", "_city"])
+def test_a_bad_dataset_name_writes_nothing(specs, tmp_path, name):
+    """A name with a final newline too (a `$` in the name pattern matched before it, and new-dataset
+    wrote datasets/'mycity\\n'.yaml)."""
+    names = tmp_path / "names.txt"
+    names.write_text("road\n")
+    def listing() -> list[str]:
+        return sorted(p.name for sub in ("datasets", "mappings") for p in (specs / sub).iterdir())
+
+    before = listing()
+    r = _new(specs, name, names)
+    assert r.exit_code == 2 and f"dataset name {name!r} must be lower case letters" in r.output, r.output
+    assert listing() == before

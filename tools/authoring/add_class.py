@@ -39,7 +39,7 @@ from . import specwriter
 #: and the same node marks as yaml.SafeLoader, parsed ~10x faster (a plan reads every mapping 5 times)
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: a WordNet synset as universal.schema.json takes it
-SYNSET = re.compile(r"^[A-Za-z0-9_.'/-]+\.[nvasr]\.[0-9]{2}$")
+SYNSET = re.compile(r"^[A-Za-z0-9_.'/-]+\.[nvasr]\.[0-9]{2}\Z")  # \Z, not $ (a final newline)
 
 
 class AddClassError(ToolError):

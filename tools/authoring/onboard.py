@@ -24,7 +24,7 @@ from . import specwriter
 from .specwriter import Pairs
 from .suggest import IGNORE_BELOW, Candidate, Suggester
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*\Z")  # \Z: `$` would also match before a final newline
 #: the most classes a dataset can have: ids 0..65534 of uint16, 65535 being its ignore value
 MAX_CLASSES = 65535
 _BYTE = re.compile(r"[0-9]{1,3}")   # ASCII digits only: int() also reads Arabic-Indic and other digits
