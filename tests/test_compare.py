@@ -5,7 +5,6 @@ runtime (:mod:`unitax.translate`), on the twins of tests/support/twins.py and on
 from __future__ import annotations
 
 import json
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -273,17 +272,7 @@ def test_outputs_are_deterministic_and_only_ours_are_replaced(tmp_path):
     assert page.read_text() == "<p>someone's page</p>\n"
 
 
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[str] = []
-        self.text = ""
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag + "".join(f" {a}" for a, _ in attrs))
-
-    def handle_data(self, data: str) -> None:
-        self.text += data
+_Tags = injection.PageText
 
 
 def _page(build_dir) -> _Tags:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -161,17 +160,7 @@ def test_html_site_holds_only_what_the_templates_put_there(browser, hostile, ben
 _TRICKY = "`<>&|\\*_[]()!#-+=@~:/'\" ab1.\t"
 
 
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[str] = []
-        self.text = ""
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag + "".join(f" {a}" for a, _ in attrs))
-
-    def handle_data(self, data: str) -> None:
-        self.text += data
+_Text = H.PageText
 
 
 def _html(md_source: str) -> _Text:

@@ -104,6 +104,21 @@ class _Elements(HTMLParser):
             self.code[-1] += data
 
 
+class PageText(HTMLParser):
+    """What a browser makes of an HTML page: every start tag with its attribute names, and the text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag + "".join(f" {a}" for a, _ in attrs))
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
 def md_elements(text: str) -> tuple[set[tuple[str, str]], list[str], list[str], list[str]]:
     """Markdown rendered as a code host does: (element and attribute names as (tag, attr) pairs,
     ``(tag, "")`` for the element itself; every href/src; the text of every code span; the raw
