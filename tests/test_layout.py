@@ -175,3 +175,25 @@ def test_the_data_tools_do_not_import_spec_authoring():
     bad = {f: sorted(m for m in mods if under(m, AUTHORING)) for f, mods in rooms.items()
            if not f.startswith(("tools/authoring/", *CLICK_LAYER))}
     assert {f: m for f, m in bad.items() if m} == {}
+
+
+def test_every_package_folder_is_in_the_wheel():
+    """pyproject's `packages` (setuptools finds none by itself here) names every folder of the checkout
+    that holds an __init__.py under the mapped roots (tools/data/examples was once left out: `unitax
+    examples` failed with ModuleNotFoundError after `pip install .`)."""
+    import tomllib
+
+    from unitax.bundled import BUNDLED
+
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]
+    builds = {"unitax.builds", *(b.package for b in BUNDLED)}   # the builds: one package each, by the registry
+    found = set(builds)
+    for package, folder in conf["package-dir"].items():
+        if package in builds:
+            continue   # the builds are data (a product test never lists the user's generated/ or builds/)
+        for init in (ROOT / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / folder)
+            if "__pycache__" not in rel.parts:
+                found.add(".".join([package, *rel.parts]))
+    assert sorted(found - set(conf["packages"])) == []
+    assert sorted(set(conf["packages"]) - found) == []
