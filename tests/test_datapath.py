@@ -5,6 +5,9 @@ import ast
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.examples import examples
 
 from unitax.fileops import datapath
 from unitax.fileops.datapath import DataPathError, Root, bad_char, join, relpath, split_lines
@@ -86,3 +89,20 @@ def test_datapath_is_a_stdlib_leaf():
     mods |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert not any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree))
     assert mods <= {"__future__", "os", "unicodedata", "pathlib"}, mods
+
+
+_PART = st.sampled_from(["", ".", "a", "b.c", ".d", "e..f", "g h", "é"])
+
+
+@settings(max_examples=examples(300))
+@given(root=st.sampled_from([".", "out", "out/", "./out", "/", "/tmp", "/tmp/.", "a//b"]),
+       parts=st.lists(_PART, min_size=1, max_size=5))
+def test_join_str_spells_the_path_as_pathlib_does(root, parts):
+    """join_str (prepare's plan joins every list line with it) is ``str(Path(root) / rel)``, without pathlib."""
+    rel = "/".join(parts)
+    try:
+        relpath(rel)
+    except DataPathError:
+        return
+    assert Root(root, "follow").join_str(rel) == str(Path(root) / rel)
+    assert Root(root, "follow").join(rel) == Path(root) / rel

@@ -146,10 +146,11 @@ def check_lists(lists: Lists, source: str) -> None:
         _PASSED.add(digest)
 
 
-def _join(root: Root, text: str, rel: str) -> Path:
-    """``root / text``, confined to ``root`` (:mod:`unitax.fileops.datapath`); PrepareError naming the sample."""
+def _join(root: Root, text: str, rel: str) -> str:
+    """``str(root / text)``, confined to ``root`` (:mod:`unitax.fileops.datapath`); PrepareError naming the
+    sample. A string, built without pathlib: the plan joins every line of the dataset's lists."""
     try:
-        return root.join(text, "output path" if root.links == "inside" else "native path")
+        return root.join_str(text, "output path" if root.links == "inside" else "native path")
     except DataPathError as e:
         raise PrepareError(f"sample {ascii(rel)}: {e}; refusing to run") from None
 
@@ -257,7 +258,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
         info = None
         if label is not None:
             pat, rep = fam.label_src
-            label_src = str(_join(nat, re.sub(pat, rep, label), rel))
+            label_src = _join(nat, re.sub(pat, rep, label), rel)
             if not os.path.isfile(label_src):
                 absent.add(rel)
                 if not partial:
@@ -277,7 +278,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
         img_src = _join(nat, image, rel)
         imgs: tuple[tuple[str, str], ...] = ()
         if images != "none":
-            if not img_src.is_file():
+            if not os.path.isfile(img_src):
                 if label is None:
                     absent.add(rel)
                     if not partial:
@@ -287,7 +288,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
                     failed.append(Outcome(rel, False, f"missing from the download: image {img_src}"))
                     continue
             else:
-                imgs = ((str(img_src), str(_join(outr, image, rel))),)
+                imgs = ((img_src, _join(outr, image, rel)),)
         recs = []
         if label is not None and relabels:
             key, rsplit = sample_key(fam, label), record_split(fam, label)
@@ -297,7 +298,7 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
                     recs.append((s, np.asarray(hit.segment_ids), np.asarray(hit.classes), np.asarray(hit.records)))
                     matched[s].append((rel, hit))
             if recs and fam.seg_src[0]:
-                seg_src = str(_join(nat, re.sub(fam.seg_src[0], fam.seg_src[1], label), rel))
+                seg_src = _join(nat, re.sub(fam.seg_src[0], fam.seg_src[1], label), rel)
             elif recs and fam.segments == "ade-full":
                 from .readers.ade20k_full import ambiguous_seg
                 found = seg_index.get(PurePosixPath(label).stem, [])
@@ -312,8 +313,8 @@ def plan(tax: Any, dataset: str, native: str | os.PathLike[str], out: str | os.P
                                                          f"{seg_src or PurePosixPath(label).stem + '_seg.png'} that "
                                                          "relabel records need"))
                     continue
-        outs = tuple((s, str(_join(outr, p, rel))) for s, p in sorted(ent["outs"].items()) if s not in fam.copies)
-        copies = () if label_src is None else tuple((label_src, str(_join(outr, p, rel)))
+        outs = tuple((s, _join(outr, p, rel)) for s, p in sorted(ent["outs"].items()) if s not in fam.copies)
+        copies = () if label_src is None else tuple((label_src, _join(outr, p, rel))
                                                     for s, p in sorted(ent["outs"].items())
                                                     if s in fam.copies)
         t = PrepTask(rel, label_src, seg_src, info, outs, tuple(recs), imgs, copies)
