@@ -18,6 +18,13 @@ it never grows. ``marshal`` (not pickle) is used: loading it
 runs no code, and the values are plain data (dict, list, str, int, float, bool, None); the
 payload's sha256 is checked first, so a truncated or damaged file is a miss, never a crash. A
 ``specs.marshal`` that unitax did not write (no header of its own) is never replaced.
+
+Within one process a second, in-memory memo remembers the files that parsed and validated without a
+problem, keyed by the sha256 of their relative path, bytes and the schema files in use (the compiler's
+code cannot change under a running process): the same spec file checked again (another copy of the
+same specs, `add-class` checking before and after, a test suite) is read back from its marshal bytes
+(fresh objects each time, never shared) instead of parsed again. A file with a problem is never
+memoised, so every message names the file as it was shown this time.
 """
 
 from __future__ import annotations
@@ -46,6 +53,39 @@ RELABEL_CACHE_FILE = "relabel.marshal"  # the relabel files': checked apart (aft
 _MAGIC = "unitax-spec-cache-1"
 _HEADER = b"unitax spec cache 1\n"  # then the sha256 of the marshal payload, then the payload
 _COMPILER = Path(__file__).resolve().parent
+#: the in-process memo: key -> marshal bytes of (data, line map) of a file with no problems
+_MEMO: dict[bytes, bytes] = {}
+_MEMO_MAX_BYTES = 64 << 20
+_memo_bytes = 0
+
+
+def _schema_key(root: Path) -> bytes:
+    """What besides a file's relative path and bytes decides how it parses and validates in this process:
+    the schema files in use (the package's or the spec root's own)."""
+    h = hashlib.sha256(_MAGIC.encode())
+    sdir = Path(str(schema.schema_dir(Path(root))))
+    # exactly the files the validators read (schema.validators_for, relabel_validator): never another
+    # name in schemas/ (a FIFO there would block the read)
+    used = [sdir / f"{n}.schema.json" for n in schema.SCHEMA_NAMES]
+    own_relabel = Path(root) / "schemas" / schema.RELABEL_SCHEMA
+    if own_relabel.is_file():
+        used.append(own_relabel)
+    for p in used:
+        h.update(p.as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.digest()
+
+
+def _remember(key: bytes, entry: tuple[Any, ...]) -> None:
+    global _memo_bytes
+    ok, data, lines, parse_rows, schema_rows = entry
+    if not ok or parse_rows or schema_rows or key in _MEMO:
+        return
+    blob = marshal.dumps((data, lines))
+    if _memo_bytes + len(blob) > _MEMO_MAX_BYTES:
+        _MEMO.clear()
+        _memo_bytes = 0
+    _MEMO[key] = blob
+    _memo_bytes += len(blob)
 
 
 def _code_key(root: Path) -> bytes:
@@ -190,10 +230,15 @@ def _check_files(root: Path, files: list[tuple[str, Path]], cache_path: Path | N
             key = hashlib.sha256(code + shown.encode() + b"\0" + rel.encode() + b"\0" + raw).digest() if code else b""
             read.append((key, shown, rel, raw))
     entries: dict[int, tuple[Any, ...]] = {}
+    base = _schema_key(root)
+    memo_keys = [hashlib.sha256(base + rel.encode() + b"\0" + raw).digest() for _, _, rel, raw in read]
     for i, (key, _, _, _) in enumerate(read):
         hit = old.get(key) if key else None
         if isinstance(hit, tuple) and len(hit) == 5:
             entries[i] = hit
+        elif (blob := _MEMO.get(memo_keys[i])) is not None:
+            data, lines = marshal.loads(blob)
+            entries[i] = (True, data, lines, [], [])
     todo = [i for i in range(len(read)) if i not in entries]
     if todo:
         validators = _validators(root, [read[i][2] for i in todo])  # built before the fork: the child shares them
@@ -212,6 +257,8 @@ def _check_files(root: Path, files: list[tuple[str, Path]], cache_path: Path | N
         finally:
             if side is not None:
                 side.close()
+        for i in todo:
+            _remember(memo_keys[i], entries[i])
     out: list[tuple[str, bytes, load.Document | None, list[Problem], list[Problem]]] = []
     new: dict[bytes, tuple[Any, ...]] = {}
     for i, (key, shown, rel, raw) in enumerate(read):

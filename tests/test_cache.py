@@ -346,3 +346,51 @@ def test_a_cache_file_unitax_did_not_write_is_left_alone(small_copy, tmp_path):
     assert _checked(small_copy, c) == fresh
     assert (c / cache.CACHE_FILE).read_bytes() == b"the user's own file"
     assert sorted(p.name for p in c.iterdir()) == [cache.CACHE_FILE]  # no temporary file left either
+
+
+def test_the_in_process_memo_gives_fresh_equal_documents_and_never_hides_a_problem(small_copy, tmp_path):
+    """A spec file checked again in this process (another copy of the same specs) is read back from the
+    memo: equal data and lines, fresh objects (mutating one changes nothing later), the document named
+    as shown this time; a file with a problem is parsed again, its messages naming this copy."""
+    other = tmp_path / "other"
+    shutil.copytree(small_copy, other)
+    first, _ = cache.load_and_validate(small_copy)
+    calls = []
+    real = cache.load.parse_yaml
+
+    def counting(raw, shown, rel=None):
+        calls.append(rel)
+        return real(raw, shown, rel)
+
+    cache.load.parse_yaml = counting
+    try:
+        second, problems = cache.load_and_validate(other)
+        assert calls == [] and problems == []   # every file from the memo
+        assert [(d.rel, d.data, d.lines) for d, _ in second] == [(d.rel, d.data, d.lines) for d, _ in first]
+        assert all(d.file.startswith(other.as_posix()) for d, _ in second)
+        second[0][0].data["mutated"] = True     # fresh objects: the next check does not see it
+        assert "mutated" not in cache.load_and_validate(other)[0][0][0].data
+        p = other / "datasets" / "camvid-11.yaml"
+        p.write_text(p.read_text() + "colour_space: rgb\n")   # a schema problem: never memoised
+        for _ in range(2):
+            calls.clear()
+            checked, _ = cache.load_and_validate(other)
+            assert calls == ["datasets/camvid-11.yaml"]
+            probs = [q for d, qs in checked for q in qs if d.rel == "datasets/camvid-11.yaml"]
+            assert probs and all(q.file == p.as_posix() and q.rule == "unknown-field" for q in probs)
+    finally:
+        cache.load.parse_yaml = real
+
+
+def test_the_memo_is_keyed_by_the_schemas_in_use(small_copy):
+    """A spec root with its own schemas (one requiring a field) is checked against them, not from the memo."""
+    assert build.check_specs(small_copy)[0] is not None
+    own = small_copy / "schemas"
+    own.mkdir()
+    for name in schema.SCHEMA_NAMES:
+        shutil.copy(Path(str(schema.REPO_SCHEMAS)) / f"{name}.schema.json", own)
+    s = json.loads((own / "dataset.schema.json").read_text())
+    s["required"] = [*s.get("required", []), "no_such_field"]
+    (own / "dataset.schema.json").write_text(json.dumps(s))
+    model, problems = build.check_specs(small_copy)
+    assert model is None and any(q.rule == "missing-field" and "no_such_field" in q.message for q in problems)
