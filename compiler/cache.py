@@ -59,18 +59,23 @@ _MEMO_MAX_BYTES = 64 << 20
 _memo_bytes = 0
 
 
-def _schema_key(root: Path) -> bytes:
-    """What besides a file's relative path and bytes decides how it parses and validates in this process:
-    the schema files in use (the package's or the spec root's own)."""
-    h = hashlib.sha256(_MAGIC.encode())
+def _schemas_in_use(root: Path) -> list[Path]:
+    """Exactly the schema files the validators read (schema.validators_for; a spec root's own relabel
+    schema, which schema.relabel_validator uses without the others): never another name in schemas/
+    (a FIFO there would block the read)."""
     sdir = Path(str(schema.schema_dir(Path(root))))
-    # exactly the files the validators read (schema.validators_for, relabel_validator): never another
-    # name in schemas/ (a FIFO there would block the read)
     used = [sdir / f"{n}.schema.json" for n in schema.SCHEMA_NAMES]
     own_relabel = Path(root) / "schemas" / schema.RELABEL_SCHEMA
     if own_relabel.is_file():
         used.append(own_relabel)
-    for p in used:
+    return used
+
+
+def _schema_key(root: Path) -> bytes:
+    """What besides a file's relative path and bytes decides how it parses and validates in this process:
+    the schema files in use (the package's or the spec root's own)."""
+    h = hashlib.sha256(_MAGIC.encode())
+    for p in _schemas_in_use(root):
         h.update(p.as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.digest()
 
@@ -101,12 +106,7 @@ def _code_key(root: Path) -> bytes:
             except OSError:
                 h.update(f"{name}:-\0".encode())
     own = sorted(_COMPILER.glob("*.py")) + sorted((_COMPILER / "schemas").glob("*.json"))
-    sdir = Path(str(schema.schema_dir(Path(root))))
-    used = sorted(sdir.glob("*.schema.json"))
-    own_relabel = Path(root) / "schemas" / schema.RELABEL_SCHEMA  # used without the others (schema.relabel_validator)
-    if own_relabel.is_file() and own_relabel not in used:
-        used.append(own_relabel)
-    for p in own + used:
+    for p in own + _schemas_in_use(root):
         h.update(p.as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.digest()
 

@@ -394,3 +394,23 @@ def test_the_memo_is_keyed_by_the_schemas_in_use(small_copy):
     (own / "dataset.schema.json").write_text(json.dumps(s))
     model, problems = build.check_specs(small_copy)
     assert model is None and any(q.rule == "missing-field" and "no_such_field" in q.message for q in problems)
+
+
+def test_a_fifo_among_the_schemas_blocks_neither_the_cache_key_nor_the_memo(small_copy, tmp_path):
+    """Only the schema files the validators read are hashed into a key: a FIFO named like a schema
+    beside them (tests/hostile: writes/compile-fifo-among-schemas) is never opened, cache or not."""
+    import threading
+
+    own = small_copy / "schemas"
+    own.mkdir()
+    for name in schema.SCHEMA_NAMES:
+        shutil.copy(Path(str(schema.REPO_SCHEMAS)) / f"{name}.schema.json", own)
+    os.mkfifo(own / "extra.schema.json")
+    results = []
+    for cache_dir in (None, tmp_path / "cache"):
+        t = threading.Thread(target=lambda c=cache_dir: results.append(build.check_specs(small_copy, c)[0]),
+                             daemon=True)
+        t.start()
+        t.join(timeout=30)
+        assert not t.is_alive(), f"blocked (cache_dir={cache_dir})"
+    assert len(results) == 2 and all(m is not None for m in results)
