@@ -91,9 +91,7 @@ class Root:
         """:meth:`join` as the string ``str(root / text)`` is, built without pathlib: for the loops that
         join every line of a split list (prepare's plan joins some 900,000 in the test suite)."""
         rel = relpath(text, what, chars=chars)
-        parts = [x for x in rel.split("/") if x and x != "."] if ("//" in rel or "." in rel or rel.endswith("/")) \
-            else [rel]
-        tail = "/".join(parts)
+        tail = "/".join(x for x in rel.split("/") if x and x != ".")   # pathlib drops empty and "." parts
         if not tail:
             path = self._base
         elif self._base == ".":

@@ -98,23 +98,30 @@ def shared_spaces(roots: Iterable[Path]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def kept_same_classes(root: Path) -> dict[str, dict[str, Any]]:
-    """The ``same_classes_as`` of each dataset spec already under ``root`` (dataset name -> the declaration),
-    read with the specs' own safe loader: what an importer keeps on re-import where the published data does
-    not show one itself (a declaration a person wrote, with its note). A file that does not parse is passed over."""
-    from ...compiler.load import parse_yaml
+def dataset_docs(root: Path) -> dict[str, Any]:
+    """The dataset specs under ``root`` (name -> ``compiler.load.Document``, the first file winning a name)
+    that read as regular files and parse into a mapping with a name and a class list; anything else is
+    passed over (the root's own check says why). Read as the compiler reads specs (load.read_spec: a FIFO
+    or a link to a device does not block)."""
+    from ...compiler.load import parse_yaml, read_spec
 
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Any] = {}
     folder = Path(root) / "datasets"
     for p in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
-        try:
-            doc, _ = parse_yaml(p.read_bytes(), str(p))
-        except OSError:
-            continue
+        raw, _ = read_spec(p, str(p))
+        doc = parse_yaml(raw, str(p))[0] if raw is not None else None
         d = doc.data if doc is not None else None
-        if isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("same_classes_as"), dict):
-            out[d["name"]] = dict(d["same_classes_as"])
+        if isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("classes"), list):
+            out.setdefault(d["name"], doc)
     return out
+
+
+def kept_same_classes(root: Path) -> dict[str, dict[str, Any]]:
+    """The ``same_classes_as`` of each dataset spec already under ``root`` (dataset name -> the declaration):
+    what an importer keeps on re-import where the published data does not show one itself (a declaration a
+    person wrote, with its note). A file that does not read or parse is passed over."""
+    return {name: dict(doc.data["same_classes_as"]) for name, doc in dataset_docs(root).items()
+            if isinstance(doc.data.get("same_classes_as"), dict)}
 
 
 def class_names(spec: dict[str, Any]) -> list[str]:

@@ -115,21 +115,10 @@ def same_classes_problems(roots: list[Path]) -> list[str]:
     with this one as declared (compiler/correspond.py). Inside one root the compiler checks it; a root
     or file that does not load is passed over (its own check says why)."""
     from ...compiler import correspond
-    from ...compiler.load import parse_yaml
+    from ..authoring.published import dataset_docs
 
     rule = "same-classes"
-    docs: dict[Path, dict[str, Any]] = {}
-    for root in roots:
-        found: dict[str, Any] = {}
-        for p in sorted((root / "datasets").glob("*.yaml")) if (root / "datasets").is_dir() else []:
-            try:
-                doc, _ = parse_yaml(p.read_bytes(), str(p))
-            except OSError:
-                continue
-            d = doc.data if doc is not None else None
-            if isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("classes"), list):
-                found.setdefault(d["name"], doc)
-        docs[root] = found
+    docs: dict[Path, dict[str, Any]] = {root: dataset_docs(root) for root in roots}
 
     def by_id(d: dict[str, Any]) -> list[str | None]:
         classes = [c for c in d["classes"] if isinstance(c, dict) and isinstance(c.get("id"), int)]
